@@ -1,0 +1,69 @@
+"""policy-engine: NHS England's 2024/25 planning guidance as executable, auditable rules.
+
+Typical use::
+
+    import policy_engine as pe
+    book = pe.load_rulebook()                      # the bundled "nhs-2024-25" rulebook
+    state = pe.load_state("state.json")            # validated; StateError lists every problem
+    result = pe.evaluate(state, book, as_of="2025-04-30")
+    for outcome in result.find(status="not_met"):
+        print(outcome.org_id, outcome.rule_id, outcome.explanation)
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+from .engine import Backend, available_backends, evaluate, resolve_backend  # noqa: E402
+from .errors import EngineError, ErrorDetail, ExpressionError, PolicyError, RulebookError, StateError  # noqa: E402
+from .explain import explain  # noqa: E402
+from .loader import Rulebook, load_rulebook  # noqa: E402
+from .outcomes import STATUSES, Citation, DecisionRecord, Evaluation, Evidence, Firing, Outcome  # noqa: E402
+from .rules import ORGANISATION_TYPES, Parameter, Period, Rule, Source  # noqa: E402
+from .state import (  # noqa: E402
+    Fact,
+    Observation,
+    Organisation,
+    State,
+    load_state,
+    state_from_dict,
+    state_from_json,
+    validate_state,
+)
+
+__all__ = [
+    "ORGANISATION_TYPES",
+    "STATUSES",
+    "Backend",
+    "Citation",
+    "DecisionRecord",
+    "EngineError",
+    "ErrorDetail",
+    "Evaluation",
+    "Evidence",
+    "ExpressionError",
+    "Fact",
+    "Firing",
+    "Observation",
+    "Organisation",
+    "Outcome",
+    "Parameter",
+    "Period",
+    "PolicyError",
+    "Rule",
+    "Rulebook",
+    "RulebookError",
+    "Source",
+    "State",
+    "StateError",
+    "__version__",
+    "available_backends",
+    "evaluate",
+    "explain",
+    "load_rulebook",
+    "load_state",
+    "resolve_backend",
+    "state_from_dict",
+    "state_from_json",
+    "validate_state",
+]

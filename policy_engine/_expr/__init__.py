@@ -1,0 +1,1 @@
+"""The condition language: parser, AST, type checker and reference interpreter (internal)."""

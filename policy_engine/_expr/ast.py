@@ -1,0 +1,106 @@
+"""AST of the condition language. Nodes are frozen; ``pos`` is the 0-based offset in the text."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import attrs
+
+
+@attrs.frozen
+class Num:
+    value: Fraction
+    pos: int
+
+
+@attrs.frozen
+class Str:
+    value: str
+    pos: int
+
+
+@attrs.frozen
+class Bool:
+    value: bool
+    pos: int
+
+
+@attrs.frozen
+class Name:
+    """A bare or dotted name: ``as_of``, ``deadline``, ``param.threshold``, or a metric/period argument."""
+
+    parts: tuple[str, ...]
+    pos: int
+
+    @property
+    def dotted(self) -> str:
+        return ".".join(self.parts)
+
+
+@attrs.frozen
+class Call:
+    func: str
+    args: tuple[Node, ...]
+    pos: int
+
+
+@attrs.frozen
+class Unary:
+    op: str  # "not" | "-"
+    operand: Node
+    pos: int
+
+
+@attrs.frozen
+class Binary:
+    op: str  # and or < <= > >= == != + - * /
+    left: Node
+    right: Node
+    pos: int
+
+
+Node = Num | Str | Bool | Name | Call | Unary | Binary
+
+COMPARISONS = frozenset({"<", "<=", ">", ">=", "==", "!="})
+ARITHMETIC = frozenset({"+", "-", "*", "/"})
+
+
+def render(node: Node) -> str:
+    """Canonical text of an expression (used in explanations and round trips)."""
+    if isinstance(node, Num):
+        v = node.value
+        return str(v.numerator) if v.denominator == 1 else _decimal_text(v)
+    if isinstance(node, Str):
+        return '"' + node.value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(node, Bool):
+        return "true" if node.value else "false"
+    if isinstance(node, Name):
+        return node.dotted
+    if isinstance(node, Call):
+        return f"{node.func}({', '.join(render(a) for a in node.args)})"
+    if isinstance(node, Unary):
+        inner = render(node.operand)
+        if not isinstance(node.operand, (Num, Str, Bool, Name, Call)):
+            inner = f"({inner})"
+        return f"not {inner}" if node.op == "not" else f"-{inner}"
+    left, right = render(node.left), render(node.right)
+    if isinstance(node.left, Binary):
+        left = f"({left})"
+    if isinstance(node.right, Binary):
+        right = f"({right})"
+    return f"{left} {node.op} {right}"
+
+
+def _decimal_text(v: Fraction) -> str:
+    # Literals in the source are finite decimals, so this is exact.
+    sign = "-" if v < 0 else ""
+    v = abs(v)
+    whole, rest = divmod(v.numerator, v.denominator)
+    digits = []
+    for _ in range(30):
+        if rest == 0:
+            break
+        rest *= 10
+        d, rest = divmod(rest, v.denominator)
+        digits.append(str(d))
+    return f"{sign}{whole}." + "".join(digits)

@@ -1,0 +1,318 @@
+"""The reference interpreter: walks a checked AST with Kleene three-valued logic over exact numbers."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Mapping
+from fractions import Fraction
+from typing import TYPE_CHECKING, Union
+
+import attrs
+
+from .._time import format_month
+from .ast import Binary, Bool, Call, Name, Node, Num, Str, Unary, render
+from .checker import name_arg
+
+if TYPE_CHECKING:
+    from ..rules import MetricDef, Period, Rule
+    from ..state import OrgView
+
+
+class _Unknown:
+    _instance: _Unknown | None = None
+
+    def __new__(cls) -> _Unknown:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "unknown"
+
+    def __bool__(self) -> bool:
+        raise TypeError("unknown has no truth value")
+
+
+UNKNOWN = _Unknown()
+Value = Union[Fraction, bool, str, dt.date, _Unknown]
+
+
+@attrs.frozen
+class Evidence:
+    """One datum an outcome rests on: a metric over a period, a fact, a parameter, another outcome."""
+
+    kind: str  # metric | fact | parameter | outcome | rank | comparison
+    name: str
+    value: str
+    period: str | None = None
+    numerator: int | None = None
+    denominator: int | None = None
+    date: str | None = None
+    reference: str | None = None
+
+
+def format_number(v: Fraction, unit: str | None = None) -> str:
+    """Exact where the decimal terminates, otherwise 4 decimal places marked with '~'."""
+    if v.denominator == 1:
+        text = str(v.numerator)
+    else:
+        d = v.denominator
+        for p in (2, 5):
+            while d % p == 0:
+                d //= p
+        if d == 1:
+            text = _exact_decimal(v)
+        else:
+            text = "~" + format(float(v), ".4f")
+    if unit == "percent":
+        return text + "%"
+    return f"{text} {unit}" if unit else text
+
+
+def _exact_decimal(v: Fraction) -> str:
+    sign = "-" if v < 0 else ""
+    v = abs(v)
+    whole, rest = divmod(v.numerator, v.denominator)
+    digits: list[str] = []
+    while rest:
+        rest *= 10
+        d, rest = divmod(rest, v.denominator)
+        digits.append(str(d))
+    return f"{sign}{whole}.{''.join(digits)}"
+
+
+def format_value(v: Value, unit: str | None = None) -> str:
+    """Human text of a runtime value."""
+    if v is UNKNOWN:
+        return "unknown"
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, Fraction):
+        return format_number(v, unit)
+    if isinstance(v, dt.date):
+        return v.isoformat()
+    return str(v)
+
+
+@attrs.define
+class Env:
+    """Everything one rule needs to evaluate for one organisation."""
+
+    rule: Rule
+    org: OrgView
+    as_of: dt.date
+    metrics: Mapping[str, MetricDef]
+    periods: Mapping[str, Period]
+    outcomes: Mapping[str, str]  # rule id -> status, this organisation
+    rank: Value = UNKNOWN
+    evidence: list[Evidence] | None = attrs.field(factory=list)
+    record_comparisons: bool = True
+
+    def note(self, item: Evidence) -> None:
+        if self.evidence is not None and item not in self.evidence:
+            self.evidence.append(item)
+
+
+def evaluate(node: Node, env: Env) -> Value:
+    """Evaluate a checked expression."""
+    if isinstance(node, Num):
+        return node.value
+    if isinstance(node, Str):
+        return node.value
+    if isinstance(node, Bool):
+        return node.value
+    if isinstance(node, Name):
+        return _name(node, env)
+    if isinstance(node, Unary):
+        v = evaluate(node.operand, env)
+        if v is UNKNOWN:
+            return UNKNOWN
+        if node.op == "not":
+            return not v
+        assert isinstance(v, Fraction)
+        return -v
+    if isinstance(node, Binary):
+        return _binary(node, env)
+    return _call(node, env)
+
+
+def _name(node: Name, env: Env) -> Value:
+    if node.dotted == "as_of":
+        return env.as_of
+    if node.dotted == "deadline":
+        assert env.rule.deadline is not None
+        return env.rule.deadline
+    param = env.rule.parameters[node.parts[1]]
+    env.note(Evidence("parameter", param.name, format_number(param.value, param.unit)))
+    return param.value
+
+
+def _compare(op: str, a: Value, b: Value) -> bool:
+    if op == "==":
+        return a == b
+    if op == "!=":
+        return a != b
+    assert isinstance(a, (Fraction, dt.date)) and isinstance(b, (Fraction, dt.date))
+    if op == "<":
+        return a < b  # type: ignore[operator]
+    if op == "<=":
+        return a <= b  # type: ignore[operator]
+    if op == ">":
+        return a > b  # type: ignore[operator]
+    return a >= b  # type: ignore[operator]
+
+
+def _binary(node: Binary, env: Env) -> Value:
+    op = node.op
+    a = evaluate(node.left, env)
+    b = evaluate(node.right, env)
+    if op == "and":
+        if a is False or b is False:
+            return False
+        if a is UNKNOWN or b is UNKNOWN:
+            return UNKNOWN
+        return True
+    if op == "or":
+        if a is True or b is True:
+            return True
+        if a is UNKNOWN or b is UNKNOWN:
+            return UNKNOWN
+        return False
+    if op in ("+", "-", "*", "/"):
+        if a is UNKNOWN or b is UNKNOWN:
+            return UNKNOWN
+        assert isinstance(a, Fraction) and isinstance(b, Fraction)
+        if op == "+":
+            return a + b
+        if op == "-":
+            return a - b
+        if op == "*":
+            return a * b
+        return UNKNOWN if b == 0 else a / b
+    result: Value = UNKNOWN if (a is UNKNOWN or b is UNKNOWN) else _compare(op, a, b)
+    if env.record_comparisons and env.evidence is not None:
+        text = (
+            f"{render(node.left)} = {format_value(a)} {op} {render(node.right)} = {format_value(b)}"
+            f" -> {format_value(result)}"
+        )
+        env.note(Evidence("comparison", render(node), format_value(result), reference=text))
+    return result
+
+
+def _months(env: Env, mname: str, period: Period) -> list[tuple[int, object]] | None:
+    series = env.org.series.get(mname, {})
+    out = []
+    for month in period.months:
+        obs = series.get(month)
+        if obs is None:
+            return None
+        out.append((month, obs))
+    return out
+
+
+def _call(node: Call, env: Env) -> Value:
+    func = node.func
+    if func == "outcome":
+        assert isinstance(node.args[0], Str)
+        rid = node.args[0].value
+        status = env.outcomes[rid]
+        env.note(Evidence("outcome", rid, status))
+        # An unknown outcome stays unknown downstream: missing data never becomes a breach.
+        return UNKNOWN if status == "unknown" else status
+    if func in ("fact", "fact_date", "has_fact"):
+        fname = name_arg(node.args[0], "fact")
+        fact = env.org.facts.get(fname)
+        if fact is None:
+            env.note(Evidence("fact", fname, "not declared"))
+            return False if func == "has_fact" else UNKNOWN
+        env.note(
+            Evidence("fact", fname, format_value(fact.value), date=fact.date.isoformat(), reference=fact.evidence)
+        )
+        if func == "has_fact":
+            return True
+        return fact.date if func == "fact_date" else fact.value
+    if func == "has_service":
+        sname = name_arg(node.args[0], "service")
+        if env.org.services is None:
+            env.note(Evidence("service", sname, "services not declared"))
+            return UNKNOWN
+        present = sname in env.org.services
+        env.note(Evidence("service", sname, "listed" if present else "not listed"))
+        return present
+    if func == "rank":
+        env.note(Evidence("rank", render(node.args[0]), format_value(env.rank)))
+        return env.rank
+    if func in ("min", "max"):
+        a, b = evaluate(node.args[0], env), evaluate(node.args[1], env)
+        if a is UNKNOWN or b is UNKNOWN:
+            return UNKNOWN
+        assert isinstance(a, Fraction) and isinstance(b, Fraction)
+        return min(a, b) if func == "min" else max(a, b)
+    if func == "date":
+        assert isinstance(node.args[0], Str)
+        return dt.date.fromisoformat(node.args[0].value)
+    return _metric_call(node, env)
+
+
+def _metric_call(node: Call, env: Env) -> Value:
+    func = node.func
+    mname = name_arg(node.args[0], "metric")
+    period = env.periods[name_arg(node.args[1], "period")]
+    metric = env.metrics[mname]
+    label = f"{format_month(period.start)}..{format_month(period.end)}"
+    rows = _months(env, mname, period)
+    if rows is None:
+        have = sorted(m for m in env.org.series.get(mname, {}) if m in period.months)
+        missing = [format_month(m) for m in period.months if m not in have]
+        shown = ", ".join(missing[:6]) + (" ..." if len(missing) > 6 else "")
+        env.note(Evidence("metric", f"{func}({mname})", f"unknown: no data for {shown}", period=label))
+        return UNKNOWN
+    obs = [o for _, o in rows]
+    if func in ("pct", "rate"):
+        num = sum(o.numerator for o in obs)  # type: ignore[attr-defined]
+        den = sum(o.denominator for o in obs)  # type: ignore[attr-defined]
+        if den == 0:
+            env.note(Evidence("metric", f"{func}({mname})", "unknown: denominator is 0", period=label,
+                              numerator=num, denominator=den))
+            return UNKNOWN
+        value = Fraction(num, den) * (100 if func == "pct" else 1)
+        env.note(Evidence("metric", f"{func}({mname})", format_number(value, metric.unit),
+                          period=label, numerator=num, denominator=den))
+        return value
+    if func in ("min_pct", "max_pct"):
+        monthly: list[Fraction] = []
+        for o in obs:
+            if o.denominator == 0:  # type: ignore[attr-defined]
+                env.note(Evidence("metric", f"{func}({mname})", "unknown: a month has denominator 0",
+                                  period=label))
+                return UNKNOWN
+            monthly.append(Fraction(100 * o.numerator, o.denominator))  # type: ignore[attr-defined]
+        value = min(monthly) if func == "min_pct" else max(monthly)
+        env.note(Evidence("metric", f"{func}({mname})", format_number(value, "percent"), period=label))
+        return value
+    values: list[Fraction] = [o.value for o in obs]  # type: ignore[attr-defined]
+    reducers: dict[str, Callable[[list[Fraction]], Fraction]] = {
+        "total": lambda xs: sum(xs, Fraction(0)),
+        "mean": lambda xs: sum(xs, Fraction(0)) / len(xs),
+        "min_value": min,
+        "max_value": max,
+    }
+    value = reducers[func](values)
+    env.note(Evidence("metric", f"{func}({mname})", format_number(value, metric.unit), period=label))
+    return value
+
+
+def find_rank_argument(node: Node) -> Node | None:
+    """The argument of the (single) rank() call in a condition, if any."""
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        if isinstance(n, Call):
+            if n.func == "rank":
+                return n.args[0]
+            stack.extend(n.args)
+        elif isinstance(n, Binary):
+            stack.extend((n.left, n.right))
+        elif isinstance(n, Unary):
+            stack.append(n.operand)
+    return None

@@ -1,0 +1,197 @@
+"""The ``policy-engine`` command: a thin layer over the library.
+
+Exit codes: 0 success; 2 bad usage (unknown command or option); 3 invalid input (state,
+rulebook, dates — the error list goes to stderr); 4 the evaluation could not be completed.
+Nothing is written to stdout (or to ``--output``) unless the whole command succeeded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+from collections.abc import Sequence
+from typing import TextIO
+
+from . import __version__
+from .engine import evaluate
+from .errors import EngineError, PolicyError
+from .explain import explain, explain_tree
+from .loader import Rulebook, load_rulebook
+from .outcomes import Evaluation
+from .state import load_state
+
+EXIT_OK, EXIT_USAGE, EXIT_INVALID, EXIT_ENGINE = 0, 2, 3, 4
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="policy-engine",
+        description="Evaluate NHS England 2024/25 planning guidance rules against a system state.",
+        epilog="Exit codes: 0 ok, 2 usage, 3 invalid input (errors on stderr), 4 evaluation failed.",
+    )
+    p.add_argument("--version", action="version", version=f"policy-engine {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def common(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("--rulebook", default="nhs-2024-25", help="bundled rulebook name or folder path")
+
+    ev = sub.add_parser("evaluate", help="evaluate every rule on a state")
+    ev.add_argument("state", help="state JSON file")
+    ev.add_argument("--as-of", help="evaluation date YYYY-MM-DD (default: the state's as_of)")
+    ev.add_argument("--backend", default="auto", choices=["auto", "native", "durable"])
+    ev.add_argument("--format", choices=["json", "table"], default=None,
+                    help="json or table (default: table in a terminal, json otherwise)")
+    ev.add_argument("--status", action="append", help="only outcomes with this status (repeatable)")
+    ev.add_argument("--org", action="append", help="only outcomes for this organisation (repeatable)")
+    ev.add_argument("-o", "--output", help="write to this file instead of stdout (atomically)")
+    common(ev)
+
+    va = sub.add_parser("validate", help="check a state against the schema and the rulebook's catalogues")
+    va.add_argument("state")
+    common(va)
+
+    ex = sub.add_parser("explain", help="the derivation of one outcome")
+    ex.add_argument("state")
+    ex.add_argument("rule")
+    ex.add_argument("org")
+    ex.add_argument("--as-of")
+    ex.add_argument("--backend", default="auto", choices=["auto", "native", "durable"])
+    ex.add_argument("--format", choices=["text", "json"], default="text")
+    common(ex)
+
+    ru = sub.add_parser("rules", help="list the rules with their citations")
+    ru.add_argument("--format", choices=["table", "json"], default="table")
+    ru.add_argument("--area", help="only this area")
+    common(ru)
+    return p
+
+
+def _table(evaluation: Evaluation) -> str:
+    rows = [("ORGANISATION", "RULE", "KIND", "STATUS", "DEADLINE", "EXPLANATION")]
+    for o in evaluation.outcomes:
+        expl = o.explanation if len(o.explanation) <= 110 else o.explanation[:107] + "..."
+        rows.append((o.org_id, o.rule_id, o.kind, o.status, str(o.deadline or ""), expl))
+    widths = [max(len(r[i]) for r in rows) for i in range(5)]
+    lines = ["  ".join(r[i].ljust(widths[i]) for i in range(5)) + "  " + r[5] for r in rows]
+    rec = evaluation.record
+    summary = ", ".join(f"{k}: {v}" for k, v in evaluation.counts().items())
+    lines.append("")
+    lines.append(f"{len(evaluation.outcomes)} outcomes ({summary}); as of {rec.as_of}; rulebook "
+                 f"{rec.rulebook_id} {rec.rulebook_version}; backend {rec.backend}")
+    return "\n".join(lines) + "\n"
+
+
+def _filtered(evaluation: Evaluation, statuses: Sequence[str] | None, orgs: Sequence[str] | None) -> Evaluation:
+    if not statuses and not orgs:
+        return evaluation
+    import attrs
+
+    kept = tuple(o for o in evaluation.outcomes
+                 if (not statuses or o.status in statuses) and (not orgs or o.org_id in orgs))
+    return attrs.evolve(evaluation, outcomes=kept)
+
+
+def _rules_table(book: Rulebook, area: str | None) -> str:
+    lines = []
+    for r in sorted(book.rules, key=lambda r: (r.area, r.id)):
+        if area and r.area != area:
+            continue
+        lines.append(f"{r.id}  [{r.kind}; {', '.join(r.applies_to)}; deadline {r.deadline or 'none'}]")
+        lines.append(f"    {r.title}")
+        lines.append(f"    when: {r.condition_text}")
+        lines.append(f"    source: {r.source.document} \u00a7 {r.source.section} [{r.confidence}]")
+        lines.append(f"    \u201c{r.source.quote}\u201d")
+    lines.append(f"\n{len([r for r in book.rules if not area or r.area == area])} rules in {book.id} {book.version}")
+    return "\n".join(lines) + "\n"
+
+
+def _rules_json(book: Rulebook, area: str | None) -> str:
+    out = []
+    for r in sorted(book.rules, key=lambda r: (r.area, r.id)):
+        if area and r.area != area:
+            continue
+        out.append({
+            "id": r.id, "title": r.title, "kind": r.kind, "area": r.area, "applies_to": list(r.applies_to),
+            "condition": r.condition_text, "applicable_if": r.applicable_if_text,
+            "deadline": r.deadline.isoformat() if r.deadline else None,
+            "parameters": {n: {"value": str(p.value), "unit": p.unit, "wording": p.wording}
+                           for n, p in r.parameters.items()},
+            "source": {"document": r.source.document, "section": r.source.section, "quote": r.source.quote},
+            "confidence": r.confidence, "objective": r.objective, "assumptions": list(r.assumptions),
+            "depends_on": list(r.depends_on),
+        })
+    return json.dumps(out, indent=2, ensure_ascii=False) + "\n"
+
+
+def _write(text: str, output: str | None, stdout: TextIO) -> None:
+    if output is None:
+        stdout.write(text)
+        return
+    directory = os.path.dirname(os.path.abspath(output))
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".policy-engine-")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, output)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def run(argv: Sequence[str] | None = None, stdout: TextIO | None = None, stderr: TextIO | None = None) -> int:
+    """Run the command line; returns the exit code."""
+    out = stdout or sys.stdout
+    err = stderr or sys.stderr
+    parser = _parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:
+        return int(exc.code) if isinstance(exc.code, int) else EXIT_USAGE
+    try:
+        text = _dispatch(args, out)
+    except EngineError as exc:
+        err.write(f"policy-engine: error: {exc}\n")
+        return EXIT_ENGINE
+    except PolicyError as exc:
+        err.write(f"policy-engine: invalid input: {exc}\n")
+        return EXIT_INVALID
+    except OSError as exc:
+        err.write(f"policy-engine: error: {exc}\n")
+        return EXIT_INVALID
+    except Exception as exc:  # noqa: BLE001 - never a traceback for the user
+        err.write(f"policy-engine: internal error: {type(exc).__name__}: {exc}\n")
+        return EXIT_ENGINE
+    _write(text, getattr(args, "output", None), out)
+    return EXIT_OK
+
+
+def _dispatch(args: argparse.Namespace, out: TextIO) -> str:
+    book = load_rulebook(args.rulebook)
+    if args.command == "rules":
+        return _rules_json(book, args.area) if args.format == "json" else _rules_table(book, args.area)
+    state = load_state(args.state)
+    if args.command == "validate":
+        from .errors import StateError
+        from .state import validate_state
+
+        problems = validate_state(state.to_dict(), book)
+        if problems:
+            raise StateError("the state does not fit the rulebook", problems)
+        return f"{args.state}: valid ({len(state.organisations)} organisations)\n"
+    evaluation = evaluate(state, book, as_of=args.as_of, backend=args.backend)
+    if args.command == "explain":
+        if args.format == "json":
+            return json.dumps(explain_tree(evaluation, args.rule, args.org, book), indent=2, ensure_ascii=False) + "\n"
+        return explain(evaluation, args.rule, args.org, book) + "\n"
+    evaluation = _filtered(evaluation, args.status, args.org)
+    fmt = args.format or ("table" if out.isatty() else "json")
+    return _table(evaluation) if fmt == "table" else evaluation.to_json() + "\n"
+
+
+def main() -> None:
+    """Console-script entry point."""
+    sys.exit(run())

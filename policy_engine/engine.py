@@ -1,0 +1,118 @@
+"""evaluate(): validate, pick a backend, run to a fixpoint, assemble the Evaluation."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Mapping
+from typing import Any, Literal
+
+from . import __version__
+from ._backends import durable as _durable
+from ._backends import native as _native
+from ._decide import firing
+from ._time import parse_date
+from .errors import EngineError, ErrorDetail, PolicyError, StateError
+from .loader import Rulebook, load_rulebook
+from .outcomes import DecisionRecord, Evaluation
+from .state import State, state_from_dict, validate_state, view_at
+
+__all__ = ["Backend", "available_backends", "evaluate", "resolve_backend"]
+
+Backend = Literal["auto", "native", "durable"]
+
+
+def available_backends() -> list[str]:
+    """Backends that work on this interpreter."""
+    return ["durable", "native"] if _durable.available() else ["native"]
+
+
+def resolve_backend(backend: str) -> str:
+    """``auto`` -> durable where it imports, native otherwise. EngineError for unknown names."""
+    if backend == "auto":
+        return "durable" if _durable.available() else "native"
+    if backend not in ("native", "durable"):
+        raise EngineError("unknown backend", [ErrorDetail("backend", "expected auto, native or durable", backend)])
+    return backend
+
+
+_DEFAULT_BOOK: Rulebook | None = None
+
+
+def _default_rulebook() -> Rulebook:
+    global _DEFAULT_BOOK
+    if _DEFAULT_BOOK is None:
+        _DEFAULT_BOOK = load_rulebook("nhs-2024-25")
+    return _DEFAULT_BOOK
+
+
+def evaluate(
+    state: State | Mapping[str, Any],
+    rulebook: Rulebook | str | os.PathLike[str] | None = None,
+    *,
+    as_of: dt.date | str | None = None,
+    backend: Backend | str = "auto",
+    evaluated_at: dt.datetime | None = None,
+) -> Evaluation:
+    """Evaluate every rule of ``rulebook`` (default: the bundled 2024/25 rulebook) on ``state``.
+
+    ``as_of`` defaults to the state's own ``as_of``. The state is checked against the rulebook's
+    catalogues first (unknown metric or fact names, numerator > denominator, wrong fact types):
+    any problem raises StateError before anything is evaluated, so there is never a partial
+    result. Only PolicyError subclasses escape.
+    """
+    try:
+        return _evaluate(state, rulebook, as_of, backend, evaluated_at)
+    except PolicyError:
+        raise
+    except RecursionError:
+        raise StateError("input nested too deeply", [ErrorDetail("state", "nesting too deep")]) from None
+    except Exception as exc:  # noqa: BLE001 - the public API lets only PolicyError escape
+        raise EngineError("internal error during evaluation",
+                          [ErrorDetail("engine", f"{type(exc).__name__}: {exc}")]) from exc
+
+
+def _evaluate(
+    state: State | Mapping[str, Any],
+    rulebook: Rulebook | str | os.PathLike[str] | None,
+    as_of: dt.date | str | None,
+    backend: str,
+    evaluated_at: dt.datetime | None,
+) -> Evaluation:
+    book = rulebook if isinstance(rulebook, Rulebook) else (
+        _default_rulebook() if rulebook is None else load_rulebook(rulebook))
+    if isinstance(state, State):
+        errors = validate_state(state.document, book)
+        if errors:
+            raise StateError("the state does not fit the rulebook", errors)
+        frozen = state
+    else:
+        frozen = state_from_dict(state, book)
+    when = _as_of(as_of, frozen)
+    chosen = resolve_backend(backend)
+    views = [view_at(org, when, book.date_facts) for org in frozen.organisations]
+    runner = _durable.run if chosen == "durable" else _native.run
+    outcomes = runner(book, views, when)
+    order = {r.id: i for i, r in enumerate(book.rules)}
+    rules = {r.id: r for r in book.rules}
+    by_firing = sorted(outcomes, key=lambda o: (order[o.rule_id], o.org_id))
+    trace = tuple(firing(i + 1, rules[o.rule_id], o) for i, o in enumerate(by_firing))
+    stamp = (evaluated_at or dt.datetime.now(dt.timezone.utc)).isoformat(timespec="seconds")
+    record = DecisionRecord(
+        state_digest=frozen.digest, rulebook_id=book.id, rulebook_version=book.version,
+        rulebook_digest=book.digest, package_version=__version__, backend=chosen,
+        engine_version=_durable.engine_version() if chosen == "durable" else f"native {_native.VERSION}",
+        as_of=when, evaluated_at=stamp,
+    )
+    return Evaluation(tuple(sorted(outcomes, key=lambda o: (o.org_id, o.rule_id))), trace, record)
+
+
+def _as_of(value: dt.date | str | None, state: State) -> dt.date:
+    if value is None:
+        if state.as_of is None:
+            raise StateError("no as_of date", [ErrorDetail("state.as_of", "give as_of in the state or to evaluate()")])
+        return state.as_of
+    try:
+        return parse_date(value)
+    except ValueError as exc:
+        raise StateError("invalid as_of date", [ErrorDetail("as_of", str(exc), repr(value))]) from None

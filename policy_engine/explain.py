@@ -1,0 +1,89 @@
+"""Explanations: the derivation of one outcome as a tree a person can read."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .errors import ErrorDetail, PolicyError
+from .loader import Rulebook
+from .outcomes import Evaluation, Outcome
+
+__all__ = ["explain", "explain_tree"]
+
+
+def explain_tree(evaluation: Evaluation, rule_id: str, org_id: str, rulebook: Rulebook | None = None) -> dict[str, Any]:
+    """The derivation of one outcome as nested data: its evidence, and the outcomes it read, recursively."""
+    outcome = evaluation.outcome(rule_id, org_id)
+    return _tree(evaluation, outcome, rulebook, seen=set())
+
+
+def _tree(evaluation: Evaluation, outcome: Outcome, book: Rulebook | None, seen: set[str]) -> dict[str, Any]:
+    seen = seen | {outcome.rule_id}
+    node: dict[str, Any] = {
+        "rule": outcome.rule_id,
+        "organisation": outcome.org_id,
+        "status": outcome.status,
+        "title": outcome.title,
+        "explanation": outcome.explanation,
+        "evidence": [e for e in outcome.to_dict()["evidence"] if e["kind"] != "outcome"],
+        "citation": outcome.to_dict()["citation"],
+        "assumptions": list(outcome.assumptions),
+        "derived_from": [],
+    }
+    if book is not None:
+        rule = book.rule(outcome.rule_id)
+        node["condition"] = rule.condition_text
+        if rule.applicable_if_text:
+            node["applicable_if"] = rule.applicable_if_text
+    for e in outcome.evidence:
+        if e.kind == "outcome" and e.name not in seen:
+            dep = evaluation.outcome(e.name, outcome.org_id)
+            node["derived_from"].append(_tree(evaluation, dep, book, seen))
+    return node
+
+
+def explain(evaluation: Evaluation, rule_id: str, org_id: str, rulebook: Rulebook | None = None) -> str:
+    """The derivation of one outcome as indented text: facts and numbers used, the comparisons that
+    decided it, every forward-chained outcome it rests on, and the quoted guidance."""
+    try:
+        tree = explain_tree(evaluation, rule_id, org_id, rulebook)
+    except PolicyError:
+        raise
+    except Exception as exc:  # noqa: BLE001
+        raise PolicyError("cannot explain this outcome", [ErrorDetail(f"{rule_id} / {org_id}", str(exc))]) from exc
+    lines: list[str] = []
+    _render(tree, lines, 0)
+    return "\n".join(lines)
+
+
+def _render(node: dict[str, Any], lines: list[str], depth: int) -> None:
+    pad = "  " * depth
+    lines.append(f"{pad}{node['rule']} [{node['organisation']}]: {node['status'].upper()}")
+    lines.append(f"{pad}  {node['explanation']}")
+    if "condition" in node:
+        lines.append(f"{pad}  condition: {node['condition']}")
+    if "applicable_if" in node:
+        lines.append(f"{pad}  applies if: {node['applicable_if']}")
+    for e in node["evidence"]:
+        if e["kind"] == "comparison":
+            lines.append(f"{pad}  compared: {e.get('reference', e['name'])}")
+            continue
+        extra = []
+        if "period" in e:
+            extra.append(e["period"])
+        if "numerator" in e:
+            extra.append(f"{e['numerator']}/{e['denominator']}")
+        if "date" in e:
+            extra.append(f"dated {e['date']}")
+        if "reference" in e:
+            extra.append(f"evidence: {e['reference']}")
+        suffix = f" ({'; '.join(extra)})" if extra else ""
+        lines.append(f"{pad}  {e['kind']} {e['name']} = {e['value']}{suffix}")
+    c = node["citation"]
+    lines.append(f"{pad}  source: {c['document']}, \u00a7 {c['section']} [{c['confidence']}]")
+    lines.append(f"{pad}    \u201c{c['quote']}\u201d")
+    for a in node["assumptions"]:
+        lines.append(f"{pad}  assumption: {a}")
+    for child in node["derived_from"]:
+        lines.append(f"{pad}  derived from:")
+        _render(child, lines, depth + 2)

@@ -1,0 +1,526 @@
+"""The system state: load, validate (every error, with its JSON path) and freeze."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import math
+import os
+from collections.abc import Mapping
+from decimal import Decimal, InvalidOperation
+from fractions import Fraction
+from pathlib import Path
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
+
+import attrs
+import jsonschema
+
+from ._resources import load_schema
+from ._time import format_month, month_complete, parse_date, parse_month
+from .errors import ErrorDetail, StateError
+
+if TYPE_CHECKING:
+    from .loader import Rulebook
+
+__all__ = [
+    "MAX_STATE_BYTES",
+    "Fact",
+    "Observation",
+    "Organisation",
+    "State",
+    "load_state",
+    "state_from_dict",
+    "state_from_json",
+    "validate_state",
+]
+
+MAX_STATE_BYTES = 100 * 1024 * 1024
+"""Largest state document accepted (bytes); larger input is refused with a StateError."""
+
+
+@attrs.frozen
+class Observation:
+    """One month of a metric: counts (numerator/denominator) or a plain value."""
+
+    month: int
+    numerator: int | None = None
+    denominator: int | None = None
+    value: Fraction | None = None
+
+    @property
+    def period(self) -> str:
+        return format_month(self.month)
+
+
+@attrs.frozen
+class Fact:
+    """A dated declaration about an organisation, with a reference to its evidence."""
+
+    name: str
+    value: bool | Fraction | str | dt.date
+    date: dt.date
+    evidence: str | None = None
+
+
+def _freeze_series(
+    value: Mapping[str, Mapping[int, Observation]],
+) -> Mapping[str, Mapping[int, Observation]]:
+    return MappingProxyType({k: MappingProxyType(dict(v)) for k, v in value.items()})
+
+
+@attrs.frozen
+class Organisation:
+    """A trust, ICB, practice or PCN with its services, metrics and facts."""
+
+    id: str
+    type: str
+    name: str | None = None
+    parent: str | None = None
+    pcn: str | None = None
+    region: str | None = None
+    services: frozenset[str] | None = None
+    metrics: Mapping[str, Mapping[int, Observation]] = attrs.field(converter=_freeze_series, factory=dict)
+    facts: tuple[Fact, ...] = ()
+
+
+@attrs.frozen
+class State:
+    """A validated, immutable system state. ``document`` is the canonical JSON form it came from."""
+
+    organisations: tuple[Organisation, ...]
+    as_of: dt.date | None
+    document: Mapping[str, Any] = attrs.field(eq=False, repr=False)
+    digest: str = attrs.field(repr=False)
+
+    def organisation(self, org_id: str) -> Organisation:
+        """The organisation with this id; StateError if there is none."""
+        for org in self.organisations:
+            if org.id == org_id:
+                return org
+        raise StateError(
+            "unknown organisation", [ErrorDetail("organisations", "no organisation with this id", org_id)]
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The state as plain JSON-compatible data (numbers stay exact)."""
+        return json.loads(canonical_json(self.document), parse_float=Decimal)  # type: ignore[no-any-return]
+
+
+@attrs.frozen
+class OrgView:
+    """An organisation as seen at ``as_of``: complete months only, latest facts dated by then."""
+
+    org: Organisation
+    series: Mapping[str, Mapping[int, Observation]]
+    facts: Mapping[str, Fact]
+
+    @property
+    def services(self) -> frozenset[str] | None:
+        return self.org.services
+
+
+def view_at(org: Organisation, as_of: dt.date, date_facts: frozenset[str] = frozenset()) -> OrgView:
+    """What is known about ``org`` at ``as_of``; facts named in ``date_facts`` hold dates."""
+    series = {
+        name: {m: o for m, o in obs.items() if month_complete(m, as_of)} for name, obs in org.metrics.items()
+    }
+    facts: dict[str, Fact] = {}
+    for fact in org.facts:
+        if fact.date > as_of:
+            continue
+        current = facts.get(fact.name)
+        if current is None or fact.date > current.date:
+            if fact.name in date_facts and isinstance(fact.value, str):
+                fact = attrs.evolve(fact, value=parse_date(fact.value))
+            facts[fact.name] = fact
+    return OrgView(org, series, facts)
+
+
+# --------------------------------------------------------------------------- JSON in
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a number JSON allows")
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise ValueError(f"duplicate key {key!r} in one object")
+        out[key] = value
+    return out
+
+
+def _parse_json(data: bytes | str, what: str) -> Any:
+    if isinstance(data, str):
+        raw = data.encode("utf-8", errors="surrogatepass")
+    else:
+        raw = data
+    if len(raw) > MAX_STATE_BYTES:
+        raise StateError(
+            f"{what} is too large",
+            [ErrorDetail("$", f"at most {MAX_STATE_BYTES} bytes are accepted", f"{len(raw)} bytes")],
+        )
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise StateError(
+            f"{what} is not UTF-8 text",
+            [ErrorDetail("$", f"invalid UTF-8 at byte {exc.start}", repr(raw[exc.start : exc.start + 4]))],
+        ) from None
+    try:
+        return json.loads(
+            text, parse_float=Decimal, parse_constant=_reject_constant, object_pairs_hook=_no_duplicates
+        )
+    except RecursionError:
+        raise StateError(f"{what} is nested too deeply", [ErrorDetail("$", "nesting too deep")]) from None
+    except json.JSONDecodeError as exc:
+        raise StateError(
+            f"{what} is not valid JSON",
+            [ErrorDetail(f"line {exc.lineno} column {exc.colno}", exc.msg)],
+        ) from None
+    except ValueError as exc:
+        raise StateError(f"{what} is not valid JSON", [ErrorDetail("$", str(exc))]) from None
+
+
+def load_state(path: str | os.PathLike[str]) -> State:
+    """Read and validate a state JSON file."""
+    p = Path(path)
+    try:
+        size = p.stat().st_size
+        if size > MAX_STATE_BYTES:
+            raise StateError(
+                "state file is too large",
+                [ErrorDetail(str(p), f"at most {MAX_STATE_BYTES} bytes are accepted", f"{size} bytes")],
+            )
+        data = p.read_bytes()
+    except OSError as exc:
+        raise StateError("cannot read the state file", [ErrorDetail(str(p), exc.strerror or str(exc))]) from None
+    return state_from_dict(_parse_json(data, f"state file {p}"))
+
+
+def state_from_json(text: str | bytes) -> State:
+    """Parse and validate a state given as JSON text."""
+    return state_from_dict(_parse_json(text, "state"))
+
+
+# --------------------------------------------------------------------------- validation
+
+
+def _json_path(parts: Any) -> str:
+    out = "state"
+    for p in parts:
+        out += f"[{p}]" if isinstance(p, int) else f".{p}"
+    return out
+
+
+def _short(value: Any) -> str:
+    text = json.dumps(value, default=str)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+_VALIDATOR: jsonschema.protocols.Validator | None = None
+
+
+def _validator() -> jsonschema.protocols.Validator:
+    global _VALIDATOR
+    if _VALIDATOR is None:
+        schema = load_schema("state.schema.json")
+        cls = jsonschema.validators.validator_for(schema)
+        _VALIDATOR = cls(schema, format_checker=cls.FORMAT_CHECKER)
+    return _VALIDATOR
+
+
+def _normalise_numbers(value: Any, path: str, errors: list[ErrorDetail]) -> Any:
+    """Floats from Python callers become exact Decimals; NaN/Infinity are refused."""
+    stack: list[tuple[Any, str]] = [(value, path)]
+    # Iterative walk: hostile inputs may nest deeply.
+    out_root: list[Any] = [None]
+    todo: list[tuple[Any, str, Any, Any]] = [(value, path, out_root, 0)]
+    del stack
+    while todo:
+        item, where, parent, key = todo.pop()
+        if isinstance(item, bool) or item is None or isinstance(item, (str, int, Decimal)):
+            if isinstance(item, Decimal) and not item.is_finite():
+                errors.append(ErrorDetail(where, "expected a finite number", str(item)))
+            parent[key] = item
+        elif isinstance(item, float):
+            if not math.isfinite(item):
+                errors.append(ErrorDetail(where, "expected a finite number", repr(item)))
+                parent[key] = item
+            else:
+                parent[key] = Decimal(repr(item))
+        elif isinstance(item, Mapping):
+            d: dict[str, Any] = {}
+            parent[key] = d
+            for k, v in item.items():
+                if not isinstance(k, str):
+                    errors.append(ErrorDetail(where, "object keys must be strings", repr(k)))
+                    continue
+                todo.append((v, f"{where}.{k}", d, k))
+        elif isinstance(item, (list, tuple)):
+            lst: list[Any] = [None] * len(item)
+            parent[key] = lst
+            for i, v in enumerate(item):
+                todo.append((v, f"{where}[{i}]", lst, i))
+        elif isinstance(item, dt.date) and not isinstance(item, dt.datetime):
+            parent[key] = item.isoformat()
+        else:
+            errors.append(ErrorDetail(where, "expected a JSON value", type(item).__name__))
+            parent[key] = None
+    return out_root[0]
+
+
+def _depth_ok(value: Any, limit: int = 64) -> bool:
+    stack = [(value, 1)]
+    while stack:
+        item, d = stack.pop()
+        if d > limit:
+            return False
+        if isinstance(item, Mapping):
+            stack.extend((v, d + 1) for v in item.values())
+        elif isinstance(item, (list, tuple)):
+            stack.extend((v, d + 1) for v in item)
+    return True
+
+
+def validate_state(document: Any, rulebook: Rulebook | None = None) -> list[ErrorDetail]:
+    """Every problem with a state document (empty list if it is valid).
+
+    Checks the JSON schema, then consistency: unique organisation ids, parents and PCNs that exist
+    and have the right type, one observation per month, no duplicate fact declarations. Given a
+    rulebook, also checks metric and fact names, metric kinds (counts vs values), numerator <=
+    denominator for proportions, fact value types and service names against its catalogues.
+    """
+    errors: list[ErrorDetail] = []
+    if not _depth_ok(document):
+        return [ErrorDetail("state", "nested more than 64 levels deep")]
+    doc = _normalise_numbers(document, "state", errors)
+    if errors:
+        return errors
+    for err in sorted(_validator().iter_errors(doc), key=lambda e: (list(map(str, e.absolute_path)), e.message)):
+        errors.append(_schema_error(err))
+    if errors:
+        return errors
+    _check_consistency(doc, errors)
+    if rulebook is not None and not errors:
+        _check_catalogue(doc, rulebook, errors)
+    return errors
+
+
+def _schema_error(err: jsonschema.ValidationError) -> ErrorDetail:
+    path = _json_path(err.absolute_path)
+    v = err.validator
+    if v == "oneOf" and isinstance(err.instance, Mapping) and "period" in err.instance:
+        msg = "expected either numerator and denominator (counts) or value, not both or neither"
+    elif v == "enum":
+        msg = f"expected one of {', '.join(map(str, err.validator_value))}"  # type: ignore[arg-type]
+    elif v == "required":
+        msg = err.message.replace("is a required property", "is required")
+    elif v == "additionalProperties":
+        msg = f"unknown field ({err.message})"
+    elif v == "pattern":
+        msg = f"expected text matching {err.validator_value}"
+    elif v == "format":
+        msg = f"expected a valid {err.validator_value}"
+    elif v == "type":
+        msg = f"expected {err.validator_value}"
+    elif v in ("minimum", "maximum"):
+        msg = f"expected a value {'>=' if v == 'minimum' else '<='} {err.validator_value}"
+    else:
+        msg = err.message
+    return ErrorDetail(path, msg, _short(err.instance))
+
+
+def _check_consistency(doc: Mapping[str, Any], errors: list[ErrorDetail]) -> None:
+    orgs = doc["organisations"]
+    by_id: dict[str, tuple[int, str]] = {}
+    for i, org in enumerate(orgs):
+        if org["id"] in by_id:
+            errors.append(ErrorDetail(f"state.organisations[{i}].id",
+                                      f"duplicate organisation id (also organisations[{by_id[org['id']][0]}])",
+                                      _short(org["id"])))
+        else:
+            by_id[org["id"]] = (i, org["type"])
+    for i, org in enumerate(orgs):
+        base = f"state.organisations[{i}]"
+        for field, expected in (("parent", "icb"), ("pcn", "pcn")):
+            ref = org.get(field)
+            if ref is None:
+                continue
+            target = by_id.get(ref)
+            if target is None:
+                errors.append(ErrorDetail(f"{base}.{field}", "refers to no organisation in the state", _short(ref)))
+            elif target[1] != expected:
+                errors.append(ErrorDetail(f"{base}.{field}", f"must refer to an organisation of type {expected}",
+                                          f"{ref} is {target[1]}"))
+            elif ref == org["id"]:
+                errors.append(ErrorDetail(f"{base}.{field}", "an organisation cannot be its own parent", ref))
+        for mname, series in org.get("metrics", {}).items():
+            seen: dict[str, int] = {}
+            for j, obs in enumerate(series):
+                where = f"{base}.metrics.{mname}[{j}]"
+                if obs["period"] in seen:
+                    errors.append(ErrorDetail(f"{where}.period",
+                                              f"a second observation for this month (first at [{seen[obs['period']]}])",
+                                              obs["period"]))
+                seen.setdefault(obs["period"], j)
+        declared: dict[tuple[str, str], int] = {}
+        for j, fact in enumerate(org.get("facts", [])):
+            key = (fact["name"], fact["date"])
+            if key in declared:
+                errors.append(ErrorDetail(f"{base}.facts[{j}]",
+                                          f"{fact['name']} is declared twice for {fact['date']}"
+                                          f" (also facts[{declared[key]}])", _short(fact["value"])))
+            declared.setdefault(key, j)
+
+
+def _check_catalogue(doc: Mapping[str, Any], rulebook: Rulebook, errors: list[ErrorDetail]) -> None:
+    for i, org in enumerate(doc["organisations"]):
+        base = f"state.organisations[{i}]"
+        for s in org.get("services", []):
+            if s not in rulebook.services:
+                errors.append(ErrorDetail(f"{base}.services", "unknown service (not in the rulebook's catalogue)",
+                                          _short(s)))
+        for mname, series in org.get("metrics", {}).items():
+            mdef = rulebook.metrics.get(mname)
+            if mdef is None:
+                errors.append(ErrorDetail(f"{base}.metrics.{mname}", "unknown metric (not in the rulebook's "
+                                          "catalogue; a misspelt name would silently read as missing data)"))
+                continue
+            for j, obs in enumerate(series):
+                where = f"{base}.metrics.{mname}[{j}]"
+                if mdef.kind == "value":
+                    if "value" not in obs:
+                        errors.append(ErrorDetail(where, f"{mname} is a value metric: expected value", _short(obs)))
+                    continue
+                if "numerator" not in obs:
+                    errors.append(ErrorDetail(where, f"{mname} is a {mdef.kind} metric: expected numerator "
+                                              "and denominator counts", _short(obs)))
+                    continue
+                if mdef.kind == "proportion" and obs["numerator"] > obs["denominator"]:
+                    errors.append(ErrorDetail(where, "expected numerator <= denominator",
+                                              f"{obs['numerator']} > {obs['denominator']}"))
+        for j, fact in enumerate(org.get("facts", [])):
+            where = f"{base}.facts[{j}]"
+            fdef = rulebook.facts.get(fact["name"])
+            if fdef is None:
+                errors.append(ErrorDetail(f"{where}.name", "unknown fact (not in the rulebook's catalogue)",
+                                          _short(fact["name"])))
+                continue
+            value = fact["value"]
+            ok = {
+                "boolean": isinstance(value, bool),
+                "number": isinstance(value, (int, Decimal)) and not isinstance(value, bool),
+                "string": isinstance(value, str),
+                "date": isinstance(value, str) and _is_date(value),
+            }[fdef.type]
+            if not ok:
+                errors.append(ErrorDetail(f"{where}.value", f"{fact['name']} expects a {fdef.type}", _short(value)))
+
+
+def _is_date(text: str) -> bool:
+    try:
+        parse_date(text)
+    except ValueError:
+        return False
+    return True
+
+
+# --------------------------------------------------------------------------- freeze
+
+
+def canonical_json(document: Any) -> str:
+    """Sorted keys, no spaces, exact decimals: the form hashed for decision records."""
+    parts: list[str] = []
+    _encode(document, parts)
+    return "".join(parts)
+
+
+def _encode(value: Any, out: list[str]) -> None:
+    if value is None or isinstance(value, (bool, str)):
+        out.append(json.dumps(value, ensure_ascii=False))
+    elif isinstance(value, int):
+        out.append(str(value))
+    elif isinstance(value, Decimal):
+        out.append(_decimal_json(value))
+    elif isinstance(value, float):
+        out.append(_decimal_json(Decimal(repr(value))))
+    elif isinstance(value, Mapping):
+        out.append("{")
+        for i, key in enumerate(sorted(value)):
+            if i:
+                out.append(",")
+            out.append(json.dumps(key, ensure_ascii=False))
+            out.append(":")
+            _encode(value[key], out)
+        out.append("}")
+    elif isinstance(value, (list, tuple)):
+        out.append("[")
+        for i, item in enumerate(value):
+            if i:
+                out.append(",")
+            _encode(item, out)
+        out.append("]")
+    else:
+        raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def _decimal_json(value: Decimal) -> str:
+    """A Decimal as a JSON number with no exponent; integral values without a fraction part."""
+    if value == value.to_integral_value():
+        return str(int(value))
+    text = format(value.normalize(), "f")
+    return text
+
+
+def state_from_dict(document: Any, rulebook: Rulebook | None = None) -> State:
+    """Validate a state given as Python data and freeze it. Raises StateError listing every problem."""
+    errors = validate_state(document, rulebook)
+    if errors:
+        raise StateError(f"the state is invalid ({len(errors)} problem{'s' if len(errors) != 1 else ''})", errors)
+    doc = _normalise_numbers(document, "state", [])
+    return _freeze(doc)
+
+
+def _to_fraction(value: Any) -> Fraction:
+    try:
+        return Fraction(Decimal(value) if not isinstance(value, Decimal) else value)
+    except (InvalidOperation, ValueError) as exc:  # pragma: no cover - schema guarantees numbers
+        raise StateError("not a number", [ErrorDetail("state", str(exc), repr(value))]) from None
+
+
+def _freeze(doc: Mapping[str, Any]) -> State:
+    orgs: list[Organisation] = []
+    for org in doc["organisations"]:
+        metrics: dict[str, dict[int, Observation]] = {}
+        for mname, series in org.get("metrics", {}).items():
+            obs_map: dict[int, Observation] = {}
+            for obs in series:
+                month = parse_month(obs["period"])
+                if "value" in obs:
+                    obs_map[month] = Observation(month, value=_to_fraction(obs["value"]))
+                else:
+                    obs_map[month] = Observation(month, int(obs["numerator"]), int(obs["denominator"]))
+            metrics[mname] = obs_map
+        facts = []
+        for f in org.get("facts", []):
+            value = f["value"]
+            if isinstance(value, (int, Decimal)) and not isinstance(value, bool):
+                value = _to_fraction(value)
+            facts.append(Fact(f["name"], value, parse_date(f["date"]), f.get("evidence")))
+        services = org.get("services")
+        orgs.append(
+            Organisation(
+                id=org["id"], type=org["type"], name=org.get("name"), parent=org.get("parent"),
+                pcn=org.get("pcn"), region=org.get("region"),
+                services=frozenset(services) if services is not None else None,
+                metrics=metrics, facts=tuple(facts),
+            )
+        )
+    as_of = parse_date(doc["as_of"]) if "as_of" in doc else None
+    digest = hashlib.sha256(canonical_json(doc).encode("utf-8")).hexdigest()
+    return State(tuple(orgs), as_of, MappingProxyType(dict(doc)), digest)
