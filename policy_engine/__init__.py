@@ -14,13 +14,13 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from .engine import Backend, available_backends, evaluate, resolve_backend  # noqa: E402
-from .errors import EngineError, ErrorDetail, ExpressionError, PolicyError, RulebookError, StateError  # noqa: E402
-from .explain import explain  # noqa: E402
-from .loader import Rulebook, load_rulebook  # noqa: E402
-from .outcomes import STATUSES, Citation, DecisionRecord, Evaluation, Evidence, Firing, Outcome  # noqa: E402
-from .rules import ORGANISATION_TYPES, Parameter, Period, Rule, Source  # noqa: E402
-from .state import (  # noqa: E402
+from .engine import Backend, available_backends, evaluate, resolve_backend
+from .errors import EngineError, ErrorDetail, ExpressionError, PolicyError, RulebookError, StateError
+from .explain import explain
+from .loader import Rulebook, load_rulebook
+from .outcomes import STATUSES, Citation, DecisionRecord, Evaluation, Evidence, Firing, Outcome
+from .rules import ORGANISATION_TYPES, Parameter, Period, Rule, Source
+from .state import (
     Fact,
     Observation,
     Organisation,

@@ -17,10 +17,26 @@ _POSITIVE = {"target": "met", "breach": "breached", "eligibility": "eligible", "
 _NEGATIVE = {"target": "not_met", "breach": "not_breached", "eligibility": "not_eligible", "obligation": "overdue"}
 
 
-def _env(rule: Rule, view: OrgView, as_of: dt.date, book: Rulebook, outcomes: Mapping[str, str],
-         rank: Value = UNKNOWN, record: bool = True) -> Env:
-    return Env(rule, view, as_of, book.metrics, book.periods, outcomes, rank,
-               evidence=[] if record else None, record_comparisons=record)
+def _env(
+    rule: Rule,
+    view: OrgView,
+    as_of: dt.date,
+    book: Rulebook,
+    outcomes: Mapping[str, str],
+    rank: Value = UNKNOWN,
+    record: bool = True,
+) -> Env:
+    return Env(
+        rule,
+        view,
+        as_of,
+        book.metrics,
+        book.periods,
+        outcomes,
+        rank,
+        evidence=[] if record else None,
+        record_comparisons=record,
+    )
 
 
 def guard_value(rule: Rule, view: OrgView, as_of: dt.date, book: Rulebook, outcomes: Mapping[str, str]) -> Value:
@@ -31,7 +47,10 @@ def guard_value(rule: Rule, view: OrgView, as_of: dt.date, book: Rulebook, outco
 
 
 def cohort_ranks(
-    rule: Rule, views: Sequence[OrgView], as_of: dt.date, book: Rulebook,
+    rule: Rule,
+    views: Sequence[OrgView],
+    as_of: dt.date,
+    book: Rulebook,
     outcomes: Mapping[str, Mapping[str, str]],
 ) -> dict[str, Value]:
     """rank() for every organisation the rule applies to: 1 = greatest; ties share a rank."""
@@ -56,7 +75,11 @@ def cohort_ranks(
 
 
 def decide(
-    rule: Rule, view: OrgView, as_of: dt.date, book: Rulebook, outcomes: Mapping[str, str],
+    rule: Rule,
+    view: OrgView,
+    as_of: dt.date,
+    book: Rulebook,
+    outcomes: Mapping[str, str],
     rank: Value = UNKNOWN,
 ) -> Outcome:
     """The outcome of ``rule`` for one organisation, given the statuses of the rules it reads."""
@@ -64,12 +87,17 @@ def decide(
     status, reason = _status(rule, env, as_of)
     evidence = tuple(env.evidence or ())
     return Outcome(
-        rule_id=rule.id, org_id=view.org.id, kind=rule.kind, status=status, title=rule.title,
+        rule_id=rule.id,
+        org_id=view.org.id,
+        kind=rule.kind,
+        status=status,
+        title=rule.title,
         deadline=rule.deadline,
         period=rule.period.name if rule.period else None,
         evidence=evidence,
-        citation=Citation(rule.source.document, rule.source.section, rule.source.quote, rule.confidence,
-                          rule.objective),
+        citation=Citation(
+            rule.source.document, rule.source.section, rule.source.quote, rule.confidence, rule.objective
+        ),
         explanation=_explain(rule, status, reason, evidence),
         assumptions=rule.assumptions,
     )
@@ -107,9 +135,17 @@ def _status(rule: Rule, env: Env, as_of: dt.date) -> tuple[str, str]:
 
 
 _LABEL = {
-    "met": "Met", "met_late": "Met late", "not_met": "Not met", "due": "Due", "overdue": "Overdue",
-    "breached": "Breached", "not_breached": "Not breached", "eligible": "Eligible",
-    "not_eligible": "Not eligible", "unknown": "Unknown", "not_applicable": "Not applicable",
+    "met": "Met",
+    "met_late": "Met late",
+    "not_met": "Not met",
+    "due": "Due",
+    "overdue": "Overdue",
+    "breached": "Breached",
+    "not_breached": "Not breached",
+    "eligible": "Eligible",
+    "not_eligible": "Not eligible",
+    "unknown": "Unknown",
+    "not_applicable": "Not applicable",
 }
 
 
@@ -119,8 +155,11 @@ def _explain(rule: Rule, status: str, reason: str, evidence: Sequence[Evidence])
         parts.append(reason)
     comparisons = [e.reference for e in evidence if e.kind == "comparison" and e.reference]
     if status in ("unknown",):
-        missing = [f"{e.name} {e.period or ''}".strip() + f" ({e.value})" for e in evidence
-                   if e.value.startswith("unknown") or e.value in ("not declared", "services not declared")]
+        missing = [
+            f"{e.name} {e.period or ''}".strip() + f" ({e.value})"
+            for e in evidence
+            if e.value.startswith("unknown") or e.value in ("not declared", "services not declared")
+        ]
         if missing:
             parts.append("missing: " + "; ".join(missing[:4]))
     elif status not in ("due", "not_applicable") and comparisons:
@@ -134,4 +173,3 @@ def firing(step: int, rule: Rule, outcome: Outcome) -> Firing:
     """The trace entry for an outcome."""
     inputs = tuple((e.name, e.value) for e in outcome.evidence if e.kind == "outcome")
     return Firing(step, rule.id, outcome.org_id, outcome.status, rule.stratum, inputs)
-

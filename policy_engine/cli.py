@@ -42,8 +42,12 @@ def _parser() -> argparse.ArgumentParser:
     ev.add_argument("state", help="state JSON file")
     ev.add_argument("--as-of", help="evaluation date YYYY-MM-DD (default: the state's as_of)")
     ev.add_argument("--backend", default="auto", choices=["auto", "native", "durable"])
-    ev.add_argument("--format", choices=["json", "table"], default=None,
-                    help="json or table (default: table in a terminal, json otherwise)")
+    ev.add_argument(
+        "--format",
+        choices=["json", "table"],
+        default=None,
+        help="json or table (default: table in a terminal, json otherwise)",
+    )
     ev.add_argument("--status", action="append", help="only outcomes with this status (repeatable)")
     ev.add_argument("--org", action="append", help="only outcomes for this organisation (repeatable)")
     ev.add_argument("-o", "--output", help="write to this file instead of stdout (atomically)")
@@ -79,8 +83,10 @@ def _table(evaluation: Evaluation) -> str:
     rec = evaluation.record
     summary = ", ".join(f"{k}: {v}" for k, v in evaluation.counts().items())
     lines.append("")
-    lines.append(f"{len(evaluation.outcomes)} outcomes ({summary}); as of {rec.as_of}; rulebook "
-                 f"{rec.rulebook_id} {rec.rulebook_version}; backend {rec.backend}")
+    lines.append(
+        f"{len(evaluation.outcomes)} outcomes ({summary}); as of {rec.as_of}; rulebook "
+        f"{rec.rulebook_id} {rec.rulebook_version}; backend {rec.backend}"
+    )
     return "\n".join(lines) + "\n"
 
 
@@ -89,8 +95,9 @@ def _filtered(evaluation: Evaluation, statuses: Sequence[str] | None, orgs: Sequ
         return evaluation
     import attrs
 
-    kept = tuple(o for o in evaluation.outcomes
-                 if (not statuses or o.status in statuses) and (not orgs or o.org_id in orgs))
+    kept = tuple(
+        o for o in evaluation.outcomes if (not statuses or o.status in statuses) and (not orgs or o.org_id in orgs)
+    )
     return attrs.evolve(evaluation, outcomes=kept)
 
 
@@ -113,16 +120,26 @@ def _rules_json(book: Rulebook, area: str | None) -> str:
     for r in sorted(book.rules, key=lambda r: (r.area, r.id)):
         if area and r.area != area:
             continue
-        out.append({
-            "id": r.id, "title": r.title, "kind": r.kind, "area": r.area, "applies_to": list(r.applies_to),
-            "condition": r.condition_text, "applicable_if": r.applicable_if_text,
-            "deadline": r.deadline.isoformat() if r.deadline else None,
-            "parameters": {n: {"value": str(p.value), "unit": p.unit, "wording": p.wording}
-                           for n, p in r.parameters.items()},
-            "source": {"document": r.source.document, "section": r.source.section, "quote": r.source.quote},
-            "confidence": r.confidence, "objective": r.objective, "assumptions": list(r.assumptions),
-            "depends_on": list(r.depends_on),
-        })
+        out.append(
+            {
+                "id": r.id,
+                "title": r.title,
+                "kind": r.kind,
+                "area": r.area,
+                "applies_to": list(r.applies_to),
+                "condition": r.condition_text,
+                "applicable_if": r.applicable_if_text,
+                "deadline": r.deadline.isoformat() if r.deadline else None,
+                "parameters": {
+                    n: {"value": str(p.value), "unit": p.unit, "wording": p.wording} for n, p in r.parameters.items()
+                },
+                "source": {"document": r.source.document, "section": r.source.section, "quote": r.source.quote},
+                "confidence": r.confidence,
+                "objective": r.objective,
+                "assumptions": list(r.assumptions),
+                "depends_on": list(r.depends_on),
+            }
+        )
     return json.dumps(out, indent=2, ensure_ascii=False) + "\n"
 
 

@@ -67,9 +67,10 @@ def evaluate(
         raise
     except RecursionError:
         raise StateError("input nested too deeply", [ErrorDetail("state", "nesting too deep")]) from None
-    except Exception as exc:  # noqa: BLE001 - the public API lets only PolicyError escape
-        raise EngineError("internal error during evaluation",
-                          [ErrorDetail("engine", f"{type(exc).__name__}: {exc}")]) from exc
+    except Exception as exc:
+        raise EngineError(
+            "internal error during evaluation", [ErrorDetail("engine", f"{type(exc).__name__}: {exc}")]
+        ) from exc
 
 
 def _evaluate(
@@ -79,8 +80,11 @@ def _evaluate(
     backend: str,
     evaluated_at: dt.datetime | None,
 ) -> Evaluation:
-    book = rulebook if isinstance(rulebook, Rulebook) else (
-        _default_rulebook() if rulebook is None else load_rulebook(rulebook))
+    book = (
+        rulebook
+        if isinstance(rulebook, Rulebook)
+        else (_default_rulebook() if rulebook is None else load_rulebook(rulebook))
+    )
     if isinstance(state, State):
         errors = validate_state(state.document, book)
         if errors:
@@ -97,12 +101,17 @@ def _evaluate(
     rules = {r.id: r for r in book.rules}
     by_firing = sorted(outcomes, key=lambda o: (order[o.rule_id], o.org_id))
     trace = tuple(firing(i + 1, rules[o.rule_id], o) for i, o in enumerate(by_firing))
-    stamp = (evaluated_at or dt.datetime.now(dt.timezone.utc)).isoformat(timespec="seconds")
+    stamp = (evaluated_at or dt.datetime.now(dt.UTC)).isoformat(timespec="seconds")
     record = DecisionRecord(
-        state_digest=frozen.digest, rulebook_id=book.id, rulebook_version=book.version,
-        rulebook_digest=book.digest, package_version=__version__, backend=chosen,
+        state_digest=frozen.digest,
+        rulebook_id=book.id,
+        rulebook_version=book.version,
+        rulebook_digest=book.digest,
+        package_version=__version__,
+        backend=chosen,
         engine_version=_durable.engine_version() if chosen == "durable" else f"native {_native.VERSION}",
-        as_of=when, evaluated_at=stamp,
+        as_of=when,
+        evaluated_at=stamp,
     )
     return Evaluation(tuple(sorted(outcomes, key=lambda o: (o.org_id, o.rule_id))), trace, record)
 

@@ -49,7 +49,7 @@ def explain(evaluation: Evaluation, rule_id: str, org_id: str, rulebook: Ruleboo
         tree = explain_tree(evaluation, rule_id, org_id, rulebook)
     except PolicyError:
         raise
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         raise PolicyError("cannot explain this outcome", [ErrorDetail(f"{rule_id} / {org_id}", str(exc))]) from exc
     lines: list[str] = []
     _render(tree, lines, 0)

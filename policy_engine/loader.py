@@ -38,9 +38,12 @@ def normalise_text(text: str) -> str:
     return re.sub(r"\s+", " ", text.replace("\u00a0", " ")).strip()
 
 
-@attrs.frozen
+@attrs.frozen(eq=False, repr=False)
 class Rulebook:
-    """A loaded, checked rulebook. ``rules`` are in dependency order (a rule after those it reads)."""
+    """A loaded, checked rulebook. ``rules`` are in dependency order (a rule after those it reads).
+
+    Two rulebooks are equal when their content digests are (same files, same sources).
+    """
 
     id: str
     title: str
@@ -57,6 +60,15 @@ class Rulebook:
     digest: str
     location: str
     source_texts: Mapping[str, str] = attrs.field(repr=False, eq=False)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Rulebook) and other.digest == self.digest
+
+    def __hash__(self) -> int:
+        return hash(self.digest)
+
+    def __repr__(self) -> str:
+        return f"<Rulebook {self.id} {self.version} ({len(self.rules)} rules) digest={self.digest[:12]}>"
 
     def rule(self, rule_id: str) -> Rule:
         """The rule with this id; RulebookError if there is none."""
@@ -76,13 +88,11 @@ class Rulebook:
 class _SafeNoAliasLoader(yaml.SafeLoader):
     """SafeLoader (no Python tags) that also refuses anchors/aliases (no 'billion laughs')."""
 
-    def compose_node(self, parent: Any, index: Any) -> Any:  # type: ignore[override]
+    def compose_node(self, parent: Any, index: Any) -> Any:
         if self.check_event(yaml.AliasEvent):
-            event = self.peek_event()
-            raise yaml.MarkedYAMLError(
-                None, None, "aliases (*name) are not allowed in rule files", event.start_mark
-            )
-        event = self.peek_event()
+            event = self.peek_event()  # type: ignore[no-untyped-call]
+            raise yaml.MarkedYAMLError(None, None, "aliases (*name) are not allowed in rule files", event.start_mark)
+        event = self.peek_event()  # type: ignore[no-untyped-call]
         if getattr(event, "anchor", None):
             raise yaml.MarkedYAMLError(None, None, "anchors (&name) are not allowed in rule files", event.start_mark)
         return super().compose_node(parent, index)
@@ -125,8 +135,13 @@ def _validate(file: str, doc: Any, defn: str) -> list[ErrorDetail]:
     out = []
     for err in sorted(validator.iter_errors(doc), key=lambda e: list(map(str, e.absolute_path))):
         value = repr(err.instance)
-        out.append(ErrorDetail(_path(file, err.absolute_path), err.message if len(err.message) < 200
-                               else err.message[:200] + "...", value if len(value) < 80 else value[:77] + "..."))
+        out.append(
+            ErrorDetail(
+                _path(file, err.absolute_path),
+                err.message if len(err.message) < 200 else err.message[:200] + "...",
+                value if len(value) < 80 else value[:77] + "...",
+            )
+        )
     return out
 
 
@@ -155,13 +170,16 @@ def _files(root: Traversable) -> list[tuple[str, str]]:
         if entry.is_file() and entry.name.endswith((".yaml", ".yml")):
             raw = entry.read_bytes()
             if len(raw) > MAX_RULE_FILE_BYTES:
-                raise RulebookError("a rule file is too large",
-                                    [ErrorDetail(entry.name, f"at most {MAX_RULE_FILE_BYTES} bytes", str(len(raw)))])
+                raise RulebookError(
+                    "a rule file is too large",
+                    [ErrorDetail(entry.name, f"at most {MAX_RULE_FILE_BYTES} bytes", str(len(raw)))],
+                )
             try:
                 out.append((entry.name, raw.decode("utf-8")))
             except UnicodeDecodeError as exc:
-                raise RulebookError("a rule file is not UTF-8",
-                                    [ErrorDetail(entry.name, f"invalid UTF-8 at byte {exc.start}")]) from None
+                raise RulebookError(
+                    "a rule file is not UTF-8", [ErrorDetail(entry.name, f"invalid UTF-8 at byte {exc.start}")]
+                ) from None
     return out
 
 
@@ -198,14 +216,18 @@ def load_rulebook(name_or_path: str | os.PathLike[str] = "nhs-2024-25") -> Ruleb
     for pname, p in periods_doc.items():
         start, end = parse_month(p["start"]), parse_month(p["end"])
         if end < start:
-            errors.append(ErrorDetail(f"rulebook.yaml.periods.{pname}", "end is before start", f"{p['start']}..{p['end']}"))
+            errors.append(
+                ErrorDetail(f"rulebook.yaml.periods.{pname}", "end is before start", f"{p['start']}..{p['end']}")
+            )
         periods[pname] = Period(pname, start, end)
     sources_dir = root / "sources"
     source_texts: dict[str, str] = {}
     for doc_name in manifest["sources"]:
         entry = sources_dir / doc_name
         if not entry.is_file():
-            errors.append(ErrorDetail(f"rulebook.yaml.rulebook.sources", "source document not found in sources/", doc_name))
+            errors.append(
+                ErrorDetail("rulebook.yaml.rulebook.sources", "source document not found in sources/", doc_name)
+            )
             continue
         raw = entry.read_bytes()
         digest.update(b"source:" + doc_name.encode() + b"\0" + raw + b"\0")
@@ -223,7 +245,9 @@ def load_rulebook(name_or_path: str | os.PathLike[str] = "nhs-2024-25") -> Ruleb
         areas[area] = doc["title"]
         for mname, m in (doc.get("metrics") or {}).items():
             if mname in metrics:
-                errors.append(ErrorDetail(f"{fname}.metrics.{mname}", f"already declared in {metrics[mname].area}.yaml"))
+                errors.append(
+                    ErrorDetail(f"{fname}.metrics.{mname}", f"already declared in {metrics[mname].area}.yaml")
+                )
                 continue
             unit = "percent" if m["kind"] == "proportion" else m["unit"]
             if m["kind"] == "proportion" and m["unit"] != "percent":
@@ -231,7 +255,9 @@ def load_rulebook(name_or_path: str | os.PathLike[str] = "nhs-2024-25") -> Ruleb
             metrics[mname] = MetricDef(mname, m["kind"], unit, m["description"], area)
         for fact_name, f in (doc.get("facts") or {}).items():
             if fact_name in facts:
-                errors.append(ErrorDetail(f"{fname}.facts.{fact_name}", f"already declared in {facts[fact_name].area}.yaml"))
+                errors.append(
+                    ErrorDetail(f"{fname}.facts.{fact_name}", f"already declared in {facts[fact_name].area}.yaml")
+                )
                 continue
             facts[fact_name] = FactDef(fact_name, f["type"], f["description"], area, f.get("unit"))
         for sname, desc in (doc.get("services") or {}).items():
@@ -259,17 +285,29 @@ def load_rulebook(name_or_path: str | os.PathLike[str] = "nhs-2024-25") -> Ruleb
         if rule is not None:
             rules[rule.id] = rule
     if errors:
-        if all(" at column " in e.path or e.path.endswith((".condition", ".applicable_if", ".completed_on"))
-               for e in errors):
+        if all(
+            " at column " in e.path or e.path.endswith((".condition", ".applicable_if", ".completed_on"))
+            for e in errors
+        ):
             raise ExpressionError("rule expressions do not parse or type-check", errors)
         raise RulebookError("the rulebook has invalid rules", errors)
     ordered = _order(rules)
     return Rulebook(
-        id=manifest["id"], title=manifest["title"], version=manifest["version"],
-        start=book_start, end=book_end, sources=tuple(manifest["sources"]),
-        periods=MappingProxyType(periods), metrics=MappingProxyType(metrics), facts=MappingProxyType(facts),
-        services=MappingProxyType(services), areas=MappingProxyType(areas), rules=ordered,
-        digest=digest.hexdigest(), location=location, source_texts=MappingProxyType(source_texts),
+        id=manifest["id"],
+        title=manifest["title"],
+        version=manifest["version"],
+        start=book_start,
+        end=book_end,
+        sources=tuple(manifest["sources"]),
+        periods=MappingProxyType(periods),
+        metrics=MappingProxyType(metrics),
+        facts=MappingProxyType(facts),
+        services=MappingProxyType(services),
+        areas=MappingProxyType(areas),
+        rules=ordered,
+        digest=digest.hexdigest(),
+        location=location,
+        source_texts=MappingProxyType(source_texts),
     )
 
 
@@ -294,14 +332,21 @@ def _expr(
 
 def _caret(text: str, pos: int) -> str:
     lo = max(0, pos - 30)
-    return f"...{text[lo:pos]} >>> {text[pos:pos + 30]}" if lo else f"{text[:pos]} >>> {text[pos:pos + 30]}"
+    return f"...{text[lo:pos]} >>> {text[pos : pos + 30]}" if lo else f"{text[:pos]} >>> {text[pos : pos + 30]}"
 
 
 def _build_rule(
-    fname: str, i: int, r: dict[str, Any], area: str,
-    metrics: Mapping[str, MetricDef], facts: Mapping[str, FactDef], services: Mapping[str, str],
-    periods: Mapping[str, Period], rule_types: Mapping[str, tuple[str, ...]],
-    source_texts: Mapping[str, str], errors: list[ErrorDetail],
+    fname: str,
+    i: int,
+    r: dict[str, Any],
+    area: str,
+    metrics: Mapping[str, MetricDef],
+    facts: Mapping[str, FactDef],
+    services: Mapping[str, str],
+    periods: Mapping[str, Period],
+    rule_types: Mapping[str, tuple[str, ...]],
+    source_texts: Mapping[str, str],
+    errors: list[ErrorDetail],
 ) -> Rule | None:
     rid = r["id"]
     before = len(errors)
@@ -322,8 +367,9 @@ def _build_rule(
         if period is None:
             errors.append(ErrorDetail(f"{where}.period", "unknown period", r["period"]))
     applies_to = tuple(r["applies_to"])
-    ctx = CheckContext(metrics, facts, frozenset(services), periods, params, rule_types, applies_to,
-                       has_deadline=deadline is not None)
+    ctx = CheckContext(
+        metrics, facts, frozenset(services), periods, params, rule_types, applies_to, has_deadline=deadline is not None
+    )
     condition = _expr(fname, rid, i, "condition", r["condition"], ctx, BOOL, errors)
     guard_ctx = attrs.evolve(ctx, allow_rank=False, depends_on=set(), rank_calls=0)
     guard = None
@@ -343,23 +389,40 @@ def _build_rule(
     if doc_text is None:
         errors.append(ErrorDetail(f"{where}.source.document", "not one of the rulebook's sources", src["document"]))
     elif normalise_text(src["quote"]) not in doc_text:
-        errors.append(ErrorDetail(f"{where}.source.quote", f"not found verbatim in {src['document']}",
-                                  src["quote"][:80]))
+        errors.append(
+            ErrorDetail(f"{where}.source.quote", f"not found verbatim in {src['document']}", src["quote"][:80])
+        )
     confidence = r.get("confidence", "quoted")
     if confidence != "quoted" and src["document"] != "national-objectives-2024-25.md":
-        errors.append(ErrorDetail(f"{where}.confidence", f"{confidence} rules cite the national objectives table",
-                                  src["document"]))
+        errors.append(
+            ErrorDetail(
+                f"{where}.confidence", f"{confidence} rules cite the national objectives table", src["document"]
+            )
+        )
     if len(errors) > before or condition is None:
         return None
     return Rule(
-        id=rid, title=r["title"], kind=r["kind"], area=area, applies_to=applies_to,
-        condition_text=r["condition"], condition=condition,
-        source=Source(src["document"], src["section"], src["quote"]), file=fname, parameters=params,
-        applicable_if_text=r.get("applicable_if"), applicable_if=guard,
-        completed_on_text=r.get("completed_on"), completed_on=completed,
-        period=period, deadline=deadline, objective=r.get("objective"), confidence=confidence,
+        id=rid,
+        title=r["title"],
+        kind=r["kind"],
+        area=area,
+        applies_to=applies_to,
+        condition_text=r["condition"],
+        condition=condition,
+        source=Source(src["document"], src["section"], src["quote"]),
+        file=fname,
+        parameters=params,
+        applicable_if_text=r.get("applicable_if"),
+        applicable_if=guard,
+        completed_on_text=r.get("completed_on"),
+        completed_on=completed,
+        period=period,
+        deadline=deadline,
+        objective=r.get("objective"),
+        confidence=confidence,
         assumptions=tuple(r.get("assumptions") or ()),
-        depends_on=tuple(sorted(ctx.depends_on | guard_ctx.depends_on)), uses_rank=ctx.rank_calls > 0,
+        depends_on=tuple(sorted(ctx.depends_on | guard_ctx.depends_on)),
+        uses_rank=ctx.rank_calls > 0,
     )
 
 
@@ -404,4 +467,4 @@ def _find_cycle(graph: Mapping[str, tuple[str, ...]]) -> list[str]:
         seen[node] = len(path)
         path.append(node)
         node = min(d for d in graph[node] if d in graph)
-    return path[seen[node]:] + [node]
+    return [*path[seen[node] :], node]

@@ -15,8 +15,17 @@ from .errors import ErrorDetail, PolicyError
 __all__ = ["STATUSES", "Citation", "DecisionRecord", "Evaluation", "Evidence", "Firing", "Outcome"]
 
 STATUSES: tuple[str, ...] = (
-    "met", "met_late", "not_met", "due", "overdue", "breached", "not_breached",
-    "eligible", "not_eligible", "unknown", "not_applicable",
+    "met",
+    "met_late",
+    "not_met",
+    "due",
+    "overdue",
+    "breached",
+    "not_breached",
+    "eligible",
+    "not_eligible",
+    "unknown",
+    "not_applicable",
 )
 
 
@@ -81,8 +90,12 @@ class Firing:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "step": self.step, "rule": self.rule_id, "organisation": self.org_id, "status": self.status,
-            "stratum": self.stratum, "inputs": [{"rule": r, "status": s} for r, s in self.inputs],
+            "step": self.step,
+            "rule": self.rule_id,
+            "organisation": self.org_id,
+            "status": self.status,
+            "stratum": self.stratum,
+            "inputs": [{"rule": r, "status": s} for r, s in self.inputs],
         }
 
 
@@ -124,14 +137,20 @@ class Evaluation:
                 return o
         raise PolicyError(
             "no such outcome",
-            [ErrorDetail(f"{rule_id} / {org_id}", "the rule produced no outcome for this organisation "
-                         "(unknown rule or organisation, or the rule does not apply to its type)")],
+            [
+                ErrorDetail(
+                    f"{rule_id} / {org_id}",
+                    "the rule produced no outcome for this organisation "
+                    "(unknown rule or organisation, or the rule does not apply to its type)",
+                )
+            ],
         )
 
     def find(self, rule_id: str | None = None, org_id: str | None = None, status: str | None = None) -> list[Outcome]:
         """Outcomes filtered by rule, organisation and/or status."""
         return [
-            o for o in self.outcomes
+            o
+            for o in self.outcomes
             if (rule_id is None or o.rule_id == rule_id)
             and (org_id is None or o.org_id == org_id)
             and (status is None or o.status == status)

@@ -99,9 +99,7 @@ class State:
         for org in self.organisations:
             if org.id == org_id:
                 return org
-        raise StateError(
-            "unknown organisation", [ErrorDetail("organisations", "no organisation with this id", org_id)]
-        )
+        raise StateError("unknown organisation", [ErrorDetail("organisations", "no organisation with this id", org_id)])
 
     def to_dict(self) -> dict[str, Any]:
         """The state as plain JSON-compatible data (numbers stay exact)."""
@@ -123,9 +121,7 @@ class OrgView:
 
 def view_at(org: Organisation, as_of: dt.date, date_facts: frozenset[str] = frozenset()) -> OrgView:
     """What is known about ``org`` at ``as_of``; facts named in ``date_facts`` hold dates."""
-    series = {
-        name: {m: o for m, o in obs.items() if month_complete(m, as_of)} for name, obs in org.metrics.items()
-    }
+    series = {name: {m: o for m, o in obs.items() if month_complete(m, as_of)} for name, obs in org.metrics.items()}
     facts: dict[str, Fact] = {}
     for fact in org.facts:
         if fact.date > as_of:
@@ -172,9 +168,7 @@ def _parse_json(data: bytes | str, what: str) -> Any:
             [ErrorDetail("$", f"invalid UTF-8 at byte {exc.start}", repr(raw[exc.start : exc.start + 4]))],
         ) from None
     try:
-        return json.loads(
-            text, parse_float=Decimal, parse_constant=_reject_constant, object_pairs_hook=_no_duplicates
-        )
+        return json.loads(text, parse_float=Decimal, parse_constant=_reject_constant, object_pairs_hook=_no_duplicates)
     except RecursionError:
         raise StateError(f"{what} is nested too deeply", [ErrorDetail("$", "nesting too deep")]) from None
     except json.JSONDecodeError as exc:
@@ -340,9 +334,13 @@ def _check_consistency(doc: Mapping[str, Any], errors: list[ErrorDetail]) -> Non
     by_id: dict[str, tuple[int, str]] = {}
     for i, org in enumerate(orgs):
         if org["id"] in by_id:
-            errors.append(ErrorDetail(f"state.organisations[{i}].id",
-                                      f"duplicate organisation id (also organisations[{by_id[org['id']][0]}])",
-                                      _short(org["id"])))
+            errors.append(
+                ErrorDetail(
+                    f"state.organisations[{i}].id",
+                    f"duplicate organisation id (also organisations[{by_id[org['id']][0]}])",
+                    _short(org["id"]),
+                )
+            )
         else:
             by_id[org["id"]] = (i, org["type"])
     for i, org in enumerate(orgs):
@@ -355,8 +353,11 @@ def _check_consistency(doc: Mapping[str, Any], errors: list[ErrorDetail]) -> Non
             if target is None:
                 errors.append(ErrorDetail(f"{base}.{field}", "refers to no organisation in the state", _short(ref)))
             elif target[1] != expected:
-                errors.append(ErrorDetail(f"{base}.{field}", f"must refer to an organisation of type {expected}",
-                                          f"{ref} is {target[1]}"))
+                errors.append(
+                    ErrorDetail(
+                        f"{base}.{field}", f"must refer to an organisation of type {expected}", f"{ref} is {target[1]}"
+                    )
+                )
             elif ref == org["id"]:
                 errors.append(ErrorDetail(f"{base}.{field}", "an organisation cannot be its own parent", ref))
         for mname, series in org.get("metrics", {}).items():
@@ -364,17 +365,25 @@ def _check_consistency(doc: Mapping[str, Any], errors: list[ErrorDetail]) -> Non
             for j, obs in enumerate(series):
                 where = f"{base}.metrics.{mname}[{j}]"
                 if obs["period"] in seen:
-                    errors.append(ErrorDetail(f"{where}.period",
-                                              f"a second observation for this month (first at [{seen[obs['period']]}])",
-                                              obs["period"]))
+                    errors.append(
+                        ErrorDetail(
+                            f"{where}.period",
+                            f"a second observation for this month (first at [{seen[obs['period']]}])",
+                            obs["period"],
+                        )
+                    )
                 seen.setdefault(obs["period"], j)
         declared: dict[tuple[str, str], int] = {}
         for j, fact in enumerate(org.get("facts", [])):
             key = (fact["name"], fact["date"])
             if key in declared:
-                errors.append(ErrorDetail(f"{base}.facts[{j}]",
-                                          f"{fact['name']} is declared twice for {fact['date']}"
-                                          f" (also facts[{declared[key]}])", _short(fact["value"])))
+                errors.append(
+                    ErrorDetail(
+                        f"{base}.facts[{j}]",
+                        f"{fact['name']} is declared twice for {fact['date']} (also facts[{declared[key]}])",
+                        _short(fact["value"]),
+                    )
+                )
             declared.setdefault(key, j)
 
 
@@ -383,13 +392,19 @@ def _check_catalogue(doc: Mapping[str, Any], rulebook: Rulebook, errors: list[Er
         base = f"state.organisations[{i}]"
         for s in org.get("services", []):
             if s not in rulebook.services:
-                errors.append(ErrorDetail(f"{base}.services", "unknown service (not in the rulebook's catalogue)",
-                                          _short(s)))
+                errors.append(
+                    ErrorDetail(f"{base}.services", "unknown service (not in the rulebook's catalogue)", _short(s))
+                )
         for mname, series in org.get("metrics", {}).items():
             mdef = rulebook.metrics.get(mname)
             if mdef is None:
-                errors.append(ErrorDetail(f"{base}.metrics.{mname}", "unknown metric (not in the rulebook's "
-                                          "catalogue; a misspelt name would silently read as missing data)"))
+                errors.append(
+                    ErrorDetail(
+                        f"{base}.metrics.{mname}",
+                        "unknown metric (not in the rulebook's "
+                        "catalogue; a misspelt name would silently read as missing data)",
+                    )
+                )
                 continue
             for j, obs in enumerate(series):
                 where = f"{base}.metrics.{mname}[{j}]"
@@ -398,18 +413,27 @@ def _check_catalogue(doc: Mapping[str, Any], rulebook: Rulebook, errors: list[Er
                         errors.append(ErrorDetail(where, f"{mname} is a value metric: expected value", _short(obs)))
                     continue
                 if "numerator" not in obs:
-                    errors.append(ErrorDetail(where, f"{mname} is a {mdef.kind} metric: expected numerator "
-                                              "and denominator counts", _short(obs)))
+                    errors.append(
+                        ErrorDetail(
+                            where,
+                            f"{mname} is a {mdef.kind} metric: expected numerator and denominator counts",
+                            _short(obs),
+                        )
+                    )
                     continue
                 if mdef.kind == "proportion" and obs["numerator"] > obs["denominator"]:
-                    errors.append(ErrorDetail(where, "expected numerator <= denominator",
-                                              f"{obs['numerator']} > {obs['denominator']}"))
+                    errors.append(
+                        ErrorDetail(
+                            where, "expected numerator <= denominator", f"{obs['numerator']} > {obs['denominator']}"
+                        )
+                    )
         for j, fact in enumerate(org.get("facts", [])):
             where = f"{base}.facts[{j}]"
             fdef = rulebook.facts.get(fact["name"])
             if fdef is None:
-                errors.append(ErrorDetail(f"{where}.name", "unknown fact (not in the rulebook's catalogue)",
-                                          _short(fact["name"])))
+                errors.append(
+                    ErrorDetail(f"{where}.name", "unknown fact (not in the rulebook's catalogue)", _short(fact["name"]))
+                )
                 continue
             value = fact["value"]
             ok = {
@@ -515,10 +539,15 @@ def _freeze(doc: Mapping[str, Any]) -> State:
         services = org.get("services")
         orgs.append(
             Organisation(
-                id=org["id"], type=org["type"], name=org.get("name"), parent=org.get("parent"),
-                pcn=org.get("pcn"), region=org.get("region"),
+                id=org["id"],
+                type=org["type"],
+                name=org.get("name"),
+                parent=org.get("parent"),
+                pcn=org.get("pcn"),
+                region=org.get("region"),
                 services=frozenset(services) if services is not None else None,
-                metrics=metrics, facts=tuple(facts),
+                metrics=metrics,
+                facts=tuple(facts),
             )
         )
     as_of = parse_date(doc["as_of"]) if "as_of" in doc else None

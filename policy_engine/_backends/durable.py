@@ -57,8 +57,8 @@ try:  # pragma: no branch - depends on the interpreter
     from durable import lang as _lang
 except Exception as exc:  # noqa: BLE001 - durable fails in several ways on unsupported Pythons
     _IMPORT_ERROR = f"{type(exc).__name__}: {exc}"
-    _engine = None  # type: ignore[assignment]
-    _lang = None  # type: ignore[assignment]
+    _engine = None
+    _lang = None
 
 
 def available() -> bool:
@@ -113,14 +113,15 @@ def _action(rule: Rule) -> Callable[[Any], None]:
             ses.statuses[org_id][rule.id] = outcome.status
             ses.outcomes.append(outcome)
             try:
-                c.assert_fact({"t": "outcome", "ses": c.o.ses, "org": org_id, "rule": rule.id,
-                               "status": outcome.status})
+                c.assert_fact(
+                    {"t": "outcome", "ses": c.o.ses, "org": org_id, "rule": rule.id, "status": outcome.status}
+                )
             except _engine.MessageNotHandledException:
                 pass  # no rule reads this outcome
         except Exception as exc:  # noqa: BLE001 - surfaced after the run, never swallowed
             try:
                 _SESSIONS[c.o.ses].errors.append(f"{rule.id}: {type(exc).__name__}: {exc}")
-            except Exception:  # noqa: BLE001
+            except Exception:  # noqa: BLE001, S110 - the session is already gone; nothing to record into
                 pass
 
     run.__name__ = "rule_" + rule.id.replace(".", "_").replace("-", "_")
@@ -133,9 +134,17 @@ def _compile(book: Rulebook) -> _Compiled:
         if done is not None:
             return done
         if len(book.rules) > MAX_RULES_PER_RULESET:
-            raise EngineError("the durable backend cannot run this rulebook", [
-                ErrorDetail(book.id, f"durable-rules supports at most {MAX_RULES_PER_RULESET} rules in one "
-                            "ruleset; use backend='native'", str(len(book.rules)))])
+            raise EngineError(
+                "the durable backend cannot run this rulebook",
+                [
+                    ErrorDetail(
+                        book.id,
+                        f"durable-rules supports at most {MAX_RULES_PER_RULESET} rules in one "
+                        "ruleset; use backend='native'",
+                        str(len(book.rules)),
+                    )
+                ],
+            )
         m, c = _lang.m, _lang.c
         name = f"policy_engine_{book.digest[:20]}_{len(_COMPILED)}"
         rs = _lang.ruleset(name)
@@ -148,8 +157,10 @@ def _compile(book: Rulebook) -> _Compiled:
                     type_match = type_match | t
                 conditions = [c.o << ((m.t == "org") & type_match)]
                 for i, dep in enumerate(rule.depends_on):
-                    conditions.append(getattr(c, f"d{i}") << (
-                        (m.t == "outcome") & (m.rule == dep) & (m.org == c.o.org) & (m.ses == c.o.ses)))
+                    conditions.append(
+                        getattr(c, f"d{i}")
+                        << ((m.t == "outcome") & (m.rule == dep) & (m.org == c.o.org) & (m.ses == c.o.ses))
+                    )
                 if rule.uses_rank:
                     conditions.append(c.k << ((m.t == "cohort") & (m.rule == rule.id) & (m.ses == c.o.ses)))
                 _lang.when_all(*conditions)(_action(rule))
@@ -166,16 +177,22 @@ def _assert(ruleset: str, fact: dict[str, Any]) -> None:
     except _engine.MessageNotHandledException:
         pass  # a fact no rule matches (e.g. an organisation type no rule applies to)
     except _engine.MessageObservedException as exc:
-        raise EngineError("durable-rules rejected a fact as a duplicate",
-                          [ErrorDetail(str(fact.get("org")), str(exc))]) from None
+        raise EngineError(
+            "durable-rules rejected a fact as a duplicate", [ErrorDetail(str(fact.get("org")), str(exc))]
+        ) from None
 
 
 def run(book: Rulebook, views: Sequence[OrgView], as_of: dt.date) -> list[Outcome]:
     """Evaluate on durable-rules; the same outcomes as the native backend, in any order."""
     if not available():
-        raise EngineError("the durable backend is not available on this Python", [
-            ErrorDetail("backend", "durable-rules does not import here; use backend='native' or 'auto'",
-                        _IMPORT_ERROR)])
+        raise EngineError(
+            "the durable backend is not available on this Python",
+            [
+                ErrorDetail(
+                    "backend", "durable-rules does not import here; use backend='native' or 'auto'", _IMPORT_ERROR
+                )
+            ],
+        )
     with _LOCK:
         compiled = _compile(book)
         ses = _Session(book, as_of, {v.org.id: v for v in views}, {v.org.id: {} for v in views})
@@ -185,8 +202,7 @@ def run(book: Rulebook, views: Sequence[OrgView], as_of: dt.date) -> list[Outcom
         try:
             for view in views:
                 sid = sids[view.org.id]
-                _assert(compiled.name, {"sid": sid, "t": "org", "ses": sid, "org": view.org.id,
-                                        "otype": view.org.type})
+                _assert(compiled.name, {"sid": sid, "t": "org", "ses": sid, "org": view.org.id, "otype": view.org.type})
             for rule in sorted((r for r in book.rules if r.uses_rank), key=lambda r: (r.stratum, r.id)):
                 cohort = [v for v in views if rule.applies_to_type(v.org.type)]
                 ses.ranks[rule.id] = cohort_ranks(rule, cohort, as_of, book, ses.statuses)
@@ -198,14 +214,16 @@ def run(book: Rulebook, views: Sequence[OrgView], as_of: dt.date) -> list[Outcom
                 _SESSIONS.pop(sid, None)
                 try:
                     _host().delete_state(compiled.name, sid)
-                except Exception:  # noqa: BLE001 - a session that never started has no state
+                except Exception:  # noqa: BLE001, S110 - a session that never started has no state
                     pass
         if ses.errors:
-            raise EngineError("a rule failed inside the durable backend",
-                              [ErrorDetail("durable", e) for e in ses.errors])
+            raise EngineError(
+                "a rule failed inside the durable backend", [ErrorDetail("durable", e) for e in ses.errors]
+            )
         expected = sum(1 for r in book.rules for v in views if r.applies_to_type(v.org.type))
         if len(ses.outcomes) != expected:
-            raise EngineError("the durable backend did not reach a complete fixpoint", [
-                ErrorDetail("durable", f"expected {expected} outcomes, the network produced "
-                            f"{len(ses.outcomes)}")])
+            raise EngineError(
+                "the durable backend did not reach a complete fixpoint",
+                [ErrorDetail("durable", f"expected {expected} outcomes, the network produced {len(ses.outcomes)}")],
+            )
         return ses.outcomes

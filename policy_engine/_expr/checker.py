@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Callable
+from collections.abc import Callable, Mapping
 
 import attrs
 
@@ -12,8 +11,17 @@ from .ast import ARITHMETIC, COMPARISONS, Binary, Bool, Call, Name, Node, Num, S
 
 STATUSES = frozenset(
     {
-        "met", "met_late", "not_met", "due", "overdue", "breached", "not_breached",
-        "eligible", "not_eligible", "unknown", "not_applicable",
+        "met",
+        "met_late",
+        "not_met",
+        "due",
+        "overdue",
+        "breached",
+        "not_breached",
+        "eligible",
+        "not_eligible",
+        "unknown",
+        "not_applicable",
     }
 )
 
@@ -70,8 +78,7 @@ _METRIC_FUNCS: dict[str, tuple[str, Callable[[MetricDef], Type]]] = {
     "max_value": ("value", lambda m: Type("number", m.unit)),
 }
 FUNCTIONS = frozenset(
-    set(_METRIC_FUNCS)
-    | {"fact", "fact_date", "has_fact", "has_service", "outcome", "rank", "min", "max", "date"}
+    set(_METRIC_FUNCS) | {"fact", "fact_date", "has_fact", "has_service", "outcome", "rank", "min", "max", "date"}
 )
 
 
@@ -126,9 +133,7 @@ def _check_name(node: Name, ctx: CheckContext) -> Type:
             known = ", ".join(sorted(ctx.parameters)) or "none"
             raise CheckError(f"unknown parameter {node.parts[1]!r} (the rule declares: {known})", node.pos)
         return Type("number", param.unit)
-    raise CheckError(
-        f"unknown name {dotted!r}: expected as_of, deadline, param.NAME or a function call", node.pos
-    )
+    raise CheckError(f"unknown name {dotted!r}: expected as_of, deadline, param.NAME or a function call", node.pos)
 
 
 def _check_binary(node: Binary, ctx: CheckContext) -> Type:
@@ -192,9 +197,7 @@ def _check_call(node: Call, ctx: CheckContext) -> Type:
             raise CheckError(f"{func}() needs a {kind} metric; {mname!r} is a {metric.kind}", node.args[0].pos)
         pname = name_arg(node.args[1], "period")
         if pname not in ctx.periods:
-            raise CheckError(
-                f"unknown period {pname!r} (known: {', '.join(sorted(ctx.periods))})", node.args[1].pos
-            )
+            raise CheckError(f"unknown period {pname!r} (known: {', '.join(sorted(ctx.periods))})", node.args[1].pos)
         return result(metric)
     if func in ("fact", "fact_date", "has_fact"):
         _arity(node, 1)
@@ -206,9 +209,7 @@ def _check_call(node: Call, ctx: CheckContext) -> Type:
             return DATE
         if func == "has_fact":
             return BOOL
-        return {
-            "boolean": BOOL, "date": DATE, "string": STRING, "number": Type("number", fdef.unit)
-        }[fdef.type]
+        return {"boolean": BOOL, "date": DATE, "string": STRING, "number": Type("number", fdef.unit)}[fdef.type]
     if func == "has_service":
         _arity(node, 1)
         sname = name_arg(node.args[0], "service")

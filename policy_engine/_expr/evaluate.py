@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Mapping
 from fractions import Fraction
-from typing import TYPE_CHECKING, Union
+from typing import TYPE_CHECKING
 
 import attrs
 
@@ -15,7 +15,7 @@ from .checker import name_arg
 
 if TYPE_CHECKING:
     from ..rules import MetricDef, Period, Rule
-    from ..state import OrgView
+    from ..state import Observation, OrgView
 
 
 class _Unknown:
@@ -34,7 +34,7 @@ class _Unknown:
 
 
 UNKNOWN = _Unknown()
-Value = Union[Fraction, bool, str, dt.date, _Unknown]
+Value = Fraction | bool | str | dt.date | _Unknown
 
 
 @attrs.frozen
@@ -199,7 +199,7 @@ def _binary(node: Binary, env: Env) -> Value:
     return result
 
 
-def _months(env: Env, mname: str, period: Period) -> list[tuple[int, object]] | None:
+def _months(env: Env, mname: str, period: Period) -> list[tuple[int, Observation]] | None:
     series = env.org.series.get(mname, {})
     out = []
     for month in period.months:
@@ -225,9 +225,7 @@ def _call(node: Call, env: Env) -> Value:
         if fact is None:
             env.note(Evidence("fact", fname, "not declared"))
             return False if func == "has_fact" else UNKNOWN
-        env.note(
-            Evidence("fact", fname, format_value(fact.value), date=fact.date.isoformat(), reference=fact.evidence)
-        )
+        env.note(Evidence("fact", fname, format_value(fact.value), date=fact.date.isoformat(), reference=fact.evidence))
         if func == "has_fact":
             return True
         return fact.date if func == "fact_date" else fact.value
@@ -254,6 +252,18 @@ def _call(node: Call, env: Env) -> Value:
     return _metric_call(node, env)
 
 
+def _counts(o: Observation) -> tuple[int, int]:
+    # State validation guarantees counts for proportion and rate metrics.
+    assert o.numerator is not None and o.denominator is not None
+    return o.numerator, o.denominator
+
+
+def _plain_value(o: Observation) -> Fraction:
+    # State validation guarantees a value for value metrics.
+    assert o.value is not None
+    return o.value
+
+
 def _metric_call(node: Call, env: Env) -> Value:
     func = node.func
     mname = name_arg(node.args[0], "metric")
@@ -269,28 +279,44 @@ def _metric_call(node: Call, env: Env) -> Value:
         return UNKNOWN
     obs = [o for _, o in rows]
     if func in ("pct", "rate"):
-        num = sum(o.numerator for o in obs)  # type: ignore[attr-defined]
-        den = sum(o.denominator for o in obs)  # type: ignore[attr-defined]
+        num = sum(_counts(o)[0] for o in obs)
+        den = sum(_counts(o)[1] for o in obs)
         if den == 0:
-            env.note(Evidence("metric", f"{func}({mname})", "unknown: denominator is 0", period=label,
-                              numerator=num, denominator=den))
+            env.note(
+                Evidence(
+                    "metric",
+                    f"{func}({mname})",
+                    "unknown: denominator is 0",
+                    period=label,
+                    numerator=num,
+                    denominator=den,
+                )
+            )
             return UNKNOWN
         value = Fraction(num, den) * (100 if func == "pct" else 1)
-        env.note(Evidence("metric", f"{func}({mname})", format_number(value, metric.unit),
-                          period=label, numerator=num, denominator=den))
+        env.note(
+            Evidence(
+                "metric",
+                f"{func}({mname})",
+                format_number(value, metric.unit),
+                period=label,
+                numerator=num,
+                denominator=den,
+            )
+        )
         return value
     if func in ("min_pct", "max_pct"):
         monthly: list[Fraction] = []
         for o in obs:
-            if o.denominator == 0:  # type: ignore[attr-defined]
-                env.note(Evidence("metric", f"{func}({mname})", "unknown: a month has denominator 0",
-                                  period=label))
+            o_num, o_den = _counts(o)
+            if o_den == 0:
+                env.note(Evidence("metric", f"{func}({mname})", "unknown: a month has denominator 0", period=label))
                 return UNKNOWN
-            monthly.append(Fraction(100 * o.numerator, o.denominator))  # type: ignore[attr-defined]
+            monthly.append(Fraction(100 * o_num, o_den))
         value = min(monthly) if func == "min_pct" else max(monthly)
         env.note(Evidence("metric", f"{func}({mname})", format_number(value, "percent"), period=label))
         return value
-    values: list[Fraction] = [o.value for o in obs]  # type: ignore[attr-defined]
+    values: list[Fraction] = [_plain_value(o) for o in obs]
     reducers: dict[str, Callable[[list[Fraction]], Fraction]] = {
         "total": lambda xs: sum(xs, Fraction(0)),
         "mean": lambda xs: sum(xs, Fraction(0)) / len(xs),

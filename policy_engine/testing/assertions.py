@@ -27,6 +27,5 @@ def assert_outcome(evaluation: Evaluation, rule_id: str, org_id: str, status: st
         )
     if found[0].status != status:
         raise AssertionError(
-            f"{rule_id} for {org_id}: expected {status}, got {found[0].status}\n"
-            + explain(evaluation, rule_id, org_id)
+            f"{rule_id} for {org_id}: expected {status}, got {found[0].status}\n" + explain(evaluation, rule_id, org_id)
         )

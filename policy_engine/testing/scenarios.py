@@ -51,8 +51,6 @@ def _plain(value: Any) -> Any:
     return value
 
 
-
-
 def load_scenarios(path: str | os.PathLike[str]) -> list[Scenario]:
     """Read a scenario file. Raises PolicyError naming the file if it is malformed."""
     p = Path(path)
@@ -78,8 +76,9 @@ def load_scenarios(path: str | os.PathLike[str]) -> list[Scenario]:
 
 def run_scenario(scenario: Scenario, rulebook: Rulebook | str | None = None, backend: str = "native") -> Evaluation:
     """Evaluate a scenario and check every expectation; ScenarioFailure lists all mismatches."""
-    evaluation = evaluate(scenario.state, rulebook, backend=backend,
-                          evaluated_at=dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc))
+    evaluation = evaluate(
+        scenario.state, rulebook, backend=backend, evaluated_at=dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+    )
     problems = []
     for e in scenario.expect:
         found = evaluation.find(rule_id=e.rule, org_id=e.org)
@@ -88,8 +87,9 @@ def run_scenario(scenario: Scenario, rulebook: Rulebook | str | None = None, bac
             detail = f"\n      {found[0].explanation}" if found else ""
             problems.append(f"  {e.rule} / {e.org}: expected {e.status}, got {got}{detail}")
         elif e.explanation_contains and found and e.explanation_contains not in found[0].explanation:
-            problems.append(f"  {e.rule} / {e.org}: explanation lacks {e.explanation_contains!r}: "
-                            f"{found[0].explanation}")
+            problems.append(
+                f"  {e.rule} / {e.org}: explanation lacks {e.explanation_contains!r}: {found[0].explanation}"
+            )
     if problems:
         raise ScenarioFailure(f"scenario {scenario.name!r} ({scenario.file}, {backend}):\n" + "\n".join(problems))
     return evaluation
