@@ -191,9 +191,10 @@ def _binary(node: Binary, env: Env) -> Value:
         return UNKNOWN if b == 0 else a / b
     result: Value = UNKNOWN if (a is UNKNOWN or b is UNKNOWN) else _compare(op, a, b)
     if env.record_comparisons and env.evidence is not None:
+        left_unit, right_unit = _unit_of(node.left, env), _unit_of(node.right, env)
         text = (
-            f"{render(node.left)} = {format_value(a)} {op} {render(node.right)} = {format_value(b)}"
-            f" -> {format_value(result)}"
+            f"{render(node.left)} = {format_value(a, left_unit or right_unit)} {op} "
+            f"{render(node.right)} = {format_value(b, right_unit or left_unit)} -> {format_value(result)}"
         )
         env.note(Evidence("comparison", render(node), format_value(result), reference=text))
     return result
@@ -250,6 +251,25 @@ def _call(node: Call, env: Env) -> Value:
         assert isinstance(node.args[0], Str)
         return dt.date.fromisoformat(node.args[0].value)
     return _metric_call(node, env)
+
+
+def _unit_of(node: Node, env: Env) -> str | None:
+    """The unit of a numeric expression, for explanations (the checker has already verified them)."""
+    if isinstance(node, Name) and node.parts[0] == "param":
+        return env.rule.parameters[node.parts[1]].unit
+    if isinstance(node, Call):
+        if node.func in ("pct", "min_pct", "max_pct"):
+            return "percent"
+        if node.func in ("rate", "total", "mean", "min_value", "max_value"):
+            return env.metrics[name_arg(node.args[0], "metric")].unit
+        if node.func in ("min", "max"):
+            return _unit_of(node.args[0], env) or _unit_of(node.args[1], env)
+        return None
+    if isinstance(node, Binary) and node.op in ("+", "-"):
+        return _unit_of(node.left, env) or _unit_of(node.right, env)
+    if isinstance(node, Unary) and node.op == "-":
+        return _unit_of(node.operand, env)
+    return None
 
 
 def _counts(o: Observation) -> tuple[int, int]:

@@ -1,0 +1,179 @@
+"""The command line: outputs, exit codes, and nothing written when the input is bad."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+
+from policy_engine._resources import load_schema
+from policy_engine.cli import EXIT_ENGINE, EXIT_INVALID, EXIT_OK, EXIT_USAGE, run
+
+STATE: dict[str, Any] = {
+    "as_of": "2025-04-20",
+    "organisations": [
+        {"id": "QA1", "type": "icb", "name": "Example ICB"},
+        {
+            "id": "RA1",
+            "type": "acute_trust",
+            "parent": "QA1",
+            "services": ["type1_ae"],
+            "metrics": {
+                "ae_4h_all": [{"period": "2025-03", "numerator": 779, "denominator": 1000}],
+                "ae_4h_type1": [
+                    {"period": "2024-03", "numerator": 700, "denominator": 1000},
+                    {"period": "2025-03", "numerator": 801, "denominator": 1000},
+                ],
+            },
+        },
+    ],
+}
+
+
+def _state_file(tmp_path: Path, doc: Any = STATE, raw: bytes | None = None) -> str:
+    p = tmp_path / "state.json"
+    p.write_bytes(raw if raw is not None else json.dumps(doc).encode())
+    return str(p)
+
+
+def _run(*argv: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = run(list(argv), stdout=out, stderr=err)
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_evaluate_json_matches_the_outcome_schema(tmp_path: Path) -> None:
+    code, out, err = _run("evaluate", _state_file(tmp_path), "--format", "json", "--backend", "native")
+    assert code == EXIT_OK, err
+    doc = json.loads(out)
+    jsonschema.validate(doc, load_schema("outcome.schema.json"))
+    statuses = {(o["rule"], o["organisation"]): o["status"] for o in doc["outcomes"]}
+    assert statuses[("uec.ae-4h-78", "RA1")] == "not_met"
+    assert statuses[("uec.ae-4h-78-missed", "RA1")] == "breached"
+    assert statuses[("uec.type1-ae-over-80", "RA1")] == "eligible"
+    assert statuses[("uec.type1-ae-incentive", "RA1")] == "eligible"
+
+
+def test_default_format_is_json_when_not_a_terminal(tmp_path: Path) -> None:
+    code, out, _ = _run("evaluate", _state_file(tmp_path))
+    assert code == EXIT_OK
+    assert json.loads(out)["schema"] == "policy-engine/evaluation/1"
+
+
+def test_table_format_and_filters(tmp_path: Path) -> None:
+    code, out, _ = _run("evaluate", _state_file(tmp_path), "--format", "table", "--status", "breached", "--org", "RA1")
+    assert code == EXIT_OK
+    lines = [line for line in out.splitlines() if line.startswith("RA1")]
+    assert lines and all("breached" in line for line in lines)
+    assert "uec.ae-4h-78-missed" in out
+
+
+def test_as_of_option_moves_the_judgement(tmp_path: Path) -> None:
+    code, out, _ = _run("evaluate", _state_file(tmp_path), "--as-of", "2025-03-31", "--format", "json")
+    assert code == EXIT_OK
+    doc = json.loads(out)
+    status = next(o["status"] for o in doc["outcomes"] if o["rule"] == "uec.ae-4h-78" and o["organisation"] == "RA1")
+    assert status == "due"
+    assert doc["record"]["as_of"] == "2025-03-31"
+
+
+def test_output_file_is_written_only_on_success(tmp_path: Path) -> None:
+    target = tmp_path / "out.json"
+    code, out, _ = _run("evaluate", _state_file(tmp_path), "-o", str(target), "--format", "json")
+    assert code == EXIT_OK and out == ""
+    assert json.loads(target.read_text())["outcomes"]
+    bad = tmp_path / "bad.json"
+    bad.write_text("{")
+    target2 = tmp_path / "out2.json"
+    code, out, err = _run("evaluate", str(bad), "-o", str(target2))
+    assert code == EXIT_INVALID
+    assert not target2.exists() and out == ""
+
+
+def test_invalid_state_exit_code_and_error_list(tmp_path: Path) -> None:
+    doc = json.loads(json.dumps(STATE))
+    doc["organisations"][1]["metrics"]["ae_4h_all"][0]["numerator"] = 1203
+    doc["organisations"][1]["metrics"]["ae_4h_all"][0]["denominator"] = 1100
+    code, out, err = _run("evaluate", _state_file(tmp_path, doc))
+    assert code == EXIT_INVALID
+    assert out == ""
+    assert "state.organisations[1].metrics.ae_4h_all[0]" in err
+    assert "1203 > 1100" in err
+    assert "Traceback" not in err
+
+
+def test_invalid_json_and_missing_file(tmp_path: Path) -> None:
+    code, out, err = _run("validate", _state_file(tmp_path, raw=b'{"organisations": [}'))
+    assert code == EXIT_INVALID and out == ""
+    assert "line 1 column" in err
+    code, _, err = _run("validate", str(tmp_path / "nope.json"))
+    assert code == EXIT_INVALID and "cannot read" in err
+
+
+def test_validate_ok(tmp_path: Path) -> None:
+    code, out, _ = _run("validate", _state_file(tmp_path))
+    assert code == EXIT_OK
+    assert "valid (2 organisations)" in out
+
+
+def test_explain_shows_the_chain_and_the_quote(tmp_path: Path) -> None:
+    code, out, _ = _run("explain", _state_file(tmp_path), "uec.type1-ae-incentive", "RA1", "--backend", "native")
+    assert code == EXIT_OK
+    assert "uec.type1-ae-incentive [RA1]: ELIGIBLE" in out
+    assert "derived from:" in out
+    assert "uec.type1-ae-over-80 [RA1]: ELIGIBLE" in out
+    assert "80.1%" in out and "801/1000" in out
+    assert "over 80% A&E 4-hour performance" in out
+    code, out, _ = _run("explain", _state_file(tmp_path), "uec.ae-4h-78", "RA1", "--format", "json")
+    assert code == EXIT_OK
+    assert json.loads(out)["status"] == "not_met"
+
+
+def test_explain_unknown_outcome_is_an_input_error(tmp_path: Path) -> None:
+    code, out, err = _run("explain", _state_file(tmp_path), "uec.cat2-mean-30min", "RA1")
+    assert code == EXIT_INVALID and out == ""
+    assert "no such outcome" in err
+
+
+def test_rules_lists_every_rule_with_its_citation() -> None:
+    import policy_engine as pe
+
+    code, out, _ = _run("rules", "--format", "json")
+    assert code == EXIT_OK
+    rules = json.loads(out)
+    assert len(rules) == len(pe.load_rulebook().rules)
+    assert all(r["source"]["quote"] and r["source"]["document"] for r in rules)
+    code, out, _ = _run("rules", "--area", "urgent-emergency-care")
+    assert code == EXIT_OK and "uec.ae-4h-78" in out and "elec." not in out
+
+
+def test_usage_errors() -> None:
+    code, _, _ = _run("no-such-command")
+    assert code == EXIT_USAGE
+    code, _, _ = _run("evaluate")
+    assert code == EXIT_USAGE
+
+
+def test_unknown_rulebook_and_unavailable_backend(tmp_path: Path) -> None:
+    code, _, err = _run("rules", "--rulebook", "no-such-book")
+    assert code == EXIT_INVALID and "unknown rulebook" in err
+    assert EXIT_ENGINE == 4
+
+
+def test_console_script_runs_without_traceback(tmp_path: Path) -> None:
+    exe = Path(sys.executable).with_name("policy-engine")
+    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "policy_engine"]
+    bad = tmp_path / "bad.json"
+    bad.write_bytes(b"\xff\xfe not utf-8")
+    env = dict(os.environ)
+    result = subprocess.run([*cmd, "evaluate", str(bad)], capture_output=True, text=True, timeout=120, env=env)
+    assert result.returncode == EXIT_INVALID
+    assert "Traceback" not in result.stderr
+    assert "not UTF-8" in result.stderr
+    assert result.stdout == ""

@@ -1,0 +1,228 @@
+"""evaluate(): backends, the trace, the decision record, determinism and isolation."""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import json
+import threading
+from typing import Any
+
+import jsonschema
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import policy_engine as pe
+from policy_engine._backends import durable as durable_backend
+from policy_engine._resources import load_schema
+from policy_engine.testing import assert_outcome
+from policy_engine.testing.strategies import states
+
+BOOK = pe.load_rulebook()
+STAMP = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
+BACKENDS = pe.available_backends()
+
+
+def trust(org_id: str, now: int, before: int, all_types: int | None = None) -> dict[str, Any]:
+    metrics: dict[str, Any] = {
+        "ae_4h_type1": [
+            {"period": "2024-03", "numerator": before, "denominator": 1000},
+            {"period": "2025-03", "numerator": now, "denominator": 1000},
+        ]
+    }
+    if all_types is not None:
+        metrics["ae_4h_all"] = [{"period": "2025-03", "numerator": all_types, "denominator": 1000}]
+    return {"id": org_id, "type": "acute_trust", "services": ["type1_ae"], "metrics": metrics}
+
+
+STATE = {"as_of": "2025-04-20", "organisations": [trust("RA1", 801, 700, 780), trust("RA2", 750, 600, 779)]}
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_forward_chaining_and_trace(backend: str) -> None:
+    ev = pe.evaluate(STATE, BOOK, backend=backend, evaluated_at=STAMP)
+    assert_outcome(ev, "uec.ae-4h-78", "RA2", "not_met")
+    assert_outcome(ev, "uec.ae-4h-78-missed", "RA2", "breached")
+    assert_outcome(ev, "uec.type1-ae-greatest-improvement", "RA2", "eligible")  # +15 points beats +10.1
+    assert_outcome(ev, "uec.type1-ae-incentive", "RA2", "eligible")
+    assert_outcome(ev, "uec.type1-ae-incentive", "RA1", "eligible")  # over 80%
+    steps = {(f.rule_id, f.org_id): f for f in ev.trace}
+    incentive = steps[("uec.type1-ae-incentive", "RA2")]
+    assert dict(incentive.inputs) == {
+        "uec.type1-ae-over-80": "not_eligible",
+        "uec.type1-ae-greatest-improvement": "eligible",
+    }
+    assert incentive.step > steps[("uec.type1-ae-greatest-improvement", "RA2")].step
+    assert steps[("uec.type1-ae-greatest-improvement", "RA2")].stratum == 1
+    assert [f.step for f in ev.trace] == list(range(1, len(ev.trace) + 1))
+
+
+def test_evaluation_serialises_to_the_outcome_schema() -> None:
+    ev = pe.evaluate(STATE, BOOK, backend="native", evaluated_at=STAMP)
+    doc = ev.to_dict()
+    jsonschema.validate(doc, load_schema("outcome.schema.json"))
+    assert json.loads(ev.to_json()) == json.loads(json.dumps(doc))
+    record = doc["record"]
+    assert record["rulebook_id"] == "nhs-2024-25"
+    assert record["rulebook_digest"] == BOOK.digest
+    assert record["package_version"] == pe.__version__
+    assert record["as_of"] == "2025-04-20"
+    assert record["state_digest"] == pe.state_from_dict(STATE).digest
+
+
+def test_outcomes_carry_citation_evidence_and_explanation() -> None:
+    ev = pe.evaluate(STATE, BOOK, backend="native", evaluated_at=STAMP)
+    o = ev.outcome("uec.ae-4h-78", "RA2")
+    assert o.citation.quote in BOOK.source_texts[o.citation.document]
+    metric = next(e for e in o.evidence if e.kind == "metric")
+    assert (metric.numerator, metric.denominator, metric.value) == (779, 1000, "77.9%")
+    assert "77.9%" in o.explanation and ">= param.threshold = 78%" in o.explanation
+    assert o.deadline == dt.date(2025, 3, 31)
+
+
+def test_same_input_gives_byte_identical_json() -> None:
+    a = pe.evaluate(STATE, BOOK, backend="native", evaluated_at=STAMP).to_json()
+    b = pe.evaluate(copy.deepcopy(STATE), BOOK, backend="native", evaluated_at=STAMP).to_json()
+    assert a == b
+
+
+@pytest.mark.skipif("durable" not in BACKENDS, reason="durable-rules not importable")
+def test_durable_sessions_do_not_leak_between_evaluations() -> None:
+    other = {"as_of": "2025-04-20", "organisations": [trust("RA1", 100, 900, 100)]}
+    first = pe.evaluate(STATE, BOOK, backend="durable", evaluated_at=STAMP)
+    pe.evaluate(other, BOOK, backend="durable", evaluated_at=STAMP)
+    again = pe.evaluate(STATE, BOOK, backend="durable", evaluated_at=STAMP)
+    assert first.outcomes == again.outcomes
+    assert not durable_backend._SESSIONS
+
+
+@pytest.mark.skipif("durable" not in BACKENDS, reason="durable-rules not importable")
+def test_threads_get_the_serial_results() -> None:
+    inputs = [
+        STATE,
+        {"as_of": "2025-04-20", "organisations": [trust("RB1", 500, 400, 900)]},
+        {"as_of": "2024-12-01", "organisations": [trust("RC1", 820, 810, 820)]},
+    ]
+    expected = [pe.evaluate(s, BOOK, backend=b, evaluated_at=STAMP).outcomes for s in inputs for b in BACKENDS]
+    results: dict[int, Any] = {}
+    errors: list[BaseException] = []
+
+    def work(k: int) -> None:
+        try:
+            for _ in range(3):
+                got = [pe.evaluate(s, BOOK, backend=b, evaluated_at=STAMP).outcomes for s in inputs for b in BACKENDS]
+                results[k] = got
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert all(r == expected for r in results.values())
+
+
+def test_backend_selection() -> None:
+    assert pe.resolve_backend("native") == "native"
+    assert pe.resolve_backend("auto") == ("durable" if "durable" in BACKENDS else "native")
+    with pytest.raises(pe.EngineError, match="unknown backend"):
+        pe.evaluate(STATE, BOOK, backend="prolog")
+
+
+def test_durable_unavailable_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(durable_backend, "_IMPORT_ERROR", "ImportError: undefined symbol PyEval_CallObject")
+    assert pe.available_backends() == ["native"]
+    assert pe.resolve_backend("auto") == "native"
+    with pytest.raises(pe.EngineError) as info:
+        pe.evaluate(STATE, BOOK, backend="durable")
+    assert "PyEval_CallObject" in str(info.value)
+
+
+def test_as_of_is_required_somewhere() -> None:
+    with pytest.raises(pe.StateError, match="no as_of"):
+        pe.evaluate({"organisations": []}, BOOK)
+    with pytest.raises(pe.StateError, match="invalid as_of"):
+        pe.evaluate(STATE, BOOK, as_of="2025-02-30")
+
+
+def test_state_object_is_checked_against_the_rulebook() -> None:
+    doc = {"as_of": "2025-04-20", "organisations": [{"id": "RA1", "type": "acute_trust", "metrics": {"nope": []}}]}
+    state = pe.state_from_dict(doc)  # schema-valid on its own
+    with pytest.raises(pe.StateError) as info:
+        pe.evaluate(state, BOOK)
+    assert info.value.details[0].path == "state.organisations[0].metrics.nope"
+
+
+def test_explain_text_contains_the_derivation() -> None:
+    ev = pe.evaluate(STATE, BOOK, backend="native", evaluated_at=STAMP)
+    text = pe.explain(ev, "uec.type1-ae-incentive", "RA2", BOOK)
+    assert "uec.type1-ae-greatest-improvement [RA2]: ELIGIBLE" in text
+    assert "rank" in text
+    with pytest.raises(pe.PolicyError):
+        pe.explain(ev, "uec.cat2-mean-30min", "RA2")
+
+
+# ----------------------------------------------------------------------------- properties
+
+SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def _statuses(ev: pe.Evaluation) -> dict[tuple[str, str], str]:
+    return {(o.rule_id, o.org_id): o.status for o in ev.outcomes}
+
+
+@SETTINGS
+@given(states(BOOK), st.randoms(use_true_random=False))
+def test_order_of_organisations_and_facts_changes_nothing(state: dict[str, Any], rnd: Any) -> None:
+    shuffled = copy.deepcopy(state)
+    rnd.shuffle(shuffled["organisations"])
+    for org in shuffled["organisations"]:
+        rnd.shuffle(org["facts"])
+        for series in org["metrics"].values():
+            rnd.shuffle(series)
+    a = pe.evaluate(state, BOOK, backend="native", evaluated_at=STAMP)
+    b = pe.evaluate(shuffled, BOOK, backend="native", evaluated_at=STAMP)
+    assert a.outcomes == b.outcomes
+    assert a.trace == b.trace
+
+
+NEGATIVE = {"not_met", "overdue", "breached"}
+
+
+@SETTINGS
+@given(states(BOOK), st.data())
+def test_deleting_data_never_creates_a_breach(state: dict[str, Any], data: st.DataObject) -> None:
+    full = _statuses(pe.evaluate(state, BOOK, backend="native", evaluated_at=STAMP))
+    reduced = copy.deepcopy(state)
+    for org in reduced["organisations"]:
+        if org["metrics"]:
+            drop = data.draw(st.sampled_from(sorted(org["metrics"])))
+            del org["metrics"][drop]
+        if org["facts"]:
+            del org["facts"][data.draw(st.integers(0, len(org["facts"]) - 1))]
+    less = _statuses(pe.evaluate(reduced, BOOK, backend="native", evaluated_at=STAMP))
+    for key, status in less.items():
+        if status in NEGATIVE:
+            assert full[key] == status, f"{key}: deleting data turned {full[key]} into {status}"
+
+
+@SETTINGS
+@given(states(BOOK))
+def test_before_a_deadline_never_overdue_after_it_never_due(state: dict[str, Any]) -> None:
+    ev = pe.evaluate(state, BOOK, backend="native", evaluated_at=STAMP)
+    as_of = ev.record.as_of
+    for o in ev.outcomes:
+        if o.deadline is None:
+            assert o.status != "overdue"
+        elif as_of <= o.deadline:
+            assert (
+                o.status not in ("overdue", "not_met", "breached", "met_late")
+                or o.kind == "obligation"
+                and (o.status != "overdue")
+            )
+            assert o.status != "overdue"
+        else:
+            assert o.status != "due"
