@@ -96,7 +96,17 @@ def _host() -> Any:
     global _HOST
     with _LOCK:
         if _HOST is None:
-            _HOST = _engine.Host()
+
+            class _SynchronousHost(_engine.Host):  # type: ignore[misc]
+                """durable's Host starts daemon timer threads that call into the C engine
+                (``dispatch_ruleset``/``dispatch_timers``) concurrently with the caller — measured
+                here as a segmentation fault mid-evaluation. Every action is flushed synchronously
+                by ``assert_fact`` and no rule uses timers, so the threads are never started."""
+
+                def _run(self) -> None:
+                    return None
+
+            _HOST = _SynchronousHost()
         return _HOST
 
 
