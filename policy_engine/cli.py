@@ -66,6 +66,10 @@ def _parser() -> argparse.ArgumentParser:
     ex.add_argument("--format", choices=["text", "json"], default="text")
     common(ex)
 
+    co = sub.add_parser("coverage", help="the coverage ledger: guidance items -> rules, with counts per area")
+    co.add_argument("--format", choices=["markdown", "json"], default="markdown")
+    common(co)
+
     ru = sub.add_parser("rules", help="list the rules with their citations")
     ru.add_argument("--format", choices=["table", "json"], default="table")
     ru.add_argument("--area", help="only this area")
@@ -188,6 +192,11 @@ def run(argv: Sequence[str] | None = None, stdout: TextIO | None = None, stderr:
 
 def _dispatch(args: argparse.Namespace, out: TextIO) -> str:
     book = load_rulebook(args.rulebook)
+    if args.command == "coverage":
+        from .coverage import load_coverage
+
+        cov = load_coverage(book)
+        return cov.to_json() + "\n" if args.format == "json" else cov.to_markdown()
     if args.command == "rules":
         return _rules_json(book, args.area) if args.format == "json" else _rules_table(book, args.area)
     state = load_state(args.state)

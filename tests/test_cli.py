@@ -91,7 +91,7 @@ def test_output_file_is_written_only_on_success(tmp_path: Path) -> None:
     bad = tmp_path / "bad.json"
     bad.write_text("{")
     target2 = tmp_path / "out2.json"
-    code, out, err = _run("evaluate", str(bad), "-o", str(target2))
+    code, out, _ = _run("evaluate", str(bad), "-o", str(target2))
     assert code == EXIT_INVALID
     assert not target2.exists() and out == ""
 
@@ -177,3 +177,18 @@ def test_console_script_runs_without_traceback(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr
     assert "not UTF-8" in result.stderr
     assert result.stdout == ""
+
+
+def test_coverage_command_prints_counts_per_area() -> None:
+    import policy_engine as pe
+    from policy_engine.coverage import load_coverage
+
+    code, out, err = _run("coverage")
+    assert code == EXIT_OK, err
+    assert "| urgent-emergency-care |" in out and "| **total** |" in out
+    cov = load_coverage(pe.load_rulebook())
+    total_rules = sum(c["rules"] for c in cov.counts().values())
+    assert total_rules == len(pe.load_rulebook().rules)
+    code, out, _ = _run("coverage", "--format", "json")
+    assert code == EXIT_OK
+    assert json.loads(out)["counts"]["urgent-emergency-care"]["rules"] >= 10

@@ -1,0 +1,133 @@
+"""The coverage ledger: guidance requirement -> rules, or the reason it is not a rule."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from typing import Any
+
+import attrs
+import jsonschema
+
+from ._resources import load_schema, policies_root
+from .errors import ErrorDetail, RulebookError
+from .loader import Rulebook, _read_yaml, normalise_text
+
+__all__ = ["Coverage", "LedgerEntry", "load_coverage"]
+
+
+@attrs.frozen
+class LedgerEntry:
+    """One guidance item: a bullet, a requirement sentence or an objectives-table row."""
+
+    id: str
+    area: str
+    document: str
+    section: str
+    quote: str
+    rules: tuple[str, ...] = ()
+    not_a_rule: str | None = None
+
+
+@attrs.frozen
+class Coverage:
+    """The checked ledger of a rulebook."""
+
+    rulebook: Rulebook
+    entries: tuple[LedgerEntry, ...]
+
+    def counts(self) -> dict[str, dict[str, int]]:
+        """Per area: items, items implemented by rules, items judged not to be rules, rules."""
+        out: dict[str, dict[str, int]] = {}
+        rules_per_area = Counter(r.area for r in self.rulebook.rules)
+        for e in self.entries:
+            row = out.setdefault(e.area, {"items": 0, "implemented": 0, "not_a_rule": 0, "rules": 0})
+            row["items"] += 1
+            row["implemented" if e.rules else "not_a_rule"] += 1
+        for area, n in rules_per_area.items():
+            out.setdefault(area, {"items": 0, "implemented": 0, "not_a_rule": 0, "rules": 0})["rules"] = n
+        return dict(sorted(out.items()))
+
+    def to_markdown(self) -> str:
+        """The traceability summary and the list of items judged not to be rules, with reasons."""
+        counts = self.counts()
+        lines = [
+            f"# Coverage of {self.rulebook.id} {self.rulebook.version}",
+            "",
+            "| area | guidance items | implemented by rules | not a rule | rules |",
+            "|---|---|---|---|---|",
+        ]
+        for area, c in counts.items():
+            lines.append(f"| {area} | {c['items']} | {c['implemented']} | {c['not_a_rule']} | {c['rules']} |")
+        total = {k: sum(c[k] for c in counts.values()) for k in ("items", "implemented", "not_a_rule", "rules")}
+        lines.append(
+            f"| **total** | {total['items']} | {total['implemented']} | {total['not_a_rule']} | {total['rules']} |"
+        )
+        lines += ["", "## Items judged not to be rules", ""]
+        for e in self.entries:
+            if e.not_a_rule:
+                lines.append(f"- `{e.id}` ({e.area}) \u201c{e.quote}\u201d \u2014 {e.not_a_rule}")
+        return "\n".join(lines) + "\n"
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {"counts": self.counts(), "entries": [attrs.asdict(e) for e in self.entries]},
+            indent=2,
+            ensure_ascii=False,
+        )
+
+
+def load_coverage(rulebook: Rulebook) -> Coverage:
+    """Read and check ``coverage.yaml`` beside a rulebook: schema, quotes found verbatim in their
+    document, every listed rule defined, every rule listed. RulebookError lists every problem."""
+    if rulebook.location.startswith("bundled:"):
+        folder: Any = policies_root() / rulebook.location.split(":", 1)[1]
+    else:
+        from pathlib import Path
+
+        folder = Path(rulebook.location)
+    entry = folder / "coverage.yaml"
+    if not entry.is_file():
+        raise RulebookError("no coverage ledger", [ErrorDetail(rulebook.location, "coverage.yaml is missing")])
+    doc = _read_yaml("coverage.yaml", entry.read_text(encoding="utf-8"))
+    errors: list[ErrorDetail] = []
+    validator = jsonschema.Draft202012Validator(load_schema("coverage.schema.json"))
+    for err in validator.iter_errors(doc):
+        where = "coverage.yaml" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err.absolute_path)
+        errors.append(ErrorDetail(where, err.message[:200]))
+    if errors:
+        raise RulebookError("the coverage ledger does not match its schema", errors)
+    known = {r.id for r in rulebook.rules}
+    listed: set[str] = set()
+    seen: set[str] = set()
+    entries = []
+    for i, e in enumerate(doc["ledger"]):
+        where = f"coverage.yaml.ledger[{i}] ({e['id']})"
+        if e["id"] in seen:
+            errors.append(ErrorDetail(where, "duplicate ledger id"))
+        seen.add(e["id"])
+        text = rulebook.source_texts.get(e["document"])
+        if text is None:
+            errors.append(ErrorDetail(f"{where}.document", "not one of the rulebook's sources", e["document"]))
+        elif normalise_text(e["quote"]) not in text:
+            errors.append(ErrorDetail(f"{where}.quote", f"not found verbatim in {e['document']}", e["quote"][:80]))
+        for rid in e.get("rules", []):
+            if rid not in known:
+                errors.append(ErrorDetail(f"{where}.rules", "no such rule", rid))
+            listed.add(rid)
+        entries.append(
+            LedgerEntry(
+                e["id"],
+                e["area"],
+                e["document"],
+                e["section"],
+                e["quote"],
+                tuple(e.get("rules", ())),
+                e.get("not_a_rule"),
+            )
+        )
+    for rid in sorted(known - listed):
+        errors.append(ErrorDetail("coverage.yaml", "rule implements no ledger item", rid))
+    if errors:
+        raise RulebookError("the coverage ledger is inconsistent", errors)
+    return Coverage(rulebook, tuple(entries))
