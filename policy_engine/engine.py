@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import threading
 from collections.abc import Mapping
 from typing import Any, Literal
 
@@ -37,6 +38,18 @@ def resolve_backend(backend: str) -> str:
 
 
 _DEFAULT_BOOK: Rulebook | None = None
+_FITS: dict[tuple[str, str], None] = {}
+_FITS_MAX = 4096
+_FITS_LOCK = threading.Lock()
+
+
+def _remember(key: tuple[str, str]) -> None:
+    """Remember that a state (by content digest) fits a rulebook, so evaluating the same State
+    object again (e.g. at many as_of dates) skips re-validation. Bounded, oldest first out."""
+    with _FITS_LOCK:
+        if len(_FITS) >= _FITS_MAX:
+            _FITS.pop(next(iter(_FITS)))
+        _FITS[key] = None
 
 
 def _default_rulebook() -> Rulebook:
@@ -86,9 +99,12 @@ def _evaluate(
         else (_default_rulebook() if rulebook is None else load_rulebook(rulebook))
     )
     if isinstance(state, State):
-        errors = validate_state(state.document, book)
-        if errors:
-            raise StateError("the state does not fit the rulebook", errors)
+        key = (state.digest, book.digest)
+        if key not in _FITS:
+            errors = validate_state(state.document, book)
+            if errors:
+                raise StateError("the state does not fit the rulebook", errors)
+            _remember(key)
         frozen = state
     else:
         frozen = state_from_dict(state, book)
