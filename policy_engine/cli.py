@@ -1,7 +1,8 @@
 """The ``policy-engine`` command: a thin layer over the library.
 
 Exit codes: 0 success; 2 bad usage (unknown command or option); 3 invalid input (state,
-rulebook, dates — the error list goes to stderr); 4 the evaluation could not be completed.
+rulebook, dates — the error list goes to stderr); 4 the evaluation could not be completed;
+5 ``verify-record`` found a difference.
 Nothing is written to stdout (or to ``--output``) unless the whole command succeeded.
 """
 
@@ -13,6 +14,7 @@ import os
 import sys
 import tempfile
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TextIO
 
 from . import __version__
@@ -30,7 +32,8 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="policy-engine",
         description="Evaluate NHS England 2024/25 planning guidance rules against a system state.",
-        epilog="Exit codes: 0 ok, 2 usage, 3 invalid input (errors on stderr), 4 evaluation failed.",
+        epilog="Exit codes: 0 ok, 2 usage, 3 invalid input (errors on stderr), 4 evaluation failed, "
+        "5 verify-record found a difference.",
     )
     p.add_argument("--version", action="version", version=f"policy-engine {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -51,7 +54,14 @@ def _parser() -> argparse.ArgumentParser:
     ev.add_argument("--status", action="append", help="only outcomes with this status (repeatable)")
     ev.add_argument("--org", action="append", help="only outcomes for this organisation (repeatable)")
     ev.add_argument("-o", "--output", help="write to this file instead of stdout (atomically)")
+    ev.add_argument("--record", help="also write the decision record (JSON) to this file")
+    ev.add_argument("--log", help="append the decision record as one JSON line to this audit log")
     common(ev)
+
+    vr = sub.add_parser("verify-record", help="re-run a recorded evaluation and confirm it, or show what differs")
+    vr.add_argument("record", help="decision record JSON (from evaluate --record)")
+    vr.add_argument("state", help="the state JSON the record was made from")
+    vr.add_argument("--rulebook", default=None, help="rulebook (default: the bundled one the record names)")
 
     va = sub.add_parser("validate", help="check a state against the schema and the rulebook's catalogues")
     va.add_argument("state")
@@ -177,6 +187,9 @@ def run(argv: Sequence[str] | None = None, stdout: TextIO | None = None, stderr:
     except EngineError as exc:
         err.write(f"policy-engine: error: {exc}\n")
         return EXIT_ENGINE
+    except RecordMismatch as exc:
+        err.write(f"policy-engine: {exc}\n")
+        return EXIT_MISMATCH
     except PolicyError as exc:
         err.write(f"policy-engine: invalid input: {exc}\n")
         return EXIT_INVALID
@@ -191,6 +204,8 @@ def run(argv: Sequence[str] | None = None, stdout: TextIO | None = None, stderr:
 
 
 def _dispatch(args: argparse.Namespace, out: TextIO) -> str:
+    if args.command == "verify-record":
+        return _verify_record(args)
     book = load_rulebook(args.rulebook)
     if args.command == "coverage":
         from .coverage import load_coverage
@@ -213,9 +228,40 @@ def _dispatch(args: argparse.Namespace, out: TextIO) -> str:
         if args.format == "json":
             return json.dumps(explain_tree(evaluation, args.rule, args.org, book), indent=2, ensure_ascii=False) + "\n"
         return explain(evaluation, args.rule, args.org, book) + "\n"
+    if args.record or args.log:
+        from .records import append_log, decision_record
+
+        record = decision_record(evaluation)
+        if args.record:
+            _write(json.dumps(record, indent=2, sort_keys=True) + "\n", args.record, out)
+        if args.log:
+            append_log(args.log, record)
     evaluation = _filtered(evaluation, args.status, args.org)
     fmt = args.format or ("table" if out.isatty() else "json")
     return _table(evaluation) if fmt == "table" else evaluation.to_json() + "\n"
+
+
+def _verify_record(args: argparse.Namespace) -> str:
+    from .errors import ErrorDetail
+    from .records import verify_record
+    from .state import _parse_json
+
+    try:
+        raw = Path(args.record).read_bytes()
+    except OSError as exc:
+        raise PolicyError("cannot read the record", [ErrorDetail(args.record, exc.strerror or str(exc))]) from None
+    record = _parse_json(raw, f"record file {args.record}")
+    check = verify_record(record, load_state(args.state), args.rulebook)
+    if not check.ok:
+        raise RecordMismatch(str(check))
+    return str(check) + "\n"
+
+
+class RecordMismatch(PolicyError):
+    """verify-record found a difference (exit code 5)."""
+
+
+EXIT_MISMATCH = 5
 
 
 def main() -> None:

@@ -192,3 +192,32 @@ def test_coverage_command_prints_counts_per_area() -> None:
     code, out, _ = _run("coverage", "--format", "json")
     assert code == EXIT_OK
     assert json.loads(out)["counts"]["urgent-emergency-care"]["rules"] >= 10
+
+
+def test_decision_record_round_trip_and_tamper_detection(tmp_path: Path) -> None:
+    state = _state_file(tmp_path)
+    record = tmp_path / "record.json"
+    log = tmp_path / "audit.jsonl"
+    for _ in range(2):
+        code, _, err = _run("evaluate", state, "--backend", "native", "--record", str(record), "--log", str(log))
+        assert code == EXIT_OK, err
+    doc = json.loads(record.read_text())
+    jsonschema.validate(doc, load_schema("decision-record.schema.json"))
+    assert len(log.read_text().splitlines()) == 2
+    code, out, err = _run("verify-record", str(record), state)
+    assert code == EXIT_OK, err
+    assert "confirmed" in out
+    # The data changed since the record was made: verify-record says exactly what differs.
+    changed = json.loads(json.dumps(STATE))
+    changed["organisations"][1]["metrics"]["ae_4h_all"][0]["numerator"] = 900
+    other = tmp_path / "other"
+    other.mkdir()
+    code, out, err = _run("verify-record", str(record), _state_file(other, changed))
+    assert code == 5 and out == ""
+    assert "state digest" in err
+    assert "uec.ae-4h-78 / RA1: recorded not_met, now met" in err
+    # A record that is not a record.
+    bogus = tmp_path / "bogus.json"
+    bogus.write_text('{"schema": "something else"}')
+    code, _, err = _run("verify-record", str(bogus), state)
+    assert code == EXIT_INVALID and "not a decision record" in err

@@ -1,0 +1,93 @@
+"""Decision records: what went into an evaluation and what came out, re-checkable later."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import attrs
+import jsonschema
+
+from ._resources import load_schema
+from .engine import evaluate
+from .errors import ErrorDetail, PolicyError
+from .loader import Rulebook, load_rulebook
+from .outcomes import Evaluation
+from .state import State
+
+__all__ = ["RecordCheck", "append_log", "decision_record", "verify_record"]
+
+SCHEMA_ID = "policy-engine/decision-record/1"
+
+
+def _outcomes_digest(evaluation: Evaluation) -> str:
+    text = json.dumps([o.to_dict() for o in evaluation.outcomes], sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def decision_record(evaluation: Evaluation) -> dict[str, Any]:
+    """The decision record of an evaluation (matches ``schemas/decision-record.schema.json``)."""
+    return {
+        "schema": SCHEMA_ID,
+        **evaluation.record.to_dict(),
+        "outcomes_digest": _outcomes_digest(evaluation),
+        "outcomes": [{"rule": o.rule_id, "organisation": o.org_id, "status": o.status} for o in evaluation.outcomes],
+    }
+
+
+@attrs.frozen
+class RecordCheck:
+    """The result of re-running a recorded evaluation."""
+
+    ok: bool
+    differences: tuple[str, ...]
+
+    def __str__(self) -> str:
+        if self.ok:
+            return "the record is confirmed: same input, rulebook and outcomes"
+        return "the record differs:\n" + "\n".join(f"  - {d}" for d in self.differences)
+
+
+def verify_record(record: Any, state: State, rulebook: Rulebook | str | None = None) -> RecordCheck:
+    """Re-run the evaluation a record describes and say exactly what differs (if anything).
+
+    The rulebook defaults to the bundled one of the record's id. Raises PolicyError if the record
+    itself is malformed.
+    """
+    errors = [
+        ErrorDetail(
+            "record" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in e.absolute_path), e.message[:200]
+        )
+        for e in jsonschema.Draft202012Validator(
+            load_schema("decision-record.schema.json"), format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
+        ).iter_errors(record)
+    ]
+    if errors:
+        raise PolicyError("not a decision record", errors)
+    book = rulebook if isinstance(rulebook, Rulebook) else load_rulebook(rulebook or record["rulebook_id"])
+    diffs: list[str] = []
+    if state.digest != record["state_digest"]:
+        diffs.append(f"state digest {state.digest} is not the recorded {record['state_digest']}")
+    if book.digest != record["rulebook_digest"]:
+        diffs.append(f"rulebook digest {book.digest} is not the recorded {record['rulebook_digest']}")
+    again = evaluate(state, book, as_of=record["as_of"], backend=record["backend"])
+    now = {(o["rule"], o["organisation"]): o["status"] for o in decision_record(again)["outcomes"]}
+    then = {(o["rule"], o["organisation"]): o["status"] for o in record["outcomes"]}
+    for key in sorted(set(now) | set(then)):
+        if now.get(key) != then.get(key):
+            diffs.append(f"{key[0]} / {key[1]}: recorded {then.get(key, 'absent')}, now {now.get(key, 'absent')}")
+    if not diffs and _outcomes_digest(again) != record["outcomes_digest"]:
+        diffs.append("the statuses agree but the evidence or explanations differ (outcomes digest changed)")
+    return RecordCheck(not diffs, tuple(diffs))
+
+
+def append_log(path: str | os.PathLike[str], record: dict[str, Any]) -> None:
+    """Append one decision record as a JSON line, flushed and fsynced (an append-only audit trail)."""
+    line = json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=False) + "\n"
+    with Path(path).open("a", encoding="utf-8") as fh:
+        fh.write(line)
+        fh.flush()
+        os.fsync(fh.fileno())
