@@ -221,3 +221,15 @@ def test_decision_record_round_trip_and_tamper_detection(tmp_path: Path) -> None
     bogus.write_text('{"schema": "something else"}')
     code, _, err = _run("verify-record", str(bogus), state)
     assert code == EXIT_INVALID and "not a decision record" in err
+
+
+def test_verify_sources_lists_hashes_of_the_texts_checked() -> None:
+    import hashlib
+
+    from policy_engine._resources import policies_root
+
+    code, out, err = _run("verify-sources")
+    assert code == EXIT_OK, err
+    raw = (policies_root() / "nhs-2024-25" / "sources" / "national-objectives-2024-25.md").read_bytes()
+    assert f"{hashlib.sha256(raw).hexdigest()}" in out
+    assert "rule quotes" in out and "ledger quotes" in out
