@@ -80,6 +80,17 @@ def _parser() -> argparse.ArgumentParser:
     co.add_argument("--format", choices=["markdown", "json"], default="markdown")
     common(co)
 
+    li = sub.add_parser("lint", help="static checks of a rulebook (exit 3 on errors)")
+    li.add_argument(
+        "rulebook_path",
+        nargs="?",
+        default="nhs-2024-25",
+        metavar="RULEBOOK",
+        help="bundled rulebook name or folder path",
+    )
+    li.add_argument("--format", choices=["text", "json"], default="text")
+    li.add_argument("--scenarios", help="folder of scenario files (default: tests/scenarios if present)")
+
     vs = sub.add_parser("verify-sources", help="check every rule and ledger quote against the shipped guidance texts")
     common(vs)
 
@@ -209,6 +220,8 @@ def run(argv: Sequence[str] | None = None, stdout: TextIO | None = None, stderr:
 def _dispatch(args: argparse.Namespace, out: TextIO) -> str:
     if args.command == "verify-record":
         return _verify_record(args)
+    if args.command == "lint":
+        return _lint(args)
     book = load_rulebook(args.rulebook)
     if args.command == "coverage":
         from .coverage import load_coverage
@@ -244,6 +257,31 @@ def _dispatch(args: argparse.Namespace, out: TextIO) -> str:
     evaluation = _filtered(evaluation, args.status, args.org)
     fmt = args.format or ("table" if out.isatty() else "json")
     return _table(evaluation) if fmt == "table" else evaluation.to_json() + "\n"
+
+
+def _lint(args: argparse.Namespace) -> str:
+    from .errors import ErrorDetail, RulebookError
+    from .lint import lint
+
+    findings = lint(args.rulebook_path, args.scenarios)
+    if args.format == "json":
+        text = json.dumps([attrs_dict(f) for f in findings], indent=2) + "\n"
+    else:
+        counts = {s: sum(1 for f in findings if f.severity == s) for s in ("error", "warning", "info")}
+        text = "".join(f"{f}\n" for f in findings)
+        text += f"{counts['error']} error(s), {counts['warning']} warning(s), {counts['info']} info\n"
+    errors = [f for f in findings if f.severity == "error"]
+    if errors:
+        raise RulebookError(
+            f"lint found {len(errors)} error(s)", [ErrorDetail(f.rule_id, f"{f.code} {f.message}") for f in errors]
+        )
+    return text
+
+
+def attrs_dict(obj: Any) -> dict[str, Any]:
+    import attrs
+
+    return attrs.asdict(obj)
 
 
 def _verify_sources(book: Rulebook) -> str:
