@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import math
 import os
 import re
 from collections.abc import Mapping
@@ -97,10 +98,32 @@ class _SafeNoAliasLoader(yaml.SafeLoader):
             raise yaml.MarkedYAMLError(None, None, "anchors (&name) are not allowed in rule files", event.start_mark)
         return super().compose_node(parent, index)
 
+    def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            try:
+                duplicate = key in seen
+            except TypeError:
+                duplicate = False
+            if duplicate:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r} in one mapping", key_node.start_mark
+                )
+            try:
+                seen.add(key)
+            except TypeError:
+                pass
+        return super().construct_mapping(node, deep=deep)
+
 
 def _read_yaml(name: str, text: str) -> Any:
     try:
         return yaml.load(text, Loader=_SafeNoAliasLoader)  # noqa: S506 - SafeLoader subclass
+    except RecursionError:
+        raise RulebookError("a rule file is nested too deeply", [ErrorDetail(name, "nesting too deep")]) from None
+    except ValueError as exc:  # e.g. an unquoted impossible date such as 2025-02-30
+        raise RulebookError("a rule file holds an invalid value", [ErrorDetail(name, str(exc))]) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{name}:{mark.line + 1}:{mark.column + 1}" if mark is not None else name
@@ -117,7 +140,8 @@ def _plain(value: Any) -> Any:
     if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
         return value.isoformat()
     if isinstance(value, float):
-        return Decimal(repr(value))
+        # A non-finite number stays text, so the schema refuses it as "not a number".
+        return Decimal(repr(value)) if math.isfinite(value) else repr(value)
     return value
 
 

@@ -87,12 +87,21 @@ class Organisation:
 
 @attrs.frozen
 class State:
-    """A validated, immutable system state. ``document`` is the canonical JSON form it came from."""
+    """A validated, deeply immutable system state.
+
+    ``canonical`` is the canonical JSON text it came from (``digest`` is its sha256); ``document``
+    and ``to_dict()`` give a fresh copy of that data, so changing a copy cannot change the state.
+    """
 
     organisations: tuple[Organisation, ...]
     as_of: dt.date | None
-    document: Mapping[str, Any] = attrs.field(eq=False, repr=False)
+    canonical: str = attrs.field(eq=False, repr=False)
     digest: str = attrs.field(repr=False)
+
+    @property
+    def document(self) -> dict[str, Any]:
+        """A fresh copy of the state as plain data (numbers as exact Decimals)."""
+        return self.to_dict()
 
     def organisation(self, org_id: str) -> Organisation:
         """The organisation with this id; StateError if there is none."""
@@ -103,7 +112,7 @@ class State:
 
     def to_dict(self) -> dict[str, Any]:
         """The state as plain JSON-compatible data (numbers stay exact)."""
-        return json.loads(canonical_json(self.document), parse_float=Decimal)  # type: ignore[no-any-return]
+        return json.loads(self.canonical, parse_float=Decimal)  # type: ignore[no-any-return]
 
 
 @attrs.frozen
@@ -138,7 +147,8 @@ def view_at(org: Organisation, as_of: dt.date, date_facts: frozenset[str] = froz
 
 
 def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a number JSON allows")
+    # Kept as a non-finite Decimal so the number check reports it with its JSON path.
+    return Decimal(name)
 
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -212,7 +222,13 @@ def _json_path(parts: Any) -> str:
 
 
 def _short(value: Any) -> str:
-    text = json.dumps(value, default=str)
+    """A value as it appears in an error message: JSON with spaces, numbers exactly as given."""
+    try:
+        parts: list[str] = []
+        _encode(value, parts, pretty=True)
+        text = "".join(parts)
+    except (TypeError, ValueError, ArithmeticError):
+        text = repr(value)
     return text if len(text) <= 80 else text[:77] + "..."
 
 
@@ -300,7 +316,7 @@ def validate_state(document: Any, rulebook: Rulebook | None = None) -> list[Erro
     if errors:
         return errors
     _check_consistency(doc, errors)
-    if rulebook is not None and not errors:
+    if rulebook is not None:
         _check_catalogue(doc, rulebook, errors)
     return errors
 
@@ -464,30 +480,30 @@ def canonical_json(document: Any) -> str:
     return "".join(parts)
 
 
-def _encode(value: Any, out: list[str]) -> None:
+def _encode(value: Any, out: list[str], pretty: bool = False) -> None:
     if value is None or isinstance(value, (bool, str)):
         out.append(json.dumps(value, ensure_ascii=False))
     elif isinstance(value, int):
         out.append(str(value))
     elif isinstance(value, Decimal):
-        out.append(_decimal_json(value))
+        out.append(str(value) if pretty else _decimal_json(value))
     elif isinstance(value, float):
-        out.append(_decimal_json(Decimal(repr(value))))
+        out.append(repr(value) if pretty else _decimal_json(Decimal(repr(value))))
     elif isinstance(value, Mapping):
         out.append("{")
         for i, key in enumerate(sorted(value)):
             if i:
-                out.append(",")
+                out.append(", " if pretty else ",")
             out.append(json.dumps(key, ensure_ascii=False))
-            out.append(":")
-            _encode(value[key], out)
+            out.append(": " if pretty else ":")
+            _encode(value[key], out, pretty)
         out.append("}")
     elif isinstance(value, (list, tuple)):
         out.append("[")
         for i, item in enumerate(value):
             if i:
-                out.append(",")
-            _encode(item, out)
+                out.append(", " if pretty else ",")
+            _encode(item, out, pretty)
         out.append("]")
     else:
         raise TypeError(f"not JSON serialisable: {type(value).__name__}")
@@ -495,6 +511,8 @@ def _encode(value: Any, out: list[str]) -> None:
 
 def _decimal_json(value: Decimal) -> str:
     """A Decimal as a JSON number with no exponent; integral values without a fraction part."""
+    if not value.is_finite():
+        return str(value)  # only ever shown in error messages: valid states hold finite numbers
     if value == value.to_integral_value():
         return str(int(value))
     text = format(value.normalize(), "f")
@@ -551,5 +569,6 @@ def _freeze(doc: Mapping[str, Any]) -> State:
             )
         )
     as_of = parse_date(doc["as_of"]) if "as_of" in doc else None
-    digest = hashlib.sha256(canonical_json(doc).encode("utf-8")).hexdigest()
-    return State(tuple(orgs), as_of, MappingProxyType(dict(doc)), digest)
+    canonical = canonical_json(doc)
+    digest = hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+    return State(tuple(orgs), as_of, canonical, digest)

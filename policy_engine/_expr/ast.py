@@ -84,11 +84,14 @@ def render(node: Node) -> str:
             inner = f"({inner})"
         return f"not {inner}" if node.op == "not" else f"-{inner}"
     left, right = render(node.left), render(node.right)
-    if isinstance(node.left, Binary):
+    if isinstance(node.left, Binary) or (isinstance(node.left, Unary) and node.left.op == "not"):
         left = f"({left})"
-    if isinstance(node.right, Binary):
+    if isinstance(node.right, Binary) or (isinstance(node.right, Unary) and node.right.op == "not"):
         right = f"({right})"
     return f"{left} {node.op} {right}"
+
+
+MAX_DIGITS = 5000  # literals come from finite decimals in at most 4000 characters, so this is exact
 
 
 def _decimal_text(v: Fraction) -> str:
@@ -97,7 +100,7 @@ def _decimal_text(v: Fraction) -> str:
     v = abs(v)
     whole, rest = divmod(v.numerator, v.denominator)
     digits = []
-    for _ in range(30):
+    for _ in range(MAX_DIGITS):
         if rest == 0:
             break
         rest *= 10

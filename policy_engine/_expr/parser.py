@@ -9,12 +9,12 @@ from fractions import Fraction
 from .ast import Binary, Bool, Call, Name, Node, Num, Str, Unary
 
 MAX_LENGTH = 4000
-MAX_DEPTH = 40
+MAX_DEPTH = 100
 
 _TOKEN_RE = re.compile(
     r"""
     (?P<ws>\s+)
-  | (?P<num>\d+(?:\.\d+)?)
+  | (?P<num>[0-9]+(?:\.[0-9]+)?)
   | (?P<str>"(?:[^"\\\n]|\\["\\])*")
   | (?P<ident>[A-Za-z_][A-Za-z0-9_]*)
   | (?P<op><=|>=|==|!=|<|>|\+|-|\*|/|\(|\)|,|\.)
