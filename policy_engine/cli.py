@@ -94,6 +94,14 @@ def _parser() -> argparse.ArgumentParser:
     vs = sub.add_parser("verify-sources", help="check every rule and ledger quote against the shipped guidance texts")
     common(vs)
 
+    wi = sub.add_parser("what-if", help="the smallest change in an organisation's data that flips an outcome")
+    wi.add_argument("state")
+    wi.add_argument("rule")
+    wi.add_argument("org")
+    wi.add_argument("--as-of")
+    wi.add_argument("--format", choices=["text", "json"], default="text")
+    common(wi)
+
     ru = sub.add_parser("rules", help="list the rules with their citations")
     ru.add_argument("--format", choices=["table", "json"], default="table")
     ru.add_argument("--area", help="only this area")
@@ -241,6 +249,16 @@ def _dispatch(args: argparse.Namespace, out: TextIO) -> str:
         if problems:
             raise StateError("the state does not fit the rulebook", problems)
         return f"{args.state}: valid ({len(state.organisations)} organisations)\n"
+    if args.command == "what-if":
+        from .whatif import what_if
+
+        answer = what_if(state, args.rule, args.org, book, as_of=args.as_of)
+        if args.format == "json":
+            return json.dumps(answer.to_dict(), indent=2) + "\n"
+        return (
+            f"{answer.rule_id} [{answer.org_id}]: {answer.status}\n"
+            f"{'exact: ' if answer.exact else 'not computed exactly: '}{answer.message}\n"
+        )
     evaluation = evaluate(state, book, as_of=args.as_of, backend=args.backend)
     if args.command == "explain":
         if args.format == "json":
