@@ -102,6 +102,12 @@ def _parser() -> argparse.ArgumentParser:
     wi.add_argument("--format", choices=["text", "json"], default="text")
     common(wi)
 
+    di = sub.add_parser("diff", help="what changed between two rulebooks, and (given a state) which outcomes")
+    di.add_argument("old", help="bundled rulebook name or folder path")
+    di.add_argument("new", help="bundled rulebook name or folder path")
+    di.add_argument("--state", help="also evaluate this state under both and list the outcomes that change")
+    di.add_argument("--as-of")
+
     ru = sub.add_parser("rules", help="list the rules with their citations")
     ru.add_argument("--format", choices=["table", "json"], default="table")
     ru.add_argument("--area", help="only this area")
@@ -230,6 +236,8 @@ def _dispatch(args: argparse.Namespace, out: TextIO) -> str:
         return _verify_record(args)
     if args.command == "lint":
         return _lint(args)
+    if args.command == "diff":
+        return _diff(args)
     book = load_rulebook(args.rulebook)
     if args.command == "coverage":
         from .coverage import load_coverage
@@ -275,6 +283,20 @@ def _dispatch(args: argparse.Namespace, out: TextIO) -> str:
     evaluation = _filtered(evaluation, args.status, args.org)
     fmt = args.format or ("table" if out.isatty() else "json")
     return _table(evaluation) if fmt == "table" else evaluation.to_json() + "\n"
+
+
+def _diff(args: argparse.Namespace) -> str:
+    from .diff import diff_outcomes, diff_rulebooks
+
+    old, new = load_rulebook(args.old), load_rulebook(args.new)
+    changes = diff_rulebooks(old, new)
+    lines = [f"{old.id} {old.version} ({old.digest[:12]}) -> {new.id} {new.version} ({new.digest[:12]})"]
+    lines += [str(c) for c in changes] or ["no rule changes"]
+    if args.state:
+        moved = diff_outcomes(old, new, load_state(args.state), args.as_of)
+        lines.append(f"{len(moved)} outcome(s) change on {args.state}:")
+        lines += [f"  {m}" for m in moved]
+    return "\n".join(lines) + "\n"
 
 
 def _lint(args: argparse.Namespace) -> str:
