@@ -164,6 +164,9 @@ def _explain(rule: Rule, status: str, reason: str, evidence: Sequence[Evidence])
             parts.append("missing: " + "; ".join(missing[:4]))
     elif status not in ("due", "not_applicable") and comparisons:
         parts.append("; ".join(comparisons[:3]) + (" ..." if len(comparisons) > 3 else ""))
+    overrides = sorted({e.reference for e in evidence if e.kind == "parameter" and e.reference})
+    if overrides:
+        parts.append("parameter overridden by " + "; ".join(overrides))
     if any(e.kind == "fact" for e in evidence) and rule.kind == "obligation":
         parts.append("decided on a self-declared fact, not a measured threshold")
     return ". ".join(parts)

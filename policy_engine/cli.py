@@ -40,6 +40,13 @@ def _parser() -> argparse.ArgumentParser:
 
     def common(sp: argparse.ArgumentParser) -> None:
         sp.add_argument("--rulebook", default="nhs-2024-25", help="bundled rulebook name or folder path")
+        sp.add_argument(
+            "--overlay",
+            action="append",
+            default=[],
+            metavar="FILE",
+            help="parameter overlay (YAML) applied to the rulebook; repeatable",
+        )
 
     ev = sub.add_parser("evaluate", help="evaluate every rule on a state")
     ev.add_argument("state", help="state JSON file")
@@ -62,6 +69,7 @@ def _parser() -> argparse.ArgumentParser:
     vr.add_argument("record", help="decision record JSON (from evaluate --record)")
     vr.add_argument("state", help="the state JSON the record was made from")
     vr.add_argument("--rulebook", default=None, help="rulebook (default: the bundled one the record names)")
+    vr.add_argument("--overlay", action="append", default=[], metavar="FILE", help="the overlays the record used")
 
     va = sub.add_parser("validate", help="check a state against the schema and the rulebook's catalogues")
     va.add_argument("state")
@@ -107,6 +115,13 @@ def _parser() -> argparse.ArgumentParser:
     di.add_argument("new", help="bundled rulebook name or folder path")
     di.add_argument("--state", help="also evaluate this state under both and list the outcomes that change")
     di.add_argument("--as-of")
+    di.add_argument(
+        "--new-overlay",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="parameter overlay applied to NEW (compare a local variant with the national rules)",
+    )
 
     ru = sub.add_parser("rules", help="list the rules with their citations")
     ru.add_argument("--format", choices=["table", "json"], default="table")
@@ -238,7 +253,7 @@ def _dispatch(args: argparse.Namespace, out: TextIO) -> str:
         return _lint(args)
     if args.command == "diff":
         return _diff(args)
-    book = load_rulebook(args.rulebook)
+    book = _with_overlays(load_rulebook(args.rulebook), args.overlay)
     if args.command == "coverage":
         from .coverage import load_coverage
 
@@ -285,10 +300,23 @@ def _dispatch(args: argparse.Namespace, out: TextIO) -> str:
     return _table(evaluation) if fmt == "table" else evaluation.to_json() + "\n"
 
 
+def _record_rulebook(record: Any) -> str:
+    name = record.get("rulebook_id") if isinstance(record, dict) else None
+    return name if isinstance(name, str) and name else "nhs-2024-25"
+
+
+def _with_overlays(book: Rulebook, overlays: Sequence[str]) -> Rulebook:
+    from .overlay import apply_overlay
+
+    for path in overlays:
+        book = apply_overlay(book, path)
+    return book
+
+
 def _diff(args: argparse.Namespace) -> str:
     from .diff import diff_outcomes, diff_rulebooks
 
-    old, new = load_rulebook(args.old), load_rulebook(args.new)
+    old, new = load_rulebook(args.old), _with_overlays(load_rulebook(args.new), args.new_overlay)
     changes = diff_rulebooks(old, new)
     lines = [f"{old.id} {old.version} ({old.digest[:12]}) -> {new.id} {new.version} ({new.digest[:12]})"]
     lines += [str(c) for c in changes] or ["no rule changes"]
@@ -364,7 +392,8 @@ def _verify_record(args: argparse.Namespace) -> str:
     except OSError as exc:
         raise PolicyError("cannot read the record", [ErrorDetail(args.record, exc.strerror or str(exc))]) from None
     record = _parse_json(raw, f"record file {args.record}")
-    check = verify_record(record, load_state(args.state), args.rulebook)
+    book = _with_overlays(load_rulebook(args.rulebook or _record_rulebook(record)), args.overlay)
+    check = verify_record(record, load_state(args.state), book)
     if not check.ok:
         raise RecordMismatch(str(check))
     return str(check) + "\n"

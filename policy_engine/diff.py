@@ -7,6 +7,7 @@ from typing import Any
 
 import attrs
 
+from ._expr.evaluate import format_number
 from .engine import evaluate
 from .loader import Rulebook
 from .rules import Rule
@@ -72,7 +73,8 @@ def diff_rulebooks(old: Rulebook, new: Rulebook) -> list[Change]:
             if pa is None or pb is None:
                 out.append(Change("threshold", rid, f"parameter {name} {'added' if pa is None else 'removed'}"))
             elif (pa.value, pa.unit) != (pb.value, pb.unit):
-                out.append(Change("threshold", rid, f"{name}: {pa.value} {pa.unit} -> {pb.value} {pb.unit}"))
+                old_text, new_text = format_number(pa.value, pa.unit), format_number(pb.value, pb.unit)
+                out.append(Change("threshold", rid, f"{name}: {old_text} -> {new_text}"))
         fa, fb = _fields(a), _fields(b)
         for name, (kind, va) in fa.items():
             vb = fb[name][1]

@@ -128,6 +128,7 @@ def _evaluate(
         engine_version=_durable.engine_version() if chosen == "durable" else f"native {_native.VERSION}",
         as_of=when,
         evaluated_at=stamp,
+        overlays=book.overlays,
     )
     return Evaluation(tuple(sorted(outcomes, key=lambda o: (o.org_id, o.rule_id))), trace, record)
 

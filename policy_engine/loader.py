@@ -61,6 +61,8 @@ class Rulebook:
     digest: str
     location: str
     source_texts: Mapping[str, str] = attrs.field(repr=False, eq=False)
+    overlays: tuple[str, ...] = ()
+    """Parameter overlays applied (``id@sha256`` each); part of ``digest``."""
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Rulebook) and other.digest == self.digest

@@ -112,10 +112,13 @@ class DecisionRecord:
     engine_version: str
     as_of: dt.date
     evaluated_at: str
+    overlays: tuple[str, ...] = ()
+    """Parameter overlays applied to the rulebook, as ``id@sha256``."""
 
     def to_dict(self) -> dict[str, Any]:
         d = attrs.asdict(self)
         d["as_of"] = self.as_of.isoformat()
+        d["overlays"] = list(self.overlays)
         return d
 
 

@@ -53,6 +53,8 @@ class Parameter:
     value: Fraction
     unit: str
     wording: str | None = None
+    override: str | None = None
+    """Set when a parameter overlay changed the value: which overlay, the original value, why."""
 
 
 @attrs.frozen

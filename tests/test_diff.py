@@ -34,7 +34,7 @@ def variant(tmp_path: Path) -> Path:
 def test_rulebook_changes(tmp_path: Path) -> None:
     old, new = pe.load_rulebook(), pe.load_rulebook(variant(tmp_path))
     changes = {(c.kind, c.rule_id): c.detail for c in diff_rulebooks(old, new)}
-    assert changes[("threshold", "uec.ae-4h-78")] == "threshold: 78 percent -> 74 percent"
+    assert changes[("threshold", "uec.ae-4h-78")] == "threshold: 78% -> 74%"
     assert ("removed", "uec.pews-implemented") in changes
     assert not diff_rulebooks(old, old)
 
@@ -53,5 +53,5 @@ def test_cli_diff(tmp_path: Path) -> None:
     code = run(["diff", "nhs-2024-25", str(variant(tmp_path)), "--state", str(EXAMPLE)], stdout=out, stderr=err)
     assert code == EXIT_OK, err.getvalue()
     text = out.getvalue()
-    assert "threshold  uec.ae-4h-78: threshold: 78 percent -> 74 percent" in text
+    assert "threshold  uec.ae-4h-78: threshold: 78% -> 74%" in text
     assert "uec.ae-4h-78 / EXA: not_met -> met" in text

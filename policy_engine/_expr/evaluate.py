@@ -143,7 +143,7 @@ def _name(node: Name, env: Env) -> Value:
         assert env.rule.deadline is not None
         return env.rule.deadline
     param = env.rule.parameters[node.parts[1]]
-    env.note(Evidence("parameter", param.name, format_number(param.value, param.unit)))
+    env.note(Evidence("parameter", param.name, format_number(param.value, param.unit), reference=param.override))
     return param.value
 
 

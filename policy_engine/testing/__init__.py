@@ -1,14 +1,38 @@
 """Helpers for test suites that assert policy outcomes (public API).
 
-* ``load_scenarios(path)`` / ``run_scenario(scenario, backend=...)`` — YAML scenario files
+* ``load_scenarios(path)`` / ``run_scenario(scenario, rulebook, backend=...)`` — YAML scenario files
   (a small state, an ``as_of`` date, the expected outcomes), readable by a policy analyst.
 * ``assert_outcome(evaluation, rule_id, org_id, status)`` — an assertion whose failure message
   shows the outcome, its evidence and its explanation.
+* ``policy_engine.testing.strategies`` — Hypothesis strategies: ``states()``, ``organisations()``,
+  ``metric_series()``, ``threshold_counts()``, ``as_of_dates()``, ``states_near(rule_id)``,
+  ``boundary_cases(rule_id)``, ``merged(...)``.
+* ``thresholds(rulebook)`` / ``rule_thresholds(rule_id)`` / ``boundary_state(threshold, offset)`` /
+  ``expected_status(threshold, offset)`` — the rulebook's threshold comparisons, read from the rule
+  conditions, and the states that sit on them.
+* ``policy_engine.testing.plugin`` — the pytest plugin (fixtures ``policy_rulebook`` and
+  ``policy_evaluate``; ``test_*.policy.yaml`` scenario files collected as tests). It is registered
+  as a ``pytest11`` entry point, so an installed package loads it automatically.
+
+See docs/testing-kit.md.
 """
 
 from __future__ import annotations
 
 from .assertions import assert_outcome
+from .boundaries import Threshold, boundary_state, expected_status, rule_thresholds, thresholds
 from .scenarios import Expectation, Scenario, ScenarioFailure, load_scenarios, run_scenario
 
-__all__ = ["Expectation", "Scenario", "ScenarioFailure", "assert_outcome", "load_scenarios", "run_scenario"]
+__all__ = [
+    "Expectation",
+    "Scenario",
+    "ScenarioFailure",
+    "Threshold",
+    "assert_outcome",
+    "boundary_state",
+    "expected_status",
+    "load_scenarios",
+    "rule_thresholds",
+    "run_scenario",
+    "thresholds",
+]
