@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import json
+import os
 import threading
 from typing import Any
 
@@ -97,32 +98,37 @@ def test_durable_sessions_do_not_leak_between_evaluations() -> None:
     assert not durable_backend._SESSIONS
 
 
-@pytest.mark.skipif("durable" not in BACKENDS, reason="durable-rules not importable")
+THREAD_ROUNDS = int(os.environ.get("POLICY_ENGINE_THREAD_ROUNDS", "25"))
+
+
 def test_threads_get_the_serial_results() -> None:
+    """8 threads x THREAD_ROUNDS rounds x every input x every backend give exactly the serial results
+    (POLICY_ENGINE_THREAD_ROUNDS=1000 for the full stress run)."""
     inputs = [
         STATE,
         {"as_of": "2025-04-20", "organisations": [trust("RB1", 500, 400, 900)]},
         {"as_of": "2024-12-01", "organisations": [trust("RC1", 820, 810, 820)]},
     ]
-    expected = [pe.evaluate(s, BOOK, backend=b, evaluated_at=STAMP).outcomes for s in inputs for b in BACKENDS]
-    results: dict[int, Any] = {}
+    expected = [pe.evaluate(s, BOOK, backend=b, evaluated_at=STAMP).to_json() for s in inputs for b in BACKENDS]
+    mismatches: list[str] = []
     errors: list[BaseException] = []
 
     def work(k: int) -> None:
         try:
-            for _ in range(3):
-                got = [pe.evaluate(s, BOOK, backend=b, evaluated_at=STAMP).outcomes for s in inputs for b in BACKENDS]
-                results[k] = got
+            for r in range(THREAD_ROUNDS):
+                got = [pe.evaluate(s, BOOK, backend=b, evaluated_at=STAMP).to_json() for s in inputs for b in BACKENDS]
+                if got != expected:
+                    mismatches.append(f"thread {k} round {r}")
         except BaseException as exc:  # pragma: no cover - reported below
             errors.append(exc)
 
-    threads = [threading.Thread(target=work, args=(k,)) for k in range(4)]
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(8)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
     assert not errors
-    assert all(r == expected for r in results.values())
+    assert not mismatches
 
 
 def test_backend_selection() -> None:
