@@ -266,6 +266,11 @@ def acute_large() -> dict[str, Any]:
             "ae_4h_type1": type1,
             "ae_12h_type1": prop(t1, t12),
             "g_and_a_beds": values(beds),
+            # flow: shorter ED stays and handovers, fewer delayed patients, but longer delays for those delayed
+            "ae_time_in_dept_type1": ratio(t1, path({"2023-04": 296, "2024-03": 290, "2025-03": 268})),
+            "patients_beyond_drd": values(path({"2023-04": 164, "2024-03": 158, "2025-03": 141})),
+            "drd_delay_days": ratio(volume(640, growth=10), path({"2023-04": 5, "2024-03": 6, "2025-03": 7})),
+            "ambulance_handover_time": ratio(volume(3_100, AE_VOLUME), path({"2023-04": 2580, "2025-03": 2160})),
             "elec_rtt_over_65wk_excl_exempt": values(rtt65),
             "uor_efficiency_savings_delivered": prop(opex, constant(25)),
             "cancer_fds_28day": prop(
@@ -511,6 +516,10 @@ def ambulance() -> dict[str, Any]:
         "region": REGION,
         "metrics": {
             "cat2_response": ratio(incidents, mean),
+            # hours on the road held at or above the January-March 2024 level all year
+            "ambulance_vehicle_hours": values(
+                path({"2023-04": 29_000, "2024-01": 32_000, "2024-03": 32_000, "2024-04": 32_100, "2025-03": 32_800})
+            ),
             "uor_efficiency_savings_delivered": prop(opex, constant(23)),
             "uor_agency_spend_share_of_pay_bill": prop(pay, constant(8)),
             "uor_off_framework_agency_shifts_not_signed_off": values(constant(0, "2024-04", LAST)),
@@ -525,6 +534,7 @@ def ambulance() -> dict[str, Any]:
                 ),
             },
             extra=[
+                ("ambulance_culture_review_implemented", True, "2024-07-25", "Trust board 2024-07-25 item 6"),
                 (
                     "dig_epr_outline_business_case_completed",
                     False,
@@ -594,6 +604,8 @@ def community() -> dict[str, Any]:
         "parent": ICB,
         "region": REGION,
         "metrics": {
+            # community bed length of stay rose (not met)
+            "community_bed_los": ratio(volume(310), path({"2023-04": 24, "2024-03": 25, "2025-03": 27})),
             "uor_efficiency_savings_delivered": prop(opex, constant(24)),
             "uor_agency_spend_share_of_pay_bill": prop(pay, constant(18)),
             "uor_off_framework_agency_shifts_not_signed_off": values(constant(0, "2024-04", LAST)),
@@ -824,6 +836,7 @@ def icb(trusts: Sequence[dict[str, Any]]) -> dict[str, Any]:
             ),
             # urgent and emergency care
             "g_and_a_beds": values(beds),
+            "intermediate_care_capacity": values(path({"2023-04": 1_820, "2024-03": 1_900, "2025-03": 2_040})),
             "virtual_ward_occupancy": prop(
                 constant(180),
                 path(
@@ -1017,6 +1030,9 @@ ICB_FACTS: list[tuple[str, bool | int | float | str, str, str]] = [
     ("g_and_a_beds_plan_2023_24", 1_594, "2023-05-04", "2023/24 operating plan, system bed model"),
     ("system_coordination_centre_in_place", True, "2024-04-01", "SCC operating model 2024-04"),
     ("d2a_model_implemented", True, "2024-10-01", "Discharge programme board 2024-10-01"),
+    ("discharge_fund_reviewed", True, "2024-09-19", "Joint ICB/LA Better Care Fund review 2024-09-19"),
+    ("uec_high_impact_initiatives_progressed", True, "2024-12-12", "UEC board 2024-12-12: HII self-assessment"),
+    ("care_transfer_hubs_improved", True, "2024-11-01", "Care transfer hub review 2024-11"),
     # use of resources
     ("uor_planned_efficiency_pct", 2.3, "2024-05-02", "2024/25 system financial plan 2024-05-02"),
     ("uor_icb_off_framework_governance_in_place", True, "2024-05-09", "ICB finance committee 2024-05-09"),
