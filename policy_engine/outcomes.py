@@ -11,22 +11,9 @@ import attrs
 
 from ._expr.evaluate import Evidence
 from .errors import ErrorDetail, PolicyError
+from .rules import STATUSES
 
 __all__ = ["STATUSES", "Citation", "DecisionRecord", "Evaluation", "Evidence", "Firing", "Outcome"]
-
-STATUSES: tuple[str, ...] = (
-    "met",
-    "met_late",
-    "not_met",
-    "due",
-    "overdue",
-    "breached",
-    "not_breached",
-    "eligible",
-    "not_eligible",
-    "unknown",
-    "not_applicable",
-)
 
 
 @attrs.frozen

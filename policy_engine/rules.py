@@ -15,6 +15,7 @@ from ._expr.ast import Node
 __all__ = [
     "ORGANISATION_TYPES",
     "RULE_KINDS",
+    "STATUSES",
     "FactDef",
     "MetricDef",
     "Parameter",
@@ -33,6 +34,20 @@ ORGANISATION_TYPES: tuple[str, ...] = (
     "pcn",
 )
 RULE_KINDS: tuple[str, ...] = ("obligation", "target", "breach", "eligibility")
+STATUSES: tuple[str, ...] = (
+    "met",
+    "met_late",
+    "not_met",
+    "due",
+    "overdue",
+    "breached",
+    "not_breached",
+    "eligible",
+    "not_eligible",
+    "unknown",
+    "not_applicable",
+)
+"""Every status an outcome can have (see docs/rule-language.md)."""
 RuleKind = Literal["obligation", "target", "breach", "eligibility"]
 
 

@@ -6,24 +6,8 @@ from collections.abc import Callable, Mapping
 
 import attrs
 
-from ..rules import FactDef, MetricDef, Parameter, Period
+from ..rules import STATUSES, FactDef, MetricDef, Parameter, Period
 from .ast import ARITHMETIC, COMPARISONS, Binary, Bool, Call, Name, Node, Num, Str, Unary
-
-STATUSES = frozenset(
-    {
-        "met",
-        "met_late",
-        "not_met",
-        "due",
-        "overdue",
-        "breached",
-        "not_breached",
-        "eligible",
-        "not_eligible",
-        "unknown",
-        "not_applicable",
-    }
-)
 
 
 @attrs.frozen
