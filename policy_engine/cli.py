@@ -127,6 +127,15 @@ def _parser() -> argparse.ArgumentParser:
     ru.add_argument("--format", choices=["table", "json"], default="table")
     ru.add_argument("--area", help="only this area")
     common(ru)
+
+    im = sub.add_parser("import", help="build a state from NHS England statistics files (summary on stderr)")
+    im.add_argument("kind", help="ae, ambulance (aqi), cancer (cwt), rtt, diagnostics (dm01), or auto")
+    im.add_argument("files", nargs="+", metavar="FILE", help="published CSV files (or zip files holding one CSV)")
+    im.add_argument("--reference", metavar="ORGS.csv", help="organisation reference table: ods_code, name, type, icb")
+    im.add_argument("--as-of", help="the state's as_of (default: the day after the last month with data)")
+    im.add_argument("--infer-services", action="store_true", help="declare A&E services from the attendances")
+    im.add_argument("-o", "--output", help="write the state to this file instead of stdout (atomically)")
+    common(im)
     return p
 
 
@@ -263,6 +272,14 @@ def _dispatch(args: argparse.Namespace, out: TextIO) -> str:
         return _verify_sources(book)
     if args.command == "rules":
         return _rules_json(book, args.area) if args.format == "json" else _rules_table(book, args.area)
+    if args.command == "import":
+        from .importers import import_files
+
+        doc, summary = import_files(
+            args.kind, args.files, args.reference, as_of=args.as_of, infer_services=args.infer_services, rulebook=book
+        )
+        sys.stderr.write(summary.to_text())
+        return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
     state = load_state(args.state)
     if args.command == "validate":
         from .errors import StateError

@@ -1,0 +1,173 @@
+"""Build a system state from NHS England's published statistics files.
+
+Typical use::
+
+    from policy_engine.importers import import_files
+
+    state, summary = import_files("ae", ["ae-march-2025.csv"], reference="organisations.csv")
+    print(summary.to_text())                    # rows read/used, and every skipped or repaired row
+    book = policy_engine.load_rulebook()
+    result = policy_engine.evaluate(policy_engine.state_from_dict(state, book), book)
+
+Kinds (aliases in brackets): ``ae`` (A&E attendances, the monthly ``MSitAE`` provider CSV),
+``ambulance`` (``aqi``, ``ambsys``: Ambulance Quality Indicators), ``cancer`` (``cwt``: the CWT
+provider extract), ``rtt`` (referral to treatment full extract), ``diagnostics`` (``dm01``), and
+``auto`` (each file's kind found from its header). docs/importers.md lists every layout, where it
+is documented, and which columns feed which metric.
+
+Only :class:`policy_engine.PolicyError` subclasses escape: :class:`ImportFileError` (cannot read a
+file), :class:`LayoutError` (a file is not in a known layout; names file, line and column),
+:class:`ReferenceTableError`, and StateError (a bad ``as_of``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Callable, Sequence
+from types import ModuleType
+from typing import Any
+
+from .._time import parse_date
+from ..errors import ErrorDetail, StateError
+from ..loader import Rulebook, load_rulebook
+from ..state import state_from_dict
+from . import ae, ambulance, cancer, diagnostics, rtt
+from .builder import FileContext, StateBuilder
+from .errors import ImportFileError, LayoutError, ReferenceTableError
+from .reference import OrgRef, Reference, read_reference
+from .summary import ImportIssue, ImportSummary
+from .table import Layout, open_table
+
+__all__ = [
+    "KINDS",
+    "ImportFileError",
+    "ImportIssue",
+    "ImportSummary",
+    "LayoutError",
+    "OrgRef",
+    "Reference",
+    "ReferenceTableError",
+    "import_files",
+    "import_sources",
+    "read_reference",
+]
+
+_MODULES: dict[str, ModuleType] = {
+    "ae": ae,
+    "ambulance": ambulance,
+    "cancer": cancer,
+    "rtt": rtt,
+    "diagnostics": diagnostics,
+}
+KINDS: dict[str, str] = {
+    "ae": "A&E attendances and emergency admissions (monthly provider CSV)",
+    "ambulance": "Ambulance Quality Indicators (AmbSYS CSV)",
+    "cancer": "cancer waiting times (CWT-CRS provider extract)",
+    "rtt": "referral to treatment waiting times (full CSV extract)",
+    "diagnostics": "diagnostics waiting times (DM01 CSV)",
+}
+"""The kinds of file, with what each is."""
+
+_ALIASES = {
+    "a&e": "ae",
+    "aqi": "ambulance",
+    "ambsys": "ambulance",
+    "cwt": "cancer",
+    "dm01": "diagnostics",
+}
+
+
+def _kind(name: str) -> str:
+    k = _ALIASES.get(name.strip().casefold(), name.strip().casefold())
+    if k != "auto" and k not in _MODULES:
+        raise ImportFileError(
+            f"unknown kind of file {name!r}: expected one of {', '.join([*_MODULES, 'auto'])} "
+            f"(or {', '.join(_ALIASES)})"
+        )
+    return k
+
+
+def _layouts(kind: str) -> list[tuple[Layout, str]]:
+    kinds = list(_MODULES) if kind == "auto" else [kind]
+    return [(layout, k) for k in kinds for layout in _MODULES[k].LAYOUTS]
+
+
+def _as_of(value: dt.date | str | None) -> dt.date | None:
+    if value is None or isinstance(value, dt.date):
+        return value
+    try:
+        return parse_date(value)
+    except ValueError as exc:
+        raise StateError("invalid as_of date", [ErrorDetail("as_of", str(exc), repr(value))]) from None
+
+
+def _check_services(ref: Reference, book: Rulebook) -> None:
+    problems = [
+        ErrorDetail(f"{ref.file}:{org.line}", "unknown service (not in the rulebook's catalogue)", service)
+        for org in ref.orgs.values()
+        for service in org.services or ()
+        if service not in book.services
+    ]
+    if problems:
+        raise ReferenceTableError(f"{ref.file}: the organisation reference table has errors", problems)
+
+
+def import_sources(
+    sources: Sequence[tuple[str, str | os.PathLike[str]]],
+    reference: str | os.PathLike[str] | Reference | None = None,
+    *,
+    as_of: dt.date | str | None = None,
+    infer_services: bool = False,
+    rulebook: Rulebook | None = None,
+) -> tuple[dict[str, Any], ImportSummary]:
+    """Import files of several kinds into one state: ``[("ae", path), ("rtt", path), ...]``.
+
+    ``reference``: an organisation reference table (path, or one read with
+    :func:`read_reference`). With it, only the organisations it lists are imported, with its types,
+    names and ICBs; without it, only NHS trust codes (three characters starting ``R`` or ``T``)
+    are, with the type the kind of file implies (acute trust; ambulance trust for AQI).
+    ``as_of``: the state's date (default: the day after the last month with data).
+    ``infer_services``: declare A&E services (``type1_ae``...) for providers the A&E files show
+    attendances for (note that a declared service list makes every service not in it read as
+    not provided). Returns the state document, which passes ``state_from_dict(state, rulebook)``,
+    and the import summary.
+    """
+    when = _as_of(as_of)
+    summary = ImportSummary()
+    book = rulebook if rulebook is not None else load_rulebook()
+    ref = reference if isinstance(reference, Reference) or reference is None else read_reference(reference)
+    if ref is not None:
+        _check_services(ref, book)
+    builder = StateBuilder(ref, summary, infer_services=infer_services)
+    for kind_name, path in sources:
+        kind = _kind(kind_name)
+        pairs = _layouts(kind)
+        label = KINDS[kind] if kind != "auto" else "statistics file (A&E, AQI, CWT, RTT or DM01)"
+        table = open_table(path, label, [layout for layout, _ in pairs])
+        actual = next(k for layout, k in pairs if layout is table.layout)
+        ctx = FileContext(table, actual, summary, builder)
+        builder.files.append(table.file)
+        reader: Callable[[FileContext], None] = _MODULES[actual].read
+        reader(ctx)
+        ctx.finish()
+    state = builder.build(when, {name: m.kind for name, m in book.metrics.items()})
+    state_from_dict(state, book)  # the importers' contract: what they write is a valid state
+    return state, summary
+
+
+def import_files(
+    kind: str,
+    paths: Sequence[str | os.PathLike[str]],
+    reference: str | os.PathLike[str] | Reference | None = None,
+    *,
+    as_of: dt.date | str | None = None,
+    infer_services: bool = False,
+    rulebook: Rulebook | None = None,
+) -> tuple[dict[str, Any], ImportSummary]:
+    """Import files of one kind (or ``"auto"``) into a state; see :func:`import_sources`."""
+    if isinstance(paths, (str, os.PathLike)):
+        paths = [paths]
+    return import_sources(
+        [(kind, p) for p in paths], reference, as_of=as_of, infer_services=infer_services, rulebook=rulebook
+    )

@@ -1,0 +1,167 @@
+"""A&E attendances and emergency admissions: the monthly provider-level CSV (``MSitAE``).
+
+One row per provider and month: ``Period`` (``MSitAE-MARCH-2025``), ``Org Code``, ``Parent Org``
+(the NHS England region), ``Org name``, then attendances and attendances over 4 hours by department
+type (Type 1, Type 2, Other A&E Department), from August 2020 split into unplanned attendances and
+booked appointments. A ``TOTAL`` row (England) is skipped.
+
+Metrics (see docs/importers.md):
+
+* ``ae_4h_type1``: numerator = Type 1 attendances - Type 1 attendances over 4 hours, denominator =
+  Type 1 attendances; booked appointments are included in both (NHS England's headline 4-hour
+  measure counts them), so from August 2020 each count is the unplanned plus the booked column.
+* ``ae_4h_all``: the same over Type 1, Type 2 and Other A&E departments.
+
+Not imported: ``ae_12h_type1`` (12 hours from *arrival*): this file only has waits of 12 hours
+from the *decision to admit*, a different measure.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+from .builder import CONFLICTING_ROWS, DUPLICATE_ROW, Dedup, FileContext
+from .common import Pending, row_month, skip_total_or_footnote
+from .table import Column, Layout, Row
+
+__all__ = ["LAYOUTS", "read"]
+
+_TYPES = {"1": "Type 1", "2": "Type 2", "o": "Other"}
+_SERVICE = {"1": "type1_ae", "2": "type2_ae", "o": "type3_ae"}
+
+
+def _keys(booked: bool) -> list[str]:
+    keys = [f"{p}_{t}" for p in ("att", "ov") for t in _TYPES]
+    if booked:
+        keys += [f"{p}_{t}" for p in ("bk", "bkov") for t in _TYPES]
+    return keys
+
+
+_IDENTITY = (
+    Column("period", ("Period",)),
+    Column("org_code", ("Org Code",)),
+    Column("parent_org", ("Parent Org",), required=False),
+    Column("org_name", ("Org name",), required=False),
+)
+_CURRENT = (
+    Column("att_1", ("A&E attendances Type 1",)),
+    Column("att_2", ("A&E attendances Type 2",)),
+    Column("att_o", ("A&E attendances Other A&E Department", "A&E attendances Other Department")),
+    Column("ov_1", ("Attendances over 4hrs Type 1",)),
+    Column("ov_2", ("Attendances over 4hrs Type 2",)),
+    Column("ov_o", ("Attendances over 4hrs Other Department", "Attendances over 4hrs Other A&E Department")),
+)
+_BOOKED = (
+    Column("bk_1", ("A&E attendances Booked Appointments Type 1",)),
+    Column("bk_2", ("A&E attendances Booked Appointments Type 2",)),
+    Column(
+        "bk_o",
+        (
+            "A&E attendances Booked Appointments Other Department",
+            "A&E attendances Booked Appointments Other A&E Department",
+        ),
+    ),
+    Column("bkov_1", ("Attendances over 4hrs Booked Appointments Type 1",)),
+    Column("bkov_2", ("Attendances over 4hrs Booked Appointments Type 2",)),
+    Column(
+        "bkov_o",
+        (
+            "Attendances over 4hrs Booked Appointments Other Department",
+            "Attendances over 4hrs Booked Appointments Other A&E Department",
+        ),
+    ),
+)
+_NUMBER_OF = (
+    Column("att_1", ("Number of A&E attendances Type 1",)),
+    Column("att_2", ("Number of A&E attendances Type 2",)),
+    Column("att_o", ("Number of A&E attendances Other A&E Department", "Number of A&E attendances Other Department")),
+    Column("ov_1", ("Number of attendances over 4hrs Type 1",)),
+    Column("ov_2", ("Number of attendances over 4hrs Type 2",)),
+    Column(
+        "ov_o",
+        ("Number of attendances over 4hrs Other A&E Department", "Number of attendances over 4hrs Other Department"),
+    ),
+)
+_BOOKED_HEADINGS = tuple(n for c in _BOOKED for n in c.names)
+
+LAYOUTS = (
+    Layout(
+        "monthly A&E CSV, August 2020 onwards (booked appointments in their own columns)",
+        _IDENTITY + _CURRENT + _BOOKED,
+    ),
+    Layout(
+        "monthly A&E CSV, April to July 2020 (no booked-appointment columns)", _IDENTITY + _CURRENT, _BOOKED_HEADINGS
+    ),
+    Layout(
+        "monthly A&E CSV, 2019-20 ('Number of A&E attendances ...' headings)", _IDENTITY + _NUMBER_OF, _BOOKED_HEADINGS
+    ),
+)
+
+
+def _region(parent: str) -> str | None:
+    return parent if parent.casefold().startswith("nhs england") else None
+
+
+def read(ctx: FileContext) -> None:
+    """Read one A&E file into the builder."""
+    t = ctx.table
+    booked = t.has("bk_1")
+    keys = _keys(booked)
+    dedup = Dedup()
+    pending = Pending()
+    for row in ctx.data_rows():
+        period, code, parent = t.cell(row, "period"), t.cell(row, "org_code"), t.cell(row, "parent_org")
+        if skip_total_or_footnote(ctx, row, code, period, parent):
+            continue
+        month = row_month(ctx, row, period)
+        if month is None:
+            continue
+        org = ctx.builder.admit(
+            ctx, row, code, default_type="acute_trust", name=t.cell(row, "org_name") or None, region=_region(parent)
+        )
+        if org is None:
+            continue
+        status, first = dedup.check((org, month), tuple(t.cell(row, k) for k in keys), row.line)
+        if status == "duplicate":
+            ctx.issue("duplicate", DUPLICATE_ROW, row, detail=f"{org}; first at line {first}")
+            continue
+        if status == "conflict":
+            ctx.issue("conflict", CONFLICTING_ROWS, row, detail=f"{org}; first at line {first}")
+            pending.conflicted.add((org, month))
+            continue
+        counts: dict[str, tuple[int, int] | None] = {}
+        for typ in _TYPES:
+            counts[typ] = _type_counts(ctx, row, typ, booked)
+            pair = counts[typ]
+            if pair is not None and pair[1] > 0:
+                ctx.builder.infer_service(org, _SERVICE[typ])
+        one = counts["1"]
+        if one is not None:
+            pending.add(org, month, "ae_4h_type1", [row.line], numerator=one[0], denominator=one[1])
+        if all(counts[typ] is not None for typ in _TYPES):
+            within = sum(Fraction(p[0]) for p in counts.values() if p is not None)
+            total = sum(Fraction(p[1]) for p in counts.values() if p is not None)
+            pending.add(org, month, "ae_4h_all", [row.line], numerator=within, denominator=total)
+    pending.commit(ctx)
+
+
+def _type_counts(ctx: FileContext, row: Row, typ: str, booked: bool) -> tuple[int, int] | None:
+    """(attendances within 4 hours, attendances) for one department type, or None if unavailable."""
+    parts = [ctx.whole(row, f"att_{typ}"), ctx.whole(row, f"ov_{typ}")]
+    if booked:
+        parts += [ctx.whole(row, f"bk_{typ}"), ctx.whole(row, f"bkov_{typ}")]
+    if any(p is None for p in parts):
+        return None
+    values = [p for p in parts if p is not None]
+    attendances = values[0] + (values[2] if booked else 0)
+    over = values[1] + (values[3] if booked else 0)
+    if over > attendances:
+        ctx.issue(
+            "missing",
+            "more attendances over 4 hours than attendances",
+            row,
+            f"ov_{typ}",
+            f"{_TYPES[typ]}: {over} > {attendances}",
+        )
+        return None
+    return attendances - over, attendances
