@@ -187,6 +187,8 @@ def test_coverage_command_prints_counts_per_area() -> None:
     assert code == EXIT_OK, err
     assert "| urgent-emergency-care |" in out and "| **total** |" in out
     cov = load_coverage(pe.load_rulebook())
+    undecided = [e.id for e in cov.entries if e.not_a_rule and e.not_a_rule.upper().startswith("NO RULE")]
+    assert not undecided, f"ledger items left undecided: {undecided}"
     total_rules = sum(c["rules"] for c in cov.counts().values())
     assert total_rules == len(pe.load_rulebook().rules)
     code, out, _ = _run("coverage", "--format", "json")
