@@ -123,6 +123,15 @@ def _parser() -> argparse.ArgumentParser:
         help="parameter overlay applied to NEW (compare a local variant with the national rules)",
     )
 
+    rp = sub.add_parser("report", help="per organisation: outcomes by status, explanations, charts (HTML or Markdown)")
+    rp.add_argument("state")
+    rp.add_argument("--format", choices=["html", "md"], default="html")
+    rp.add_argument("--as-of")
+    rp.add_argument("--backend", default="auto", choices=["auto", "native", "durable"])
+    rp.add_argument("--org", action="append", help="only this organisation (repeatable)")
+    rp.add_argument("-o", "--output", help="write to this file instead of stdout (atomically)")
+    common(rp)
+
     ru = sub.add_parser("rules", help="list the rules with their citations")
     ru.add_argument("--format", choices=["table", "json"], default="table")
     ru.add_argument("--area", help="only this area")
@@ -218,6 +227,9 @@ def _write(text: str, output: str | None, stdout: TextIO) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the file the usual permissions
         os.replace(tmp, output)
     except BaseException:
         if os.path.exists(tmp):
@@ -300,6 +312,10 @@ def _dispatch(args: argparse.Namespace, out: TextIO) -> str:
             f"{'exact: ' if answer.exact else 'not computed exactly: '}{answer.message}\n"
         )
     evaluation = evaluate(state, book, as_of=args.as_of, backend=args.backend)
+    if args.command == "report":
+        from .report import render_report
+
+        return render_report(evaluation, state, book, args.format, args.org)
     if args.command == "explain":
         if args.format == "json":
             return json.dumps(explain_tree(evaluation, args.rule, args.org, book), indent=2, ensure_ascii=False) + "\n"

@@ -1,0 +1,122 @@
+"""policy-engine report: outcomes by status with explanations and static charts; renders in a real browser."""
+
+from __future__ import annotations
+
+import io
+import shutil
+import struct
+import subprocess
+import zlib
+from pathlib import Path
+
+import pytest
+
+from policy_engine.cli import EXIT_INVALID, EXIT_OK, run
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "state.json"
+BROWSER = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+
+
+def _report(*extra: str) -> str:
+    out, err = io.StringIO(), io.StringIO()
+    code = run(["report", str(EXAMPLE), "--backend", "native", *extra], stdout=out, stderr=err)
+    assert code == EXIT_OK, err.getvalue()
+    return out.getvalue()
+
+
+def test_html_report_groups_outcomes_and_draws_charts() -> None:
+    page = _report("--org", "EXA", "--org", "EXR")
+    assert page.startswith("<!DOCTYPE html>")
+    assert '<section class="organisation" id="EXA">' in page and 'id="EXR"' in page and 'id="EXB"' not in page
+    assert page.index(">breached (") < page.index(">met (")  # worst first
+    assert '<tr class="not_met"><td><code>uec.ae-4h-78</code>' in page
+    assert "74.17" in page or "~74.1" in page  # the explanation's figure (16326/22012)
+    assert '<polyline class="series"' in page and '<line class="threshold"' in page
+    assert "threshold 78%" in page and "deadline 2025-03-31" in page
+    assert "http://" not in page.replace('xmlns="http://www.w3.org/2000/svg"', "")  # nothing fetched
+
+
+def test_markdown_report() -> None:
+    text = _report("--format", "md", "--org", "EXR")
+    assert text.startswith("# Evaluation report")
+    assert "## EXR" in text and "### not_met" in text
+    assert "| `uec.cat2-mean-30min` | 2025-03-31 |" in text
+
+
+def test_report_errors(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text("{}")
+    out, err = io.StringIO(), io.StringIO()
+    assert run(["report", str(bad)], stdout=out, stderr=err) == EXIT_INVALID
+    assert out.getvalue() == "" and "'organisations' is required" in err.getvalue()
+
+
+def _png_has_ink(png: bytes) -> tuple[int, int, float]:
+    """(width, height, share of pixels that are not near-white), decoding the PNG by hand."""
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    pos, idat = 8, b""
+    width = height = colour = 0
+    while pos < len(png):
+        length, kind = struct.unpack(">I4s", png[pos : pos + 8])
+        data = png[pos + 8 : pos + 8 + length]
+        if kind == b"IHDR":
+            width, height, depth, colour = struct.unpack(">IIBB", data[:10])
+            assert depth == 8 and colour in (2, 6)
+        elif kind == b"IDAT":
+            idat += data
+        pos += 12 + length
+    bpp = 3 if colour == 2 else 4
+    raw = zlib.decompress(idat)
+    stride = width * bpp
+    prev = bytearray(stride)
+    inked = 0
+    for row in range(height):
+        start = row * (stride + 1)
+        kind, line = raw[start], bytearray(raw[start + 1 : start + 1 + stride])
+        for i in range(stride):
+            a = line[i - bpp] if i >= bpp else 0
+            b = prev[i]
+            c = prev[i - bpp] if i >= bpp else 0
+            if kind == 1:
+                line[i] = (line[i] + a) & 0xFF
+            elif kind == 2:
+                line[i] = (line[i] + b) & 0xFF
+            elif kind == 3:
+                line[i] = (line[i] + (a + b) // 2) & 0xFF
+            elif kind == 4:
+                p = a + b - c
+                pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
+                line[i] = (line[i] + (a if pa <= pb and pa <= pc else b if pb <= pc else c)) & 0xFF
+        inked += sum(1 for x in range(0, stride, bpp) if min(line[x], line[x + 1], line[x + 2]) < 200)
+        prev = line
+    return width, height, inked / (width * height)
+
+
+@pytest.mark.skipif(BROWSER is None, reason="no headless Chromium on this machine (.ci/run installs it)")
+def test_report_renders_in_a_headless_browser(tmp_path: Path) -> None:
+    page = tmp_path / "report.html"
+    out, err = io.StringIO(), io.StringIO()
+    code = run(["report", str(EXAMPLE), "--org", "EXA", "--backend", "native", "-o", str(page)], stdout=out, stderr=err)
+    assert code == EXIT_OK, err.getvalue()
+    flags = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={tmp_path / 'profile'}",
+    ]
+    dom = subprocess.run([BROWSER, *flags, "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120)
+    assert "<table" in dom.stdout and "<svg" in dom.stdout and "uec.ae-4h-78" in dom.stdout
+    shot = tmp_path / "shot.png"
+    subprocess.run(
+        [BROWSER, *flags, f"--screenshot={shot}", "--window-size=1400,1200", page.as_uri()],
+        capture_output=True,
+        timeout=120,
+    )
+    width, height, ink = _png_has_ink(shot.read_bytes())
+    assert (width, height) == (1400, 1200)
+    assert 0.01 < ink < 0.9, f"the screenshot looks blank or broken (ink {ink:.3f})"
