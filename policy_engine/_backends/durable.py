@@ -10,7 +10,9 @@ This is the only module that touches ``durable``. The hazards it avoids (see doc
   organisation also keeps each session to a few hundred facts;
 * facts carry no ``id`` field (durable's message identity);
 * facts are asserted one at a time (``assert_facts`` rejects a whole batch when one fact matches
-  no rule) and an unmatched fact is not an error;
+  no rule), and an organisation no rule applies to gets no session at all: asserting a fact that
+  matches nothing leaves a half-made state whose ``delete_state`` frees an invalid pointer (an
+  abort or segmentation fault later in the process, found with gdb);
 * exceptions raised inside actions are caught by the action wrapper and re-raised after the run
   as EngineError (durable would otherwise swallow them);
 * at most 500 rules per ruleset (durable fails at 513).
@@ -181,15 +183,17 @@ def _compile(book: Rulebook) -> _Compiled:
         return compiled
 
 
-def _assert(ruleset: str, fact: dict[str, Any]) -> None:
+def _assert(ruleset: str, fact: dict[str, Any]) -> bool:
+    """Assert one fact; False when no rule matched it (durable raises MessageNotHandledException)."""
     try:
         _host().assert_fact(ruleset, fact)
     except _engine.MessageNotHandledException:
-        pass  # a fact no rule matches (e.g. an organisation type no rule applies to)
+        return False
     except _engine.MessageObservedException as exc:
         raise EngineError(
             "durable-rules rejected a fact as a duplicate", [ErrorDetail(str(fact.get("org")), str(exc))]
         ) from None
+    return True
 
 
 def run(book: Rulebook, views: Sequence[OrgView], as_of: dt.date) -> list[Outcome]:
@@ -206,15 +210,22 @@ def run(book: Rulebook, views: Sequence[OrgView], as_of: dt.date) -> list[Outcom
     with _LOCK:
         compiled = _compile(book)
         ses = _Session(book, as_of, {v.org.id: v for v in views}, {v.org.id: {} for v in views})
-        sids = {v.org.id: f"pe-{next(_SIDS)}" for v in views}
+        # Only organisations that some rule applies to get a session: asserting a fact that no rule
+        # matches leaves durable with a half-made state whose delete_state frees an invalid pointer
+        # (an abort or segmentation fault later in the process, seen here under gdb).
+        active = [v for v in views if any(r.applies_to_type(v.org.type) for r in book.rules)]
+        sids = {v.org.id: f"pe-{next(_SIDS)}" for v in active}
+        started: set[str] = set()
         for sid in sids.values():
             _SESSIONS[sid] = ses
         try:
-            for view in views:
+            for view in active:
                 sid = sids[view.org.id]
-                _assert(compiled.name, {"sid": sid, "t": "org", "ses": sid, "org": view.org.id, "otype": view.org.type})
+                fact = {"sid": sid, "t": "org", "ses": sid, "org": view.org.id, "otype": view.org.type}
+                if _assert(compiled.name, fact):
+                    started.add(sid)
             for rule in sorted((r for r in book.rules if r.uses_rank), key=lambda r: (r.stratum, r.id)):
-                cohort = [v for v in views if rule.applies_to_type(v.org.type)]
+                cohort = [v for v in active if rule.applies_to_type(v.org.type)]
                 ses.ranks[rule.id] = cohort_ranks(rule, cohort, as_of, book, ses.statuses)
                 for view in cohort:
                     sid = sids[view.org.id]
@@ -222,10 +233,8 @@ def run(book: Rulebook, views: Sequence[OrgView], as_of: dt.date) -> list[Outcom
         finally:
             for sid in sids.values():
                 _SESSIONS.pop(sid, None)
-                try:
+                if sid in started:
                     _host().delete_state(compiled.name, sid)
-                except Exception:  # noqa: BLE001, S110 - a session that never started has no state
-                    pass
         if ses.errors:
             raise EngineError(
                 "a rule failed inside the durable backend", [ErrorDetail("durable", e) for e in ses.errors]
