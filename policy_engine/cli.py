@@ -248,6 +248,7 @@ def run(argv: Sequence[str] | None = None, stdout: TextIO | None = None, stderr:
         return int(exc.code) if isinstance(exc.code, int) else EXIT_USAGE
     try:
         text = _dispatch(args, out)
+        _write(text, getattr(args, "output", None), out)
     except EngineError as exc:
         err.write(f"policy-engine: error: {exc}\n")
         return EXIT_ENGINE
@@ -263,7 +264,6 @@ def run(argv: Sequence[str] | None = None, stdout: TextIO | None = None, stderr:
     except Exception as exc:  # noqa: BLE001 - never a traceback for the user
         err.write(f"policy-engine: internal error: {type(exc).__name__}: {exc}\n")
         return EXIT_ENGINE
-    _write(text, getattr(args, "output", None), out)
     return EXIT_OK
 
 

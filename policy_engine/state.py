@@ -345,7 +345,33 @@ def _schema_error(err: jsonschema.ValidationError) -> ErrorDetail:
     return ErrorDetail(path, msg, _short(err.instance))
 
 
+def _check_identifiers(doc: Mapping[str, Any], errors: list[ErrorDetail]) -> None:
+    """Schema patterns end in ``$``, which Python also matches before a final newline: refuse that
+    here, so "RA1\\n" is not a second RA1 and "2025-03\\n" not a second March."""
+
+    def check(value: Any, where: str) -> None:
+        if isinstance(value, str) and (value != value.strip() or "\n" in value):
+            errors.append(ErrorDetail(where, "must not contain line breaks or surrounding spaces", _short(value)))
+
+    for i, org in enumerate(doc["organisations"]):
+        base = f"state.organisations[{i}]"
+        for field in ("id", "parent", "pcn"):
+            check(org.get(field), f"{base}.{field}")
+        for j, service in enumerate(org.get("services", [])):
+            check(service, f"{base}.services[{j}]")
+        for mname, series in org.get("metrics", {}).items():
+            check(mname, f"{base}.metrics.{mname}")
+            for j, obs in enumerate(series):
+                check(obs["period"], f"{base}.metrics.{mname}[{j}].period")
+        for j, fact in enumerate(org.get("facts", [])):
+            check(fact["name"], f"{base}.facts[{j}].name")
+            check(fact["date"], f"{base}.facts[{j}].date")
+    if "as_of" in doc:
+        check(doc["as_of"], "state.as_of")
+
+
 def _check_consistency(doc: Mapping[str, Any], errors: list[ErrorDetail]) -> None:
+    _check_identifiers(doc, errors)
     orgs = doc["organisations"]
     by_id: dict[str, tuple[int, str]] = {}
     for i, org in enumerate(orgs):
