@@ -8,8 +8,9 @@
   ``metric_series()``, ``threshold_counts()``, ``as_of_dates()``, ``states_near(rule_id)``,
   ``boundary_cases(rule_id)``, ``merged(...)``.
 * ``thresholds(rulebook)`` / ``rule_thresholds(rule_id)`` / ``boundary_state(threshold, offset)`` /
-  ``expected_status(threshold, offset)`` — the rulebook's threshold comparisons, read from the rule
-  conditions, and the states that sit on them.
+  ``expected_status(threshold, offset)`` (with ``positive_status``, ``negative_status``,
+  ``judged_after``) — the rulebook's threshold comparisons, read from the rule conditions, and the
+  states that sit on them.
 * ``policy_engine.testing.plugin`` — the pytest plugin (fixtures ``policy_rulebook`` and
   ``policy_evaluate``; ``test_*.policy.yaml`` scenario files collected as tests). It is registered
   as a ``pytest11`` entry point, so an installed package loads it automatically.
@@ -20,7 +21,16 @@ See docs/testing-kit.md.
 from __future__ import annotations
 
 from .assertions import assert_outcome
-from .boundaries import Threshold, boundary_state, expected_status, rule_thresholds, thresholds
+from .boundaries import (
+    Threshold,
+    boundary_state,
+    expected_status,
+    judged_after,
+    negative_status,
+    positive_status,
+    rule_thresholds,
+    thresholds,
+)
 from .scenarios import Expectation, Scenario, ScenarioFailure, load_scenarios, run_scenario
 
 __all__ = [
@@ -31,7 +41,10 @@ __all__ = [
     "assert_outcome",
     "boundary_state",
     "expected_status",
+    "judged_after",
     "load_scenarios",
+    "negative_status",
+    "positive_status",
     "rule_thresholds",
     "run_scenario",
     "thresholds",

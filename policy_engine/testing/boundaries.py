@@ -20,7 +20,6 @@ Public API (also re-exported from ``policy_engine.testing``)::
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
 from decimal import Decimal
 from fractions import Fraction
 from functools import cache
@@ -40,6 +39,7 @@ __all__ = [
     "Threshold",
     "boundary_state",
     "expected_status",
+    "judged_after",
     "negative_status",
     "positive_status",
     "rule_thresholds",
@@ -435,9 +435,3 @@ def expected_status(threshold: Threshold, offset: int, rulebook: Rulebook | None
     if threshold.holds(offset):
         return positive_status(rule.kind)
     return negative_status(rule, judged_after(rule, book) + dt.timedelta(days=1))
-
-
-def feasible(threshold: Threshold, offsets: Sequence[int] = (-1, 0, 1)) -> tuple[int, ...]:
-    """The subset of ``offsets`` that a valid state can realise for this threshold."""
-    ok = threshold.offsets()
-    return tuple(o for o in offsets if o in ok)
