@@ -193,8 +193,8 @@ def _binary(node: Binary, env: Env) -> Value:
     if env.record_comparisons and env.evidence is not None:
         left_unit, right_unit = _unit_of(node.left, env), _unit_of(node.right, env)
         text = (
-            f"{render(node.left)} = {format_value(a, left_unit or right_unit)} {op} "
-            f"{render(node.right)} = {format_value(b, right_unit or left_unit)} -> {format_value(result)}"
+            f"{_side(node.left, a, left_unit or right_unit)} {op} "
+            f"{_side(node.right, b, right_unit or left_unit)} -> {format_value(result)}"
         )
         env.note(Evidence("comparison", render(node), format_value(result), reference=text))
     return result
@@ -251,6 +251,13 @@ def _call(node: Call, env: Env) -> Value:
         assert isinstance(node.args[0], Str)
         return dt.date.fromisoformat(node.args[0].value)
     return _metric_call(node, env)
+
+
+def _side(node: Node, value: Value, unit: str | None) -> str:
+    """One side of a comparison in an explanation: the expression and, unless it is a literal, its value."""
+    if isinstance(node, (Num, Str, Bool)):
+        return render(node)
+    return f"{render(node)} = {format_value(value, unit)}"
 
 
 def _unit_of(node: Node, env: Env) -> str | None:
