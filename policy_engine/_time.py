@@ -11,7 +11,7 @@ _MONTH_RE = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 
 def parse_month(text: str) -> int:
     """``"2025-03"`` -> month index (year * 12 + month - 1). Raises ValueError."""
-    m = _MONTH_RE.match(text)
+    m = _MONTH_RE.fullmatch(text)
     if not m:
         raise ValueError(f"expected a month as YYYY-MM, got {text!r}")
     return int(m.group(1)) * 12 + int(m.group(2)) - 1
