@@ -85,7 +85,7 @@ def _parser() -> argparse.ArgumentParser:
     common(ex)
 
     co = sub.add_parser("coverage", help="the coverage ledger: guidance items -> rules, with counts per area")
-    co.add_argument("--format", choices=["markdown", "json"], default="markdown")
+    co.add_argument("--format", choices=["markdown", "html", "json"], default="markdown")
     common(co)
 
     li = sub.add_parser("lint", help="static checks of a rulebook (exit 3 on errors)")
@@ -279,6 +279,8 @@ def _dispatch(args: argparse.Namespace, out: TextIO) -> str:
         from .coverage import load_coverage
 
         cov = load_coverage(book)
+        if args.format == "html":
+            return cov.to_html()
         return cov.to_json() + "\n" if args.format == "json" else cov.to_markdown()
     if args.command == "verify-sources":
         return _verify_sources(book)

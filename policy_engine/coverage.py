@@ -69,6 +69,40 @@ class Coverage:
                 lines.append(f"- `{e.id}` ({e.area}) \u201c{e.quote}\u201d \u2014 {e.not_a_rule}")
         return "\n".join(lines) + "\n"
 
+    def to_html(self) -> str:
+        """The traceability matrix as a self-contained HTML page: counts per area, then every guidance
+        item with its quote and the rules that implement it (or the reason it is not a rule)."""
+        import html
+
+        counts = self.counts()
+        rows = "".join(
+            f"<tr><td>{html.escape(a)}</td><td>{c['items']}</td><td>{c['implemented']}</td>"
+            f"<td>{c['not_a_rule']}</td><td>{c['rules']}</td></tr>"
+            for a, c in counts.items()
+        )
+        items = "".join(
+            f'<tr id="{html.escape(e.id)}"><td><code>{html.escape(e.id)}</code></td><td>{html.escape(e.area)}</td>'
+            f"<td>{html.escape(e.section)}</td><td>\u201c{html.escape(e.quote)}\u201d</td><td>"
+            + (
+                ", ".join(f"<code>{html.escape(r)}</code>" for r in e.rules)
+                if e.rules
+                else f"<em>not a rule:</em> {html.escape(e.not_a_rule or '')}"
+            )
+            + "</td></tr>"
+            for e in self.entries
+        )
+        title = f"Coverage of {html.escape(self.rulebook.id)} {html.escape(self.rulebook.version)}"
+        return (
+            '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+            f"<title>{title}</title><style>body{{font-family:sans-serif;margin:2em}}"
+            "table{border-collapse:collapse;margin-bottom:2em}td,th{border:1px solid #ccc;padding:4px;"
+            "vertical-align:top;font-size:13px}th{background:#eee}</style></head><body>"
+            f"<h1>{title}</h1><table><thead><tr><th>area</th><th>guidance items</th><th>implemented by rules</th>"
+            f"<th>not a rule</th><th>rules</th></tr></thead><tbody>{rows}</tbody></table>"
+            "<h2>Guidance item \u2192 rules</h2><table><thead><tr><th>item</th><th>area</th><th>section</th>"
+            f"<th>quote</th><th>rules</th></tr></thead><tbody>{items}</tbody></table></body></html>\n"
+        )
+
     def to_json(self) -> str:
         return json.dumps(
             {"counts": self.counts(), "entries": [attrs.asdict(e) for e in self.entries]},

@@ -191,6 +191,9 @@ def test_coverage_command_prints_counts_per_area() -> None:
     assert not undecided, f"ledger items left undecided: {undecided}"
     total_rules = sum(c["rules"] for c in cov.counts().values())
     assert total_rules == len(pe.load_rulebook().rules)
+    code, out, _ = _run("coverage", "--format", "html")
+    assert code == EXIT_OK and out.startswith("<!DOCTYPE html>")
+    assert '<tr id="objective.2">' in out and "<code>uec.ae-4h-78</code>" in out and "not a rule:" in out
     code, out, _ = _run("coverage", "--format", "json")
     assert code == EXIT_OK
     assert json.loads(out)["counts"]["urgent-emergency-care"]["rules"] >= 10
