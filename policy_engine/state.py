@@ -245,12 +245,12 @@ def _validator() -> jsonschema.protocols.Validator:
 
 
 def _normalise_numbers(value: Any, path: str, errors: list[ErrorDetail]) -> Any:
-    """Floats from Python callers become exact Decimals; NaN/Infinity are refused."""
-    stack: list[tuple[Any, str]] = [(value, path)]
-    # Iterative walk: hostile inputs may nest deeply.
+    """Floats from Python callers become exact Decimals; NaN/Infinity are refused.
+
+    Walks iteratively (hostile inputs may nest deeply) and returns a copy, never the caller's data.
+    """
     out_root: list[Any] = [None]
     todo: list[tuple[Any, str, Any, Any]] = [(value, path, out_root, 0)]
-    del stack
     while todo:
         item, where, parent, key = todo.pop()
         if isinstance(item, bool) or item is None or isinstance(item, (str, int, Decimal)):
