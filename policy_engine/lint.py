@@ -9,7 +9,8 @@ from pathlib import Path
 
 import attrs
 
-from ._expr.ast import Binary, Call, Name, Node, Num, Unary, render
+from ._expr.ast import Binary, Name, Node, Num, Unary, render
+from ._expr.checker import metric_calls, metric_key
 from .errors import RulebookError
 from .loader import Rulebook, load_rulebook
 from .rules import Rule
@@ -181,19 +182,7 @@ def _deadline(book: Rulebook, rule: Rule) -> Iterator[Finding]:
 
 
 def _metric_keys(node: Node) -> set[tuple[str, str]]:
-    out: set[tuple[str, str]] = set()
-    stack = [node]
-    while stack:
-        n = stack.pop()
-        if isinstance(n, Call):
-            if len(n.args) == 2 and isinstance(n.args[0], Name) and isinstance(n.args[1], Name):
-                out.add((n.args[0].dotted, n.args[1].dotted))
-            stack.extend(n.args)
-        elif isinstance(n, Binary):
-            stack.extend((n.left, n.right))
-        elif isinstance(n, Unary):
-            stack.append(n.operand)
-    return out
+    return {metric_key(c) for c in metric_calls(node)}
 
 
 def _overlaps(book: Rulebook) -> Iterator[Finding]:

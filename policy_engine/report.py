@@ -6,8 +6,8 @@ import datetime as dt
 import html
 from fractions import Fraction
 
-from ._expr.ast import Binary, Call, Name, Node, Unary
-from ._expr.checker import name_arg
+from ._expr.ast import Binary, Call, Name, Node
+from ._expr.checker import metric_calls, name_arg
 from ._expr.evaluate import format_number
 from ._time import format_month, month_complete, parse_month
 from .loader import Rulebook
@@ -48,18 +48,8 @@ _PCT_FUNCS = {"pct", "min_pct", "max_pct"}
 
 
 def _metric_call(node: Node) -> Call | None:
-    stack: list[Node] = [node]
-    while stack:
-        n = stack.pop(0)
-        if isinstance(n, Call):
-            if n.func in _METRIC_FUNCS:
-                return n
-            stack.extend(n.args)
-        elif isinstance(n, Binary):
-            stack.extend((n.left, n.right))
-        elif isinstance(n, Unary):
-            stack.append(n.operand)
-    return None
+    calls = metric_calls(node)
+    return calls[0] if calls else None
 
 
 def _threshold(rule: Rule) -> Fraction | None:

@@ -10,8 +10,8 @@ from typing import Any
 
 import attrs
 
-from ._expr.ast import Binary, Call, Name, Node
-from ._expr.checker import name_arg
+from ._expr.ast import Binary, Call, Node
+from ._expr.checker import metric_calls, metric_key, name_arg
 from ._expr.evaluate import UNKNOWN, Env, evaluate
 from ._time import format_month, month_complete
 from .engine import evaluate as evaluate_state
@@ -181,18 +181,7 @@ def _threshold_shape(rule: Rule) -> tuple[Call, str, Node] | None:
 
 def _reads(node: Node, call: Call) -> bool:
     """Whether ``node`` reads the same metric over the same period as ``call``."""
-    key = (name_arg(call.args[0], "metric"), name_arg(call.args[1], "period"))
-    stack = [node]
-    while stack:
-        n = stack.pop()
-        if isinstance(n, Call):
-            if len(n.args) == 2 and isinstance(n.args[0], Name) and isinstance(n.args[1], Name):
-                if (n.args[0].dotted, n.args[1].dotted) == key:
-                    return True
-            stack.extend(n.args)
-        elif isinstance(n, Binary):
-            stack.extend((n.left, n.right))
-    return False
+    return metric_key(call) in {metric_key(c) for c in metric_calls(node)}
 
 
 def _apply(state: State, org_id: str, metric: str, months: list[int], delta: int, capped: bool) -> Any:

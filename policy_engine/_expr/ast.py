@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from fractions import Fraction
 
 import attrs
@@ -62,6 +63,22 @@ class Binary:
 Node = Num | Str | Bool | Name | Call | Unary | Binary
 
 COMPARISONS = frozenset({"<", "<=", ">", ">=", "==", "!="})
+
+
+def walk(node: Node) -> Iterator[Node]:
+    """Every node of an expression, pre-order, left to right (iterative: conditions may nest deeply)."""
+    stack: list[Node] = [node]
+    while stack:
+        n = stack.pop()
+        yield n
+        if isinstance(n, Call):
+            stack.extend(reversed(n.args))
+        elif isinstance(n, Binary):
+            stack.extend((n.right, n.left))
+        elif isinstance(n, Unary):
+            stack.append(n.operand)
+
+
 ARITHMETIC = frozenset({"+", "-", "*", "/"})
 
 

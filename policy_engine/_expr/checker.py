@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping
 import attrs
 
 from ..rules import STATUSES, FactDef, MetricDef, Parameter, Period
-from .ast import ARITHMETIC, COMPARISONS, Binary, Bool, Call, Name, Node, Num, Str, Unary
+from .ast import ARITHMETIC, COMPARISONS, Binary, Bool, Call, Name, Node, Num, Str, Unary, walk
 
 
 @attrs.frozen
@@ -64,6 +64,16 @@ _METRIC_FUNCS: dict[str, tuple[str, Callable[[MetricDef], Type]]] = {
 FUNCTIONS = frozenset(
     set(_METRIC_FUNCS) | {"fact", "fact_date", "has_fact", "has_service", "outcome", "rank", "min", "max", "date"}
 )
+
+
+def metric_calls(node: Node) -> list[Call]:
+    """The metric function calls of an expression, left to right."""
+    return [n for n in walk(node) if isinstance(n, Call) and n.func in _METRIC_FUNCS]
+
+
+def metric_key(call: Call) -> tuple[str, str]:
+    """(metric, period) that a metric function call reads."""
+    return name_arg(call.args[0], "metric"), name_arg(call.args[1], "period")
 
 
 def name_arg(node: Node, what: str) -> str:

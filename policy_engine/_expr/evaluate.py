@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import attrs
 
 from .._time import format_month
-from .ast import Binary, Bool, Call, Name, Node, Num, Str, Unary, render
+from .ast import Binary, Bool, Call, Name, Node, Num, Str, Unary, render, walk
 from .checker import name_arg
 
 if TYPE_CHECKING:
@@ -357,15 +357,4 @@ def _metric_call(node: Call, env: Env) -> Value:
 
 def find_rank_argument(node: Node) -> Node | None:
     """The argument of the (single) rank() call in a condition, if any."""
-    stack = [node]
-    while stack:
-        n = stack.pop()
-        if isinstance(n, Call):
-            if n.func == "rank":
-                return n.args[0]
-            stack.extend(n.args)
-        elif isinstance(n, Binary):
-            stack.extend((n.left, n.right))
-        elif isinstance(n, Unary):
-            stack.append(n.operand)
-    return None
+    return next((n.args[0] for n in walk(node) if isinstance(n, Call) and n.func == "rank"), None)
