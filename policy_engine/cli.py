@@ -86,6 +86,7 @@ def _parser() -> argparse.ArgumentParser:
 
     co = sub.add_parser("coverage", help="the coverage ledger: guidance items -> rules, with counts per area")
     co.add_argument("--format", choices=["markdown", "html", "json"], default="markdown")
+    co.add_argument("--scenarios", help="folder of scenario files to count (default: tests/scenarios if present)")
     common(co)
 
     li = sub.add_parser("lint", help="static checks of a rulebook (exit 3 on errors)")
@@ -276,12 +277,13 @@ def _dispatch(args: argparse.Namespace, out: TextIO) -> str:
         return _diff(args)
     book = _with_overlays(load_rulebook(args.rulebook), args.overlay)
     if args.command == "coverage":
-        from .coverage import load_coverage
+        from .coverage import load_coverage, scenario_counts
 
         cov = load_coverage(book)
+        counts = scenario_counts(args.scenarios)
         if args.format == "html":
-            return cov.to_html()
-        return cov.to_json() + "\n" if args.format == "json" else cov.to_markdown()
+            return cov.to_html(counts)
+        return cov.to_json() + "\n" if args.format == "json" else cov.to_markdown(counts)
     if args.command == "verify-sources":
         return _verify_sources(book)
     if args.command == "rules":

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 from collections import Counter
+from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import attrs
@@ -13,7 +16,7 @@ from ._resources import load_schema, policies_root
 from .errors import ErrorDetail, RulebookError
 from .loader import Rulebook, _read_yaml, normalise_text
 
-__all__ = ["Coverage", "LedgerEntry", "load_coverage"]
+__all__ = ["Coverage", "LedgerEntry", "load_coverage", "scenario_counts"]
 
 
 @attrs.frozen
@@ -48,8 +51,12 @@ class Coverage:
             out.setdefault(area, {"items": 0, "implemented": 0, "not_a_rule": 0, "rules": 0})["rules"] = n
         return dict(sorted(out.items()))
 
-    def to_markdown(self) -> str:
-        """The traceability summary and the list of items judged not to be rules, with reasons."""
+    def to_markdown(self, scenarios: Mapping[str, int] | None = None) -> str:
+        """The traceability summary and the list of items judged not to be rules, with reasons.
+
+        Given ``scenarios`` (rule id -> number of scenario tests), also the full matrix: guidance
+        item -> rules -> scenario tests.
+        """
         counts = self.counts()
         lines = [
             f"# Coverage of {self.rulebook.id} {self.rulebook.version}",
@@ -67,9 +74,20 @@ class Coverage:
         for e in self.entries:
             if e.not_a_rule:
                 lines.append(f"- `{e.id}` ({e.area}) \u201c{e.quote}\u201d \u2014 {e.not_a_rule}")
+        if scenarios is not None:
+            lines += [
+                "",
+                "## Guidance item \u2192 rules \u2192 scenario tests",
+                "",
+                "| item | area | rules (scenario tests) |",
+                "|---|---|---|",
+            ]
+            for e in self.entries:
+                cell = ", ".join(f"`{r}` ({scenarios.get(r, 0)})" for r in e.rules) or "not a rule"
+                lines.append(f"| `{e.id}` | {e.area} | {cell} |")
         return "\n".join(lines) + "\n"
 
-    def to_html(self) -> str:
+    def to_html(self, scenarios: Mapping[str, int] | None = None) -> str:
         """The traceability matrix as a self-contained HTML page: counts per area, then every guidance
         item with its quote and the rules that implement it (or the reason it is not a rule)."""
         import html
@@ -84,7 +102,11 @@ class Coverage:
             f'<tr id="{html.escape(e.id)}"><td><code>{html.escape(e.id)}</code></td><td>{html.escape(e.area)}</td>'
             f"<td>{html.escape(e.section)}</td><td>\u201c{html.escape(e.quote)}\u201d</td><td>"
             + (
-                ", ".join(f"<code>{html.escape(r)}</code>" for r in e.rules)
+                ", ".join(
+                    f"<code>{html.escape(r)}</code>"
+                    + (f" ({scenarios.get(r, 0)} scenario tests)" if scenarios is not None else "")
+                    for r in e.rules
+                )
                 if e.rules
                 else f"<em>not a rule:</em> {html.escape(e.not_a_rule or '')}"
             )
@@ -117,8 +139,6 @@ def load_coverage(rulebook: Rulebook) -> Coverage:
     if rulebook.location.startswith("bundled:"):
         folder: Any = policies_root() / rulebook.location.split(":", 1)[1]
     else:
-        from pathlib import Path
-
         folder = Path(rulebook.location)
     entry = folder / "coverage.yaml"
     if not entry.is_file():
@@ -165,3 +185,14 @@ def load_coverage(rulebook: Rulebook) -> Coverage:
     if errors:
         raise RulebookError("the coverage ledger is inconsistent", errors)
     return Coverage(rulebook, tuple(entries))
+
+
+def scenario_counts(folder: str | os.PathLike[str] | None = None) -> dict[str, int] | None:
+    """Rule id -> number of scenario tests naming it, from a folder of scenario files (default
+    ``tests/scenarios`` under the current directory); None when there is no such folder."""
+    from .docgen import scenario_index
+
+    root = Path(folder) if folder is not None else Path.cwd() / "tests" / "scenarios"
+    if not root.is_dir():
+        return None
+    return {rule: len({(f, name) for f, name, _, _ in rows}) for rule, rows in scenario_index(root).items()}

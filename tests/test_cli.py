@@ -191,6 +191,14 @@ def test_coverage_command_prints_counts_per_area() -> None:
     assert not undecided, f"ledger items left undecided: {undecided}"
     total_rules = sum(c["rules"] for c in cov.counts().values())
     assert total_rules == len(pe.load_rulebook().rules)
+    scen = str(Path(__file__).parent / "scenarios")
+    code, out, _ = _run("coverage", "--scenarios", scen)
+    assert code == EXIT_OK
+    matrix = out[out.index("## Guidance item \u2192 rules \u2192 scenario tests") :]
+    assert "| `objective.2` | urgent-emergency-care | `uec.ae-4h-78` (" in matrix
+    assert "(0)" not in matrix  # every rule has at least one scenario test
+    code, out, _ = _run("coverage", "--format", "html", "--scenarios", scen)
+    assert "scenario tests)" in out
     code, out, _ = _run("coverage", "--format", "html")
     assert code == EXIT_OK and out.startswith("<!DOCTYPE html>")
     assert '<tr id="objective.2">' in out and "<code>uec.ae-4h-78</code>" in out and "not a rule:" in out
