@@ -20,8 +20,8 @@ from __future__ import annotations
 
 from fractions import Fraction
 
-from .builder import CONFLICTING_ROWS, DUPLICATE_ROW, Dedup, FileContext
-from .common import Pending, row_month, skip_total_or_footnote
+from .builder import Dedup, FileContext
+from .common import Pending, first_of_its_kind, row_month, skip_total_or_footnote
 from .table import Column, Layout, Row
 
 __all__ = ["LAYOUTS", "read"]
@@ -121,13 +121,9 @@ def read(ctx: FileContext) -> None:
         )
         if org is None:
             continue
-        status, first = dedup.check((org, month), tuple(t.cell(row, k) for k in keys), row.line)
-        if status == "duplicate":
-            ctx.issue("duplicate", DUPLICATE_ROW, row, detail=f"{org}; first at line {first}")
-            continue
-        if status == "conflict":
-            ctx.issue("conflict", CONFLICTING_ROWS, row, detail=f"{org}; first at line {first}")
-            pending.conflicted.add((org, month))
+        if not first_of_its_kind(
+            ctx, dedup, pending, row, (org, month), tuple(t.cell(row, k) for k in keys), org, month, org
+        ):
             continue
         counts: dict[str, tuple[int, int] | None] = {}
         for typ in _TYPES:

@@ -18,8 +18,8 @@ from __future__ import annotations
 
 from fractions import Fraction
 
-from .builder import BAD_PERIOD, CONFLICTING_ROWS, DUPLICATE_ROW, Dedup, FileContext
-from .common import Pending, skip_total_or_footnote
+from .builder import BAD_PERIOD, Dedup, FileContext
+from .common import Pending, first_of_its_kind, skip_total_or_footnote
 from .table import Column, Layout, month_index, parse_number
 
 __all__ = ["LAYOUTS", "read"]
@@ -76,13 +76,17 @@ def read(ctx: FileContext) -> None:
         )
         if org is None:
             continue
-        status, first = dedup.check((org, month), tuple(t.cell(row, k) for k in ("a10", "a30", "a31")), row.line)
-        if status == "duplicate":
-            ctx.issue("duplicate", DUPLICATE_ROW, row, detail=f"{org}; first at line {first}")
-            continue
-        if status == "conflict":
-            ctx.issue("conflict", CONFLICTING_ROWS, row, detail=f"{org}; first at line {first}")
-            pending.conflicted.add((org, month))
+        if not first_of_its_kind(
+            ctx,
+            dedup,
+            pending,
+            row,
+            (org, month),
+            tuple(t.cell(row, k) for k in ("a10", "a30", "a31")),
+            org,
+            month,
+            org,
+        ):
             continue
         incidents, total = ctx.whole(row, "a10"), ctx.whole(row, "a30")
         if incidents is None or total is None:

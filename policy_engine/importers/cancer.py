@@ -31,8 +31,8 @@ from fractions import Fraction
 
 import attrs
 
-from .builder import BAD_PERIOD, CONFLICTING_ROWS, DUPLICATE_ROW, Dedup, FileContext
-from .common import Pending, skip_total_or_footnote
+from .builder import BAD_PERIOD, Dedup, FileContext
+from .common import Pending, first_of_its_kind, skip_total_or_footnote
 from .errors import LayoutError
 from .table import Column, Layout, Row, month_from_name, month_index, parse_period
 
@@ -128,13 +128,9 @@ def read(ctx: FileContext) -> None:
             continue
         route, modality, ctype = (" ".join(t.cell(row, k).split()) for k in ("route", "modality", "cancer_type"))
         key = (org, month, metric, route.casefold(), modality.casefold(), ctype.casefold())
-        status, first = dedup.check(key, (t.cell(row, "total"), t.cell(row, "within")), row.line)
-        if status == "duplicate":
-            ctx.issue("duplicate", DUPLICATE_ROW, row, detail=f"{org}; first at line {first}")
-            continue
-        if status == "conflict":
-            ctx.issue("conflict", CONFLICTING_ROWS, row, detail=f"{org}; first at line {first}")
-            pending.conflicted.add((org, month))
+        if not first_of_its_kind(
+            ctx, dedup, pending, row, key, (t.cell(row, "total"), t.cell(row, "within")), org, month, org
+        ):
             continue
         total, within = ctx.number(row, "total"), ctx.number(row, "within")
         if total is not None and within is not None:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Hashable, Iterable
 from fractions import Fraction
 
 import attrs
 
-from .builder import BAD_PERIOD, FOOTNOTE_ROW, TOTAL_ROW, FileContext
+from .builder import BAD_PERIOD, CONFLICTING_ROWS, DUPLICATE_ROW, FOOTNOTE_ROW, TOTAL_ROW, Dedup, FileContext
 from .table import Row, parse_number, parse_period
 
 __all__ = ["Pending", "has_numbers", "is_region_code", "is_total_text", "row_month", "skip_total_or_footnote"]
@@ -94,3 +94,27 @@ class Pending:
                     value=values["value"],
                     note=(note or {}).get(metric),
                 )
+
+
+def first_of_its_kind(
+    ctx: FileContext,
+    dedup: Dedup,
+    pending: Pending,
+    row: Row,
+    key: Hashable,
+    signature: tuple[str, ...],
+    org: str,
+    month: int,
+    label: str,
+) -> bool:
+    """Whether ``row`` is the first with its key. A repeat is reported: a duplicate (same values) is
+    counted once; a conflict (different values) leaves the organisation's month out altogether."""
+    status, first = dedup.check(key, signature, row.line)
+    if status == "duplicate":
+        ctx.issue("duplicate", DUPLICATE_ROW, row, detail=f"{label}; first at line {first}")
+        return False
+    if status == "conflict":
+        ctx.issue("conflict", CONFLICTING_ROWS, row, detail=f"{label}; first at line {first}")
+        pending.conflicted.add((org, month))
+        return False
+    return True

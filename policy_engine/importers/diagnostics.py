@@ -14,8 +14,8 @@ provider's commissioners.
 from __future__ import annotations
 
 from .bands import Note, band_values, covers_from, dm01_bands, record
-from .builder import CONFLICTING_ROWS, DUPLICATE_ROW, Dedup, FileContext
-from .common import Pending, row_month, skip_total_or_footnote
+from .builder import Dedup, FileContext
+from .common import Pending, first_of_its_kind, row_month, skip_total_or_footnote
 from .errors import LayoutError
 from .rtt import icb_of
 from .table import Column, Layout
@@ -82,13 +82,17 @@ def read(ctx: FileContext) -> None:
         test = " ".join(t.cell(row, "test").split()).upper()
         cells = [row.cells[b.pos] if b.pos < len(row.cells) else "" for b in bands]
         signature = (*cells, t.cell(row, "total_wl"))
-        status, first = dedup.check((org, month, commissioner, test), signature, row.line)
-        if status == "duplicate":
-            ctx.issue("duplicate", DUPLICATE_ROW, row, detail=f"{org} {commissioner} {test}; first at line {first}")
-            continue
-        if status == "conflict":
-            ctx.issue("conflict", CONFLICTING_ROWS, row, detail=f"{org} {commissioner} {test}; first at line {first}")
-            pending.conflicted.add((org, month))
+        if not first_of_its_kind(
+            ctx,
+            dedup,
+            pending,
+            row,
+            (org, month, commissioner, test),
+            signature,
+            org,
+            month,
+            f"{org} {commissioner} {test}",
+        ):
             continue
         counts: tuple[int, int] | None = None
         notes: list[Note] = []

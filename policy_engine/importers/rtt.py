@@ -21,8 +21,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from .bands import Band, Note, band_values, covers_from, record, rtt_bands
-from .builder import CONFLICTING_ROWS, DUPLICATE_ROW, Dedup, FileContext
-from .common import Pending, row_month, skip_total_or_footnote
+from .builder import Dedup, FileContext
+from .common import Pending, first_of_its_kind, row_month, skip_total_or_footnote
 from .table import Column, Layout, Row
 
 __all__ = ["LAYOUTS", "METRIC", "NOTE", "read"]
@@ -110,13 +110,17 @@ def read(ctx: FileContext) -> None:
         commissioner = t.cell(row, "commissioner_code").upper()
         tf = t.cell(row, "tf").upper()
         signature = tuple(row.cells[b.pos] if b.pos < len(row.cells) else "" for b in bands)
-        status, first = dedup.check((org, month, commissioner, tf), signature, row.line)
-        if status == "duplicate":
-            ctx.issue("duplicate", DUPLICATE_ROW, row, detail=f"{org} {commissioner} {tf}; first at line {first}")
-            continue
-        if status == "conflict":
-            ctx.issue("conflict", CONFLICTING_ROWS, row, detail=f"{org} {commissioner} {tf}; first at line {first}")
-            pending.conflicted.add((org, month))
+        if not first_of_its_kind(
+            ctx,
+            dedup,
+            pending,
+            row,
+            (org, month, commissioner, tf),
+            signature,
+            org,
+            month,
+            f"{org} {commissioner} {tf}",
+        ):
             continue
         value, notes = _over_65(ctx, row, over, bands)
         slot = found.setdefault((org, month), {}).setdefault(commissioner, {"total": [], "detail": []})
