@@ -14,7 +14,7 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from .engine import Backend, available_backends, evaluate, resolve_backend
+from .engine import Backend, available_backends, evaluate, evaluate_many, resolve_backend
 from .errors import EngineError, ErrorDetail, ExpressionError, PolicyError, RulebookError, StateError
 from .explain import explain
 from .loader import Rulebook, load_rulebook
@@ -59,6 +59,7 @@ __all__ = [
     "__version__",
     "available_backends",
     "evaluate",
+    "evaluate_many",
     "explain",
     "load_rulebook",
     "load_state",

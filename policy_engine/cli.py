@@ -63,6 +63,12 @@ def _parser() -> argparse.ArgumentParser:
     ev.add_argument("-o", "--output", help="write to this file instead of stdout (atomically)")
     ev.add_argument("--record", help="also write the decision record (JSON) to this file")
     ev.add_argument("--log", help="append the decision record as one JSON line to this audit log")
+    ev.add_argument(
+        "--batch",
+        action="store_true",
+        help="STATE is JSON Lines, one state per line; write one JSON evaluation per line, streaming "
+        "(a bad line becomes an error record naming the line, and the exit code is 3)",
+    )
     common(ev)
 
     vr = sub.add_parser("verify-record", help="re-run a recorded evaluation and confirm it, or show what differs")
@@ -249,7 +255,8 @@ def run(argv: Sequence[str] | None = None, stdout: TextIO | None = None, stderr:
         return int(exc.code) if isinstance(exc.code, int) else EXIT_USAGE
     try:
         text = _dispatch(args, out)
-        _write(text, getattr(args, "output", None), out)
+        if text is not None:
+            _write(text, getattr(args, "output", None), out)
     except EngineError as exc:
         err.write(f"policy-engine: error: {exc}\n")
         return EXIT_ENGINE
@@ -268,7 +275,7 @@ def run(argv: Sequence[str] | None = None, stdout: TextIO | None = None, stderr:
     return EXIT_OK
 
 
-def _dispatch(args: argparse.Namespace, out: TextIO) -> str:
+def _dispatch(args: argparse.Namespace, out: TextIO) -> str | None:
     if args.command == "verify-record":
         return _verify_record(args)
     if args.command == "lint":
@@ -296,6 +303,9 @@ def _dispatch(args: argparse.Namespace, out: TextIO) -> str:
         )
         sys.stderr.write(summary.to_text())
         return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+    if args.command == "evaluate" and args.batch:
+        _batch(args, book, out)
+        return None
     state = load_state(args.state)
     if args.command == "validate":
         from .errors import StateError
@@ -387,6 +397,57 @@ def attrs_dict(obj: Any) -> dict[str, Any]:
     import attrs
 
     return attrs.asdict(obj)
+
+
+class BatchHadErrors(PolicyError):
+    """Some lines of a batch were not valid states (their error records are in the output)."""
+
+
+def _batch(args: argparse.Namespace, book: Rulebook, out: TextIO) -> None:
+    """Stream JSON Lines in, JSON Lines out: one line per state, evaluation or error record."""
+    from .engine import evaluate as evaluate_one
+    from .errors import ErrorDetail, StateError
+    from .state import _parse_json, state_from_dict
+
+    failures: list[ErrorDetail] = []
+    target = getattr(args, "output", None)
+    sink: TextIO
+    if target:
+        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(target)), prefix=".policy-engine-")
+        sink = os.fdopen(fd, "w", encoding="utf-8")
+    else:
+        sink, tmp = out, ""
+    try:
+        with Path(args.state).open("rb") as fh:
+            for number, raw in enumerate(fh, start=1):
+                if not raw.strip():
+                    continue
+                try:
+                    state = state_from_dict(_parse_json(raw, f"line {number}"), book)
+                    ev = evaluate_one(state, book, as_of=args.as_of, backend=args.backend)
+                    record = {"line": number, **ev.to_dict()}
+                except StateError as exc:
+                    failures.append(ErrorDetail(f"line {number}", exc.summary))
+                    record = {
+                        "line": number,
+                        "error": exc.summary,
+                        "details": [{"path": d.path, "message": d.message, "value": d.value} for d in exc.details],
+                    }
+                sink.write(json.dumps(record, sort_keys=True, ensure_ascii=False, separators=(",", ":")) + "\n")
+        if target:
+            sink.close()
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(tmp, 0o666 & ~umask)
+            os.replace(tmp, target)
+    except BaseException:
+        if target:
+            sink.close()
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+        raise
+    if failures:
+        raise BatchHadErrors(f"{len(failures)} line(s) of the batch were not valid states", failures)
 
 
 def _verify_sources(book: Rulebook) -> str:

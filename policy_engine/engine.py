@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, Literal
 
 from . import __version__
@@ -18,7 +18,7 @@ from .loader import Rulebook, load_rulebook
 from .outcomes import DecisionRecord, Evaluation
 from .state import State, state_from_dict, validate_state, view_at
 
-__all__ = ["Backend", "available_backends", "evaluate", "resolve_backend"]
+__all__ = ["Backend", "available_backends", "evaluate", "evaluate_many", "resolve_backend"]
 
 Backend = Literal["auto", "native", "durable"]
 
@@ -142,3 +142,25 @@ def _as_of(value: dt.date | str | None, state: State) -> dt.date:
         return parse_date(value)
     except ValueError as exc:
         raise StateError("invalid as_of date", [ErrorDetail("as_of", str(exc), repr(value))]) from None
+
+
+def evaluate_many(
+    states: Iterable[State | Mapping[str, Any]],
+    rulebook: Rulebook | str | os.PathLike[str] | None = None,
+    *,
+    as_of: dt.date | str | None = None,
+    backend: Backend | str = "auto",
+    evaluated_at: dt.datetime | None = None,
+) -> Iterator[Evaluation]:
+    """Evaluate a stream of states lazily, one at a time (memory stays flat however many pass).
+
+    The rulebook is loaded once. Each state is validated and evaluated exactly as by ``evaluate``;
+    an invalid state raises its ``StateError`` when the iterator reaches it.
+    """
+    book = (
+        rulebook
+        if isinstance(rulebook, Rulebook)
+        else (_default_rulebook() if rulebook is None else load_rulebook(rulebook))
+    )
+    for state in states:
+        yield evaluate(state, book, as_of=as_of, backend=backend, evaluated_at=evaluated_at)
