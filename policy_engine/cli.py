@@ -3,17 +3,19 @@
 Exit codes: 0 success; 2 bad usage (unknown command or option); 3 invalid input (state,
 rulebook, dates — the error list goes to stderr); 4 the evaluation could not be completed;
 5 ``verify-record`` found a difference.
-Nothing is written to stdout (or to ``--output``) unless the whole command succeeded.
+Nothing is written to stdout (or to ``--output``) unless the whole command succeeded, except that
+``evaluate --batch`` streams one line per state (bad lines become error records; exit code 3).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -225,23 +227,30 @@ def _rules_json(book: Rulebook, area: str | None) -> str:
     return json.dumps(out, indent=2, ensure_ascii=False) + "\n"
 
 
-def _write(text: str, output: str | None, stdout: TextIO) -> None:
+@contextlib.contextmanager
+def _output(output: str | None, stdout: TextIO) -> Iterator[TextIO]:
+    """Where a command writes: stdout, or a file that appears (with the usual permissions) only if
+    everything written to it was written without an error."""
     if output is None:
-        stdout.write(text)
+        yield stdout
         return
-    directory = os.path.dirname(os.path.abspath(output))
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".policy-engine-")
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(output)), prefix=".policy-engine-")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
+            yield fh
         umask = os.umask(0)
         os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the file the usual permissions
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600
         os.replace(tmp, output)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def _write(text: str, output: str | None, stdout: TextIO) -> None:
+    with _output(output, stdout) as sink:
+        sink.write(text)
 
 
 def run(argv: Sequence[str] | None = None, stdout: TextIO | None = None, stderr: TextIO | None = None) -> int:
@@ -380,7 +389,7 @@ def _lint(args: argparse.Namespace) -> str:
 
     findings = lint(args.rulebook_path, args.scenarios)
     if args.format == "json":
-        text = json.dumps([attrs_dict(f) for f in findings], indent=2) + "\n"
+        text = json.dumps([_attrs_dict(f) for f in findings], indent=2) + "\n"
     else:
         counts = {s: sum(1 for f in findings if f.severity == s) for s in ("error", "warning", "info")}
         text = "".join(f"{f}\n" for f in findings)
@@ -393,7 +402,7 @@ def _lint(args: argparse.Namespace) -> str:
     return text
 
 
-def attrs_dict(obj: Any) -> dict[str, Any]:
+def _attrs_dict(obj: Any) -> dict[str, Any]:
     import attrs
 
     return attrs.asdict(obj)
@@ -410,42 +419,22 @@ def _batch(args: argparse.Namespace, book: Rulebook, out: TextIO) -> None:
     from .state import _parse_json, state_from_dict
 
     failures: list[ErrorDetail] = []
-    target = getattr(args, "output", None)
-    sink: TextIO
-    if target:
-        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(target)), prefix=".policy-engine-")
-        sink = os.fdopen(fd, "w", encoding="utf-8")
-    else:
-        sink, tmp = out, ""
-    try:
-        with Path(args.state).open("rb") as fh:
-            for number, raw in enumerate(fh, start=1):
-                if not raw.strip():
-                    continue
-                try:
-                    state = state_from_dict(_parse_json(raw, f"line {number}"), book)
-                    ev = evaluate_one(state, book, as_of=args.as_of, backend=args.backend)
-                    record = {"line": number, **ev.to_dict()}
-                except StateError as exc:
-                    failures.append(ErrorDetail(f"line {number}", exc.summary))
-                    record = {
-                        "line": number,
-                        "error": exc.summary,
-                        "details": [{"path": d.path, "message": d.message, "value": d.value} for d in exc.details],
-                    }
-                sink.write(json.dumps(record, sort_keys=True, ensure_ascii=False, separators=(",", ":")) + "\n")
-        if target:
-            sink.close()
-            umask = os.umask(0)
-            os.umask(umask)
-            os.chmod(tmp, 0o666 & ~umask)
-            os.replace(tmp, target)
-    except BaseException:
-        if target:
-            sink.close()
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-        raise
+    with _output(getattr(args, "output", None), out) as sink, Path(args.state).open("rb") as fh:
+        for number, raw in enumerate(fh, start=1):
+            if not raw.strip():
+                continue
+            try:
+                state = state_from_dict(_parse_json(raw, f"line {number}"), book)
+                ev = evaluate_one(state, book, as_of=args.as_of, backend=args.backend)
+                record = {"line": number, **ev.to_dict()}
+            except StateError as exc:
+                failures.append(ErrorDetail(f"line {number}", exc.summary))
+                record = {
+                    "line": number,
+                    "error": exc.summary,
+                    "details": [{"path": d.path, "message": d.message, "value": d.value} for d in exc.details],
+                }
+            sink.write(json.dumps(record, sort_keys=True, ensure_ascii=False, separators=(",", ":")) + "\n")
     if failures:
         raise BatchHadErrors(f"{len(failures)} line(s) of the batch were not valid states", failures)
 
