@@ -17,7 +17,7 @@ from .bands import Note, band_values, covers_from, dm01_bands, record
 from .builder import Dedup, FileContext
 from .common import Pending, first_of_its_kind, row_month, skip_total_or_footnote
 from .errors import LayoutError
-from .rtt import icb_of
+from .rtt import admit_provider
 from .table import Column, Layout
 
 __all__ = ["LAYOUTS", "METRIC", "read"]
@@ -66,16 +66,7 @@ def read(ctx: FileContext) -> None:
         month = row_month(ctx, row, t.cell(row, "period"))
         if month is None:
             continue
-        icb, icb_name = icb_of(t.cell(row, "parent_code"), t.cell(row, "parent_name"))
-        org = ctx.builder.admit(
-            ctx,
-            row,
-            code,
-            default_type="acute_trust",
-            name=t.cell(row, "provider_name") or None,
-            icb=icb,
-            icb_name=icb_name,
-        )
+        org = admit_provider(ctx, row, code)
         if org is None:
             continue
         commissioner = t.cell(row, "commissioner_code").upper()

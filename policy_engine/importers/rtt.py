@@ -64,6 +64,22 @@ def icb_of(code: str, name: str) -> tuple[str | None, str | None]:
     return (code, None) if len(code) == 3 and code.startswith("Q") else (None, None)
 
 
+def admit_provider(ctx: FileContext, row: Row, code: str) -> str | None:
+    """Admit the provider of an RTT or DM01 row (an acute trust unless the reference table says
+    otherwise), with its parent ICB where the file names one; None if it is not imported."""
+    t = ctx.table
+    icb, icb_name = icb_of(t.cell(row, "parent_code"), t.cell(row, "parent_name"))
+    return ctx.builder.admit(
+        ctx,
+        row,
+        code,
+        default_type="acute_trust",
+        name=t.cell(row, "provider_name") or None,
+        icb=icb,
+        icb_name=icb_name,
+    )
+
+
 def read(ctx: FileContext) -> None:
     """Read one RTT extract into the builder."""
     t = ctx.table
@@ -95,16 +111,7 @@ def read(ctx: FileContext) -> None:
         if part != "part2":
             ctx.ignore("RTT rows other than incomplete pathways (Part_2)")
             continue
-        icb, icb_name = icb_of(t.cell(row, "parent_code"), t.cell(row, "parent_name"))
-        org = ctx.builder.admit(
-            ctx,
-            row,
-            code,
-            default_type="acute_trust",
-            name=t.cell(row, "provider_name") or None,
-            icb=icb,
-            icb_name=icb_name,
-        )
+        org = admit_provider(ctx, row, code)
         if org is None:
             continue
         commissioner = t.cell(row, "commissioner_code").upper()
