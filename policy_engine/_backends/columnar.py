@@ -1,0 +1,601 @@
+"""The columnar backend: every rule compiled once into polars expressions over a table of
+organisation-period rows, evaluated a column at a time.
+
+Exactness. The reference evaluator works in exact fractions; this backend works in float64 and
+carries, beside every numeric value, a bound on its absolute rounding error. A comparison whose
+two sides are closer than their combined error bounds is *in doubt*: its float result might
+differ from the exact one. Doubt propagates to every rule that reads the doubtful result
+(through ``outcome()``), and every (row, rule) cell in doubt is re-decided by the reference
+evaluator (``_decide.decide``) on that row, in dependency order; a doubtful ``rank()`` (a near
+tie within a cohort) re-decides the whole state with the reference backend. So the statuses
+returned are the reference statuses, always; floats only decide the cells where they cannot be
+wrong. ``tests/test_tabular.py`` checks this against the reference on generated states, including
+values exactly on every threshold.
+
+The input frame is the *normalised* frame of ``policy_engine.tabular`` (typed columns, already
+validated); column names are those of the documented mapping.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import sys
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from fractions import Fraction
+from typing import Any
+
+import attrs
+import polars as pl
+
+from .._decide import decide
+from .._expr.ast import Binary, Bool, Call, Name, Node, Num, Str, Unary, walk
+from .._expr.checker import _METRIC_FUNCS, metric_key, name_arg
+from .._expr.evaluate import UNKNOWN, Env, evaluate, find_rank_argument
+from .._time import format_month, month_end
+from ..loader import Rulebook
+from ..rules import Rule
+from ..state import OrgView
+from . import native
+
+_EPS = sys.float_info.epsilon
+_SAFETY = 4.0
+"""Comparisons are in doubt when the sides are within 4x their combined error bounds."""
+
+_POSITIVE = {"target": "met", "breach": "breached", "eligibility": "eligible", "obligation": "met"}
+_NEGATIVE = {"target": "not_met", "breach": "not_breached", "eligibility": "not_eligible", "obligation": "overdue"}
+
+STATUS_PREFIX = "__s:"
+DOUBT_PREFIX = "__d:"
+RANK_PREFIX = "__r:"
+VALUE_PREFIX = "__v:"
+BOUND_PREFIX = "__b:"
+WHOLE_PREFIX = "__w:"
+
+
+def metric_column(metric: str, month: int, part: str) -> str:
+    """``metric.<name>.<YYYY-MM>.<numerator|denominator|value>`` (see docs/tabular.md)."""
+    return f"metric.{metric}.{format_month(month)}.{part}"
+
+
+def fact_column(fact: str, part: str | None = None) -> str:
+    """``fact.<name>`` (the value), ``fact.<name>.date``, ``fact.<name>.evidence``."""
+    return f"fact.{fact}" if part is None else f"fact.{fact}.{part}"
+
+
+@attrs.frozen
+class _X:
+    """A compiled sub-expression: its value, (numbers) its absolute error bound, its doubt flag.
+
+    ``doubt`` None means "never in doubt" (keeps the expressions small)."""
+
+    value: pl.Expr
+    err: pl.Expr | None = None
+    doubt: pl.Expr | None = None
+
+
+def _or(*flags: pl.Expr | None) -> pl.Expr | None:
+    present = [f for f in flags if f is not None]
+    if not present:
+        return None
+    out = present[0]
+    for f in present[1:]:
+        out = out | f
+    return out
+
+
+def _lit_number(v: Fraction) -> _X:
+    f = float(v)
+    err = 0.0 if Fraction(f) == v else abs(f) * _EPS
+    return _X(pl.lit(f, dtype=pl.Float64), pl.lit(err, dtype=pl.Float64))
+
+
+def _null(dtype: pl.DataType) -> pl.Expr:
+    return pl.lit(None, dtype=dtype)
+
+
+class _Compiler:
+    """Compiles one rule's expressions against the columns a frame actually has."""
+
+    def __init__(self, book: Rulebook, rule: Rule, columns: frozenset[str], leaves: Leaves) -> None:
+        self.book = book
+        self.rule = rule
+        self.columns = columns
+        self.leaves = leaves
+
+    def col(self, name: str, dtype: pl.DataType) -> pl.Expr:
+        return pl.col(name) if name in self.columns else _null(dtype)
+
+    def compile(self, node: Node) -> _X:
+        if isinstance(node, Num):
+            return _lit_number(node.value)
+        if isinstance(node, Str):
+            return _X(pl.lit(node.value, dtype=pl.String))
+        if isinstance(node, Bool):
+            return _X(pl.lit(node.value, dtype=pl.Boolean))
+        if isinstance(node, Name):
+            return self._name(node)
+        if isinstance(node, Unary):
+            x = self.compile(node.operand)
+            if node.op == "not":
+                return _X(~x.value, None, x.doubt)
+            return _X(-x.value, x.err, x.doubt)
+        if isinstance(node, Binary):
+            return self._binary(node)
+        return self._call(node)
+
+    def _name(self, node: Name) -> _X:
+        if node.dotted == "as_of":
+            return _X(pl.col("as_of"))
+        if node.dotted == "deadline":
+            assert self.rule.deadline is not None
+            return _X(pl.lit(self.rule.deadline, dtype=pl.Date))
+        return _lit_number(self.rule.parameters[node.parts[1]].value)
+
+    def _binary(self, node: Binary) -> _X:
+        a, b = self.compile(node.left), self.compile(node.right)
+        op = node.op
+        if op == "and":
+            return _X(a.value & b.value, None, _or(a.doubt, b.doubt))
+        if op == "or":
+            return _X(a.value | b.value, None, _or(a.doubt, b.doubt))
+        if op in ("+", "-", "*", "/"):
+            return self._arith(op, a, b)
+        ops: dict[str, Callable[[pl.Expr, pl.Expr], pl.Expr]] = {
+            "==": lambda x, y: x == y,
+            "!=": lambda x, y: x != y,
+            "<": lambda x, y: x < y,
+            "<=": lambda x, y: x <= y,
+            ">": lambda x, y: x > y,
+            ">=": lambda x, y: x >= y,
+        }
+        value = ops[op](a.value, b.value)
+        if a.err is None or b.err is None:  # dates, strings, booleans, statuses: exact
+            return _X(value, None, _or(a.doubt, b.doubt))
+        bound = a.err + b.err
+        near = ((bound > 0) & ((a.value - b.value).abs() <= _SAFETY * bound)).fill_null(False)
+        return _X(value, None, _or(a.doubt, b.doubt, near))
+
+    @staticmethod
+    def _arith(op: str, a: _X, b: _X) -> _X:
+        assert a.err is not None and b.err is not None
+        # Whole numbers below 2**53 add, subtract and multiply exactly in float64.
+        whole = (a.err == 0) & (b.err == 0) & _integral(a.value) & _integral(b.value)
+        if op in ("+", "-"):
+            v = a.value + b.value if op == "+" else a.value - b.value
+            err = a.err + b.err + v.abs() * _EPS
+            return _X(v, pl.when(whole & _integral(v)).then(0.0).otherwise(err), _or(a.doubt, b.doubt))
+        if op == "*":
+            v = a.value * b.value
+            err = a.value.abs() * b.err + b.value.abs() * a.err + a.err * b.err + v.abs() * _EPS
+            return _X(v, pl.when(whole & _integral(v)).then(0.0).otherwise(err), _or(a.doubt, b.doubt))
+        # Division: unknown when the divisor is exactly 0; in doubt when it might be 0.
+        exact_zero = (b.value == 0) & (b.err == 0)
+        maybe_zero = (b.value.abs() <= _SAFETY * b.err).fill_null(False) & ~exact_zero.fill_null(False)
+        q = pl.when(exact_zero | maybe_zero).then(None).otherwise(a.value / b.value)
+        margin = pl.when(maybe_zero).then(1.0).otherwise(b.value.abs() - b.err)
+        err = (a.err + q.abs() * b.err) / margin + q.abs() * _EPS
+        return _X(q, err, _or(a.doubt, b.doubt, maybe_zero))
+
+    def _call(self, node: Call) -> _X:
+        func = node.func
+        if func == "outcome":
+            assert isinstance(node.args[0], Str)
+            rid = node.args[0].value
+            s = pl.col(STATUS_PREFIX + rid)
+            # An unknown outcome stays unknown downstream (as in the reference evaluator).
+            return _X(pl.when(s == "unknown").then(None).otherwise(s), None, pl.col(DOUBT_PREFIX + rid))
+        if func in ("fact", "fact_date", "has_fact"):
+            fname = name_arg(node.args[0], "fact")
+            fdef = self.book.facts[fname]
+            date = self.col(fact_column(fname, "date"), pl.Date())
+            visible = (date <= pl.col("as_of")).fill_null(False)
+            if func == "has_fact":
+                return _X(visible)
+            if func == "fact_date":
+                return _X(pl.when(visible).then(date))
+            dtype = _FACT_DTYPES[fdef.type]
+            value = pl.when(visible).then(self.col(fact_column(fname), dtype))
+            if fdef.type == "number":
+                return _X(value, _decimal_err(value))
+            return _X(value)
+        if func == "has_service":
+            sname = name_arg(node.args[0], "service")
+            services = self.col("services", pl.List(pl.String))
+            return _X(services.list.contains(pl.lit(sname, dtype=pl.String)))
+        if func == "rank":
+            return _X(pl.col(RANK_PREFIX + self.rule.id), pl.lit(0.0), pl.col(DOUBT_PREFIX + "rank:" + self.rule.id))
+        if func in ("min", "max"):
+            a, b = self.compile(node.args[0]), self.compile(node.args[1])
+            assert a.err is not None and b.err is not None
+            either = a.value.is_null() | b.value.is_null()
+            pick = pl.min_horizontal if func == "min" else pl.max_horizontal
+            v = pl.when(either).then(None).otherwise(pick(a.value, b.value))
+            return _X(v, pl.max_horizontal(a.err, b.err), _or(a.doubt, b.doubt))
+        if func == "date":
+            assert isinstance(node.args[0], Str)
+            return _X(pl.lit(dt.date.fromisoformat(node.args[0].value), dtype=pl.Date))
+        return self._metric(node)
+
+    def _months(self, metric: str, period: str, part: str, dtype: pl.DataType) -> list[pl.Expr]:
+        """One expression per month of the period: the column, null unless complete at as_of."""
+        out = []
+        for month in self.book.periods[period].months:
+            complete = pl.lit(month_end(month), dtype=pl.Date) < pl.col("as_of")
+            out.append(pl.when(complete).then(self.col(metric_column(metric, month, part), dtype)))
+        return out
+
+    def _metric(self, node: Call) -> _X:
+        """A metric call is computed once per frame, as columns shared by every rule (``leaves``)."""
+        func = node.func
+        metric, period = metric_key(node)
+        key = f"__m:{func}:{metric}:{period}"
+        if key + ":v" not in self.leaves[1]:
+            self._metric_leaves(func, metric, period, key)
+        return _X(pl.col(key + ":v"), pl.col(key + ":e"))
+
+    def _metric_leaves(self, func: str, metric: str, period: str, key: str) -> None:
+        sums, values_, errs = self.leaves
+        v = pl.col(key + ":v")
+        if func in ("pct", "rate", "min_pct", "max_pct"):
+            nums = self._months(metric, period, "numerator", pl.Int64())
+            dens = self._months(metric, period, "denominator", pl.Int64())
+            present = pl.all_horizontal([n.is_not_null() for n in nums])
+            scale = 100 if func != "rate" else 1
+            if func in ("pct", "rate"):
+                sums[key + ":n"] = pl.when(present).then(pl.sum_horizontal(nums) * scale)
+                sums[key + ":d"] = pl.when(present).then(pl.sum_horizontal(dens))
+                num, den = pl.col(key + ":n"), pl.col(key + ":d")
+                values_[key + ":v"] = pl.when(den != 0).then(num.cast(pl.Float64) / den.cast(pl.Float64))
+                errs[key + ":e"] = _quotient_err(num, den, v)
+                return
+            ratios = [(n * 100).cast(pl.Float64) / d.cast(pl.Float64) for n, d in zip(nums, dens, strict=True)]
+            no_zero = pl.all_horizontal([d != 0 for d in dens])
+            pick = pl.min_horizontal if func == "min_pct" else pl.max_horizontal
+            values_[key + ":v"] = pl.when(present & no_zero).then(pick(ratios))
+            errs[key + ":e"] = v.abs() * (2 * _EPS)
+            return
+        values = self._months(metric, period, "value", pl.Float64())
+        present = pl.all_horizontal([x.is_not_null() for x in values])
+        k = len(values)
+        if func in ("total", "mean"):
+            sums[key + ":m"] = pl.sum_horizontal([x.abs() for x in values])
+            sums[key + ":i"] = pl.all_horizontal([_integral(x) for x in values])
+            total = pl.when(present).then(pl.sum_horizontal(values))
+            err = pl.when(pl.col(key + ":i")).then(0.0).otherwise(pl.col(key + ":m") * (_EPS * (k + 1)))
+            if func == "total":
+                values_[key + ":v"] = total
+                errs[key + ":e"] = err
+            else:
+                values_[key + ":v"] = total / k
+                errs[key + ":e"] = err / k + v.abs() * _EPS
+            return
+        pick = pl.min_horizontal if func == "min_value" else pl.max_horizontal
+        values_[key + ":v"] = pl.when(present).then(pick(values))
+        errs[key + ":e"] = _decimal_err(v)
+
+
+Leaves = tuple[dict[str, pl.Expr], dict[str, pl.Expr], dict[str, pl.Expr]]
+"""Shared metric columns, computed in three steps: sums, values, error bounds."""
+
+
+_EXACT_INT = float(2**53)
+
+
+def _integral(x: pl.Expr) -> pl.Expr:
+    """Whole numbers below 2**53 are exact in float64."""
+    return ((x == x.round(0)) & (x.abs() < _EXACT_INT)).fill_null(True)
+
+
+def _decimal_err(x: pl.Expr) -> pl.Expr:
+    """Error bound of a float read as the decimal it prints as: 0 for whole numbers."""
+    return pl.when(_integral(x)).then(0.0).otherwise(x.abs() * _EPS)
+
+
+def _quotient_err(num: pl.Expr, den: pl.Expr, v: pl.Expr) -> pl.Expr:
+    """Error bound of num/den (integers) computed in float64: 0 when it divides exactly."""
+    exact = ((num % den) == 0) & (num.abs() < 2**53) & (den.abs() < 2**53)
+    return pl.when(exact.fill_null(False)).then(0.0).otherwise(v.abs() * (2 * _EPS))
+
+
+_FACT_DTYPES: dict[str, pl.DataType] = {
+    "boolean": pl.Boolean(),
+    "number": pl.Float64(),
+    "date": pl.Date(),
+    "string": pl.String(),
+}
+
+
+def _status_exprs(book: Rulebook, rule: Rule, columns: frozenset[str], leaves: Leaves) -> tuple[pl.Expr, pl.Expr]:
+    """(status, doubt) of one rule for every row, mirroring ``_decide._status``."""
+    c = _Compiler(book, rule, columns, leaves)
+    cond = c.compile(rule.condition)
+    applies = pl.col("org_type").is_in(list(rule.applies_to))
+    guard = c.compile(rule.applicable_if) if rule.applicable_if is not None else None
+    before = (pl.col("as_of") <= pl.lit(rule.deadline, dtype=pl.Date)) if rule.deadline is not None else None
+    chain: Any = pl.when(~applies).then(None)
+    if guard is not None:
+        chain = chain.when(guard.value.is_null()).then(pl.lit("unknown")).when(~guard.value).then(pl.lit("not_applicable"))
+    if rule.kind != "obligation":
+        if before is not None:
+            chain = chain.when(before).then(pl.lit("due"))
+        status = (
+            chain.when(cond.value.is_null())
+            .then(pl.lit("unknown"))
+            .when(cond.value)
+            .then(pl.lit(_POSITIVE[rule.kind]))
+            .otherwise(pl.lit(_NEGATIVE[rule.kind]))
+        )
+        doubt = _or(guard.doubt if guard else None, cond.doubt)
+    else:
+        done_doubt: pl.Expr | None = None
+        true = cond.value.fill_null(False)
+        if rule.completed_on is not None and rule.deadline is not None:
+            done = c.compile(rule.completed_on)
+            done_doubt = done.doubt
+            late = (done.value > pl.lit(rule.deadline, dtype=pl.Date)).fill_null(False)
+            chain = chain.when(true & late).then(pl.lit("met_late"))
+        chain = chain.when(true).then(pl.lit("met"))
+        if before is not None:
+            chain = chain.when(before).then(pl.lit("due"))
+        else:
+            chain = chain.when(pl.lit(True)).then(pl.lit("due"))
+        status = chain.when(cond.value.is_null()).then(pl.lit("unknown")).otherwise(pl.lit("overdue"))
+        doubt = _or(guard.doubt if guard else None, cond.doubt, done_doubt)
+    flag = (applies & doubt).fill_null(False) if doubt is not None else pl.lit(False)
+    return status.cast(pl.String), flag
+
+
+def _rank_exprs(book: Rulebook, rule: Rule, columns: frozenset[str], leaves: Leaves) -> list[pl.Expr]:
+    """A rank() rule's cohort ranking, as ``cohort_ranks`` does it: the rank (1 = greatest, ties
+    share), the float value ranked, the near-tie bound, and two doubt flags: the row's value is
+    within the bound of another's (``__d:rank:``), or some member's guard or value is itself in
+    doubt, so the whole cohort must be re-ranked (``__w:rank:``)."""
+    arg_node = find_rank_argument(rule.condition)
+    assert arg_node is not None
+    c = _Compiler(book, rule, columns, leaves)
+    arg = c.compile(arg_node)
+    assert arg.err is not None
+    typed = pl.col("org_type").is_in(list(rule.applies_to))
+    member = typed
+    guard_doubt: pl.Expr | None = None
+    if rule.applicable_if is not None:
+        guard = c.compile(rule.applicable_if)
+        member = member & guard.value.fill_null(False)
+        guard_doubt = guard.doubt
+    value = pl.when(member).then(arg.value)
+    rank = value.rank("min", descending=True).over("state_id").cast(pl.Float64)
+    bound = (2 * _SAFETY * pl.when(member).then(arg.err).max()).over("state_id")
+    whole = pl.lit(False)
+    inputs_doubt = _or(guard_doubt, arg.doubt)
+    if inputs_doubt is not None:
+        whole = (typed & inputs_doubt).fill_null(False).any().over("state_id")
+    rid = rule.id
+    return [
+        rank.alias(RANK_PREFIX + rid),
+        value.alias(VALUE_PREFIX + rid),
+        bound.fill_null(0.0).alias(BOUND_PREFIX + rid),
+        whole.alias(WHOLE_PREFIX + rid),
+    ]
+
+
+def _near_ties(work: pl.DataFrame, rid: str) -> pl.Series:
+    """Rows whose ranked value lies within the near-tie bound of another member's, in its state."""
+    v, b = VALUE_PREFIX + rid, BOUND_PREFIX + rid
+    ranked = (
+        work.select(pl.int_range(pl.len()).alias("i"), "state_id", v, b)
+        .filter(pl.col(v).is_not_null())
+        .sort("state_id", v)
+    )
+    gap_prev = (pl.col(v) - pl.col(v).shift(1)).over("state_id")
+    gap_next = (pl.col(v).shift(-1) - pl.col(v)).over("state_id")
+    near = ranked.select(
+        "i", ((pl.col(b) > 0) & ((gap_prev <= pl.col(b)).fill_null(False) | (gap_next <= pl.col(b)).fill_null(False)))
+        .alias("n")
+    )
+    out = pl.Series("n", [False] * len(work), dtype=pl.Boolean)
+    hits = near.filter(pl.col("n")).get_column("i")
+    return out.scatter(hits, True) if len(hits) else out
+
+
+def dependency_levels(book: Rulebook) -> dict[str, int]:
+    """0 for rules that read no outcome, else one more than the deepest rule they read."""
+    levels: dict[str, int] = {}
+    for rule in book.rules:  # dependency order
+        levels[rule.id] = 1 + max((levels[d] for d in rule.depends_on), default=-1)
+    return levels
+
+
+def rank_tainted(book: Rulebook) -> frozenset[str]:
+    """Rules that use rank() or read (transitively) a rule that does."""
+    tainted: set[str] = set()
+    for rule in book.rules:  # dependency order
+        if rule.uses_rank or any(d in tainted for d in rule.depends_on):
+            tainted.add(rule.id)
+    return frozenset(tainted)
+
+
+_OPT = pl.QueryOptFlags.none()
+"""Plan optimisation costs more than it saves on these wide, one-step plans (measured: ~1.3 s of
+planning per call with common-subexpression elimination, for 10 rows)."""
+
+
+def _with(frame: pl.DataFrame, exprs: Sequence[pl.Expr]) -> pl.DataFrame:
+    return frame.lazy().with_columns(exprs).collect(optimizations=_OPT)
+
+
+@functools.lru_cache(maxsize=16)
+def _compiled(
+    book: Rulebook, columns: frozenset[str]
+) -> tuple[Leaves, dict[str, list[pl.Expr]], dict[str, tuple[pl.Expr, pl.Expr]]]:
+    """Every rule compiled against a frame's columns, once per (rulebook, column set)."""
+    leaves: Leaves = ({}, {}, {})
+    ranks = {r.id: _rank_exprs(book, r, columns, leaves) for r in book.rules if r.uses_rank}
+    decided = {r.id: _status_exprs(book, r, columns, leaves) for r in book.rules}
+    return leaves, ranks, decided
+
+
+def decide_frame(book: Rulebook, frame: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """Float statuses and doubt flags for every rule and row, one column per rule, and the rank()
+    rules' ranked values, near-tie bounds and whole-cohort doubt flags: (statuses, doubts, ranking).
+
+    Rules are added stratum by stratum so each reads the statuses of the rules before it."""
+    leaves, ranks, decided = _compiled(book, frozenset(frame.columns))
+    levels = dependency_levels(book)
+    work = frame
+    for step in leaves:
+        if step:
+            work = _with(work, [e.alias(k) for k, e in step.items()])
+    for level in sorted(set(levels.values())):
+        rules = [r for r in book.rules if levels[r.id] == level]
+        ranked = [r for r in rules if r.uses_rank]
+        if ranked:
+            work = _with(work, [e for r in ranked for e in ranks[r.id]])
+            work = work.with_columns(
+                (_near_ties(work, r.id) | work.get_column(WHOLE_PREFIX + r.id)).alias(DOUBT_PREFIX + "rank:" + r.id)
+                for r in ranked
+            )
+        exprs = []
+        for r in rules:
+            status, doubt = decided[r.id]
+            exprs += [status.alias(STATUS_PREFIX + r.id), doubt.alias(DOUBT_PREFIX + r.id)]
+        work = _with(work, exprs)
+    statuses = work.select([pl.col(STATUS_PREFIX + r.id).alias(r.id) for r in book.rules])
+    doubts = work.select([pl.col(DOUBT_PREFIX + r.id).alias(r.id) for r in book.rules])
+    ranking = work.select(
+        [pl.col(f"{p}{r.id}") for r in book.rules if r.uses_rank for p in (VALUE_PREFIX, BOUND_PREFIX, WHOLE_PREFIX)]
+    )
+    return statuses, doubts, ranking
+
+
+@attrs.frozen
+class Resolution:
+    """What the exact fallback did for one chunk."""
+
+    cells: int
+    rows: int
+    states: int
+
+
+ViewsOfRows = Callable[[pl.DataFrame, Sequence[int], Collection[str]], list[tuple[OrgView, dt.date]]]
+"""``(frame, row indexes, columns needed) -> [(OrgView, as_of)]``: reference views of rows."""
+
+
+def columns_read(book: Rulebook, rules: Iterable[Rule]) -> set[str]:
+    """The table columns that these rules' expressions read (besides the key columns)."""
+    out: set[str] = set()
+    for rule in rules:
+        for node in (rule.condition, rule.applicable_if, rule.completed_on):
+            if node is None:
+                continue
+            for n in walk(node):
+                if not isinstance(n, Call):
+                    continue
+                if n.func in ("fact", "fact_date", "has_fact"):
+                    fname = name_arg(n.args[0], "fact")
+                    out |= {fact_column(fname), fact_column(fname, "date")}
+                elif n.func == "has_service":
+                    out.add("services")
+                elif n.func in metric_functions():
+                    metric, period = metric_key(n)
+                    for month in book.periods[period].months:
+                        parts = ("value",) if book.metrics[metric].kind == "value" else ("numerator", "denominator")
+                        out |= {metric_column(metric, month, part) for part in parts}
+    return out
+
+
+def run(book: Rulebook, frame: pl.DataFrame, views_of_rows: ViewsOfRows) -> tuple[pl.DataFrame, Resolution]:
+    """Statuses for every row (one String column per rule id, null where the rule does not apply
+    to the organisation's type), with every doubtful cell re-decided exactly."""
+    statuses, doubts, ranking = decide_frame(book, frame)
+    doubtful_rows = doubts.select(pl.any_horizontal(pl.all())).to_series().arg_true().to_list()
+    if not doubtful_rows:
+        return statuses, Resolution(0, 0, 0)
+    rules = {r.id: r for r in book.rules}
+    state_ids = frame.get_column("state_id")
+    flags_of = dict(zip(doubtful_rows, doubts[doubtful_rows].iter_rows(named=True), strict=True))
+    cells = sum(sum(1 for v in f.values() if v) for f in flags_of.values())
+    whole_rows = ranking.select(pl.any_horizontal([pl.col(c) for c in ranking.columns if c.startswith(WHOLE_PREFIX)]))
+    whole_states = (
+        set(state_ids.filter(whole_rows.to_series().fill_null(False)).to_list()) if ranking.width else set()
+    )
+    fixed: dict[int, dict[str, str]] = {}
+    every = columns_read(book, book.rules) & set(frame.columns)
+    for sid in whole_states:  # a member's rank input itself in doubt: the reference ranks the cohort
+        members = (state_ids == sid).arg_true().to_list()
+        views = views_of_rows(frame, members, every)
+        index_of = {v.org.id: members[k] for k, (v, _) in enumerate(views)}
+        for o in native.run(book, [v for v, _ in views], views[0][1]):
+            fixed.setdefault(index_of[o.org_id], {})[o.rule_id] = o.status
+    single = [i for i in doubtful_rows if state_ids[i] not in whole_states]
+    if single:
+        needed = columns_read(book, [rules[k] for i in single for k, v in flags_of[i].items() if v])
+        views = views_of_rows(frame, single, needed & set(frame.columns))
+        current = statuses[single].iter_rows(named=True)
+        for (view, as_of), i, row in zip(views, single, current, strict=True):
+            flags = flags_of[i]
+            known = {k: v for k, v in row.items() if v is not None}
+            for rule in book.rules:  # dependency order: what a rule reads is exact before it
+                if not (flags[rule.id] and rule.applies_to_type(view.org.type)):
+                    continue
+                rank = _exact_rank(book, rule, frame, ranking, i, views_of_rows, known) if rule.uses_rank else UNKNOWN
+                known[rule.id] = decide(rule, view, as_of, book, known, rank).status
+            fixed[i] = {k: known[k] for k, v in flags.items() if v}
+    return _patch(statuses, fixed), Resolution(cells, len(fixed), len(whole_states))
+
+
+def _exact_rank(
+    book: Rulebook,
+    rule: Rule,
+    frame: pl.DataFrame,
+    ranking: pl.DataFrame,
+    i: int,
+    views_of_rows: ViewsOfRows,
+    known: Mapping[str, str],
+) -> Fraction | Any:
+    """Row i's exact rank: float comparisons decide against values beyond the near-tie bound;
+    the values within it (and row i's own) are evaluated exactly by the reference evaluator."""
+    values = ranking.get_column(VALUE_PREFIX + rule.id)
+    mine = values[i]
+    if mine is None:
+        return UNKNOWN
+    bound = ranking.get_column(BOUND_PREFIX + rule.id)[i]
+    same_state = frame.get_column("state_id") == frame.get_column("state_id")[i]
+    cohort = same_state & values.is_not_null()
+    near = (cohort & ((values - mine).abs() <= bound)).arg_true().to_list()
+    above = int((cohort & ((values - mine) > bound)).sum())
+    arg = find_rank_argument(rule.condition)
+    assert arg is not None
+    needed = columns_read(book, [rule]) & set(frame.columns)
+    exact: dict[int, Any] = {}
+    for j, (view, as_of) in zip(near, views_of_rows(frame, near, needed), strict=True):
+        env = Env(rule, view, as_of, book.metrics, book.periods, known, evidence=None, record_comparisons=False)
+        exact[j] = evaluate(arg, env)
+    own = exact[i]
+    assert isinstance(own, Fraction)
+    return Fraction(1 + above + sum(1 for j, v in exact.items() if j != i and isinstance(v, Fraction) and v > own))
+
+
+def metric_functions() -> frozenset[str]:
+    """The metric-reading functions of the rule language."""
+    return frozenset(_METRIC_FUNCS)
+
+
+def _patch(statuses: pl.DataFrame, fixed: Mapping[int, Mapping[str, str]]) -> pl.DataFrame:
+    """Replace the listed cells (row index -> rule id -> exact status)."""
+    by_rule: dict[str, tuple[list[int], list[str]]] = {}
+    for i, cells in fixed.items():
+        for rid, status in cells.items():
+            idx, vals = by_rule.setdefault(rid, ([], []))
+            idx.append(i)
+            vals.append(status)
+    cols = []
+    for rid, (idx, vals) in by_rule.items():
+        series = statuses.get_column(rid).clone().scatter(idx, vals)
+        cols.append(series)
+    return statuses.with_columns(cols) if cols else statuses
+
+
+def iter_rule_ids(book: Rulebook) -> Iterable[str]:
+    """Output column order: the rulebook's dependency order."""
+    return (r.id for r in book.rules)

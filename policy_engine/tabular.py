@@ -1,0 +1,674 @@
+"""Tables of organisation-period rows: the column mapping, validation, conversion to and from
+states, and fast evaluation of whole tables (CSV or Parquet in; Parquet or JSON Lines out).
+
+One row is one organisation in one state (e.g. one trust at one month's ``as_of``, or in one
+what-if scenario). The columns (documented in ``docs/tabular.md``):
+
+``state_id``
+    Rows with the same ``state_id`` form one state: the cohort that ``rank()`` ranks within.
+    A state's rows must be contiguous in the file, and they share one ``as_of``.
+``org_id``, ``org_type``, ``as_of``
+    As in a state document (``org_id`` unique within its state).
+``services``
+    The services an organisation provides, separated by ``;`` (empty = none; null = not declared).
+``metric.<name>.<YYYY-MM>.numerator`` / ``.denominator``
+    A month of a proportion or rate metric (both or neither).
+``metric.<name>.<YYYY-MM>.value``
+    A month of a value metric.
+``fact.<name>``, ``fact.<name>.date``, ``fact.<name>.evidence``
+    A declared fact: its value, the date it was declared (both or neither), its evidence.
+
+A missing column, or a null cell, is missing data: it makes what depends on it unknown, never a
+breach. Any other column is an error (a misspelt metric must not read as missing data).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+import time
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Literal
+
+import attrs
+import polars as pl
+
+from ._backends import columnar
+from ._time import format_month, parse_month
+from .errors import ErrorDetail, PolicyError, StateError
+from .loader import Rulebook
+from .rules import ORGANISATION_TYPES, STATUSES
+from .state import OrgView, State, _freeze, state_from_dict, view_at
+
+__all__ = [
+    "KEY_COLUMNS",
+    "TableResult",
+    "TableSummary",
+    "evaluate_frame",
+    "evaluate_table",
+    "frame_to_states",
+    "normalise_frame",
+    "states_to_frame",
+]
+
+KEY_COLUMNS: tuple[str, ...] = ("state_id", "org_id", "org_type", "as_of")
+"""The columns every table must have (see the module docstring)."""
+
+MAX_ERRORS = 50
+_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,19}$")
+_STATE_ID = re.compile(r"^[^\x00-\x1f\x7f]{1,200}$")
+_METRIC_COL = re.compile(r"^metric\.([a-z][a-z0-9_]{0,63})\.(\d{4}-(?:0[1-9]|1[0-2]))\.(numerator|denominator|value)$")
+_FACT_COL = re.compile(r"^fact\.([a-z][a-z0-9_]{0,63})(?:\.(date|evidence))?$")
+_COUNT_MAX = 10**12
+_VALUE_MAX = 10**12
+STATUS_DTYPE = pl.Enum(list(STATUSES))
+"""Status columns of a result: a polars Enum (a dictionary-encoded string column in Parquet)."""
+
+
+def _default_book(rulebook: Rulebook | None) -> Rulebook:
+    if rulebook is not None:
+        return rulebook
+    from .engine import _default_rulebook
+
+    return _default_rulebook()
+
+
+# --------------------------------------------------------------------------- the column mapping
+
+
+@attrs.frozen
+class _Column:
+    name: str
+    dtype: pl.DataType
+    kind: str  # key | services | count | value | fact_value | fact_date | fact_evidence
+    fact_type: str | None = None
+
+
+def _column_spec(name: str, book: Rulebook) -> _Column | str:
+    """The spec of a column name, or why it is not in the mapping."""
+    if name in ("state_id", "org_id", "org_type"):
+        return _Column(name, pl.String(), "key")
+    if name == "as_of":
+        return _Column(name, pl.Date(), "key")
+    if name == "services":
+        return _Column(name, pl.List(pl.String()), "services")
+    m = _METRIC_COL.fullmatch(name)
+    if m:
+        metric, _month, part = m.groups()
+        mdef = book.metrics.get(metric)
+        if mdef is None:
+            return f"unknown metric {metric!r} (not in the catalogue of rulebook {book.id})"
+        if (part == "value") != (mdef.kind == "value"):
+            want = "value" if mdef.kind == "value" else "numerator and denominator"
+            return f"{metric} is a {mdef.kind} metric: expected its {want} column(s)"
+        if part == "value":
+            return _Column(name, pl.Float64(), "value")
+        return _Column(name, pl.Int64(), "count")
+    f = _FACT_COL.fullmatch(name)
+    if f:
+        fact, part = f.groups()
+        fdef = book.facts.get(fact)
+        if fdef is None:
+            return f"unknown fact {fact!r} (not in the catalogue of rulebook {book.id})"
+        if part == "date":
+            return _Column(name, pl.Date(), "fact_date")
+        if part == "evidence":
+            return _Column(name, pl.String(), "fact_evidence")
+        return _Column(name, columnar._FACT_DTYPES[fdef.type], "fact_value", fdef.type)
+    return (
+        "not a column of the table mapping (expected state_id, org_id, org_type, as_of, services, "
+        "metric.<name>.<YYYY-MM>.<numerator|denominator|value> or fact.<name>[.date|.evidence])"
+    )
+
+
+# --------------------------------------------------------------------------- validation
+
+
+class _Problems:
+    def __init__(self, offset: int) -> None:
+        self.offset = offset
+        self.items: list[ErrorDetail] = []
+
+    def full(self) -> bool:
+        return len(self.items) >= MAX_ERRORS
+
+    def column(self, name: str, message: str) -> None:
+        if not self.full():
+            self.items.append(ErrorDetail(f"columns[{name!r}]", message, name))
+
+    def cells(self, frame: pl.DataFrame, mask: pl.Series, column: str, message: str, values: pl.Series) -> None:
+        for i in mask.fill_null(False).arg_true().head(MAX_ERRORS - len(self.items)).to_list():
+            value = values[i]
+            self.items.append(ErrorDetail(f"rows[{self.offset + i}][{column!r}]", message, _short(value)))
+
+
+def _short(value: Any) -> str:
+    text = repr(value) if not isinstance(value, str) else repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _as_text(series: pl.Series) -> pl.Series:
+    return series.cast(pl.String, strict=False) if series.dtype != pl.String else series
+
+
+def _convert(series: pl.Series, spec: _Column, problems: _Problems, frame: pl.DataFrame) -> pl.Series | None:
+    """The column in its mapped type; offending cells are reported and the column dropped."""
+    name, dtype = spec.name, series.dtype
+    given = series.is_not_null()
+    if spec.kind == "services":
+        if dtype == pl.List(pl.String):
+            return series
+        if dtype != pl.String:
+            problems.column(name, f"expected text (services separated by ';'), got a column of {dtype}")
+            return None
+        out = series.str.split(";").list.eval(pl.element().filter(pl.element() != ""))
+        return out
+    target = spec.dtype
+    if target == pl.String():
+        if dtype in (pl.String, pl.Categorical) or isinstance(dtype, pl.Enum):
+            return series.cast(pl.String)
+        problems.column(name, f"expected text, got a column of {dtype}")
+        return None
+    if target == pl.Date():
+        if dtype == pl.Date:
+            return series
+        if dtype != pl.String:
+            problems.column(name, f"expected dates (YYYY-MM-DD), got a column of {dtype}")
+            return None
+        parsed = series.str.strptime(pl.Date, "%Y-%m-%d", strict=False)
+        bad = given & (parsed.is_null() | (parsed.dt.to_string("%Y-%m-%d") != series))
+        if bad.any():
+            problems.cells(frame, bad, name, "expected a date YYYY-MM-DD", series)
+            return None
+        return parsed
+    if target == pl.Boolean():
+        if dtype == pl.Boolean:
+            return series
+        if dtype != pl.String:
+            problems.column(name, f"expected booleans (true/false), got a column of {dtype}")
+            return None
+        bad = given & ~series.is_in(["true", "false"])
+        if bad.any():
+            problems.cells(frame, bad, name, f"{name} expects a boolean: true or false", series)
+            return None
+        return series == "true"
+    if target == pl.Int64():
+        if dtype.is_integer():
+            out = series.cast(pl.Int64, strict=False)
+            bad = given & out.is_null()
+        elif dtype.is_float():
+            out = series.cast(pl.Int64, strict=False)
+            bad = given & (~series.is_finite() | (series != series.floor()) | out.is_null())
+        elif dtype == pl.String:
+            out = series.cast(pl.Int64, strict=False)
+            bad = given & out.is_null()
+        else:
+            problems.column(name, f"expected whole-number counts, got a column of {dtype}")
+            return None
+        bad = bad | (given & ~bad & ((out < 0) | (out > _COUNT_MAX))).fill_null(False)
+        if bad.any():
+            problems.cells(frame, bad, name, f"expected a whole-number count from 0 to {_COUNT_MAX}", series)
+            return None
+        return out
+    # Float64: value metrics and number facts.
+    if dtype.is_numeric():
+        out = series.cast(pl.Float64)
+    elif dtype == pl.String:
+        out = series.cast(pl.Float64, strict=False)
+    else:
+        problems.column(name, f"expected numbers, got a column of {dtype}")
+        return None
+    bad = given & (out.is_null() | ~out.is_finite()).fill_null(True)
+    if spec.kind == "value":
+        bad = bad | (given & (out.abs() > _VALUE_MAX)).fill_null(False)
+    if bad.any():
+        what = f"expected a finite number from -{_VALUE_MAX} to {_VALUE_MAX}" if spec.kind == "value" else "expected a finite number"
+        problems.cells(frame, bad, name, what, series)
+        return None
+    return out
+
+
+def normalise_frame(frame: pl.DataFrame, rulebook: Rulebook | None = None, *, offset: int = 0) -> pl.DataFrame:
+    """Check a table against the column mapping and the rulebook's catalogues and return it with
+    every column in its mapped type. Raises StateError naming each bad cell as
+    ``rows[i]['column']`` (``i`` counts data rows from 0, plus ``offset``), its value and what was
+    expected. At most 50 problems are listed."""
+    book = _default_book(rulebook)
+    problems = _Problems(offset)
+    specs: dict[str, _Column] = {}
+    for name in frame.columns:
+        spec = _column_spec(name, book)
+        if isinstance(spec, str):
+            problems.column(name, spec)
+        else:
+            specs[name] = spec
+    for key in KEY_COLUMNS:
+        if key not in frame.columns:
+            problems.column(key, "a required column is missing")
+    if problems.items:
+        raise StateError("the table does not fit the column mapping", problems.items)
+    converted: dict[str, pl.Series] = {}
+    for name, spec in specs.items():
+        out = _convert(frame.get_column(name), spec, problems, frame)
+        if out is not None:
+            converted[name] = out.alias(name)
+    if problems.items:
+        raise StateError("the table has values of the wrong type", problems.items)
+    table = pl.DataFrame(list(converted.values()))
+    _check_rows(table, book, problems)
+    if problems.items:
+        raise StateError("the table is invalid", problems.items)
+    return table
+
+
+def _check_rows(table: pl.DataFrame, book: Rulebook, problems: _Problems) -> None:
+    for key in KEY_COLUMNS:
+        col = table.get_column(key)
+        problems.cells(table, col.is_null(), key, "a required value is missing", col)
+    sid, oid, otype = (table.get_column(c) for c in ("state_id", "org_id", "org_type"))
+    problems.cells(table, ~sid.str.contains(_STATE_ID.pattern), "state_id", "expected 1-200 printable characters", sid)
+    problems.cells(table, ~oid.str.contains(_ID.pattern), "org_id", "expected an id like RXX or QE1-2 (letters, digits, -)", oid)
+    problems.cells(
+        table, ~otype.is_in(list(ORGANISATION_TYPES)), "org_type", f"expected one of {', '.join(ORGANISATION_TYPES)}", otype
+    )
+    if "services" in table.columns:
+        services = table.get_column("services")
+        unknown = services.list.eval(pl.element().is_in(list(book.services)).not_()).list.any()
+        problems.cells(table, unknown, "services", "a service not in the rulebook's catalogue", services.list.join(";"))
+        dup = services.list.len() != services.list.unique().list.len()
+        problems.cells(table, dup, "services", "a service is listed twice", services.list.join(";"))
+    for name in table.columns:
+        m = _METRIC_COL.fullmatch(name)
+        if m and m.group(3) != "value":
+            other = name.rsplit(".", 1)[0] + (".denominator" if m.group(3) == "numerator" else ".numerator")
+            mine = table.get_column(name)
+            theirs = table.get_column(other) if other in table.columns else pl.Series([None] * len(table), dtype=pl.Int64)
+            problems.cells(table, mine.is_not_null() & theirs.is_null(), name, f"expected {other} too (both counts or neither)", mine)
+            if m.group(3) == "numerator" and book.metrics[m.group(1)].kind == "proportion":
+                over = (mine > theirs).fill_null(False)
+                problems.cells(table, over, name, f"expected numerator <= {other}", mine)
+        f = _FACT_COL.fullmatch(name)
+        if f and f.group(2) is None:
+            value = table.get_column(name)
+            date = table.get_column(name + ".date") if name + ".date" in table.columns else None
+            no_date = value.is_not_null() & (date.is_null() if date is not None else True)
+            problems.cells(table, pl.Series(no_date) if not isinstance(no_date, pl.Series) else no_date, name,
+                           f"expected {name}.date too (a fact is declared on a date)", value)
+        elif f:
+            base = "fact." + f.group(1)
+            col = table.get_column(name)
+            value = table.get_column(base) if base in table.columns else None
+            orphan = col.is_not_null() & (value.is_null() if value is not None else True)
+            problems.cells(table, pl.Series(orphan) if not isinstance(orphan, pl.Series) else orphan, name,
+                           f"expected {base} too (a fact has a value)", col)
+            if f.group(2) == "evidence":
+                problems.cells(table, (col.str.len_chars() > 2000).fill_null(False), name, "at most 2000 characters", col)
+    if problems.items:
+        return
+    # One state: contiguous rows, one as_of, unique organisation ids.
+    runs = (sid != sid.shift(1)).fill_null(True)
+    run_id = runs.cum_sum()
+    per_run = table.select(sid.alias("s"), run_id.alias("r")).unique().group_by("s").len().filter(pl.col("len") > 1)
+    if len(per_run):
+        bad = sid.is_in(per_run.get_column("s").to_list()) & runs
+        problems.cells(table, bad, "state_id", "the rows of a state must be contiguous", sid)
+    grouped = table.select(sid.alias("s"), table.get_column("as_of").alias("a"), oid.alias("o"))
+    mixed = grouped.select((pl.col("a").n_unique().over("s") > 1).alias("m")).to_series()
+    problems.cells(table, mixed, "as_of", "every row of a state must have the same as_of", table.get_column("as_of"))
+    dup_org = grouped.select(pl.struct("s", "o").is_duplicated().alias("d")).to_series()
+    problems.cells(table, dup_org, "org_id", "an organisation appears twice in one state", oid)
+
+
+# --------------------------------------------------------------------------- rows <-> states
+
+
+def _number(x: float) -> Decimal | int:
+    d = Decimal(repr(x))
+    return int(d) if d == d.to_integral_value() and abs(d) < 2**53 else d
+
+
+def _org_document(row: Mapping[str, Any], book: Rulebook) -> dict[str, Any]:
+    """One row (of a normalised table) as an organisation of a state document."""
+    org: dict[str, Any] = {"id": row["org_id"], "type": row["org_type"]}
+    if row.get("services") is not None:
+        org["services"] = list(row["services"])
+    metrics: dict[str, dict[str, dict[str, Any]]] = {}
+    facts: list[dict[str, Any]] = []
+    for name, value in row.items():
+        if value is None:
+            continue
+        m = _METRIC_COL.fullmatch(name)
+        if m:
+            metric, month, part = m.groups()
+            obs = metrics.setdefault(metric, {}).setdefault(month, {"period": month})
+            obs[part] = _number(value) if part == "value" else int(value)
+            continue
+        f = _FACT_COL.fullmatch(name)
+        if f and f.group(2) is None:
+            fact: dict[str, Any] = {"name": f.group(1), "date": row[name + ".date"].isoformat()}
+            if isinstance(value, dt.date):
+                fact["value"] = value.isoformat()
+            elif isinstance(value, float):
+                fact["value"] = _number(value)
+            else:
+                fact["value"] = value
+            if row.get(name + ".evidence") is not None:
+                fact["evidence"] = row[name + ".evidence"]
+            facts.append(fact)
+    if metrics:
+        org["metrics"] = {k: sorted(v.values(), key=lambda o: o["period"]) for k, v in sorted(metrics.items())}
+    if facts:
+        org["facts"] = facts
+    return org
+
+
+def _state_of(rows: Sequence[Mapping[str, Any]], book: Rulebook, *, checked: bool = True) -> State:
+    """The state of a table's rows. ``checked=False`` skips the schema check, for rows that
+    ``normalise_frame`` has already checked (the evaluation fallback)."""
+    as_of = rows[0]["as_of"]
+    doc = {"as_of": as_of.isoformat(), "organisations": [_org_document(r, book) for r in rows]}
+    return state_from_dict(doc, book) if checked else _freeze(doc)
+
+
+def frame_to_states(frame: pl.DataFrame, rulebook: Rulebook | None = None) -> list[tuple[str, State]]:
+    """Each state of a table, as ``(state_id, State)`` in table order (validated both ways)."""
+    book = _default_book(rulebook)
+    table = normalise_frame(frame, book)
+    out: list[tuple[str, State]] = []
+    for (sid,), group in table.group_by("state_id", maintain_order=True):
+        out.append((str(sid), _state_of(list(group.iter_rows(named=True)), book)))
+    return out
+
+
+def states_to_frame(
+    states: Iterable[tuple[str, State]] | Mapping[str, State], rulebook: Rulebook | None = None
+) -> pl.DataFrame:
+    """The rows of one or more states (``state_id`` -> State), typed as ``normalise_frame`` returns.
+
+    A row holds one declaration per fact: the one in force at the state's ``as_of`` (the latest
+    dated on or before it; if none is, the earliest after it, which is equally invisible). Names,
+    parents, PCNs and regions are not part of the mapping (no rule reads them). So the table
+    evaluates exactly as the state does at its ``as_of``."""
+    book = _default_book(rulebook)
+    pairs = states.items() if isinstance(states, Mapping) else states
+    rows: list[dict[str, Any]] = []
+    for sid, state in pairs:
+        if state.as_of is None:
+            raise StateError("a state without as_of cannot become rows", [ErrorDetail(f"{sid}.as_of", "missing")])
+        for org in state.organisations:
+            row: dict[str, Any] = {"state_id": sid, "org_id": org.id, "org_type": org.type, "as_of": state.as_of}
+            if org.services is not None:
+                row["services"] = sorted(org.services)
+            for mname, series in org.metrics.items():
+                kind = book.metrics[mname].kind
+                for month, obs in series.items():
+                    stem = f"metric.{mname}.{format_month(month)}"
+                    if kind == "value":
+                        assert obs.value is not None
+                        row[stem + ".value"] = float(obs.value)
+                    else:
+                        row[stem + ".numerator"] = obs.numerator
+                        row[stem + ".denominator"] = obs.denominator
+            for name in {f.name for f in org.facts}:
+                decl = sorted((f for f in org.facts if f.name == name), key=lambda f: f.date)
+                shown = [f for f in decl if f.date <= state.as_of]
+                fact = shown[-1] if shown else decl[0]
+                value: Any = fact.value
+                if book.facts[name].type == "date" and isinstance(value, str):
+                    value = dt.date.fromisoformat(value)
+                elif book.facts[name].type == "number":
+                    value = float(value)  # type: ignore[arg-type]
+                row[f"fact.{name}"] = value
+                row[f"fact.{name}.date"] = fact.date
+                if fact.evidence is not None:
+                    row[f"fact.{name}.evidence"] = fact.evidence
+            rows.append(row)
+    columns = sorted({k for r in rows for k in r}, key=_column_order)
+    schema: dict[str, pl.DataType] = {}
+    for name in columns:
+        spec = _column_spec(name, book)
+        assert not isinstance(spec, str), spec
+        schema[name] = spec.dtype
+    data = {name: [r.get(name) for r in rows] for name in columns}
+    return pl.DataFrame(data, schema=schema)
+
+
+def _column_order(name: str) -> tuple[int, str]:
+    if name in KEY_COLUMNS:
+        return KEY_COLUMNS.index(name), ""
+    return len(KEY_COLUMNS), name
+
+
+# --------------------------------------------------------------------------- evaluation
+
+
+@attrs.frozen
+class TableResult:
+    """Statuses of a table: ``frame`` has the key columns and one status column per rule (in the
+    rulebook's dependency order; null where the rule does not apply to the organisation's type).
+    ``exact_cells`` counts the cells the float pass could not decide and the reference evaluator
+    re-decided (see ``policy_engine._backends.columnar``)."""
+
+    frame: pl.DataFrame
+    exact_cells: int
+    exact_rows: int
+    exact_states: int
+
+
+def _views_of_rows(book: Rulebook) -> columnar.ViewsOfRows:
+    def views(frame: pl.DataFrame, indexes: Sequence[int], columns: Collection[str]) -> list[tuple[OrgView, dt.date]]:
+        keep = [*KEY_COLUMNS, *sorted(columns)]
+        rows = list(frame.select(keep)[list(indexes)].iter_rows(named=True))
+        by_state: dict[str, list[Mapping[str, Any]]] = {}
+        for r in rows:
+            by_state.setdefault(r["state_id"], []).append(r)
+        built: dict[tuple[str, str], OrgView] = {}
+        for sid, members in by_state.items():
+            state = _state_of(members, book, checked=False)
+            for org in state.organisations:
+                built[(sid, org.id)] = view_at(org, members[0]["as_of"], book.date_facts)
+        return [(built[(r["state_id"], r["org_id"])], r["as_of"]) for r in rows]
+
+    return views
+
+
+def evaluate_frame(frame: pl.DataFrame, rulebook: Rulebook | None = None, *, normalised: bool = False) -> TableResult:
+    """Evaluate every row of a table (see the module docstring for the columns).
+
+    The statuses equal the reference evaluator's for the same states (``frame_to_states``), cell
+    for cell. Invalid tables raise StateError naming each bad cell; nothing is evaluated."""
+    book = _default_book(rulebook)
+    table = frame if normalised else normalise_frame(frame, book)
+    try:
+        statuses, res = columnar.run(book, table, _views_of_rows(book))
+    except PolicyError:
+        raise
+    except Exception as exc:  # pragma: no cover - an internal failure, reported as such
+        from .errors import EngineError
+
+        raise EngineError("internal error during table evaluation", [ErrorDetail("engine", f"{type(exc).__name__}: {exc}")]) from exc
+    keys = table.select(KEY_COLUMNS)
+    out = pl.concat([keys, statuses.select(pl.all().cast(STATUS_DTYPE))], how="horizontal")
+    return TableResult(out, res.cells, res.rows, res.states)
+
+
+# --------------------------------------------------------------------------- streaming files
+
+
+@attrs.frozen
+class TableSummary:
+    """What ``evaluate_table`` did."""
+
+    rows: int
+    states: int
+    chunks: int
+    exact_cells: int
+    seconds: float
+
+    def text(self) -> str:
+        rate = self.rows / self.seconds if self.seconds > 0 else float("inf")
+        return (
+            f"{self.rows} rows ({self.states} states) in {self.chunks} chunk(s), {self.seconds:.2f} s "
+            f"({rate:,.0f} organisation-evaluations/s); {self.exact_cells} cell(s) re-decided exactly"
+        )
+
+
+Format = Literal["csv", "parquet", "jsonl"]
+
+
+def table_format(path: str | os.PathLike[str]) -> Format:
+    """The format of a table file, from its extension (.csv, .parquet/.pq, .jsonl/.ndjson)."""
+    suffix = Path(path).suffix.lower()
+    if suffix == ".csv":
+        return "csv"
+    if suffix in (".parquet", ".pq"):
+        return "parquet"
+    if suffix in (".jsonl", ".ndjson"):
+        return "jsonl"
+    raise StateError(
+        "unknown table format", [ErrorDetail(str(path), "expected a .csv, .parquet or .jsonl file name", suffix or "(none)")]
+    )
+
+
+def _read_batches(path: str | os.PathLike[str], chunk_rows: int) -> Iterator[pl.DataFrame]:
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    fmt = table_format(path)
+    try:
+        if fmt == "parquet":
+            pf = pq.ParquetFile(path)
+            for batch in pf.iter_batches(batch_size=chunk_rows):
+                yield pl.from_arrow(pa.Table.from_batches([batch]))  # type: ignore[misc]
+            return
+        if fmt != "csv":
+            raise StateError("not a table", [ErrorDetail(str(path), "expected a .csv or .parquet input table", fmt)])
+        with open(path, encoding="utf-8-sig", newline="") as fh:
+            header = fh.readline()
+        import csv
+
+        names = next(csv.reader([header]), [])
+        reader = pacsv.open_csv(
+            path,
+            read_options=pacsv.ReadOptions(block_size=1 << 24),
+            convert_options=pacsv.ConvertOptions(
+                column_types={n: pa.string() for n in names}, strings_can_be_null=True, null_values=[""]
+            ),
+        )
+        for batch in reader:
+            yield pl.from_arrow(pa.Table.from_batches([batch]))  # type: ignore[misc]
+    except (OSError, pa.ArrowException, UnicodeDecodeError) as exc:
+        raise StateError("cannot read the table", [ErrorDetail(str(path), str(exc).splitlines()[0] if str(exc) else type(exc).__name__)]) from None
+
+
+def _state_chunks(batches: Iterable[pl.DataFrame], chunk_rows: int) -> Iterator[tuple[int, pl.DataFrame]]:
+    """Re-cut batches into chunks of whole states: (offset of the chunk's first row, rows)."""
+    pending: list[pl.DataFrame] = []
+    held = 0
+    offset = 0
+    for batch in batches:
+        if "state_id" not in batch.columns:
+            yield offset, batch  # normalise_frame reports the missing column
+            return
+        pending.append(batch)
+        held += len(batch)
+        if held < chunk_rows:
+            continue
+        frame = pl.concat(pending, how="vertical_relaxed") if len(pending) > 1 else pending[0]
+        sid = frame.get_column("state_id")
+        starts = (sid != sid.shift(1)).fill_null(True)
+        cut = int(starts.arg_true()[-1])  # the first row of the last state, which may go on
+        if cut == 0:  # one state fills the whole buffer: keep reading
+            pending = [frame]
+            continue
+        yield offset, frame[:cut]
+        offset += cut
+        pending = [frame[cut:]]
+        held = len(frame) - cut
+    if pending:
+        frame = pl.concat(pending, how="vertical_relaxed") if len(pending) > 1 else pending[0]
+        if len(frame):
+            yield offset, frame
+
+
+def evaluate_table(
+    source: str | os.PathLike[str],
+    destination: str | os.PathLike[str],
+    rulebook: Rulebook | None = None,
+    *,
+    chunk_rows: int = 100_000,
+) -> TableSummary:
+    """Evaluate a CSV or Parquet table into a Parquet or JSON Lines file, streaming: memory is
+    bounded by ``chunk_rows`` (and by the largest single state), not by the size of the file.
+
+    The destination appears only if every row was valid and evaluated (it is written to a
+    temporary file beside it and renamed at the end); otherwise StateError names the bad cells."""
+    import tempfile
+
+    book = _default_book(rulebook)
+    out_fmt = table_format(destination)
+    if out_fmt == "csv":
+        raise StateError("unsupported output", [ErrorDetail(str(destination), "write .parquet or .jsonl", "csv")])
+    start = time.perf_counter()
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(destination)), prefix=".policy-engine-")
+    os.close(fd)
+    rows = states = chunks = cells = 0
+    seen: set[str] = set()
+    writer: Any = None
+    try:
+        with open(tmp, "wb") as sink:
+            for offset, chunk in _state_chunks(_read_batches(source, chunk_rows), chunk_rows):
+                table = normalise_frame(chunk, book, offset=offset)
+                ids = table.get_column("state_id").unique(maintain_order=True).to_list()
+                again = [s for s in ids if s in seen]
+                if again:
+                    first = table.get_column("state_id").is_in(again).arg_true()[0]
+                    raise StateError(
+                        "the rows of a state must be contiguous",
+                        [ErrorDetail(f"rows[{offset + first}]['state_id']", "this state's rows appeared earlier, apart", _short(again[0]))],
+                    )
+                seen.update(ids)
+                result = evaluate_frame(table, book, normalised=True)
+                writer = _write_chunk(result.frame, out_fmt, sink, writer)
+                rows += len(table)
+                states += len(ids)
+                chunks += 1
+                cells += result.exact_cells
+            if writer is not None:
+                writer.close()
+            elif out_fmt == "parquet":  # an empty input still gives a readable (empty) file
+                _write_chunk(_empty_result(book), out_fmt, sink, None).close()
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        os.replace(tmp, destination)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return TableSummary(rows, states, chunks, cells, time.perf_counter() - start)
+
+
+def _empty_result(book: Rulebook) -> pl.DataFrame:
+    schema: dict[str, pl.DataType] = {"state_id": pl.String(), "org_id": pl.String(), "org_type": pl.String(), "as_of": pl.Date()}
+    schema.update({r.id: STATUS_DTYPE for r in book.rules})
+    return pl.DataFrame(schema=schema)
+
+
+def _write_chunk(frame: pl.DataFrame, fmt: Format, sink: Any, writer: Any) -> Any:
+    if fmt == "jsonl":
+        keys = list(KEY_COLUMNS)
+        rules = [c for c in frame.columns if c not in KEY_COLUMNS]
+        frame.select(*keys, pl.struct(rules).alias("statuses")).write_ndjson(sink)
+        return writer
+    import pyarrow.parquet as pq
+
+    table = frame.to_arrow()
+    if writer is None:
+        writer = pq.ParquetWriter(sink, table.schema)
+    writer.write_table(table)
+    return writer
