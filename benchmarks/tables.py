@@ -8,18 +8,25 @@ are alike; ``mix`` picks the organisation types. Deterministic for a seed.
 from __future__ import annotations
 
 import os
+import random
 from collections.abc import Iterator
 from pathlib import Path
 
-import random
 import polars as pl
 
 from policy_engine import load_rulebook, load_state
 from policy_engine.tabular import states_to_frame
 
 ROOT = Path(__file__).resolve().parent.parent
-NATIONAL = {"icb": 42, "acute_trust": 120, "ambulance_trust": 11, "mental_health_trust": 50,
-            "community_provider": 40, "pcn": 1250, "gp_practice": 6300}
+NATIONAL = {
+    "icb": 42,
+    "acute_trust": 120,
+    "ambulance_trust": 11,
+    "mental_health_trust": 50,
+    "community_provider": 40,
+    "pcn": 1250,
+    "gp_practice": 6300,
+}
 """Roughly England's organisations: most rows are practices and PCNs, which few rules read."""
 
 
@@ -30,8 +37,9 @@ def templates() -> pl.DataFrame:
     return frame.unique(subset="org_type", keep="first", maintain_order=True)
 
 
-def iter_frames(rows: int, chunk_rows: int = 50_000, *, orgs_per_state: int = 250, mix: str = "national",
-                seed: int = 7) -> Iterator[pl.DataFrame]:
+def iter_frames(
+    rows: int, chunk_rows: int = 50_000, *, orgs_per_state: int = 250, mix: str = "national", seed: int = 7
+) -> Iterator[pl.DataFrame]:
     """``rows`` rows in chunks; every ``orgs_per_state`` consecutive rows form one state."""
     base = templates()
     types = base.get_column("org_type").to_list()
@@ -56,8 +64,12 @@ def iter_frames(rows: int, chunk_rows: int = 50_000, *, orgs_per_state: int = 25
         frame = frame.with_columns(
             pl.Series("state_id", [f"S{i // orgs_per_state:07d}" for i in idx]),
             pl.Series("org_id", [f"R{i:07d}" for i in idx]),
-            *[pl.min_horizontal((pl.col(c) * scale).round().cast(pl.Int64), pl.col(c[: -len("numerator")] + "denominator"))
-              .alias(c) for c in nums],
+            *[
+                pl.min_horizontal(
+                    (pl.col(c) * scale).round().cast(pl.Int64), pl.col(c[: -len("numerator")] + "denominator")
+                ).alias(c)
+                for c in nums
+            ],
             *[(pl.col(c) * scale).round(2).alias(c) for c in values],
             *[(pl.col(c) + pl.duration(days=shift)).alias(c) for c in fact_dates],
         )

@@ -69,7 +69,15 @@ def _parser() -> argparse.ArgumentParser:
         "--batch",
         action="store_true",
         help="STATE is JSON Lines, one state per line; write one JSON evaluation per line, streaming "
-        "(a bad line becomes an error record naming the line, and the exit code is 3)",
+        "(a bad line becomes an error record naming the line, and the exit code is 3). "
+        "STATE may instead be a .csv or .parquet table of organisation-period rows (docs/tabular.md): "
+        "then -o names a .parquet or .jsonl file of statuses, written only if every row is valid",
+    )
+    ev.add_argument(
+        "--chunk-rows",
+        type=int,
+        default=100_000,
+        help="tables: rows evaluated at a time (memory is bounded by this, not by the file)",
     )
     common(ev)
 
@@ -418,6 +426,9 @@ def _batch(args: argparse.Namespace, book: Rulebook, out: TextIO) -> None:
     from .errors import ErrorDetail, StateError
     from .state import _parse_json, state_from_dict
 
+    if Path(args.state).suffix.lower() in (".csv", ".parquet", ".pq"):
+        _table_batch(args, book)
+        return
     failures: list[ErrorDetail] = []
     with _output(getattr(args, "output", None), out) as sink, Path(args.state).open("rb") as fh:
         for number, raw in enumerate(fh, start=1):
@@ -437,6 +448,25 @@ def _batch(args: argparse.Namespace, book: Rulebook, out: TextIO) -> None:
             sink.write(json.dumps(record, sort_keys=True, ensure_ascii=False, separators=(",", ":")) + "\n")
     if failures:
         raise BatchHadErrors(f"{len(failures)} line(s) of the batch were not valid states", failures)
+
+
+def _table_batch(args: argparse.Namespace, book: Rulebook) -> None:
+    """A table in, a table of statuses out (``policy_engine.tabular.evaluate_table``)."""
+    from .errors import ErrorDetail, StateError
+    from .tabular import evaluate_table
+
+    if not args.output:
+        raise StateError("a table needs an output file", [ErrorDetail("-o", "give -o OUT.parquet or -o OUT.jsonl")])
+    if args.as_of is not None or args.backend not in ("auto", "native"):
+        raise StateError(
+            "tables carry their own as_of and use the columnar evaluator",
+            [ErrorDetail("--as-of/--backend", "not accepted with a .csv or .parquet table")],
+        )
+    if args.chunk_rows < 1:
+        detail = ErrorDetail("--chunk-rows", "expected a positive number", str(args.chunk_rows))
+        raise StateError("invalid --chunk-rows", [detail])
+    summary = evaluate_table(args.state, args.output, book, chunk_rows=args.chunk_rows)
+    sys.stderr.write(summary.text() + "\n")
 
 
 def _verify_sources(book: Rulebook) -> str:

@@ -24,6 +24,7 @@ breach. Any other column is an error (a misspelt metric must not read as missing
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import re
@@ -37,7 +38,7 @@ import attrs
 import polars as pl
 
 from ._backends import columnar
-from ._time import format_month, parse_month
+from ._time import format_month
 from .errors import ErrorDetail, PolicyError, StateError
 from .loader import Rulebook
 from .rules import ORGANISATION_TYPES, STATUSES
@@ -146,89 +147,94 @@ class _Problems:
 
 
 def _short(value: Any) -> str:
-    text = repr(value) if not isinstance(value, str) else repr(value)
+    text = repr(value)
     return text if len(text) <= 80 else text[:77] + "..."
 
 
-def _as_text(series: pl.Series) -> pl.Series:
-    return series.cast(pl.String, strict=False) if series.dtype != pl.String else series
+_DATE = "%Y-%m-%d"
 
 
-def _convert(series: pl.Series, spec: _Column, problems: _Problems, frame: pl.DataFrame) -> pl.Series | None:
-    """The column in its mapped type; offending cells are reported and the column dropped."""
-    name, dtype = spec.name, series.dtype
-    given = series.is_not_null()
+@attrs.frozen
+class _Check:
+    """A vectorised check: the cells where ``bad`` is true are reported with ``message``."""
+
+    column: str
+    message: str
+    bad: pl.Expr
+    shown: pl.Expr
+
+
+def _plan(spec: _Column, dtype: pl.DataType) -> tuple[pl.Expr, _Check | None] | str:
+    """How a column becomes its mapped type: (conversion, check of the cells that cannot), or
+    why the whole column cannot."""
+    name = spec.name
+    c = pl.col(name)
+    given = c.is_not_null()
     if spec.kind == "services":
         if dtype == pl.List(pl.String):
-            return series
+            return c, None
         if dtype != pl.String:
-            problems.column(name, f"expected text (services separated by ';'), got a column of {dtype}")
-            return None
-        out = series.str.split(";").list.eval(pl.element().filter(pl.element() != ""))
-        return out
+            return f"expected text (services separated by ';'), got a column of {dtype}"
+        return c.str.split(";").list.eval(pl.element().filter(pl.element() != "")), None
     target = spec.dtype
     if target == pl.String():
         if dtype in (pl.String, pl.Categorical) or isinstance(dtype, pl.Enum):
-            return series.cast(pl.String)
-        problems.column(name, f"expected text, got a column of {dtype}")
-        return None
+            return c.cast(pl.String), None
+        return f"expected text, got a column of {dtype}"
     if target == pl.Date():
         if dtype == pl.Date:
-            return series
+            return c, None
         if dtype != pl.String:
-            problems.column(name, f"expected dates (YYYY-MM-DD), got a column of {dtype}")
-            return None
-        parsed = series.str.strptime(pl.Date, "%Y-%m-%d", strict=False)
-        bad = given & (parsed.is_null() | (parsed.dt.to_string("%Y-%m-%d") != series))
-        if bad.any():
-            problems.cells(frame, bad, name, "expected a date YYYY-MM-DD", series)
-            return None
-        return parsed
+            return f"expected dates (YYYY-MM-DD), got a column of {dtype}"
+        parsed = c.str.strptime(pl.Date, _DATE, strict=False)
+        bad = given & (parsed.is_null() | (parsed.dt.to_string(_DATE) != c))
+        return parsed, _Check(name, "expected a date YYYY-MM-DD", bad, c)
     if target == pl.Boolean():
         if dtype == pl.Boolean:
-            return series
+            return c, None
         if dtype != pl.String:
-            problems.column(name, f"expected booleans (true/false), got a column of {dtype}")
-            return None
-        bad = given & ~series.is_in(["true", "false"])
-        if bad.any():
-            problems.cells(frame, bad, name, f"{name} expects a boolean: true or false", series)
-            return None
-        return series == "true"
+            return f"expected booleans (true/false), got a column of {dtype}"
+        return c == "true", _Check(
+            name, f"{name} expects a boolean: true or false", given & ~c.is_in(["true", "false"]), c
+        )
     if target == pl.Int64():
-        if dtype.is_integer():
-            out = series.cast(pl.Int64, strict=False)
-            bad = given & out.is_null()
-        elif dtype.is_float():
-            out = series.cast(pl.Int64, strict=False)
-            bad = given & (~series.is_finite() | (series != series.floor()) | out.is_null())
-        elif dtype == pl.String:
-            out = series.cast(pl.Int64, strict=False)
+        out = c.cast(pl.Int64, strict=False)
+        if dtype.is_float():
+            bad = given & (~c.is_finite() | (c != c.floor()) | out.is_null())
+        elif dtype.is_integer() or dtype == pl.String:
             bad = given & out.is_null()
         else:
-            problems.column(name, f"expected whole-number counts, got a column of {dtype}")
-            return None
-        bad = bad | (given & ~bad & ((out < 0) | (out > _COUNT_MAX))).fill_null(False)
-        if bad.any():
-            problems.cells(frame, bad, name, f"expected a whole-number count from 0 to {_COUNT_MAX}", series)
-            return None
-        return out
-    # Float64: value metrics and number facts.
+            return f"expected whole-number counts, got a column of {dtype}"
+        bad = bad | (given & ((out < 0) | (out > _COUNT_MAX)).fill_null(False))
+        return out, _Check(name, f"expected a whole-number count from 0 to {_COUNT_MAX}", bad, c)
     if dtype.is_numeric():
-        out = series.cast(pl.Float64)
+        out = c.cast(pl.Float64)
     elif dtype == pl.String:
-        out = series.cast(pl.Float64, strict=False)
+        out = c.cast(pl.Float64, strict=False)
     else:
-        problems.column(name, f"expected numbers, got a column of {dtype}")
-        return None
+        return f"expected numbers, got a column of {dtype}"
     bad = given & (out.is_null() | ~out.is_finite()).fill_null(True)
+    what = "expected a finite number"
     if spec.kind == "value":
         bad = bad | (given & (out.abs() > _VALUE_MAX)).fill_null(False)
-    if bad.any():
-        what = f"expected a finite number from -{_VALUE_MAX} to {_VALUE_MAX}" if spec.kind == "value" else "expected a finite number"
-        problems.cells(frame, bad, name, what, series)
-        return None
-    return out
+        what = f"expected a finite number from -{_VALUE_MAX} to {_VALUE_MAX}"
+    return out, _Check(name, what, bad, c)
+
+
+def _select(frame: pl.DataFrame, exprs: Sequence[pl.Expr]) -> pl.DataFrame:
+    # Thousands of independent column expressions: plan optimisation only costs time here.
+    return frame.lazy().select(exprs).collect(optimizations=pl.QueryOptFlags.none())
+
+
+def _run_checks(frame: pl.DataFrame, checks: Sequence[_Check], problems: _Problems) -> None:
+    """Every check in one pass; cells are listed only for the checks that found something."""
+    if not checks:
+        return
+    counts = _select(frame, [ck.bad.fill_null(False).sum().alias(str(k)) for k, ck in enumerate(checks)]).row(0)
+    for ck, n in zip(checks, counts, strict=True):
+        if n and not problems.full():
+            found = frame.select(ck.bad.fill_null(False).alias("bad"), ck.shown.alias("shown"))
+            problems.cells(frame, found.get_column("bad"), ck.column, ck.message, found.get_column("shown"))
 
 
 def normalise_frame(frame: pl.DataFrame, rulebook: Rulebook | None = None, *, offset: int = 0) -> pl.DataFrame:
@@ -238,80 +244,99 @@ def normalise_frame(frame: pl.DataFrame, rulebook: Rulebook | None = None, *, of
     expected. At most 50 problems are listed."""
     book = _default_book(rulebook)
     problems = _Problems(offset)
-    specs: dict[str, _Column] = {}
-    for name in frame.columns:
+    conversions: list[pl.Expr] = []
+    checks: list[_Check] = []
+    schema = frame.schema
+    for name in schema:
         spec = _column_spec(name, book)
         if isinstance(spec, str):
             problems.column(name, spec)
-        else:
-            specs[name] = spec
+            continue
+        plan = _plan(spec, schema[name])
+        if isinstance(plan, str):
+            problems.column(name, plan)
+            continue
+        conversions.append(plan[0].alias(name))
+        if plan[1] is not None:
+            checks.append(plan[1])
     for key in KEY_COLUMNS:
-        if key not in frame.columns:
+        if key not in schema:
             problems.column(key, "a required column is missing")
     if problems.items:
         raise StateError("the table does not fit the column mapping", problems.items)
-    converted: dict[str, pl.Series] = {}
-    for name, spec in specs.items():
-        out = _convert(frame.get_column(name), spec, problems, frame)
-        if out is not None:
-            converted[name] = out.alias(name)
+    _run_checks(frame, checks, problems)
     if problems.items:
         raise StateError("the table has values of the wrong type", problems.items)
-    table = pl.DataFrame(list(converted.values()))
-    _check_rows(table, book, problems)
+    table = _select(frame, conversions)
+    _run_checks(table, _row_checks(table, book), problems)
+    if not problems.items:
+        _check_states(table, problems)
     if problems.items:
         raise StateError("the table is invalid", problems.items)
     return table
 
 
-def _check_rows(table: pl.DataFrame, book: Rulebook, problems: _Problems) -> None:
-    for key in KEY_COLUMNS:
-        col = table.get_column(key)
-        problems.cells(table, col.is_null(), key, "a required value is missing", col)
-    sid, oid, otype = (table.get_column(c) for c in ("state_id", "org_id", "org_type"))
-    problems.cells(table, ~sid.str.contains(_STATE_ID.pattern), "state_id", "expected 1-200 printable characters", sid)
-    problems.cells(table, ~oid.str.contains(_ID.pattern), "org_id", "expected an id like RXX or QE1-2 (letters, digits, -)", oid)
-    problems.cells(
-        table, ~otype.is_in(list(ORGANISATION_TYPES)), "org_type", f"expected one of {', '.join(ORGANISATION_TYPES)}", otype
-    )
-    if "services" in table.columns:
-        services = table.get_column("services")
+def _row_checks(table: pl.DataFrame, book: Rulebook) -> list[_Check]:
+    present = set(table.columns)
+    checks = [_Check(key, "a required value is missing", pl.col(key).is_null(), pl.col(key)) for key in KEY_COLUMNS]
+    sid, oid, otype = pl.col("state_id"), pl.col("org_id"), pl.col("org_type")
+    checks += [
+        _Check("state_id", "expected 1-200 printable characters", ~sid.str.contains(_STATE_ID.pattern), sid),
+        _Check("org_id", "expected an id like RXX or QE1-2 (letters, digits, -)", ~oid.str.contains(_ID.pattern), oid),
+        _Check(
+            "org_type",
+            f"expected one of {', '.join(ORGANISATION_TYPES)}",
+            ~otype.is_in(list(ORGANISATION_TYPES)),
+            otype,
+        ),
+    ]
+    if "services" in present:
+        services = pl.col("services")
         unknown = services.list.eval(pl.element().is_in(list(book.services)).not_()).list.any()
-        problems.cells(table, unknown, "services", "a service not in the rulebook's catalogue", services.list.join(";"))
-        dup = services.list.len() != services.list.unique().list.len()
-        problems.cells(table, dup, "services", "a service is listed twice", services.list.join(";"))
+        shown = services.list.join(";")
+        checks.append(_Check("services", "a service not in the rulebook's catalogue", unknown, shown))
+        checks.append(
+            _Check(
+                "services", "a service is listed twice", services.list.len() != services.list.unique().list.len(), shown
+            )
+        )
     for name in table.columns:
+        mine = pl.col(name)
         m = _METRIC_COL.fullmatch(name)
         if m and m.group(3) != "value":
             other = name.rsplit(".", 1)[0] + (".denominator" if m.group(3) == "numerator" else ".numerator")
-            mine = table.get_column(name)
-            theirs = table.get_column(other) if other in table.columns else pl.Series([None] * len(table), dtype=pl.Int64)
-            problems.cells(table, mine.is_not_null() & theirs.is_null(), name, f"expected {other} too (both counts or neither)", mine)
+            if other not in present:
+                checks.append(_Check(name, f"expected {other} too (both counts or neither)", mine.is_not_null(), mine))
+                continue
+            theirs = pl.col(other)
+            checks.append(
+                _Check(
+                    name, f"expected {other} too (both counts or neither)", mine.is_not_null() & theirs.is_null(), mine
+                )
+            )
             if m.group(3) == "numerator" and book.metrics[m.group(1)].kind == "proportion":
-                over = (mine > theirs).fill_null(False)
-                problems.cells(table, over, name, f"expected numerator <= {other}", mine)
+                checks.append(_Check(name, f"expected numerator <= {other}", mine > theirs, mine))
         f = _FACT_COL.fullmatch(name)
         if f and f.group(2) is None:
-            value = table.get_column(name)
-            date = table.get_column(name + ".date") if name + ".date" in table.columns else None
-            no_date = value.is_not_null() & (date.is_null() if date is not None else True)
-            problems.cells(table, pl.Series(no_date) if not isinstance(no_date, pl.Series) else no_date, name,
-                           f"expected {name}.date too (a fact is declared on a date)", value)
+            date = name + ".date"
+            no_date = mine.is_not_null() & (pl.col(date).is_null() if date in present else pl.lit(True))
+            checks.append(_Check(name, f"expected {date} too (a fact is declared on a date)", no_date, mine))
         elif f:
             base = "fact." + f.group(1)
-            col = table.get_column(name)
-            value = table.get_column(base) if base in table.columns else None
-            orphan = col.is_not_null() & (value.is_null() if value is not None else True)
-            problems.cells(table, pl.Series(orphan) if not isinstance(orphan, pl.Series) else orphan, name,
-                           f"expected {base} too (a fact has a value)", col)
+            orphan = mine.is_not_null() & (pl.col(base).is_null() if base in present else pl.lit(True))
+            checks.append(_Check(name, f"expected {base} too (a fact has a value)", orphan, mine))
             if f.group(2) == "evidence":
-                problems.cells(table, (col.str.len_chars() > 2000).fill_null(False), name, "at most 2000 characters", col)
-    if problems.items:
-        return
-    # One state: contiguous rows, one as_of, unique organisation ids.
+                checks.append(_Check(name, "at most 2000 characters", mine.str.len_chars() > 2000, mine))
+    return checks
+
+
+def _check_states(table: pl.DataFrame, problems: _Problems) -> None:
+    """One state: contiguous rows, one as_of, unique organisation ids."""
+    sid, oid = table.get_column("state_id"), table.get_column("org_id")
     runs = (sid != sid.shift(1)).fill_null(True)
-    run_id = runs.cum_sum()
-    per_run = table.select(sid.alias("s"), run_id.alias("r")).unique().group_by("s").len().filter(pl.col("len") > 1)
+    per_run = (
+        table.select(sid.alias("s"), runs.cum_sum().alias("r")).unique().group_by("s").len().filter(pl.col("len") > 1)
+    )
     if len(per_run):
         bad = sid.is_in(per_run.get_column("s").to_list()) & runs
         problems.cells(table, bad, "state_id", "the rows of a state must be contiguous", sid)
@@ -420,7 +445,7 @@ def states_to_frame(
                 if book.facts[name].type == "date" and isinstance(value, str):
                     value = dt.date.fromisoformat(value)
                 elif book.facts[name].type == "number":
-                    value = float(value)  # type: ignore[arg-type]
+                    value = float(value)
                 row[f"fact.{name}"] = value
                 row[f"fact.{name}.date"] = fact.date
                 if fact.evidence is not None:
@@ -489,7 +514,9 @@ def evaluate_frame(frame: pl.DataFrame, rulebook: Rulebook | None = None, *, nor
     except Exception as exc:  # pragma: no cover - an internal failure, reported as such
         from .errors import EngineError
 
-        raise EngineError("internal error during table evaluation", [ErrorDetail("engine", f"{type(exc).__name__}: {exc}")]) from exc
+        raise EngineError(
+            "internal error during table evaluation", [ErrorDetail("engine", f"{type(exc).__name__}: {exc}")]
+        ) from exc
     keys = table.select(KEY_COLUMNS)
     out = pl.concat([keys, statuses.select(pl.all().cast(STATUS_DTYPE))], how="horizontal")
     return TableResult(out, res.cells, res.rows, res.states)
@@ -529,7 +556,8 @@ def table_format(path: str | os.PathLike[str]) -> Format:
     if suffix in (".jsonl", ".ndjson"):
         return "jsonl"
     raise StateError(
-        "unknown table format", [ErrorDetail(str(path), "expected a .csv, .parquet or .jsonl file name", suffix or "(none)")]
+        "unknown table format",
+        [ErrorDetail(str(path), "expected a .csv, .parquet or .jsonl file name", suffix or "(none)")],
     )
 
 
@@ -562,7 +590,10 @@ def _read_batches(path: str | os.PathLike[str], chunk_rows: int) -> Iterator[pl.
         for batch in reader:
             yield pl.from_arrow(pa.Table.from_batches([batch]))  # type: ignore[misc]
     except (OSError, pa.ArrowException, UnicodeDecodeError) as exc:
-        raise StateError("cannot read the table", [ErrorDetail(str(path), str(exc).splitlines()[0] if str(exc) else type(exc).__name__)]) from None
+        raise StateError(
+            "cannot read the table",
+            [ErrorDetail(str(path), str(exc).splitlines()[0] if str(exc) else type(exc).__name__)],
+        ) from None
 
 
 def _state_chunks(batches: Iterable[pl.DataFrame], chunk_rows: int) -> Iterator[tuple[int, pl.DataFrame]]:
@@ -629,7 +660,13 @@ def evaluate_table(
                     first = table.get_column("state_id").is_in(again).arg_true()[0]
                     raise StateError(
                         "the rows of a state must be contiguous",
-                        [ErrorDetail(f"rows[{offset + first}]['state_id']", "this state's rows appeared earlier, apart", _short(again[0]))],
+                        [
+                            ErrorDetail(
+                                f"rows[{offset + first}]['state_id']",
+                                "this state's rows appeared earlier, apart",
+                                _short(again[0]),
+                            )
+                        ],
                     )
                 seen.update(ids)
                 result = evaluate_frame(table, book, normalised=True)
@@ -647,6 +684,9 @@ def evaluate_table(
         os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, destination)
     except BaseException:
+        if writer is not None:
+            with contextlib.suppress(Exception):
+                writer.close()
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
@@ -654,7 +694,12 @@ def evaluate_table(
 
 
 def _empty_result(book: Rulebook) -> pl.DataFrame:
-    schema: dict[str, pl.DataType] = {"state_id": pl.String(), "org_id": pl.String(), "org_type": pl.String(), "as_of": pl.Date()}
+    schema: dict[str, pl.DataType] = {
+        "state_id": pl.String(),
+        "org_id": pl.String(),
+        "org_type": pl.String(),
+        "as_of": pl.Date(),
+    }
     schema.update({r.id: STATUS_DTYPE for r in book.rules})
     return pl.DataFrame(schema=schema)
 

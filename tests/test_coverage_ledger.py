@@ -21,8 +21,7 @@ from pathlib import Path
 import yaml
 
 GUIDANCE_DIR = Path(
-    os.environ.get("POLICY_ENGINE_GUIDANCE_DIR")
-    or Path(__file__).resolve().parents[2] / "shared" / "guidance"
+    os.environ.get("POLICY_ENGINE_GUIDANCE_DIR") or Path(__file__).resolve().parents[2] / "shared" / "guidance"
 )
 POLICY_DIR = Path(__file__).resolve().parents[1] / "policies" / "nhs-2024-25"
 LEDGER_FILE = POLICY_DIR / "coverage.yaml"
@@ -33,10 +32,21 @@ OBJECTIVES = "national-objectives-2024-25.md"
 N_OBJECTIVES = 32
 
 AREAS = {
-    "urgent-emergency-care", "elective", "cancer", "diagnostics", "maternity-womens-health",
-    "mental-health", "learning-disability-autism", "prevention-inequalities", "quality-safety",
-    "primary-community", "primary-secondary-interface", "workforce", "digital",
-    "use-of-resources", "system-working",
+    "urgent-emergency-care",
+    "elective",
+    "cancer",
+    "diagnostics",
+    "maternity-womens-health",
+    "mental-health",
+    "learning-disability-autism",
+    "prevention-inequalities",
+    "quality-safety",
+    "primary-community",
+    "primary-secondary-interface",
+    "workforce",
+    "digital",
+    "use-of-resources",
+    "system-working",
 }
 
 _WS = re.compile(r"\s+")
@@ -63,7 +73,7 @@ def annex_bullets() -> list[str]:
     lines = (GUIDANCE_DIR / GUIDANCE).read_text(encoding="utf-8").splitlines()
     starts = [i for i, line in enumerate(lines) if line.strip() == "Annex"]
     assert starts, 'no "Annex" line in the guidance text'
-    return [norm(line[2:]) for line in lines[starts[0]:] if line.startswith("- ")]
+    return [norm(line[2:]) for line in lines[starts[0] :] if line.startswith("- ")]
 
 
 def objective_rows() -> dict[int, str]:

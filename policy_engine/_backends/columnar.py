@@ -219,7 +219,7 @@ class _Compiler:
 
     def _months(self, metric: str, period: str, part: str, dtype: pl.DataType) -> list[pl.Expr]:
         """One expression per month of the period: the column, null unless complete at as_of."""
-        out = []
+        out: list[pl.Expr] = []
         for month in self.book.periods[period].months:
             complete = pl.lit(month_end(month), dtype=pl.Date) < pl.col("as_of")
             out.append(pl.when(complete).then(self.col(metric_column(metric, month, part), dtype)))
@@ -315,7 +315,9 @@ def _status_exprs(book: Rulebook, rule: Rule, columns: frozenset[str], leaves: L
     before = (pl.col("as_of") <= pl.lit(rule.deadline, dtype=pl.Date)) if rule.deadline is not None else None
     chain: Any = pl.when(~applies).then(None)
     if guard is not None:
-        chain = chain.when(guard.value.is_null()).then(pl.lit("unknown")).when(~guard.value).then(pl.lit("not_applicable"))
+        chain = (
+            chain.when(guard.value.is_null()).then(pl.lit("unknown")).when(~guard.value).then(pl.lit("not_applicable"))
+        )
     if rule.kind != "obligation":
         if before is not None:
             chain = chain.when(before).then(pl.lit("due"))
@@ -390,8 +392,10 @@ def _near_ties(work: pl.DataFrame, rid: str) -> pl.Series:
     gap_prev = (pl.col(v) - pl.col(v).shift(1)).over("state_id")
     gap_next = (pl.col(v).shift(-1) - pl.col(v)).over("state_id")
     near = ranked.select(
-        "i", ((pl.col(b) > 0) & ((gap_prev <= pl.col(b)).fill_null(False) | (gap_next <= pl.col(b)).fill_null(False)))
-        .alias("n")
+        "i",
+        ((pl.col(b) > 0) & ((gap_prev <= pl.col(b)).fill_null(False) | (gap_next <= pl.col(b)).fill_null(False))).alias(
+            "n"
+        ),
     )
     out = pl.Series("n", [False] * len(work), dtype=pl.Boolean)
     hits = near.filter(pl.col("n")).get_column("i")
@@ -516,9 +520,7 @@ def run(book: Rulebook, frame: pl.DataFrame, views_of_rows: ViewsOfRows) -> tupl
     flags_of = dict(zip(doubtful_rows, doubts[doubtful_rows].iter_rows(named=True), strict=True))
     cells = sum(sum(1 for v in f.values() if v) for f in flags_of.values())
     whole_rows = ranking.select(pl.any_horizontal([pl.col(c) for c in ranking.columns if c.startswith(WHOLE_PREFIX)]))
-    whole_states = (
-        set(state_ids.filter(whole_rows.to_series().fill_null(False)).to_list()) if ranking.width else set()
-    )
+    whole_states = set(state_ids.filter(whole_rows.to_series().fill_null(False)).to_list()) if ranking.width else set()
     fixed: dict[int, dict[str, str]] = {}
     every = columns_read(book, book.rules) & set(frame.columns)
     for sid in whole_states:  # a member's rank input itself in doubt: the reference ranks the cohort
