@@ -1,0 +1,107 @@
+"""Throughput of table evaluation, Parquet to Parquet, at growing sizes (run on demand).
+
+    python benchmarks/bench_tables.py [ROWS ...] [--mix national|acute_trust] [--per-state]
+
+Each size runs in a fresh process, so its peak RSS is its own. Prints rows/s for the whole job
+(read, validate, evaluate, exact re-decisions, write), the cost per row relative to the smallest
+size (linear cost means a ratio near 1), and with ``--per-state`` the reference (native) and
+durable backends on the first 2,000 rows evaluated state by state, measured in the same run.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+
+def generate(path: str, rows: int, mix: str) -> None:
+    sys.path.insert(0, str(HERE))
+    import tables
+
+    tables.write_parquet(path, rows, chunk_rows=min(rows, 20_000), mix=mix)
+
+
+def one(path: str, rows: int) -> dict[str, float]:
+    """Evaluate a generated file in this (fresh) process: its peak RSS is the evaluation's."""
+    from policy_engine import load_rulebook
+    from policy_engine.tabular import evaluate_table
+
+    book = load_rulebook("nhs-2024-25")
+    dst = Path(path).with_suffix(".out.parquet")
+    start = time.perf_counter()
+    summary = evaluate_table(path, dst, book, chunk_rows=20_000)
+    seconds = time.perf_counter() - start
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {
+        "rows": rows,
+        "seconds": seconds,
+        "exact": summary.exact_cells,
+        "rss_mb": rss,
+        "mb": Path(path).stat().st_size / 2**20,
+    }
+
+
+def per_state(rows: int) -> dict[str, float]:
+    sys.path.insert(0, str(HERE))
+    import tables
+
+    from policy_engine import evaluate, load_rulebook
+    from policy_engine.engine import available_backends
+    from policy_engine.tabular import frame_to_states
+
+    book = load_rulebook("nhs-2024-25")
+    frame = next(tables.iter_frames(rows, rows, orgs_per_state=250))
+    states = [s for _, s in frame_to_states(frame, book)]
+    out: dict[str, float] = {"rows": rows}
+    for backend in available_backends():
+        evaluate(states[0], book, backend=backend)
+        start = time.perf_counter()
+        for s in states:
+            evaluate(s, book, backend=backend)
+        out[backend] = rows / (time.perf_counter() - start)
+    return out
+
+
+def main(argv: list[str]) -> None:
+    if argv and argv[0] == "--gen":
+        generate(argv[1], int(argv[2]), argv[3])
+        return
+    if argv and argv[0] == "--child":
+        result = per_state(int(argv[2])) if argv[1] == "per-state" else one(argv[1], int(argv[2]))
+        print(json.dumps(result))
+        return
+    mix = "national"
+    if "--mix" in argv:
+        mix = argv[argv.index("--mix") + 1]
+        argv = [a for a in argv if a not in ("--mix", mix)]
+    sizes = [int(a) for a in argv if a.isdigit()] or [10_000, 100_000, 1_000_000]
+    print(f"bench_tables: mix {mix}, Parquet -> Parquet, chunks of 20,000 rows, {time.strftime('%Y-%m-%d')}")
+    base = None
+    for rows in sizes:
+        with tempfile.TemporaryDirectory() as tmp:
+            src = str(Path(tmp) / "in.parquet")
+            subprocess.check_call([sys.executable, __file__, "--gen", src, str(rows), mix])
+            res = json.loads(subprocess.check_output([sys.executable, __file__, "--child", src, str(rows)]))
+        per_row = res["seconds"] / rows
+        base = base or per_row
+        print(
+            f"  {rows:>9,} rows: {res['seconds']:7.1f} s  {rows / res['seconds']:>9,.0f} rows/s  "
+            f"cost/row x{per_row / base:4.2f} of the smallest  peak RSS {res['rss_mb']:6.0f} MB  "
+            f"input {res['mb']:.0f} MB  exact re-decisions {res['exact']}"
+        )
+    if "--per-state" in argv:
+        res = json.loads(subprocess.check_output([sys.executable, __file__, "--child", "per-state", "2000"]))
+        for backend in ("native", "durable"):
+            if backend in res:
+                print(f"  per-state {backend:8}: {res[backend]:>9,.0f} org-evaluations/s (2,000 rows, full outcomes)")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
