@@ -562,6 +562,15 @@ def _to_fraction(value: Any) -> Fraction:
 
 
 def _freeze(doc: Mapping[str, Any]) -> State:
+    orgs = organisations_of(doc)
+    as_of = parse_date(doc["as_of"]) if "as_of" in doc else None
+    canonical = canonical_json(doc)
+    digest = hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+    return State(tuple(orgs), as_of, canonical, digest)
+
+
+def organisations_of(doc: Mapping[str, Any]) -> list[Organisation]:
+    """The frozen organisations of an already validated, number-normalised state document."""
     orgs: list[Organisation] = []
     for org in doc["organisations"]:
         metrics: dict[str, dict[int, Observation]] = {}
@@ -594,7 +603,4 @@ def _freeze(doc: Mapping[str, Any]) -> State:
                 facts=tuple(facts),
             )
         )
-    as_of = parse_date(doc["as_of"]) if "as_of" in doc else None
-    canonical = canonical_json(doc)
-    digest = hashlib.sha256(canonical.encode("utf-8")).hexdigest()
-    return State(tuple(orgs), as_of, canonical, digest)
+    return orgs

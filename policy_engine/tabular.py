@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import os
 import re
 import time
@@ -41,8 +42,8 @@ from ._backends import columnar
 from ._time import format_month
 from .errors import ErrorDetail, PolicyError, StateError
 from .loader import Rulebook
-from .rules import ORGANISATION_TYPES, STATUSES
-from .state import OrgView, State, _freeze, state_from_dict, view_at
+from .rules import ORGANISATION_TYPES
+from .state import OrgView, State, organisations_of, state_from_dict, view_at
 
 __all__ = [
     "KEY_COLUMNS",
@@ -65,7 +66,7 @@ _METRIC_COL = re.compile(r"^metric\.([a-z][a-z0-9_]{0,63})\.(\d{4}-(?:0[1-9]|1[0
 _FACT_COL = re.compile(r"^fact\.([a-z][a-z0-9_]{0,63})(?:\.(date|evidence))?$")
 _COUNT_MAX = 10**12
 _VALUE_MAX = 10**12
-STATUS_DTYPE = pl.Enum(list(STATUSES))
+STATUS_DTYPE = columnar.STATUS_ENUM
 """Status columns of a result: a polars Enum (a dictionary-encoded string column in Parquet)."""
 
 
@@ -244,31 +245,17 @@ def normalise_frame(frame: pl.DataFrame, rulebook: Rulebook | None = None, *, of
     expected. At most 50 problems are listed."""
     book = _default_book(rulebook)
     problems = _Problems(offset)
-    conversions: list[pl.Expr] = []
-    checks: list[_Check] = []
-    schema = frame.schema
-    for name in schema:
-        spec = _column_spec(name, book)
-        if isinstance(spec, str):
-            problems.column(name, spec)
-            continue
-        plan = _plan(spec, schema[name])
-        if isinstance(plan, str):
-            problems.column(name, plan)
-            continue
-        conversions.append(plan[0].alias(name))
-        if plan[1] is not None:
-            checks.append(plan[1])
-    for key in KEY_COLUMNS:
-        if key not in schema:
-            problems.column(key, "a required column is missing")
+    schema = tuple(frame.schema.items())
+    column_errors, conversions, checks = _plans(book, schema)
+    for name, message in column_errors:
+        problems.column(name, message)
     if problems.items:
         raise StateError("the table does not fit the column mapping", problems.items)
     _run_checks(frame, checks, problems)
     if problems.items:
         raise StateError("the table has values of the wrong type", problems.items)
     table = _select(frame, conversions)
-    _run_checks(table, _row_checks(table, book), problems)
+    _run_checks(table, _row_checks(book, tuple(table.columns)), problems)
     if not problems.items:
         _check_states(table, problems)
     if problems.items:
@@ -276,8 +263,34 @@ def normalise_frame(frame: pl.DataFrame, rulebook: Rulebook | None = None, *, of
     return table
 
 
-def _row_checks(table: pl.DataFrame, book: Rulebook) -> list[_Check]:
-    present = set(table.columns)
+@functools.lru_cache(maxsize=32)
+def _plans(
+    book: Rulebook, schema: tuple[tuple[str, pl.DataType], ...]
+) -> tuple[list[tuple[str, str]], list[pl.Expr], list[_Check]]:
+    """Column errors, conversions and cell checks for a schema (once per file, not per chunk)."""
+    errors: list[tuple[str, str]] = []
+    conversions: list[pl.Expr] = []
+    checks: list[_Check] = []
+    names = {name for name, _ in schema}
+    for name, dtype in schema:
+        spec = _column_spec(name, book)
+        if isinstance(spec, str):
+            errors.append((name, spec))
+            continue
+        plan = _plan(spec, dtype)
+        if isinstance(plan, str):
+            errors.append((name, plan))
+            continue
+        conversions.append(plan[0].alias(name))
+        if plan[1] is not None:
+            checks.append(plan[1])
+    errors += [(key, "a required column is missing") for key in KEY_COLUMNS if key not in names]
+    return errors, conversions, checks
+
+
+@functools.lru_cache(maxsize=32)
+def _row_checks(book: Rulebook, columns: tuple[str, ...]) -> list[_Check]:
+    present = set(columns)
     checks = [_Check(key, "a required value is missing", pl.col(key).is_null(), pl.col(key)) for key in KEY_COLUMNS]
     sid, oid, otype = pl.col("state_id"), pl.col("org_id"), pl.col("org_type")
     checks += [
@@ -300,7 +313,7 @@ def _row_checks(table: pl.DataFrame, book: Rulebook) -> list[_Check]:
                 "services", "a service is listed twice", services.list.len() != services.list.unique().list.len(), shown
             )
         )
-    for name in table.columns:
+    for name in columns:
         mine = pl.col(name)
         m = _METRIC_COL.fullmatch(name)
         if m and m.group(3) != "value":
@@ -390,12 +403,11 @@ def _org_document(row: Mapping[str, Any], book: Rulebook) -> dict[str, Any]:
     return org
 
 
-def _state_of(rows: Sequence[Mapping[str, Any]], book: Rulebook, *, checked: bool = True) -> State:
-    """The state of a table's rows. ``checked=False`` skips the schema check, for rows that
-    ``normalise_frame`` has already checked (the evaluation fallback)."""
+def _state_of(rows: Sequence[Mapping[str, Any]], book: Rulebook) -> State:
+    """The state of a table's rows (validated again as a state document)."""
     as_of = rows[0]["as_of"]
     doc = {"as_of": as_of.isoformat(), "organisations": [_org_document(r, book) for r in rows]}
-    return state_from_dict(doc, book) if checked else _freeze(doc)
+    return state_from_dict(doc, book)
 
 
 def frame_to_states(frame: pl.DataFrame, rulebook: Rulebook | None = None) -> list[tuple[str, State]]:
@@ -492,8 +504,8 @@ def _views_of_rows(book: Rulebook) -> columnar.ViewsOfRows:
             by_state.setdefault(r["state_id"], []).append(r)
         built: dict[tuple[str, str], OrgView] = {}
         for sid, members in by_state.items():
-            state = _state_of(members, book, checked=False)
-            for org in state.organisations:
+            doc = {"organisations": [_org_document(r, book) for r in members]}
+            for org in organisations_of(doc):  # rows already checked by normalise_frame
                 built[(sid, org.id)] = view_at(org, members[0]["as_of"], book.date_facts)
         return [(built[(r["state_id"], r["org_id"])], r["as_of"]) for r in rows]
 
@@ -562,38 +574,19 @@ def table_format(path: str | os.PathLike[str]) -> Format:
 
 
 def _read_batches(path: str | os.PathLike[str], chunk_rows: int) -> Iterator[pl.DataFrame]:
-    import pyarrow as pa
-    import pyarrow.csv as pacsv
-    import pyarrow.parquet as pq
-
+    """Batches of a CSV (every column read as text) or Parquet file, in file order."""
     fmt = table_format(path)
+    if fmt not in ("csv", "parquet"):
+        raise StateError("not a table", [ErrorDetail(str(path), "expected a .csv or .parquet input table", fmt)])
     try:
         if fmt == "parquet":
-            pf = pq.ParquetFile(path)
-            for batch in pf.iter_batches(batch_size=chunk_rows):
-                yield pl.from_arrow(pa.Table.from_batches([batch]))  # type: ignore[misc]
-            return
-        if fmt != "csv":
-            raise StateError("not a table", [ErrorDetail(str(path), "expected a .csv or .parquet input table", fmt)])
-        with open(path, encoding="utf-8-sig", newline="") as fh:
-            header = fh.readline()
-        import csv
-
-        names = next(csv.reader([header]), [])
-        reader = pacsv.open_csv(
-            path,
-            read_options=pacsv.ReadOptions(block_size=1 << 24),
-            convert_options=pacsv.ConvertOptions(
-                column_types={n: pa.string() for n in names}, strings_can_be_null=True, null_values=[""]
-            ),
-        )
-        for batch in reader:
-            yield pl.from_arrow(pa.Table.from_batches([batch]))  # type: ignore[misc]
-    except (OSError, pa.ArrowException, UnicodeDecodeError) as exc:
-        raise StateError(
-            "cannot read the table",
-            [ErrorDetail(str(path), str(exc).splitlines()[0] if str(exc) else type(exc).__name__)],
-        ) from None
+            scan = pl.scan_parquet(os.fspath(path))
+        else:
+            scan = pl.scan_csv(os.fspath(path), infer_schema=False)
+        yield from scan.collect_batches(chunk_size=chunk_rows, maintain_order=True)
+    except (OSError, pl.exceptions.PolarsError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise StateError("cannot read the table", [ErrorDetail(str(path), first)]) from None
 
 
 def _state_chunks(batches: Iterable[pl.DataFrame], chunk_rows: int) -> Iterator[tuple[int, pl.DataFrame]]:

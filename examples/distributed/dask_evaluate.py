@@ -21,10 +21,10 @@ each), writes it as Parquet files whose boundaries cut through states, reads the
 prints a summary.
 
 Column types on the Dask side: ``services`` is ``;``-separated text and dates are ISO strings
-(both are accepted by the table mapping), and every pandas column is pyarrow-backed
-(``dtype_backend="pyarrow"``) so that missing counts and booleans stay nulls instead of becoming
-NaN or ``object``. The result has ``state_id``, ``org_id``, ``org_type``, ``as_of`` (ISO text)
-and one status column per rule, all ``string[pyarrow]`` (null where a rule does not apply).
+(both are accepted by the table mapping); other columns get pandas' default dtypes (see
+``read_input``) and ``pl.from_pandas`` turns NaN back into null. The result has ``state_id``,
+``org_id``, ``org_type``, ``as_of`` (ISO text) and one status column per rule, all pyarrow-backed
+text (``large_string[pyarrow]``, null where a rule does not apply to the organisation's type).
 """
 
 from __future__ import annotations
@@ -76,7 +76,7 @@ def worker_rulebook(name: str, digest: str) -> Rulebook:
 
 
 def _to_pandas(result: pl.DataFrame) -> pd.DataFrame:
-    """A result frame as pandas: ``as_of`` as ISO text, every column ``string[pyarrow]`` (nulls kept)."""
+    """A result frame as pandas: ``as_of`` as ISO text, every column pyarrow-backed text (nulls kept)."""
     text = result.with_columns(pl.col("as_of").dt.to_string("%Y-%m-%d"), pl.all().exclude("as_of").cast(pl.String))
     return text.to_pandas(use_pyarrow_extension_array=True)
 
@@ -142,8 +142,11 @@ def write_input(frame: pl.DataFrame, directory: Path, rows_per_file: int) -> lis
 
 
 def read_input(directory: Path) -> dd.DataFrame:
-    """The table as a Dask dataframe: one partition per file, pyarrow-backed (nullable) columns."""
-    return dd.read_parquet(str(directory), dtype_backend="pyarrow")
+    """The table as a Dask dataframe, one partition per file, with pandas' default dtypes: counts
+    with missing cells become float64 (NaN, read back as null), booleans with missing cells object.
+    (``dtype_backend="pyarrow"`` keeps exact nullable types but makes Dask's shuffle of these wide
+    frames several times slower.)"""
+    return dd.read_parquet(str(directory))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -34,7 +34,7 @@ from .._expr.checker import _METRIC_FUNCS, metric_key, name_arg
 from .._expr.evaluate import UNKNOWN, Env, evaluate, find_rank_argument
 from .._time import format_month, month_end
 from ..loader import Rulebook
-from ..rules import Rule
+from ..rules import STATUSES, Rule
 from ..state import OrgView
 from . import native
 
@@ -44,6 +44,14 @@ _SAFETY = 4.0
 
 _POSITIVE = {"target": "met", "breach": "breached", "eligibility": "eligible", "obligation": "met"}
 _NEGATIVE = {"target": "not_met", "breach": "not_breached", "eligibility": "not_eligible", "obligation": "overdue"}
+
+STATUS_ENUM = pl.Enum(list(STATUSES))
+"""Statuses are a polars Enum: one byte per cell, not a string."""
+
+
+def _status(name: str) -> pl.Expr:
+    return pl.lit(name, dtype=STATUS_ENUM)
+
 
 STATUS_PREFIX = "__s:"
 DOUBT_PREFIX = "__d:"
@@ -316,17 +324,20 @@ def _status_exprs(book: Rulebook, rule: Rule, columns: frozenset[str], leaves: L
     chain: Any = pl.when(~applies).then(None)
     if guard is not None:
         chain = (
-            chain.when(guard.value.is_null()).then(pl.lit("unknown")).when(~guard.value).then(pl.lit("not_applicable"))
+            chain.when(guard.value.is_null())
+            .then(_status("unknown"))
+            .when(~guard.value)
+            .then(_status("not_applicable"))
         )
     if rule.kind != "obligation":
         if before is not None:
-            chain = chain.when(before).then(pl.lit("due"))
+            chain = chain.when(before).then(_status("due"))
         status = (
             chain.when(cond.value.is_null())
-            .then(pl.lit("unknown"))
+            .then(_status("unknown"))
             .when(cond.value)
-            .then(pl.lit(_POSITIVE[rule.kind]))
-            .otherwise(pl.lit(_NEGATIVE[rule.kind]))
+            .then(_status(_POSITIVE[rule.kind]))
+            .otherwise(_status(_NEGATIVE[rule.kind]))
         )
         doubt = _or(guard.doubt if guard else None, cond.doubt)
     else:
@@ -336,16 +347,16 @@ def _status_exprs(book: Rulebook, rule: Rule, columns: frozenset[str], leaves: L
             done = c.compile(rule.completed_on)
             done_doubt = done.doubt
             late = (done.value > pl.lit(rule.deadline, dtype=pl.Date)).fill_null(False)
-            chain = chain.when(true & late).then(pl.lit("met_late"))
-        chain = chain.when(true).then(pl.lit("met"))
+            chain = chain.when(true & late).then(_status("met_late"))
+        chain = chain.when(true).then(_status("met"))
         if before is not None:
-            chain = chain.when(before).then(pl.lit("due"))
+            chain = chain.when(before).then(_status("due"))
         else:
-            chain = chain.when(pl.lit(True)).then(pl.lit("due"))
-        status = chain.when(cond.value.is_null()).then(pl.lit("unknown")).otherwise(pl.lit("overdue"))
+            chain = chain.when(pl.lit(True)).then(_status("due"))
+        status = chain.when(cond.value.is_null()).then(_status("unknown")).otherwise(_status("overdue"))
         doubt = _or(guard.doubt if guard else None, cond.doubt, done_doubt)
     flag = (applies & doubt).fill_null(False) if doubt is not None else pl.lit(False)
-    return status.cast(pl.String), flag
+    return status.cast(STATUS_ENUM), flag
 
 
 def _rank_exprs(book: Rulebook, rule: Rule, columns: frozenset[str], leaves: Leaves) -> list[pl.Expr]:
