@@ -14,7 +14,7 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from .engine import Backend, available_backends, evaluate, evaluate_many, resolve_backend
+from .engine import Backend, available_backends, evaluate, evaluate_many, resolve_backend, statuses
 from .errors import EngineError, ErrorDetail, ExpressionError, PolicyError, RulebookError, StateError
 from .explain import explain
 from .loader import Rulebook, load_rulebook
@@ -66,5 +66,6 @@ __all__ = [
     "resolve_backend",
     "state_from_dict",
     "state_from_json",
+    "statuses",
     "validate_state",
 ]

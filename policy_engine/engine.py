@@ -9,6 +9,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, Literal
 
 from . import __version__
+from ._backends import compiled as _compiled
 from ._backends import durable as _durable
 from ._backends import native as _native
 from ._decide import firing
@@ -18,7 +19,7 @@ from .loader import Rulebook, load_rulebook
 from .outcomes import DecisionRecord, Evaluation
 from .state import State, state_from_dict, validate_state, view_at
 
-__all__ = ["Backend", "available_backends", "evaluate", "evaluate_many", "resolve_backend"]
+__all__ = ["Backend", "available_backends", "evaluate", "evaluate_many", "resolve_backend", "statuses"]
 
 Backend = Literal["auto", "native", "durable"]
 
@@ -93,22 +94,7 @@ def _evaluate(
     backend: str,
     evaluated_at: dt.datetime | None,
 ) -> Evaluation:
-    book = (
-        rulebook
-        if isinstance(rulebook, Rulebook)
-        else (_default_rulebook() if rulebook is None else load_rulebook(rulebook))
-    )
-    if isinstance(state, State):
-        key = (state.digest, book.digest)
-        if key not in _FITS:
-            errors = validate_state(state.document, book)
-            if errors:
-                raise StateError("the state does not fit the rulebook", errors)
-            _remember(key)
-        frozen = state
-    else:
-        frozen = state_from_dict(state, book)
-    when = _as_of(as_of, frozen)
+    book, frozen, when = _prepare(state, rulebook, as_of)
     chosen = resolve_backend(backend)
     views = [view_at(org, when, book.date_facts) for org in frozen.organisations]
     runner = _durable.run if chosen == "durable" else _native.run
@@ -131,6 +117,57 @@ def _evaluate(
         overlays=book.overlays,
     )
     return Evaluation(tuple(sorted(outcomes, key=lambda o: (o.org_id, o.rule_id))), trace, record)
+
+
+def _book(rulebook: Rulebook | str | os.PathLike[str] | None) -> Rulebook:
+    if isinstance(rulebook, Rulebook):
+        return rulebook
+    return _default_rulebook() if rulebook is None else load_rulebook(rulebook)
+
+
+def _prepare(
+    state: State | Mapping[str, Any],
+    rulebook: Rulebook | str | os.PathLike[str] | None,
+    as_of: dt.date | str | None,
+) -> tuple[Rulebook, State, dt.date]:
+    """The rulebook, the validated state and the evaluation date (StateError before anything runs)."""
+    book = _book(rulebook)
+    if isinstance(state, State):
+        key = (state.digest, book.digest)
+        if key not in _FITS:
+            errors = validate_state(state.document, book)
+            if errors:
+                raise StateError("the state does not fit the rulebook", errors)
+            _remember(key)
+        frozen = state
+    else:
+        frozen = state_from_dict(state, book)
+    return book, frozen, _as_of(as_of, frozen)
+
+
+def statuses(
+    state: State | Mapping[str, Any],
+    rulebook: Rulebook | str | os.PathLike[str] | None = None,
+    *,
+    as_of: dt.date | str | None = None,
+) -> dict[str, dict[str, str]]:
+    """Only the statuses: ``{org id: {rule id: status}}``, from the compiled backend.
+
+    The same statuses as ``evaluate`` (``tests/test_compiled.py`` checks it against the reference
+    evaluator), without evidence, explanations, trace or decision record: the fast path for loops
+    over many states or dates. Validation and errors are exactly as for ``evaluate``.
+    """
+    try:
+        book, frozen, when = _prepare(state, rulebook, as_of)
+        return _compiled.program(book).run(frozen.organisations, when)
+    except PolicyError:
+        raise
+    except RecursionError:
+        raise StateError("input nested too deeply", [ErrorDetail("state", "nesting too deep")]) from None
+    except Exception as exc:
+        raise EngineError(
+            "internal error during evaluation", [ErrorDetail("engine", f"{type(exc).__name__}: {exc}")]
+        ) from exc
 
 
 def _as_of(value: dt.date | str | None, state: State) -> dt.date:
@@ -157,10 +194,6 @@ def evaluate_many(
     The rulebook is loaded once. Each state is validated and evaluated exactly as by ``evaluate``;
     an invalid state raises its ``StateError`` when the iterator reaches it.
     """
-    book = (
-        rulebook
-        if isinstance(rulebook, Rulebook)
-        else (_default_rulebook() if rulebook is None else load_rulebook(rulebook))
-    )
+    book = _book(rulebook)
     for state in states:
         yield evaluate(state, book, as_of=as_of, backend=backend, evaluated_at=evaluated_at)
