@@ -25,6 +25,7 @@ breach. Any other column is an error (a misspelt metric must not read as missing
 from __future__ import annotations
 
 import contextlib
+import csv
 import datetime as dt
 import functools
 import os
@@ -574,17 +575,33 @@ def table_format(path: str | os.PathLike[str]) -> Format:
 
 
 def _read_batches(path: str | os.PathLike[str], chunk_rows: int) -> Iterator[pl.DataFrame]:
-    """Batches of a CSV (every column read as text) or Parquet file, in file order."""
+    """Batches of a CSV (every column read as text) or Parquet file, in file order, read as they
+    are needed: memory holds one batch (for Parquet, at most the row groups the batch spans)."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
     fmt = table_format(path)
     if fmt not in ("csv", "parquet"):
         raise StateError("not a table", [ErrorDetail(str(path), "expected a .csv or .parquet input table", fmt)])
     try:
         if fmt == "parquet":
             scan = pl.scan_parquet(os.fspath(path))
-        else:
-            scan = pl.scan_csv(os.fspath(path), infer_schema=False)
-        yield from scan.collect_batches(chunk_size=chunk_rows, maintain_order=True)
-    except (OSError, pl.exceptions.PolarsError) as exc:
+            rows = scan.select(pl.len()).collect().item()
+            for offset in range(0, rows, chunk_rows):  # row-group pruning: only the groups it spans
+                yield scan.slice(offset, chunk_rows).collect()
+            return
+        with open(path, encoding="utf-8-sig", newline="") as fh:
+            header = next(csv.reader([fh.readline()]), [])
+        reader = pacsv.open_csv(
+            os.fspath(path),
+            read_options=pacsv.ReadOptions(block_size=1 << 22),
+            convert_options=pacsv.ConvertOptions(
+                column_types=dict.fromkeys(header, pa.string()), strings_can_be_null=True, null_values=[""]
+            ),
+        )
+        for batch in reader:
+            yield pl.DataFrame(pa.Table.from_batches([batch]))
+    except (OSError, UnicodeDecodeError, pl.exceptions.PolarsError, pa.ArrowException) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise StateError("cannot read the table", [ErrorDetail(str(path), first)]) from None
 
