@@ -132,9 +132,8 @@ def main(argv: list[str]) -> None:
         print(f"  {n:>6,} organisations: {t * 1e3:8.2f} ms per state  cost per organisation x{t / n / base:5.2f}")
     base_r = rules[-1][1] / rules[-1][0]
     for k, t in rules:
-        print(
-            f"  {k:>6} rules        : {t * 1e3:8.3f} ms per state  cost per rule x{t / k / base_r:5.2f} of the full book"
-        )
+        ratio = t / k / base_r
+        print(f"  {k:>6} rules        : {t * 1e3:8.3f} ms per state  cost per rule x{ratio:5.2f} of the full book")
     if "--svg" in argv:
         path = Path(argv[argv.index("--svg") + 1])
         path.write_text(svg(orgs, rules), encoding="utf-8")
