@@ -266,6 +266,9 @@ def main() -> None:
         rows.append(
             (f"{backend} (pe.evaluate, full outcomes)", p50(lambda b=backend: pe.evaluate(state, book, backend=b)))
         )
+    if "durable" in pe.available_backends():
+        assert pe.statuses(state, book, backend="durable") == reference
+        rows.append(("durable (pe.statuses, statuses only)", p50(lambda: pe.statuses(state, book, backend="durable"))))
     if "durable" in pe.available_backends() and (Path(__file__).parent / "raw_durable.py").exists():
         sys.path.insert(0, str(Path(__file__).resolve().parent))
         import raw_durable
@@ -278,8 +281,9 @@ def main() -> None:
         per = per_org[name] * 1e6
         print(f"  {name:40s} p50 {t * 1e3:8.2f} ms per state  {per:8.1f} us per trust  x{t / floor:6.2f} of the floor")
     if "raw durable-rules program" in dict(rows):
-        adapter = dict(rows)["durable (pe.evaluate, full outcomes)"]
-        print(f"  durable adapter / raw durable program: x{adapter / dict(rows)['raw durable-rules program']:.2f}")
+        raw_t = dict(rows)["raw durable-rules program"]
+        for name in ("durable (pe.evaluate, full outcomes)", "durable (pe.statuses, statuses only)"):
+            print(f"  {name} / raw durable program: x{dict(rows)[name] / raw_t:.2f}")
 
 
 if __name__ == "__main__":

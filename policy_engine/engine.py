@@ -150,16 +150,24 @@ def statuses(
     rulebook: Rulebook | str | os.PathLike[str] | None = None,
     *,
     as_of: dt.date | str | None = None,
+    backend: Literal["compiled", "durable"] | str = "compiled",
 ) -> dict[str, dict[str, str]]:
-    """Only the statuses: ``{org id: {rule id: status}}``, from the compiled backend.
+    """Only the statuses: ``{org id: {rule id: status}}`` (every organisation has an entry).
 
     The same statuses as ``evaluate`` (``tests/test_compiled.py`` checks it against the reference
     evaluator), without evidence, explanations, trace or decision record: the fast path for loops
-    over many states or dates. Validation and errors are exactly as for ``evaluate``.
+    over many states or dates. ``backend="compiled"`` runs the rules as compiled closures;
+    ``"durable"`` lets durable-rules match and chain them while the same closures decide.
+    Validation and errors are exactly as for ``evaluate``.
     """
+    if backend not in ("compiled", "durable"):
+        raise EngineError("unknown backend", [ErrorDetail("backend", "expected compiled or durable", backend)])
     try:
         book, frozen, when = _prepare(state, rulebook, as_of)
-        return _compiled.program(book).run(frozen.organisations, when)
+        program = _compiled.program(book)
+        if backend == "durable":
+            return _durable.run_statuses(book, program, frozen.organisations, when)
+        return program.run(frozen.organisations, when)
     except PolicyError:
         raise
     except RecursionError:

@@ -35,6 +35,28 @@ def test_the_example_at_many_dates(as_of: str | None) -> None:
     assert pe.statuses(EXAMPLE, BOOK, as_of=as_of) == reference(EXAMPLE, as_of)
 
 
+BACKENDS = ["compiled"] + (["durable"] if "durable" in pe.available_backends() else [])
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("as_of", ["2024-07-31", "2025-04-01"])
+def test_both_statuses_backends_at_dates(backend: str, as_of: str) -> None:
+    assert pe.statuses(EXAMPLE, BOOK, as_of=as_of, backend=backend) == reference(EXAMPLE, as_of)
+
+
+@pytest.mark.skipif("durable" not in pe.available_backends(), reason="durable-rules does not import here")
+@settings(max_examples=30)
+@given(states(BOOK, max_size=5), as_of_dates(BOOK))
+def test_durable_statuses_agree_with_the_reference(doc: dict[str, Any], as_of: dt.date) -> None:
+    state = state_from_dict(doc, BOOK)
+    assert pe.statuses(state, BOOK, as_of=as_of, backend="durable") == reference(state, as_of)
+
+
+def test_an_unknown_statuses_backend_is_an_engine_error() -> None:
+    with pytest.raises(pe.EngineError):
+        pe.statuses(EXAMPLE, BOOK, backend="native")
+
+
 def test_every_organisation_has_an_entry_even_with_no_rules() -> None:
     got = pe.statuses(EXAMPLE, BOOK)
     assert set(got) == {org.id for org in EXAMPLE.organisations}

@@ -356,34 +356,44 @@ class Program:
                     ranked.append((rule, fn, comp.compile(arg), guard))
             self.ranked.append(ranked)
 
-    def run(self, orgs: Sequence[Organisation], as_of: dt.date) -> dict[str, dict[str, str]]:
-        """org id -> rule id -> status, for every rule that applies to the organisation's type."""
+        self.status = {rule.id: fn for level in self.levels for rule, fn in level}
+        self.rank_inputs = {rule.id: (arg, guard) for ranked in self.ranked for rule, _, arg, guard in ranked}
+
+    def contexts(self, orgs: Sequence[Organisation], as_of: dt.date) -> list[Ctx]:
+        """What the closures read, per organisation, at ``as_of``."""
         complete = {name: month_end(p.end) < as_of for name, p in self.book.periods.items()}
         date_facts = self.book.date_facts
-        ctxs = [(org, Ctx(org, as_of, complete, date_facts)) for org in orgs]
+        return [Ctx(org, as_of, complete, date_facts) for org in orgs]
+
+    def run(self, orgs: Sequence[Organisation], as_of: dt.date) -> dict[str, dict[str, str]]:
+        """org id -> rule id -> status, for every rule that applies to the organisation's type."""
+        ctxs = list(zip(orgs, self.contexts(orgs, as_of), strict=True))
         for by_type, ranked in zip(self.by_type, self.ranked, strict=True):
             for rule, fn, arg, guard in ranked:
                 cohort = [c for org, c in ctxs if org.type in rule.applies_to]
-                values: list[tuple[Fraction, Ctx]] = []
-                for c in cohort:
-                    c.rank = UNKNOWN
-                    if guard is None or guard(c) is True:
-                        v = arg(c)
-                        if isinstance(v, Fraction):
-                            values.append((v, c))
-                ordered = sorted((v for v, _ in values), reverse=True)
-                first: dict[Fraction, int] = {}
-                for i, v in enumerate(ordered):
-                    first.setdefault(v, i + 1)
-                for v, c in values:
-                    c.rank = Fraction(first[v])
-                for c in cohort:
+                for c, rank in zip(cohort, cohort_ranks(cohort, arg, guard), strict=True):
+                    c.rank = rank
                     c.outcomes[rule.id] = fn(c)
             for org, c in ctxs:
                 outcomes = c.outcomes
                 for rid, fn in by_type.get(org.type, ()):
                     outcomes[rid] = fn(c)
         return {org.id: c.outcomes for org, c in ctxs}
+
+
+def cohort_ranks(cohort: Sequence[Ctx], arg: Fn, guard: Fn | None) -> list[Any]:
+    """rank() of each member, as ``_decide.cohort_ranks``: 1 = greatest, ties share a rank;
+    unknown where the guard is not true or the value is unknown."""
+    values: dict[int, Fraction] = {}
+    for k, c in enumerate(cohort):
+        if guard is None or guard(c) is True:
+            v = arg(c)
+            if isinstance(v, Fraction):
+                values[k] = v
+    first: dict[Fraction, int] = {}
+    for i, v in enumerate(sorted(values.values(), reverse=True)):
+        first.setdefault(v, i + 1)
+    return [Fraction(first[values[k]]) if k in values else UNKNOWN for k in range(len(cohort))]
 
 
 def _types(book: Rulebook) -> set[str]:

@@ -5,9 +5,9 @@ This is the only module that touches ``durable``. The hazards it avoids (see doc
 * one private ``durable.engine.Host``, created once under a lock (the library's lazily created
   global host is not thread-safe); every call into durable holds the same lock;
 * one ruleset per rulebook content hash, compiled once (rulesets cannot be redefined);
-* a fresh session id per organisation per evaluation, deleted afterwards (facts otherwise pile
-  up, memory grows and the 32-bit duplicate-message hash starts to collide); one session per
-  organisation also keeps each session to a few hundred facts;
+* fresh session ids per evaluation, deleted afterwards (facts otherwise pile up, memory grows
+  and the 32-bit duplicate-message hash starts to collide); consecutive organisations share a
+  session while it stays within ``FACTS_PER_SESSION`` facts, far below the ~50k collision region;
 * facts carry no ``id`` field (durable's message identity);
 * facts are asserted one at a time (``assert_facts`` rejects a whole batch when one fact matches
   no rule), and an organisation no rule applies to gets no session at all: asserting a fact that
@@ -43,6 +43,7 @@ from ..loader import Rulebook
 from ..outcomes import Outcome
 from ..rules import Rule
 from ..state import OrgView
+from .compiled import cohort_ranks as program_ranks
 
 NAME = "durable"
 MAX_RULES_PER_RULESET = 500
@@ -86,6 +87,10 @@ class _Session:
     outcomes: list[Outcome] = attrs.field(factory=list)
     errors: list[str] = attrs.field(factory=list)
     ranks: dict[str, dict[str, Value]] = attrs.field(factory=dict)
+    fast: Any = None
+    """Statuses only: the compiled program whose closures decide (``run_statuses``)."""
+    ctxs: dict[str, Any] = attrs.field(factory=dict)
+    decided: int = 0
 
 
 @attrs.frozen
@@ -112,24 +117,29 @@ def _host() -> Any:
         return _HOST
 
 
-def _action(rule: Rule) -> Callable[[Any], None]:
+def _action(rule: Rule, read: bool) -> Callable[[Any], None]:
+    """The action of a rule; ``read``: some rule reads its outcome, so it becomes a fact (an
+    outcome no rule reads is not asserted: durable would only reject it as unhandled)."""
+
     def run(c: Any) -> None:
         try:
             ses = _SESSIONS[c.o.ses]
             org_id = c.o.org
-            view = ses.views[org_id]
             rank: Value = UNKNOWN
             if rule.uses_rank:
                 rank = ses.ranks[rule.id].get(org_id, UNKNOWN)
-            outcome = decide(rule, view, ses.as_of, ses.book, ses.statuses[org_id], rank)
-            ses.statuses[org_id][rule.id] = outcome.status
-            ses.outcomes.append(outcome)
-            try:
-                c.assert_fact(
-                    {"t": "outcome", "ses": c.o.ses, "org": org_id, "rule": rule.id, "status": outcome.status}
-                )
-            except _engine.MessageNotHandledException:
-                pass  # no rule reads this outcome
+            if ses.fast is not None:
+                ctx = ses.ctxs[org_id]
+                ctx.rank = rank
+                status = ses.fast.status[rule.id](ctx)
+            else:
+                outcome = decide(rule, ses.views[org_id], ses.as_of, ses.book, ses.statuses[org_id], rank)
+                status = outcome.status
+                ses.outcomes.append(outcome)
+            ses.statuses[org_id][rule.id] = status
+            ses.decided += 1
+            if read:
+                c.assert_fact({"t": "outcome", "ses": c.o.ses, "org": org_id, "rule": rule.id, "status": status})
         except Exception as exc:  # noqa: BLE001 - surfaced after the run, never swallowed
             try:
                 _SESSIONS[c.o.ses].errors.append(f"{rule.id}: {type(exc).__name__}: {exc}")
@@ -161,6 +171,7 @@ def _compile(book: Rulebook) -> _Compiled:
         name = f"policy_engine_{book.digest[:20]}_{len(_COMPILED)}"
         rs = _lang.ruleset(name)
         _lang._rulesets.pop(name, None)  # keep it out of the library's global host
+        read = {dep for r in book.rules for dep in r.depends_on}
         with rs:
             for rule in book.rules:
                 types = [m.otype == t for t in rule.applies_to]
@@ -175,7 +186,7 @@ def _compile(book: Rulebook) -> _Compiled:
                     )
                 if rule.uses_rank:
                     conditions.append(c.k << ((m.t == "cohort") & (m.rule == rule.id) & (m.ses == c.o.ses)))
-                _lang.when_all(*conditions)(_action(rule))
+                _lang.when_all(*conditions)(_action(rule, rule.id in read))
         full_name, definition = rs.define()
         _host().register_rulesets({full_name: definition})
         compiled = _Compiled(full_name, book)
@@ -196,8 +207,7 @@ def _assert(ruleset: str, fact: dict[str, Any]) -> bool:
     return True
 
 
-def run(book: Rulebook, views: Sequence[OrgView], as_of: dt.date) -> list[Outcome]:
-    """Evaluate on durable-rules; the same outcomes as the native backend, in any order."""
+def _require() -> None:
     if not available():
         raise EngineError(
             "the durable backend is not available on this Python",
@@ -207,42 +217,97 @@ def run(book: Rulebook, views: Sequence[OrgView], as_of: dt.date) -> list[Outcom
                 )
             ],
         )
+
+
+def run(book: Rulebook, views: Sequence[OrgView], as_of: dt.date) -> list[Outcome]:
+    """Evaluate on durable-rules; the same outcomes as the native backend, in any order."""
+    _require()
+    ses = _Session(book, as_of, {v.org.id: v for v in views}, {v.org.id: {} for v in views})
+
+    def ranks(rule: Rule, cohort: Sequence[str]) -> dict[str, Value]:
+        return cohort_ranks(rule, [ses.views[o] for o in cohort], as_of, book, ses.statuses)
+
+    _drive(book, ses, [(v.org.id, v.org.type) for v in views], ranks)
+    return ses.outcomes
+
+
+def run_statuses(book: Rulebook, program: Any, orgs: Sequence[Any], as_of: dt.date) -> dict[str, dict[str, str]]:
+    """Statuses only: durable matches and chains, the compiled closures (``program``) decide."""
+    _require()
+    ctxs = dict(zip((o.id for o in orgs), program.contexts(orgs, as_of), strict=True))
+    ses = _Session(book, as_of, {}, {o: c.outcomes for o, c in ctxs.items()}, fast=program, ctxs=ctxs)
+
+    def ranks(rule: Rule, cohort: Sequence[str]) -> dict[str, Value]:
+        arg, guard = program.rank_inputs[rule.id]
+        return dict(zip(cohort, program_ranks([ctxs[o] for o in cohort], arg, guard), strict=True))
+
+    _drive(book, ses, [(o.id, o.type) for o in orgs], ranks)
+    return ses.statuses
+
+
+FACTS_PER_SESSION = 2000
+"""Organisations share a session up to this many facts (durable's 32-bit duplicate-message hash
+gives false MessageObservedException near 50,000 facts in one session: stay far below)."""
+
+
+def _sessions_for(book: Rulebook, active: Sequence[tuple[str, str]]) -> dict[str, str]:
+    """A session id per organisation: consecutive organisations share one while the facts it
+    will hold (one per organisation, one per outcome, one per rank() rule) stay within budget."""
+    per_type: dict[str, int] = {}
+    for _, t in active:
+        if t not in per_type:
+            per_type[t] = 1 + sum(1 for r in book.rules if t in r.applies_to)
+    ranked = sum(1 for r in book.rules if r.uses_rank)
+    sids: dict[str, str] = {}
+    sid, used = "", FACTS_PER_SESSION
+    for org_id, t in active:
+        if used + per_type[t] > FACTS_PER_SESSION - ranked:
+            sid, used = f"pe-{next(_SIDS)}", 0
+        sids[org_id] = sid
+        used += per_type[t]
+    return sids
+
+
+def _drive(
+    book: Rulebook,
+    ses: _Session,
+    orgs: Sequence[tuple[str, str]],
+    ranks: Callable[[Rule, Sequence[str]], dict[str, Value]],
+) -> None:
+    """Sessions of a few organisations each (``_sessions_for``): assert the organisation facts,
+    then each rank() stratum's cohort fact once the network is quiet; delete every session;
+    check the fixpoint."""
     with _LOCK:
         compiled = _compile(book)
-        ses = _Session(book, as_of, {v.org.id: v for v in views}, {v.org.id: {} for v in views})
         # Only organisations that some rule applies to get a session: asserting a fact that no rule
         # matches leaves durable with a half-made state whose delete_state frees an invalid pointer
         # (an abort or segmentation fault later in the process, seen here under gdb).
-        active = [v for v in views if any(r.applies_to_type(v.org.type) for r in book.rules)]
-        sids = {v.org.id: f"pe-{next(_SIDS)}" for v in active}
+        active = [(o, t) for o, t in orgs if any(t in r.applies_to for r in book.rules)]
+        sids = _sessions_for(book, active)
         started: set[str] = set()
-        for sid in sids.values():
+        for sid in set(sids.values()):
             _SESSIONS[sid] = ses
         try:
-            for view in active:
-                sid = sids[view.org.id]
-                fact = {"sid": sid, "t": "org", "ses": sid, "org": view.org.id, "otype": view.org.type}
+            for org_id, org_type in active:
+                sid = sids[org_id]
+                fact = {"sid": sid, "t": "org", "ses": sid, "org": org_id, "otype": org_type}
                 if _assert(compiled.name, fact):
                     started.add(sid)
             for rule in sorted((r for r in book.rules if r.uses_rank), key=lambda r: (r.stratum, r.id)):
-                cohort = [v for v in active if rule.applies_to_type(v.org.type)]
-                ses.ranks[rule.id] = cohort_ranks(rule, cohort, as_of, book, ses.statuses)
-                for view in cohort:
-                    sid = sids[view.org.id]
+                cohort = [o for o, t in active if t in rule.applies_to]
+                ses.ranks[rule.id] = ranks(rule, cohort)
+                for sid in dict.fromkeys(sids[o] for o in cohort):  # one cohort fact per session
                     _assert(compiled.name, {"sid": sid, "t": "cohort", "ses": sid, "rule": rule.id})
         finally:
-            for sid in sids.values():
+            for sid in set(sids.values()):
                 _SESSIONS.pop(sid, None)
                 if sid in started:
                     _host().delete_state(compiled.name, sid)
-        if ses.errors:
-            raise EngineError(
-                "a rule failed inside the durable backend", [ErrorDetail("durable", e) for e in ses.errors]
-            )
-        expected = sum(1 for r in book.rules for v in views if r.applies_to_type(v.org.type))
-        if len(ses.outcomes) != expected:
-            raise EngineError(
-                "the durable backend did not reach a complete fixpoint",
-                [ErrorDetail("durable", f"expected {expected} outcomes, the network produced {len(ses.outcomes)}")],
-            )
-        return ses.outcomes
+    if ses.errors:
+        raise EngineError("a rule failed inside the durable backend", [ErrorDetail("durable", e) for e in ses.errors])
+    expected = sum(1 for r in book.rules for _, t in orgs if t in r.applies_to)
+    if ses.decided != expected:
+        raise EngineError(
+            "the durable backend did not reach a complete fixpoint",
+            [ErrorDetail("durable", f"expected {expected} outcomes, the network produced {ses.decided}")],
+        )
