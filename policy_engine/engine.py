@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import threading
@@ -75,8 +76,15 @@ def evaluate(
     any problem raises StateError before anything is evaluated, so there is never a partial
     result. Only PolicyError subclasses escape.
     """
-    try:
+    with _public_errors():
         return _evaluate(state, rulebook, as_of, backend, evaluated_at)
+
+
+@contextlib.contextmanager
+def _public_errors() -> Iterator[None]:
+    """Only PolicyError escapes: deep nesting is a StateError, anything else an EngineError."""
+    try:
+        yield
     except PolicyError:
         raise
     except RecursionError:
@@ -162,20 +170,12 @@ def statuses(
     """
     if backend not in ("compiled", "durable"):
         raise EngineError("unknown backend", [ErrorDetail("backend", "expected compiled or durable", backend)])
-    try:
+    with _public_errors():
         book, frozen, when = _prepare(state, rulebook, as_of)
         program = _compiled.program(book)
         if backend == "durable":
             return _durable.run_statuses(book, program, frozen.organisations, when)
         return program.run(frozen.organisations, when)
-    except PolicyError:
-        raise
-    except RecursionError:
-        raise StateError("input nested too deeply", [ErrorDetail("state", "nesting too deep")]) from None
-    except Exception as exc:
-        raise EngineError(
-            "internal error during evaluation", [ErrorDetail("engine", f"{type(exc).__name__}: {exc}")]
-        ) from exc
 
 
 def _as_of(value: dt.date | str | None, state: State) -> dt.date:

@@ -131,16 +131,23 @@ class OrgView:
 def view_at(org: Organisation, as_of: dt.date, date_facts: frozenset[str] = frozenset()) -> OrgView:
     """What is known about ``org`` at ``as_of``; facts named in ``date_facts`` hold dates."""
     series = {name: {m: o for m, o in obs.items() if month_complete(m, as_of)} for name, obs in org.metrics.items()}
+    return OrgView(org, series, facts_at(org, as_of, date_facts))
+
+
+def facts_at(org: Organisation, as_of: dt.date, date_facts: frozenset[str] = frozenset()) -> dict[str, Fact]:
+    """The latest declaration of each fact dated on or before ``as_of`` (date facts parsed)."""
     facts: dict[str, Fact] = {}
     for fact in org.facts:
         if fact.date > as_of:
             continue
         current = facts.get(fact.name)
         if current is None or fact.date > current.date:
-            if fact.name in date_facts and isinstance(fact.value, str):
-                fact = attrs.evolve(fact, value=parse_date(fact.value))
             facts[fact.name] = fact
-    return OrgView(org, series, facts)
+    for name in date_facts & facts.keys():
+        fact = facts[name]
+        if isinstance(fact.value, str):
+            facts[name] = attrs.evolve(fact, value=parse_date(fact.value))
+    return facts
 
 
 # --------------------------------------------------------------------------- JSON in

@@ -142,7 +142,7 @@ class _Problems:
         if not self.full():
             self.items.append(ErrorDetail(f"columns[{name!r}]", message, name))
 
-    def cells(self, frame: pl.DataFrame, mask: pl.Series, column: str, message: str, values: pl.Series) -> None:
+    def cells(self, mask: pl.Series, column: str, message: str, values: pl.Series) -> None:
         for i in mask.fill_null(False).arg_true().head(MAX_ERRORS - len(self.items)).to_list():
             value = values[i]
             self.items.append(ErrorDetail(f"rows[{self.offset + i}][{column!r}]", message, _short(value)))
@@ -236,7 +236,7 @@ def _run_checks(frame: pl.DataFrame, checks: Sequence[_Check], problems: _Proble
     for ck, n in zip(checks, counts, strict=True):
         if n and not problems.full():
             found = frame.select(ck.bad.fill_null(False).alias("bad"), ck.shown.alias("shown"))
-            problems.cells(frame, found.get_column("bad"), ck.column, ck.message, found.get_column("shown"))
+            problems.cells(found.get_column("bad"), ck.column, ck.message, found.get_column("shown"))
 
 
 def normalise_frame(frame: pl.DataFrame, rulebook: Rulebook | None = None, *, offset: int = 0) -> pl.DataFrame:
@@ -353,12 +353,12 @@ def _check_states(table: pl.DataFrame, problems: _Problems) -> None:
     )
     if len(per_run):
         bad = sid.is_in(per_run.get_column("s").to_list()) & runs
-        problems.cells(table, bad, "state_id", "the rows of a state must be contiguous", sid)
+        problems.cells(bad, "state_id", "the rows of a state must be contiguous", sid)
     grouped = table.select(sid.alias("s"), table.get_column("as_of").alias("a"), oid.alias("o"))
     mixed = grouped.select((pl.col("a").n_unique().over("s") > 1).alias("m")).to_series()
-    problems.cells(table, mixed, "as_of", "every row of a state must have the same as_of", table.get_column("as_of"))
+    problems.cells(mixed, "as_of", "every row of a state must have the same as_of", table.get_column("as_of"))
     dup_org = grouped.select(pl.struct("s", "o").is_duplicated().alias("d")).to_series()
-    problems.cells(table, dup_org, "org_id", "an organisation appears twice in one state", oid)
+    problems.cells(dup_org, "org_id", "an organisation appears twice in one state", oid)
 
 
 # --------------------------------------------------------------------------- rows <-> states

@@ -21,10 +21,10 @@ from typing import Any
 from .._expr.ast import Binary, Bool, Call, Name, Node, Num, Str, Unary
 from .._expr.checker import metric_key, name_arg
 from .._expr.evaluate import UNKNOWN, find_rank_argument
-from .._time import month_end, parse_date
+from .._time import month_end
 from ..loader import Rulebook
 from ..rules import Rule
-from ..state import Fact, Organisation
+from ..state import Organisation, facts_at
 
 _POSITIVE = {"target": "met", "breach": "breached", "eligibility": "eligible", "obligation": "met"}
 _NEGATIVE = {"target": "not_met", "breach": "not_breached", "eligibility": "not_eligible", "obligation": "overdue"}
@@ -50,25 +50,9 @@ class Ctx:
         self.complete = complete
         self.series = org.metrics
         self.services = org.services
-        self.facts = _facts_at(org, as_of, date_facts)
+        self.facts = facts_at(org, as_of, date_facts)
         self.outcomes: dict[str, str] = {}
         self.rank: Any = UNKNOWN
-
-
-def _facts_at(org: Organisation, as_of: dt.date, date_facts: frozenset[str]) -> dict[str, Fact]:
-    """As ``view_at``: the latest declaration of each fact dated on or before ``as_of``."""
-    facts: dict[str, Fact] = {}
-    for fact in org.facts:
-        if fact.date > as_of:
-            continue
-        current = facts.get(fact.name)
-        if current is None or fact.date > current.date:
-            facts[fact.name] = fact
-    for name in date_facts & facts.keys():
-        fact = facts[name]
-        if isinstance(fact.value, str):
-            facts[name] = Fact(fact.name, parse_date(fact.value), fact.date, fact.evidence)
-    return facts
 
 
 Fn = Callable[[Ctx], Any]
