@@ -589,6 +589,8 @@ def _read_batches(path: str | os.PathLike[str], chunk_rows: int) -> Iterator[pl.
             rows = scan.select(pl.len()).collect().item()
             for offset in range(0, rows, chunk_rows):  # row-group pruning: only the groups it spans
                 yield scan.slice(offset, chunk_rows).collect()
+            if not rows:  # no rows: the columns are still checked
+                yield scan.head(0).collect()
             return
         with open(path, encoding="utf-8-sig", newline="") as fh:
             header = next(csv.reader([fh.readline()]), [])
@@ -599,8 +601,12 @@ def _read_batches(path: str | os.PathLike[str], chunk_rows: int) -> Iterator[pl.
                 column_types=dict.fromkeys(header, pa.string()), strings_can_be_null=True, null_values=[""]
             ),
         )
+        empty = True
         for batch in reader:
+            empty = False
             yield pl.DataFrame(pa.Table.from_batches([batch]))
+        if empty:  # a header and no rows: the columns are still checked
+            yield pl.DataFrame({name: pl.Series([], dtype=pl.String) for name in header})
     except (OSError, UnicodeDecodeError, pl.exceptions.PolarsError, pa.ArrowException) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise StateError("cannot read the table", [ErrorDetail(str(path), first)]) from None
@@ -611,6 +617,7 @@ def _state_chunks(batches: Iterable[pl.DataFrame], chunk_rows: int) -> Iterator[
     pending: list[pl.DataFrame] = []
     held = 0
     offset = 0
+    yielded = False
     for batch in batches:
         if "state_id" not in batch.columns:
             yield offset, batch  # normalise_frame reports the missing column
@@ -627,12 +634,13 @@ def _state_chunks(batches: Iterable[pl.DataFrame], chunk_rows: int) -> Iterator[
             pending = [frame]
             continue
         yield offset, frame[:cut]
+        yielded = True
         offset += cut
         pending = [frame[cut:]]
         held = len(frame) - cut
     if pending:
         frame = pl.concat(pending, how="vertical_relaxed") if len(pending) > 1 else pending[0]
-        if len(frame):
+        if len(frame) or not yielded:  # an empty table still has its columns checked
             yield offset, frame
 
 

@@ -281,3 +281,16 @@ def test_cli_evaluates_a_table(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert cli.run(["evaluate", str(bad), "--batch", "-o", str(tmp_path / "x.parquet")], stderr=err) == 3
     assert "rows[0]['as_of']" in err.getvalue() and "'2025-13-01'" in err.getvalue()
     assert not (tmp_path / "x.parquet").exists()
+
+
+def test_an_empty_table_still_has_its_columns_checked(tmp_path: Path) -> None:
+    good, bad = tmp_path / "good.csv", tmp_path / "bad.csv"
+    good.write_text("state_id,org_id,org_type,as_of\n")
+    bad.write_text("state_id,org_id,org_type,as_of,colour\n")
+    out = tmp_path / "out.parquet"
+    assert tabular.evaluate_table(good, out, BOOK).rows == 0
+    assert pl.read_parquet(out).columns == ["state_id", "org_id", "org_type", "as_of", *[r.id for r in BOOK.rules]]
+    with pytest.raises(pe.StateError) as info:
+        tabular.evaluate_table(bad, tmp_path / "x.parquet", BOOK)
+    assert info.value.details[0].path == "columns['colour']"
+    assert not (tmp_path / "x.parquet").exists()
