@@ -520,7 +520,7 @@ def columns_read(book: Rulebook, rules: Iterable[Rule]) -> set[str]:
 
 
 def run(book: Rulebook, frame: pl.DataFrame, views_of_rows: ViewsOfRows) -> tuple[pl.DataFrame, Resolution]:
-    """Statuses for every row (one String column per rule id, null where the rule does not apply
+    """Statuses for every row (one status column per rule id, null where the rule does not apply
     to the organisation's type), with every doubtful cell re-decided exactly."""
     statuses, doubts, ranking = decide_frame(book, frame)
     doubtful_rows = doubts.select(pl.any_horizontal(pl.all())).to_series().arg_true().to_list()
@@ -607,8 +607,3 @@ def _patch(statuses: pl.DataFrame, fixed: Mapping[int, Mapping[str, str]]) -> pl
         series = statuses.get_column(rid).clone().scatter(idx, vals)
         cols.append(series)
     return statuses.with_columns(cols) if cols else statuses
-
-
-def iter_rule_ids(book: Rulebook) -> Iterable[str]:
-    """Output column order: the rulebook's dependency order."""
-    return (r.id for r in book.rules)
