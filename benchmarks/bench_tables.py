@@ -1,12 +1,15 @@
 """Throughput of table evaluation, Parquet to Parquet, at growing sizes (run on demand).
 
     python benchmarks/bench_tables.py [ROWS ...] [--mix national|acute_trust] [--per-state]
+    python benchmarks/bench_tables.py --backends
 
 Each size runs in a fresh process, so its peak RSS is its own. Prints rows/s for the whole job
 (read, validate, evaluate, exact re-decisions, write), the cost per row relative to the smallest
 size (linear cost means a ratio near 1), and with ``--per-state`` the compiled, native and
 durable backends on 2,000 of the same rows as states of 250 organisations, evaluated state by
-state (validated once beforehand, untimed), measured in the same run.
+state (validated once beforehand, untimed), measured in the same run. ``--backends`` runs each
+backend for 10k, 100k and 1M organisation-evaluations (those states, cycled), each in a fresh
+process with its peak RSS.
 """
 
 from __future__ import annotations
@@ -49,7 +52,10 @@ def one(path: str, rows: int) -> dict[str, float]:
     }
 
 
-def per_state(rows: int) -> dict[str, float]:
+def per_state(rows: int, backend: str = "all", total: int | None = None) -> dict[str, float]:
+    """Organisation-evaluations per second, state by state: ``rows`` generated rows make states of
+    250 organisations, validated once beforehand (untimed), then evaluated in turn until
+    ``total`` organisation-evaluations (default: each once). RSS is this process's peak."""
     sys.path.insert(0, str(HERE))
     import tables
 
@@ -60,18 +66,24 @@ def per_state(rows: int) -> dict[str, float]:
     book = load_rulebook("nhs-2024-25")
     frame = next(tables.iter_frames(rows, rows, orgs_per_state=250))
     states = [s for _, s in frame_to_states(frame, book)]
-    out: dict[str, float] = {"rows": rows}
-    for s in states:  # validate every state once, untimed (evaluate remembers a State that fits)
-        statuses(s, book)
-    start = time.perf_counter()
     for s in states:
         statuses(s, book)
-    out["compiled"] = rows / (time.perf_counter() - start)
-    for backend in available_backends():
+    sizes = [len(s.organisations) for s in states]
+    out: dict[str, float] = {"rows": rows}
+    names = ["compiled", *available_backends()] if backend == "all" else [backend]
+    for name in names:
+        goal, done, k = total or rows, 0, 0
         start = time.perf_counter()
-        for s in states:
-            evaluate(s, book, backend=backend)
-        out[backend] = rows / (time.perf_counter() - start)
+        while done < goal:
+            s = states[k % len(states)]
+            if name == "compiled":
+                statuses(s, book)
+            else:
+                evaluate(s, book, backend=name)
+            done += sizes[k % len(states)]
+            k += 1
+        out[name] = done / (time.perf_counter() - start)
+    out["rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return out
 
 
@@ -82,6 +94,24 @@ def main(argv: list[str]) -> None:
     if argv and argv[0] == "--child":
         result = per_state(int(argv[2])) if argv[1] == "per-state" else one(argv[1], int(argv[2]))
         print(json.dumps(result))
+        return
+    if argv and argv[0] == "--backend-child":  # --backend-child NAME TOTAL
+        print(json.dumps(per_state(2000, argv[1], int(argv[2]))))
+        return
+    if "--backends" in argv:  # compiled, native, durable at 10k, 100k and 1M organisation-evaluations
+        from policy_engine.engine import available_backends
+
+        today = time.strftime("%Y-%m-%d")
+        print(f"bench_tables --backends: states of 250 organisations (2,000 generated rows, cycled), {today}")
+        for name in ["compiled", *available_backends()]:
+            for total in (10_000, 100_000, 1_000_000):
+                res = json.loads(
+                    subprocess.check_output([sys.executable, __file__, "--backend-child", name, str(total)])
+                )
+                rate, rss = res[name], res["rss_mb"]
+                print(
+                    f"  {name:8} {total:>9,} org-evaluations: {rate:>9,.0f} per s  peak RSS {rss:6.0f} MB", flush=True
+                )
         return
     mix = "national"
     if "--mix" in argv:
