@@ -294,3 +294,33 @@ def test_an_empty_table_still_has_its_columns_checked(tmp_path: Path) -> None:
         tabular.evaluate_table(bad, tmp_path / "x.parquet", BOOK)
     assert info.value.details[0].path == "columns['colour']"
     assert not (tmp_path / "x.parquet").exists()
+
+
+def test_a_rulebook_without_rank_rules_re_decides_its_doubtful_cells(tmp_path: Path) -> None:
+    # The learning disability and autism file alone: no rank() rule, so no ranking columns.
+    src = ROOT / "policies" / "nhs-2024-25"
+    for name in ("rulebook.yaml", "learning-disability-autism.yaml"):
+        (tmp_path / name).write_bytes((src / name).read_bytes())
+    (tmp_path / "sources").mkdir()
+    for f in (src / "sources").iterdir():
+        (tmp_path / "sources" / f.name).write_bytes(f.read_bytes())
+    book = pe.load_rulebook(tmp_path)
+    assert not any(r.uses_rank for r in book.rules)
+    rule = book.rule("lda.autistic-inpatients-lower")
+    frame = pl.DataFrame(
+        {
+            "state_id": ["s"],
+            "org_id": ["Q1"],
+            "org_type": [rule.applies_to[0]],
+            "as_of": ["2025-04-30"],
+            "metric.lda_autistic_inpatients.2025-03.value": [0.5],  # a tie between two decimals: in doubt
+            "metric.lda_autistic_inpatients.2024-03.value": [0.5],
+        }
+    )
+    result = tabular.evaluate_frame(frame, book)
+    assert result.exact_cells >= 1
+    [(_, state)] = tabular.frame_to_states(frame, book)
+    want = {o.rule_id: o.status for o in pe.evaluate(state, book, backend="native").outcomes}
+    row = result.frame.row(0, named=True)
+    assert {k: row[k] for k in want} == want
+    assert want[rule.id] == "not_met"

@@ -530,8 +530,10 @@ def run(book: Rulebook, frame: pl.DataFrame, views_of_rows: ViewsOfRows) -> tupl
     state_ids = frame.get_column("state_id")
     flags_of = dict(zip(doubtful_rows, doubts[doubtful_rows].iter_rows(named=True), strict=True))
     cells = sum(sum(1 for v in f.values() if v) for f in flags_of.values())
-    whole_rows = ranking.select(pl.any_horizontal([pl.col(c) for c in ranking.columns if c.startswith(WHOLE_PREFIX)]))
-    whole_states = set(state_ids.filter(whole_rows.to_series().fill_null(False)).to_list()) if ranking.width else set()
+    whole_states: set[Any] = set()
+    if ranking.width:  # a rulebook without rank() rules has no ranking columns
+        whole = ranking.select(pl.any_horizontal([pl.col(c) for c in ranking.columns if c.startswith(WHOLE_PREFIX)]))
+        whole_states = set(state_ids.filter(whole.to_series().fill_null(False)).to_list())
     fixed: dict[int, dict[str, str]] = {}
     every = columns_read(book, book.rules) & set(frame.columns)
     for sid in whole_states:  # a member's rank input itself in doubt: the reference ranks the cohort
