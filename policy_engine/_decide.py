@@ -39,6 +39,14 @@ def _env(
     )
 
 
+def dependency_levels(book: Rulebook) -> dict[str, int]:
+    """0 for rules that read no outcome, else one more than the deepest rule they read."""
+    levels: dict[str, int] = {}
+    for rule in book.rules:  # dependency order
+        levels[rule.id] = 1 + max((levels[d] for d in rule.depends_on), default=-1)
+    return levels
+
+
 def guard_value(rule: Rule, view: OrgView, as_of: dt.date, book: Rulebook, outcomes: Mapping[str, str]) -> Value:
     """The rule's applicability guard for this organisation (True when it has none)."""
     if rule.applicable_if is None:

@@ -28,9 +28,9 @@ from typing import Any
 import attrs
 import polars as pl
 
-from .._decide import decide
+from .._decide import decide, dependency_levels
 from .._expr.ast import Binary, Bool, Call, Name, Node, Num, Str, Unary, walk
-from .._expr.checker import _METRIC_FUNCS, metric_key, name_arg
+from .._expr.checker import metric_calls, metric_key, name_arg
 from .._expr.evaluate import UNKNOWN, Env, evaluate, find_rank_argument
 from .._time import format_month, month_end
 from ..loader import Rulebook
@@ -413,23 +413,6 @@ def _near_ties(work: pl.DataFrame, rid: str) -> pl.Series:
     return out.scatter(hits, True) if len(hits) else out
 
 
-def dependency_levels(book: Rulebook) -> dict[str, int]:
-    """0 for rules that read no outcome, else one more than the deepest rule they read."""
-    levels: dict[str, int] = {}
-    for rule in book.rules:  # dependency order
-        levels[rule.id] = 1 + max((levels[d] for d in rule.depends_on), default=-1)
-    return levels
-
-
-def rank_tainted(book: Rulebook) -> frozenset[str]:
-    """Rules that use rank() or read (transitively) a rule that does."""
-    tainted: set[str] = set()
-    for rule in book.rules:  # dependency order
-        if rule.uses_rank or any(d in tainted for d in rule.depends_on):
-            tainted.add(rule.id)
-    return frozenset(tainted)
-
-
 _OPT = pl.QueryOptFlags.none()
 """Plan optimisation costs more than it saves on these wide, one-step plans (measured: ~1.3 s of
 planning per call with common-subexpression elimination, for 10 rows)."""
@@ -504,18 +487,16 @@ def columns_read(book: Rulebook, rules: Iterable[Rule]) -> set[str]:
             if node is None:
                 continue
             for n in walk(node):
-                if not isinstance(n, Call):
-                    continue
-                if n.func in ("fact", "fact_date", "has_fact"):
+                if isinstance(n, Call) and n.func in ("fact", "fact_date", "has_fact"):
                     fname = name_arg(n.args[0], "fact")
                     out |= {fact_column(fname), fact_column(fname, "date")}
-                elif n.func == "has_service":
+                elif isinstance(n, Call) and n.func == "has_service":
                     out.add("services")
-                elif n.func in metric_functions():
-                    metric, period = metric_key(n)
-                    for month in book.periods[period].months:
-                        parts = ("value",) if book.metrics[metric].kind == "value" else ("numerator", "denominator")
-                        out |= {metric_column(metric, month, part) for part in parts}
+            for call in metric_calls(node):
+                metric, period = metric_key(call)
+                parts = ("value",) if book.metrics[metric].kind == "value" else ("numerator", "denominator")
+                for month in book.periods[period].months:
+                    out |= {metric_column(metric, month, part) for part in parts}
     return out
 
 
@@ -589,11 +570,6 @@ def _exact_rank(
     own = exact[i]
     assert isinstance(own, Fraction)
     return Fraction(1 + above + sum(1 for j, v in exact.items() if j != i and isinstance(v, Fraction) and v > own))
-
-
-def metric_functions() -> frozenset[str]:
-    """The metric-reading functions of the rule language."""
-    return frozenset(_METRIC_FUNCS)
 
 
 def _patch(statuses: pl.DataFrame, fixed: Mapping[int, Mapping[str, str]]) -> pl.DataFrame:

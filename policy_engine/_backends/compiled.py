@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping, Sequence
 from fractions import Fraction
 from typing import Any
 
+from .._decide import dependency_levels
 from .._expr.ast import Binary, Bool, Call, Name, Node, Num, Str, Unary
 from .._expr.checker import metric_key, name_arg
 from .._expr.evaluate import UNKNOWN, find_rank_argument
@@ -316,9 +317,7 @@ class Program:
 
     def __init__(self, book: Rulebook) -> None:
         self.book = book
-        levels: dict[str, int] = {}
-        for rule in book.rules:
-            levels[rule.id] = 1 + max((levels[d] for d in rule.depends_on), default=-1)
+        levels = dependency_levels(book)
         self.levels: list[list[tuple[Rule, Callable[[Ctx], str]]]] = [
             [] for _ in range(max(levels.values(), default=-1) + 1)
         ]
