@@ -44,7 +44,7 @@ from ._time import format_month
 from .errors import ErrorDetail, PolicyError, StateError
 from .loader import Rulebook
 from .rules import ORGANISATION_TYPES
-from .state import OrgView, State, organisations_of, state_from_dict, view_at
+from .state import OrgView, State, facts_at, organisations_of, state_from_dict, view_at
 
 __all__ = [
     "KEY_COLUMNS",
@@ -369,7 +369,7 @@ def _number(x: float) -> Decimal | int:
     return int(d) if d == d.to_integral_value() and abs(d) < 2**53 else d
 
 
-def _org_document(row: Mapping[str, Any], book: Rulebook) -> dict[str, Any]:
+def _org_document(row: Mapping[str, Any]) -> dict[str, Any]:
     """One row (of a normalised table) as an organisation of a state document."""
     org: dict[str, Any] = {"id": row["org_id"], "type": row["org_type"]}
     if row.get("services") is not None:
@@ -407,7 +407,7 @@ def _org_document(row: Mapping[str, Any], book: Rulebook) -> dict[str, Any]:
 def _state_of(rows: Sequence[Mapping[str, Any]], book: Rulebook) -> State:
     """The state of a table's rows (validated again as a state document)."""
     as_of = rows[0]["as_of"]
-    doc = {"as_of": as_of.isoformat(), "organisations": [_org_document(r, book) for r in rows]}
+    doc = {"as_of": as_of.isoformat(), "organisations": [_org_document(r) for r in rows]}
     return state_from_dict(doc, book)
 
 
@@ -450,10 +450,9 @@ def states_to_frame(
                     else:
                         row[stem + ".numerator"] = obs.numerator
                         row[stem + ".denominator"] = obs.denominator
+            in_force = facts_at(org, state.as_of)
             for name in {f.name for f in org.facts}:
-                decl = sorted((f for f in org.facts if f.name == name), key=lambda f: f.date)
-                shown = [f for f in decl if f.date <= state.as_of]
-                fact = shown[-1] if shown else decl[0]
+                fact = in_force.get(name) or min((f for f in org.facts if f.name == name), key=lambda f: f.date)
                 value: Any = fact.value
                 if book.facts[name].type == "date" and isinstance(value, str):
                     value = dt.date.fromisoformat(value)
@@ -505,7 +504,7 @@ def _views_of_rows(book: Rulebook) -> columnar.ViewsOfRows:
             by_state.setdefault(r["state_id"], []).append(r)
         built: dict[tuple[str, str], OrgView] = {}
         for sid, members in by_state.items():
-            doc = {"organisations": [_org_document(r, book) for r in members]}
+            doc = {"organisations": [_org_document(r) for r in members]}
             for org in organisations_of(doc):  # rows already checked by normalise_frame
                 built[(sid, org.id)] = view_at(org, members[0]["as_of"], book.date_facts)
         return [(built[(r["state_id"], r["org_id"])], r["as_of"]) for r in rows]

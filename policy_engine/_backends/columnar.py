@@ -516,7 +516,7 @@ def run(book: Rulebook, frame: pl.DataFrame, views_of_rows: ViewsOfRows) -> tupl
         whole = ranking.select(pl.any_horizontal([pl.col(c) for c in ranking.columns if c.startswith(WHOLE_PREFIX)]))
         whole_states = set(state_ids.filter(whole.to_series().fill_null(False)).to_list())
     fixed: dict[int, dict[str, str]] = {}
-    every = columns_read(book, book.rules) & set(frame.columns)
+    every = columns_read(book, book.rules) & set(frame.columns) if whole_states else set()
     for sid in whole_states:  # a member's rank input itself in doubt: the reference ranks the cohort
         members = (state_ids == sid).arg_true().to_list()
         views = views_of_rows(frame, members, every)
