@@ -42,7 +42,8 @@ from ..errors import EngineError, ErrorDetail
 from ..loader import Rulebook
 from ..outcomes import Outcome
 from ..rules import Rule
-from ..state import OrgView
+from ..state import Organisation, OrgView
+from .compiled import Ctx, Program
 from .compiled import cohort_ranks as program_ranks
 
 NAME = "durable"
@@ -87,9 +88,9 @@ class _Session:
     outcomes: list[Outcome] = attrs.field(factory=list)
     errors: list[str] = attrs.field(factory=list)
     ranks: dict[str, dict[str, Value]] = attrs.field(factory=dict)
-    fast: Any = None
+    fast: Program | None = None
     """Statuses only: the compiled program whose closures decide (``run_statuses``)."""
-    ctxs: dict[str, Any] = attrs.field(factory=dict)
+    ctxs: dict[str, Ctx] = attrs.field(factory=dict)
     decided: int = 0
 
 
@@ -231,7 +232,9 @@ def run(book: Rulebook, views: Sequence[OrgView], as_of: dt.date) -> list[Outcom
     return ses.outcomes
 
 
-def run_statuses(book: Rulebook, program: Any, orgs: Sequence[Any], as_of: dt.date) -> dict[str, dict[str, str]]:
+def run_statuses(
+    book: Rulebook, program: Program, orgs: Sequence[Organisation], as_of: dt.date
+) -> dict[str, dict[str, str]]:
     """Statuses only: durable matches and chains, the compiled closures (``program``) decide."""
     _require()
     ctxs = dict(zip((o.id for o in orgs), program.contexts(orgs, as_of), strict=True))
@@ -245,6 +248,15 @@ def run_statuses(book: Rulebook, program: Any, orgs: Sequence[Any], as_of: dt.da
     return ses.statuses
 
 
+def _rules_per_type(book: Rulebook) -> dict[str, int]:
+    """How many rules apply to each organisation type (types no rule applies to are absent)."""
+    counts: dict[str, int] = {}
+    for rule in book.rules:
+        for t in rule.applies_to:
+            counts[t] = counts.get(t, 0) + 1
+    return counts
+
+
 FACTS_PER_SESSION = 2000
 """Organisations share a session up to this many facts (durable's 32-bit duplicate-message hash
 gives false MessageObservedException near 50,000 facts in one session: stay far below)."""
@@ -253,10 +265,7 @@ gives false MessageObservedException near 50,000 facts in one session: stay far 
 def _sessions_for(book: Rulebook, active: Sequence[tuple[str, str]]) -> dict[str, str]:
     """A session id per organisation: consecutive organisations share one while the facts it
     will hold (one per organisation, one per outcome, one per rank() rule) stay within budget."""
-    per_type: dict[str, int] = {}
-    for _, t in active:
-        if t not in per_type:
-            per_type[t] = 1 + sum(1 for r in book.rules if t in r.applies_to)
+    per_type = {t: 1 + n for t, n in _rules_per_type(book).items()}
     ranked = sum(1 for r in book.rules if r.uses_rank)
     sids: dict[str, str] = {}
     sid, used = "", FACTS_PER_SESSION
@@ -282,7 +291,8 @@ def _drive(
         # Only organisations that some rule applies to get a session: asserting a fact that no rule
         # matches leaves durable with a half-made state whose delete_state frees an invalid pointer
         # (an abort or segmentation fault later in the process, seen here under gdb).
-        active = [(o, t) for o, t in orgs if any(t in r.applies_to for r in book.rules)]
+        per_type = _rules_per_type(book)
+        active = [(o, t) for o, t in orgs if t in per_type]
         sids = _sessions_for(book, active)
         started: set[str] = set()
         for sid in set(sids.values()):
@@ -305,7 +315,7 @@ def _drive(
                     _host().delete_state(compiled.name, sid)
     if ses.errors:
         raise EngineError("a rule failed inside the durable backend", [ErrorDetail("durable", e) for e in ses.errors])
-    expected = sum(1 for r in book.rules for _, t in orgs if t in r.applies_to)
+    expected = sum(per_type.get(t, 0) for _, t in orgs)
     if ses.decided != expected:
         raise EngineError(
             "the durable backend did not reach a complete fixpoint",
