@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 import policy_engine as pe
 from policy_engine import cli, tabular
+from policy_engine._backends import columnar as columnar_backend
 from policy_engine.state import State, state_from_dict
 from policy_engine.testing import thresholds
 from policy_engine.testing.strategies import boundary_cases, merge_states, states
@@ -75,6 +76,7 @@ def test_generated_states_agree_with_the_reference(doc: dict[str, Any]) -> None:
     assert_same({"s": state_from_dict(doc, BOOK)})
 
 
+GREATEST = "uec.type1-ae-greatest-improvement"
 _THRESHOLD_RULES = sorted({t.rule_id for t in thresholds(BOOK)})
 
 
@@ -117,6 +119,87 @@ def test_rank_ties_and_near_ties_are_decided_exactly() -> None:
     assert result.exact_cells > 0  # the ties were in doubt in floats and re-decided exactly
     statuses = dict(zip(result.frame["org_id"], result.frame["uec.type1-ae-greatest-improvement"], strict=True))
     assert statuses == {"RA1": "eligible", "RA2": "eligible", "RA3": "eligible", "RA4": "not_eligible"}
+
+
+def _partial_book(tmp_path: Path, name: str, old: str, new: str) -> pe.Rulebook:
+    """The rulebook cut to one area file, with one piece of its text replaced."""
+    src = ROOT / "policies" / "nhs-2024-25"
+    (tmp_path / "rulebook.yaml").write_bytes((src / "rulebook.yaml").read_bytes())
+    (tmp_path / "sources").mkdir()
+    for f in (src / "sources").iterdir():
+        (tmp_path / "sources" / f.name).write_bytes(f.read_bytes())
+    text = (src / name).read_text(encoding="utf-8")
+    assert text.count(old) == 1
+    (tmp_path / name).write_text(text.replace(old, new), encoding="utf-8")
+    return pe.load_rulebook(tmp_path)
+
+
+def _months(start: tuple[int, int], n: int) -> list[str]:
+    y, m = start
+    out = []
+    for _ in range(n):
+        out.append(f"{y:04d}-{m:02d}")
+        y, m = (y + 1, 1) if m == 12 else (y, m + 1)
+    return out
+
+
+def _practice(org_id: str, last_year: tuple[int, int], this_year: tuple[int, int]) -> dict[str, Any]:
+    """A practice with the same counts in every month of 2023/24, and of 2024/25."""
+    series = [
+        {"period": month, "numerator": n, "denominator": d}
+        for (y0, (n, d)) in (((2023, 4), last_year), ((2024, 4), this_year))
+        for month in _months(y0, 12)
+    ]
+    return {"id": org_id, "type": "gp_practice", "metrics": {"prev_cyp_vaccination_uptake": series}}
+
+
+def test_ties_between_quotients_and_between_decimals_need_no_re_decision() -> None:
+    # pct() > pct(): equal quotients that floats cannot hold exactly (1/3 = 2/6), a near miss,
+    # and counts whose cross-products overflow 64 bits, all decided in integers.
+    big = 10**12 // 12
+    orgs = [
+        _practice("P1", (1, 3), (2, 6)),
+        _practice("P2", (1, 3), (333333333, 1000000000)),
+        _practice("P3", (333333333, 1000000000), (1, 3)),
+        _practice("P4", (big - 1, big), (big - 2, big - 1)),
+        _practice("P5", (big - 2, big - 1), (big - 1, big)),
+        {  # one month's value against another's: two decimals that floats do not hold exactly
+            "id": "Q1",
+            "type": "icb",
+            "metrics": {
+                "lda_autistic_inpatients": [{"period": "2024-03", "value": 0.1}, {"period": "2025-03", "value": 0.1}]
+            },
+        },
+    ]
+    state = state_from_dict({"as_of": "2025-04-30", "organisations": orgs}, BOOK)
+    assert_same({"t": state})
+    result = tabular.evaluate_frame(tabular.states_to_frame({"t": state}, BOOK), BOOK)
+    assert result.exact_cells == 0
+    yoy = dict(zip(result.frame["org_id"], result.frame["prev.cyp-vaccination-uptake-yoy"], strict=True))
+    assert yoy == {"P1": "not_met", "P2": "not_met", "P3": "met", "P4": "not_met", "P5": "met", "Q1": "unknown"}
+    lower = result.frame.filter(pl.col("org_id") == "Q1")["lda.autistic-inpatients-lower"].to_list()
+    assert lower == ["not_met"]
+
+
+def test_a_rank_rule_over_two_types_ranks_them_in_one_cohort(tmp_path: Path) -> None:
+    # Types are evaluated separately unless one rank() rule ranks them together.
+    head = f'  - id: {GREATEST}\n    title: "Type 1 A&E incentive criterion: the greatest level of improvement"\n'
+    book = _partial_book(
+        tmp_path,
+        "urgent-emergency-care.yaml",
+        head + "    kind: eligibility\n    applies_to: [acute_trust]\n",
+        head + "    kind: eligibility\n    applies_to: [acute_trust, community_provider]\n",
+    )
+    groups = {g.types for g in columnar_backend._groups(book)}
+    assert frozenset({"acute_trust", "community_provider"}) in groups
+    assert frozenset({"icb"}) in groups
+    community = {**_ae_trust("RC1", (600, 1000), (800, 1000)), "type": "community_provider"}
+    orgs = [_ae_trust("RA1", (600, 1000), (701, 1000)), community, _ae_trust("RA2", (600, 1000), (650, 1000))]
+    state = state_from_dict({"as_of": "2025-04-30", "organisations": orgs}, book)
+    result = tabular.evaluate_frame(tabular.states_to_frame({"r": state}, book), book)
+    want = {o.org_id: o.status for o in pe.evaluate(state, book, backend="native").outcomes if o.rule_id == GREATEST}
+    got = dict(zip(result.frame["org_id"], result.frame[GREATEST], strict=True))
+    assert got == want == {"RA1": "not_eligible", "RC1": "eligible", "RA2": "not_eligible"}
 
 
 def test_missing_columns_are_missing_data_not_breaches() -> None:
@@ -297,14 +380,16 @@ def test_an_empty_table_still_has_its_columns_checked(tmp_path: Path) -> None:
 
 
 def test_a_rulebook_without_rank_rules_re_decides_its_doubtful_cells(tmp_path: Path) -> None:
-    # The learning disability and autism file alone: no rank() rule, so no ranking columns.
-    src = ROOT / "policies" / "nhs-2024-25"
-    for name in ("rulebook.yaml", "learning-disability-autism.yaml"):
-        (tmp_path / name).write_bytes((src / name).read_bytes())
-    (tmp_path / "sources").mkdir()
-    for f in (src / "sources").iterdir():
-        (tmp_path / "sources" / f.name).write_bytes(f.read_bytes())
-    book = pe.load_rulebook(tmp_path)
+    # The learning disability and autism file alone: no rank() rule, so no ranking columns. Its
+    # comparisons are all decided exactly in the columnar backend (pct and rate against a
+    # parameter, one month's value against another's), so one condition is rewritten with
+    # arithmetic, whose float result carries an error bound: a tie is then in doubt.
+    book = _partial_book(
+        tmp_path,
+        "learning-disability-autism.yaml",
+        "condition: total(lda_autistic_inpatients, mar_2025) < total(lda_autistic_inpatients, mar_2024)",
+        "condition: total(lda_autistic_inpatients, mar_2025) * 3 < total(lda_autistic_inpatients, mar_2024) * 3",
+    )
     assert not any(r.uses_rank for r in book.rules)
     rule = book.rule("lda.autistic-inpatients-lower")
     frame = pl.DataFrame(
@@ -313,8 +398,8 @@ def test_a_rulebook_without_rank_rules_re_decides_its_doubtful_cells(tmp_path: P
             "org_id": ["Q1"],
             "org_type": [rule.applies_to[0]],
             "as_of": ["2025-04-30"],
-            "metric.lda_autistic_inpatients.2025-03.value": [0.5],  # a tie between two decimals: in doubt
-            "metric.lda_autistic_inpatients.2024-03.value": [0.5],
+            "metric.lda_autistic_inpatients.2025-03.value": [0.1],  # 0.1 * 3 against 0.1 * 3: in doubt
+            "metric.lda_autistic_inpatients.2024-03.value": [0.1],
         }
     )
     result = tabular.evaluate_frame(frame, book)

@@ -75,11 +75,19 @@ def fact_column(fact: str, part: str | None = None) -> str:
 class _X:
     """A compiled sub-expression: its value, (numbers) its absolute error bound, its doubt flag.
 
-    ``doubt`` None means "never in doubt" (keeps the expressions small)."""
+    ``doubt`` None means "never in doubt" (keeps the expressions small). ``ratio`` is the exact
+    value as integers ``(numerator, denominator > 0)`` where there is one (a pct/rate quotient or a
+    literal), so two of them compare exactly by cross-multiplying in Int128. ``decimal`` marks a
+    value that is exactly the decimal its float prints as (a value read from the table, one of
+    them picked by min/max, or a literal such as 2.2): the reference reads table values that way
+    and the shortest decimal that prints a float is monotone in it, so two such values compare
+    exactly as floats."""
 
     value: pl.Expr
     err: pl.Expr | None = None
     doubt: pl.Expr | None = None
+    ratio: tuple[pl.Expr, pl.Expr] | None = None
+    decimal: bool = False
 
 
 def _or(*flags: pl.Expr | None) -> pl.Expr | None:
@@ -92,10 +100,16 @@ def _or(*flags: pl.Expr | None) -> pl.Expr | None:
     return out
 
 
+_RATIO_MAX = 2**62
+
+
 def _lit_number(v: Fraction) -> _X:
     f = float(v)
     err = 0.0 if Fraction(f) == v else abs(f) * _EPS
-    return _X(pl.lit(f, dtype=pl.Float64), pl.lit(err, dtype=pl.Float64))
+    ratio = None
+    if abs(v.numerator) < _RATIO_MAX and v.denominator < _RATIO_MAX:
+        ratio = (pl.lit(v.numerator, dtype=pl.Int128), pl.lit(v.denominator, dtype=pl.Int128))
+    return _X(pl.lit(f, dtype=pl.Float64), pl.lit(err, dtype=pl.Float64), ratio=ratio, decimal=Fraction(repr(f)) == v)
 
 
 def _null(dtype: pl.DataType) -> pl.Expr:
@@ -105,11 +119,14 @@ def _null(dtype: pl.DataType) -> pl.Expr:
 class _Compiler:
     """Compiles one rule's expressions against the columns a frame actually has."""
 
-    def __init__(self, book: Rulebook, rule: Rule, columns: frozenset[str], leaves: Leaves) -> None:
+    def __init__(
+        self, book: Rulebook, rule: Rule, columns: frozenset[str], leaves: Leaves, present: frozenset[str]
+    ) -> None:
         self.book = book
         self.rule = rule
         self.columns = columns
         self.leaves = leaves
+        self.present = present  # the rules evaluated in this frame (others do not apply to its rows)
 
     def col(self, name: str, dtype: pl.DataType) -> pl.Expr:
         return pl.col(name) if name in self.columns else _null(dtype)
@@ -127,7 +144,8 @@ class _Compiler:
             x = self.compile(node.operand)
             if node.op == "not":
                 return _X(~x.value, None, x.doubt)
-            return _X(-x.value, x.err, x.doubt)
+            ratio = (-x.ratio[0], x.ratio[1]) if x.ratio is not None else None
+            return _X(-x.value, x.err, x.doubt, ratio, x.decimal)
         if isinstance(node, Binary):
             return self._binary(node)
         return self._call(node)
@@ -158,8 +176,13 @@ class _Compiler:
             ">=": lambda x, y: x >= y,
         }
         value = ops[op](a.value, b.value)
-        if a.err is None or b.err is None:  # dates, strings, booleans, statuses: exact
+        if a.err is None or b.err is None or (a.decimal and b.decimal):
+            # dates, strings, booleans, statuses, and two printed decimals: exact
             return _X(value, None, _or(a.doubt, b.doubt))
+        if a.ratio is not None and b.ratio is not None:  # a/b op c/d as a*d op c*b (b, d > 0)
+            both = a.value.is_not_null() & b.value.is_not_null()
+            exact = ops[op](a.ratio[0] * b.ratio[1], b.ratio[0] * a.ratio[1])
+            return _X(pl.when(both).then(exact), None, _or(a.doubt, b.doubt))
         bound = a.err + b.err
         near = ((bound > 0) & ((a.value - b.value).abs() <= _SAFETY * bound)).fill_null(False)
         return _X(value, None, _or(a.doubt, b.doubt, near))
@@ -190,6 +213,8 @@ class _Compiler:
         if func == "outcome":
             assert isinstance(node.args[0], Str)
             rid = node.args[0].value
+            if rid not in self.present:  # that rule applies to none of these rows: no status
+                return _X(_null(STATUS_ENUM))
             s = pl.col(STATUS_PREFIX + rid)
             # An unknown outcome stays unknown downstream (as in the reference evaluator).
             return _X(pl.when(s == "unknown").then(None).otherwise(s), None, pl.col(DOUBT_PREFIX + rid))
@@ -205,7 +230,7 @@ class _Compiler:
             dtype = _FACT_DTYPES[fdef.type]
             value = pl.when(visible).then(self.col(fact_column(fname), dtype))
             if fdef.type == "number":
-                return _X(value, _decimal_err(value))
+                return _X(value, _decimal_err(value), decimal=True)
             return _X(value)
         if func == "has_service":
             sname = name_arg(node.args[0], "service")
@@ -219,7 +244,7 @@ class _Compiler:
             either = a.value.is_null() | b.value.is_null()
             pick = pl.min_horizontal if func == "min" else pl.max_horizontal
             v = pl.when(either).then(None).otherwise(pick(a.value, b.value))
-            return _X(v, pl.max_horizontal(a.err, b.err), _or(a.doubt, b.doubt))
+            return _X(v, pl.max_horizontal(a.err, b.err), _or(a.doubt, b.doubt), decimal=a.decimal and b.decimal)
         if func == "date":
             assert isinstance(node.args[0], Str)
             return _X(pl.lit(dt.date.fromisoformat(node.args[0].value), dtype=pl.Date))
@@ -240,7 +265,12 @@ class _Compiler:
         key = f"__m:{func}:{metric}:{period}"
         if key + ":v" not in self.leaves[1]:
             self._metric_leaves(func, metric, period, key)
-        return _X(pl.col(key + ":v"), pl.col(key + ":e"))
+        if func in ("pct", "rate"):
+            ratio = (pl.col(key + ":n").cast(pl.Int128), pl.col(key + ":d").cast(pl.Int128))
+            return _X(pl.col(key + ":v"), pl.col(key + ":e"), ratio=ratio)
+        # One month's value, or one of the months' values, is exactly a value read from the table.
+        picked = func in ("min_value", "max_value") or len(self.book.periods[period].months) == 1
+        return _X(pl.col(key + ":v"), pl.col(key + ":e"), decimal=picked and func not in ("min_pct", "max_pct"))
 
     def _metric_leaves(self, func: str, metric: str, period: str, key: str) -> None:
         sums, values_, errs = self.leaves
@@ -314,9 +344,11 @@ _FACT_DTYPES: dict[str, pl.DataType] = {
 }
 
 
-def _status_exprs(book: Rulebook, rule: Rule, columns: frozenset[str], leaves: Leaves) -> tuple[pl.Expr, pl.Expr]:
+def _status_exprs(
+    book: Rulebook, rule: Rule, columns: frozenset[str], leaves: Leaves, present: frozenset[str]
+) -> tuple[pl.Expr, pl.Expr]:
     """(status, doubt) of one rule for every row, mirroring ``_decide._status``."""
-    c = _Compiler(book, rule, columns, leaves)
+    c = _Compiler(book, rule, columns, leaves, present)
     cond = c.compile(rule.condition)
     applies = pl.col("org_type").is_in(list(rule.applies_to))
     guard = c.compile(rule.applicable_if) if rule.applicable_if is not None else None
@@ -359,14 +391,16 @@ def _status_exprs(book: Rulebook, rule: Rule, columns: frozenset[str], leaves: L
     return status.cast(STATUS_ENUM), flag
 
 
-def _rank_exprs(book: Rulebook, rule: Rule, columns: frozenset[str], leaves: Leaves) -> list[pl.Expr]:
+def _rank_exprs(
+    book: Rulebook, rule: Rule, columns: frozenset[str], leaves: Leaves, present: frozenset[str]
+) -> list[pl.Expr]:
     """A rank() rule's cohort ranking, as ``cohort_ranks`` does it: the rank (1 = greatest, ties
     share), the float value ranked, the near-tie bound, and two doubt flags: the row's value is
     within the bound of another's (``__d:rank:``), or some member's guard or value is itself in
     doubt, so the whole cohort must be re-ranked (``__w:rank:``)."""
     arg_node = find_rank_argument(rule.condition)
     assert arg_node is not None
-    c = _Compiler(book, rule, columns, leaves)
+    c = _Compiler(book, rule, columns, leaves, present)
     arg = c.compile(arg_node)
     assert arg.err is not None
     typed = pl.col("org_type").is_in(list(rule.applies_to))
@@ -422,31 +456,129 @@ def _with(frame: pl.DataFrame, exprs: Sequence[pl.Expr]) -> pl.DataFrame:
     return frame.lazy().with_columns(exprs).collect(optimizations=_OPT)
 
 
-@functools.lru_cache(maxsize=16)
+@functools.lru_cache(maxsize=64)
 def _compiled(
-    book: Rulebook, columns: frozenset[str]
+    book: Rulebook, ids: tuple[str, ...], columns: frozenset[str]
 ) -> tuple[Leaves, dict[str, list[pl.Expr]], dict[str, tuple[pl.Expr, pl.Expr]]]:
-    """Every rule compiled against a frame's columns, once per (rulebook, column set)."""
+    """These rules compiled against a frame's columns, once per (rulebook, rule ids, column set)."""
     leaves: Leaves = ({}, {}, {})
-    ranks = {r.id: _rank_exprs(book, r, columns, leaves) for r in book.rules if r.uses_rank}
-    decided = {r.id: _status_exprs(book, r, columns, leaves) for r in book.rules}
+    present = frozenset(ids)
+    rules = [r for r in book.rules if r.id in present]
+    ranks = {r.id: _rank_exprs(book, r, columns, leaves, present) for r in rules if r.uses_rank}
+    decided = {r.id: _status_exprs(book, r, columns, leaves, present) for r in rules}
     return leaves, ranks, decided
+
+
+@attrs.frozen
+class _Group:
+    """Organisation types evaluated together: the rules that apply to any of them and the
+    columns those rules read. Types are grouped only when one rank() rule ranks them together
+    (its cohort must be in one frame); otherwise each type is its own group."""
+
+    types: frozenset[str]
+    rules: tuple[Rule, ...]
+    columns: frozenset[str]
+
+
+@functools.lru_cache(maxsize=16)
+def _groups(book: Rulebook) -> tuple[_Group, ...]:
+    parent: dict[str, str] = {t: t for r in book.rules for t in r.applies_to}
+
+    def root(t: str) -> str:
+        while parent[t] != t:
+            t = parent[t]
+        return t
+
+    for r in book.rules:
+        if r.uses_rank:
+            first = root(r.applies_to[0])
+            for t in r.applies_to[1:]:
+                parent[root(t)] = first
+    members: dict[str, set[str]] = {}
+    for t in parent:
+        members.setdefault(root(t), set()).add(t)
+    out = []
+    for types in members.values():
+        rules = tuple(r for r in book.rules if types & set(r.applies_to))
+        out.append(_Group(frozenset(types), rules, frozenset(columns_read(book, rules) | {"services"})))
+    return tuple(sorted(out, key=lambda g: sorted(g.types)))
+
+
+_ROW = "__i"
 
 
 def decide_frame(book: Rulebook, frame: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     """Float statuses and doubt flags for every rule and row, one column per rule, and the rank()
     rules' ranked values, near-tie bounds and whole-cohort doubt flags: (statuses, doubts, ranking).
 
-    Rules are added stratum by stratum so each reads the statuses of the rules before it."""
-    leaves, ranks, decided = _compiled(book, frozenset(frame.columns))
+    Each group of organisation types is evaluated on its own rows, with only its rules and the
+    columns they read (most rows are organisations few rules apply to), and the results are put
+    back in row order. A rule that does not apply to an organisation's type has a null status."""
+    types = frame.get_column("org_type")
+    keys = [c for c in ("state_id", "org_id", "org_type", "as_of") if c in frame.columns]
+    parts: list[tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]] = []
+    covered = pl.Series([False] * len(frame), dtype=pl.Boolean)
+    for group in _groups(book):
+        mask = types.is_in(list(group.types))
+        n = int(mask.sum())
+        if not n:
+            continue
+        covered = covered | mask
+        sub = frame.select(keys + sorted(group.columns & set(frame.columns)))
+        rows = mask.arg_true()
+        if n != len(frame):
+            sub = sub[rows]
+        s, d, r = _decide_rules(book, group.rules, sub)
+        row = rows.alias(_ROW)
+        parts.append((_tagged(s, row), _tagged(d, row), _tagged(r, row)))
+    rest = (~covered).arg_true().alias(_ROW)
+    if len(rest) or not parts:
+        empty = pl.DataFrame([rest])
+        parts.append((empty, empty, empty))
+    rank_rules = [r for r in book.rules if r.uses_rank]
+
+    def assemble(k: int, names: list[str], dtype: pl.DataType, fill: Any) -> pl.DataFrame:
+        frames = [p[k] for p in parts]
+        whole = frames[0] if len(frames) == 1 else pl.concat(frames, how="diagonal")
+        if len(frames) > 1:
+            whole = whole.sort(_ROW)
+        have = set(whole.columns)
+        columns = [
+            (pl.col(c).fill_null(fill) if fill is not None else pl.col(c))
+            if c in have
+            else pl.lit(fill, dtype=dtype).alias(c)
+            for c in names
+        ]
+        # The row index keeps the height when every column is a literal (e.g. no rows at all).
+        return whole.select(pl.col(_ROW), *columns).drop(_ROW)
+
+    ids = [r.id for r in book.rules]
+    statuses = assemble(0, ids, STATUS_ENUM, None)
+    doubts = assemble(1, ids, pl.Boolean(), False)
+    ranking_cols = [f"{p}{r.id}" for r in rank_rules for p in (VALUE_PREFIX, BOUND_PREFIX, WHOLE_PREFIX)]
+    ranking = assemble(2, ranking_cols, pl.Float64(), None)
+    return statuses, doubts, ranking
+
+
+def _tagged(frame: pl.DataFrame, row: pl.Series) -> pl.DataFrame:
+    """The frame with its rows' indexes in the whole chunk (a frame of no columns has no height)."""
+    return frame.with_columns(row) if frame.width else pl.DataFrame([row])
+
+
+def _decide_rules(
+    book: Rulebook, rules: tuple[Rule, ...], frame: pl.DataFrame
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """``decide_frame`` for some rules on the rows they apply to. Rules are added stratum by
+    stratum so each reads the statuses of the rules before it."""
+    leaves, ranks, decided = _compiled(book, tuple(r.id for r in rules), frozenset(frame.columns))
     levels = dependency_levels(book)
     work = frame
     for step in leaves:
         if step:
             work = _with(work, [e.alias(k) for k, e in step.items()])
-    for level in sorted(set(levels.values())):
-        rules = [r for r in book.rules if levels[r.id] == level]
-        ranked = [r for r in rules if r.uses_rank]
+    for level in sorted({levels[r.id] for r in rules}):
+        at_level = [r for r in rules if levels[r.id] == level]
+        ranked = [r for r in at_level if r.uses_rank]
         if ranked:
             work = _with(work, [e for r in ranked for e in ranks[r.id]])
             work = work.with_columns(
@@ -454,14 +586,14 @@ def decide_frame(book: Rulebook, frame: pl.DataFrame) -> tuple[pl.DataFrame, pl.
                 for r in ranked
             )
         exprs = []
-        for r in rules:
+        for r in at_level:
             status, doubt = decided[r.id]
             exprs += [status.alias(STATUS_PREFIX + r.id), doubt.alias(DOUBT_PREFIX + r.id)]
         work = _with(work, exprs)
-    statuses = work.select([pl.col(STATUS_PREFIX + r.id).alias(r.id) for r in book.rules])
-    doubts = work.select([pl.col(DOUBT_PREFIX + r.id).alias(r.id) for r in book.rules])
+    statuses = work.select([pl.col(STATUS_PREFIX + r.id).alias(r.id) for r in rules])
+    doubts = work.select([pl.col(DOUBT_PREFIX + r.id).alias(r.id) for r in rules])
     ranking = work.select(
-        [pl.col(f"{p}{r.id}") for r in book.rules if r.uses_rank for p in (VALUE_PREFIX, BOUND_PREFIX, WHOLE_PREFIX)]
+        [pl.col(f"{p}{r.id}") for r in rules if r.uses_rank for p in (VALUE_PREFIX, BOUND_PREFIX, WHOLE_PREFIX)]
     )
     return statuses, doubts, ranking
 
