@@ -515,7 +515,7 @@ def decide_frame(book: Rulebook, frame: pl.DataFrame) -> tuple[pl.DataFrame, pl.
     columns they read (most rows are organisations few rules apply to), and the results are put
     back in row order. A rule that does not apply to an organisation's type has a null status."""
     types = frame.get_column("org_type")
-    keys = [c for c in ("state_id", "org_id", "org_type", "as_of") if c in frame.columns]
+    keys: list[str] = [c for c in ("state_id", "org_id", "org_type", "as_of") if c in frame.columns]
     parts: list[tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]] = []
     covered = pl.Series([False] * len(frame), dtype=pl.Boolean)
     for group in _groups(book):
