@@ -28,6 +28,7 @@ import contextlib
 import csv
 import datetime as dt
 import functools
+import math
 import os
 import re
 import time
@@ -158,12 +159,22 @@ _DATE = "%Y-%m-%d"
 
 @attrs.frozen
 class _Check:
-    """A vectorised check: the cells where ``bad`` is true are reported with ``message``."""
+    """A vectorised check: the cells where ``bad`` is true are reported with ``message``.
+
+    ``stats``, where given, names a cheaper whole-column test that is true whenever some cell is
+    bad (``_suspects``: column statistics computed for all such columns at once, with ``other``
+    the column a pair check compares against); ``bad`` is then computed only for the columns it
+    flags."""
 
     column: str
     message: str
     bad: pl.Expr
     shown: pl.Expr
+    stats: _Stats | None = None
+    other: str | None = None
+
+
+_Stats = Literal["count", "number", "value", "both", "at_most"]
 
 
 def _plan(spec: _Column, dtype: pl.DataType) -> tuple[pl.Expr, _Check | None] | str:
@@ -208,7 +219,8 @@ def _plan(spec: _Column, dtype: pl.DataType) -> tuple[pl.Expr, _Check | None] | 
         else:
             return f"expected whole-number counts, got a column of {dtype}"
         bad = bad | (given & ((out < 0) | (out > _COUNT_MAX)).fill_null(False))
-        return out, _Check(name, f"expected a whole-number count from 0 to {_COUNT_MAX}", bad, c)
+        stats: Literal["count"] | None = "count" if dtype.is_integer() else None  # bad only out of range
+        return out, _Check(name, f"expected a whole-number count from 0 to {_COUNT_MAX}", bad, c, stats)
     if dtype.is_numeric():
         out = c.cast(pl.Float64)
     elif dtype == pl.String:
@@ -220,7 +232,8 @@ def _plan(spec: _Column, dtype: pl.DataType) -> tuple[pl.Expr, _Check | None] | 
     if spec.kind == "value":
         bad = bad | (given & (out.abs() > _VALUE_MAX)).fill_null(False)
         what = f"expected a finite number from -{_VALUE_MAX} to {_VALUE_MAX}"
-    return out, _Check(name, what, bad, c)
+    kind: Literal["number", "value"] = "value" if spec.kind == "value" else "number"
+    return out, _Check(name, what, bad, c, kind if dtype.is_numeric() else None)
 
 
 def _select(frame: pl.DataFrame, exprs: Sequence[pl.Expr]) -> pl.DataFrame:
@@ -232,11 +245,77 @@ def _run_checks(frame: pl.DataFrame, checks: Sequence[_Check], problems: _Proble
     """Every check in one pass; cells are listed only for the checks that found something."""
     if not checks:
         return
-    counts = _select(frame, [ck.bad.fill_null(False).sum().alias(str(k)) for k, ck in enumerate(checks)]).row(0)
-    for ck, n in zip(checks, counts, strict=True):
-        if n and not problems.full():
+    suspects = _suspects(frame, [ck for ck in checks if ck.stats is not None])
+    rest = [ck for ck in checks if ck.stats is None]
+    found = (
+        _select(frame, [ck.bad.fill_null(False).any().alias(str(k)) for k, ck in enumerate(rest)]).row(0)
+        if rest
+        else ()
+    )
+    flagged = {id(ck) for ck, f in zip(rest, found, strict=True) if f} | suspects
+    for ck in checks:
+        if id(ck) in flagged and not problems.full():
             found = frame.select(ck.bad.fill_null(False).alias("bad"), ck.shown.alias("shown"))
             problems.cells(found.get_column("bad"), ck.column, ck.message, found.get_column("shown"))
+
+
+def _suspects(frame: pl.DataFrame, checks: Sequence[_Check]) -> set[int]:
+    """``id`` of each check whose column may hold a bad cell, from column statistics computed in
+    one pass (reductions over whole columns, no per-cell results):
+
+    - ``count``: a whole-number column is bad only below 0 or above the maximum;
+    - ``number``: a numeric column only with a NaN or an infinity, which make its sum non-finite
+      (the sum of finite numbers within the maxima stays finite);
+    - ``value``: also beyond its maxima;
+    - ``both``: a cell given while ``other`` is null exists exactly when more rows have a null
+      in ``column - other`` than in ``column``;
+    - ``at_most``: a cell above ``other`` exists exactly when ``column - other`` has a maximum
+      above 0."""
+    if not checks:
+        return set()
+
+    def of(kind: str) -> list[_Check]:
+        return [ck for ck in checks if ck.stats == kind]
+
+    counts = [ck.column for ck in of("count")]
+    numbers = [ck.column for ck in of("number") + of("value")]
+    values = [ck.column for ck in of("value")]
+    pairs = sorted({tuple(sorted((ck.column, str(ck.other)))) for ck in of("both")})
+    at_most = [(ck.column, str(ck.other)) for ck in of("at_most")]
+    exprs = []
+    if counts:
+        exprs += [pl.col(counts).min().name.prefix("min:"), pl.col(counts).max().name.prefix("max:")]
+    if numbers:
+        exprs.append(pl.col(numbers).cast(pl.Float64).sum().name.prefix("sum:"))
+    if values:
+        as_float = pl.col(values).cast(pl.Float64)
+        exprs += [as_float.min().name.prefix("min:"), as_float.max().name.prefix("max:")]
+    if pairs:
+        left, right = [a for a, _ in pairs], [b for _, b in pairs]
+        exprs.append(pl.col(sorted({*left, *right})).null_count().name.prefix("nulls:"))
+        exprs.append((pl.col(left) - pl.col(right)).null_count().name.prefix("either:"))
+    if at_most:
+        mine, theirs = [a for a, _ in at_most], [b for _, b in at_most]
+        exprs.append((pl.col(mine) - pl.col(theirs)).max().name.prefix("above:"))
+    stats = _select(frame, exprs).row(0, named=True)
+    out = set()
+    for ck in checks:
+        c = ck.column
+        low, high = stats.get("min:" + c), stats.get("max:" + c)
+        if ck.stats == "count":
+            bad = (low is not None and low < 0) or (high is not None and high > _COUNT_MAX)
+        elif ck.stats == "both":
+            bad = stats["either:" + min(c, str(ck.other))] > stats["nulls:" + c]
+        elif ck.stats == "at_most":
+            above = stats["above:" + c]
+            bad = above is not None and above > 0
+        else:
+            bad = not math.isfinite(stats["sum:" + c])
+            if ck.stats == "value":
+                bad = bad or (low is not None and low < -_VALUE_MAX) or (high is not None and high > _VALUE_MAX)
+        if bad:
+            out.add(id(ck))
+    return out
 
 
 def normalise_frame(frame: pl.DataFrame, rulebook: Rulebook | None = None, *, offset: int = 0) -> pl.DataFrame:
@@ -323,13 +402,10 @@ def _row_checks(book: Rulebook, columns: tuple[str, ...]) -> list[_Check]:
                 checks.append(_Check(name, f"expected {other} too (both counts or neither)", mine.is_not_null(), mine))
                 continue
             theirs = pl.col(other)
-            checks.append(
-                _Check(
-                    name, f"expected {other} too (both counts or neither)", mine.is_not_null() & theirs.is_null(), mine
-                )
-            )
+            both = mine.is_not_null() & theirs.is_null()
+            checks.append(_Check(name, f"expected {other} too (both counts or neither)", both, mine, "both", other))
             if m.group(3) == "numerator" and book.metrics[m.group(1)].kind == "proportion":
-                checks.append(_Check(name, f"expected numerator <= {other}", mine > theirs, mine))
+                checks.append(_Check(name, f"expected numerator <= {other}", mine > theirs, mine, "at_most", other))
         f = _FACT_COL.fullmatch(name)
         if f and f.group(2) is None:
             date = name + ".date"

@@ -300,6 +300,48 @@ def test_typed_columns_are_checked_too() -> None:
         tabular.normalise_frame(frame, BOOK)
 
 
+_NUM, _DEN = "metric.ae_4h_all.2025-03.numerator", "metric.ae_4h_all.2025-03.denominator"
+_VAL = "metric.lda_autistic_inpatients.2025-03.value"
+_FACT = "fact.elec_vwa_system_target_pct"
+_INF = float("inf")
+
+
+@pytest.mark.parametrize(
+    ("columns", "path", "message"),
+    [  # typed columns (as Parquet gives them) are first checked from whole-column statistics
+        ({_NUM: [3, -1], _DEN: [9, 9]}, f"rows[1]['{_NUM}']", "whole-number count"),
+        ({_NUM: [3, 3], _DEN: [10**12 + 1, 9]}, f"rows[0]['{_DEN}']", "whole-number count"),
+        ({_VAL: [1.5, float("nan")]}, f"rows[1]['{_VAL}']", "finite number"),
+        ({_VAL: [_INF, 1.5]}, f"rows[0]['{_VAL}']", "finite number"),
+        ({_VAL: [1.5, 1e12 + 1]}, f"rows[1]['{_VAL}']", "finite number from"),
+        ({_VAL: [-1e12 - 1, 1.5]}, f"rows[0]['{_VAL}']", "finite number from"),
+        ({_FACT: [2.0, -_INF], _FACT + ".date": [dt.date(2024, 5, 1)] * 2}, f"rows[1]['{_FACT}']", "finite"),
+        ({_NUM: [3, 10], _DEN: [9, 9]}, f"rows[1]['{_NUM}']", "numerator <="),
+        ({_NUM: [3, 4], _DEN: [9, None]}, f"rows[1]['{_NUM}']", "both counts or neither"),
+        ({_NUM: [None, 4], _DEN: [9, 9]}, f"rows[0]['{_DEN}']", "both counts or neither"),
+    ],
+)
+def test_bad_typed_cells_are_found(columns: dict[str, list[Any]], path: str, message: str) -> None:
+    with pytest.raises(pe.StateError) as info:
+        tabular.normalise_frame(pl.DataFrame(_base(**columns)), BOOK)
+    details = info.value.details
+    assert [d.path for d in details] == [path], details
+    assert message in details[0].message
+
+
+def test_typed_cells_on_every_limit_are_valid() -> None:
+    columns = {
+        _NUM: [0, None, 10**12],
+        _DEN: [0, None, 10**12],
+        _VAL: [-1e12, None, 1e12],
+        _FACT: [None, -1e12, 0.5],
+        _FACT + ".date": [None, dt.date(2024, 5, 1), dt.date(2024, 5, 2)],
+    }
+    frame = pl.DataFrame({**{k: [v[0]] * 3 for k, v in _base().items()}, "org_id": ["R1", "R2", "R3"], **columns})
+    table = tabular.normalise_frame(frame, BOOK)
+    assert table.get_column(_DEN).to_list() == [0, None, 10**12]
+
+
 # --------------------------------------------------------------------------- files and the CLI
 
 
