@@ -247,12 +247,12 @@ def _run_checks(frame: pl.DataFrame, checks: Sequence[_Check], problems: _Proble
         return
     suspects = _suspects(frame, [ck for ck in checks if ck.stats is not None])
     rest = [ck for ck in checks if ck.stats is None]
-    found = (
+    any_bad = (
         _select(frame, [ck.bad.fill_null(False).any().alias(str(k)) for k, ck in enumerate(rest)]).row(0)
         if rest
         else ()
     )
-    flagged = {id(ck) for ck, f in zip(rest, found, strict=True) if f} | suspects
+    flagged = {id(ck) for ck, f in zip(rest, any_bad, strict=True) if f} | suspects
     for ck in checks:
         if id(ck) in flagged and not problems.full():
             found = frame.select(ck.bad.fill_null(False).alias("bad"), ck.shown.alias("shown"))
