@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import random
 from pathlib import Path
 from typing import Any
 
@@ -119,6 +120,45 @@ def test_rank_ties_and_near_ties_are_decided_exactly() -> None:
     assert result.exact_cells > 0  # the ties were in doubt in floats and re-decided exactly
     statuses = dict(zip(result.frame["org_id"], result.frame["uec.type1-ae-greatest-improvement"], strict=True))
     assert statuses == {"RA1": "eligible", "RA2": "eligible", "RA3": "eligible", "RA4": "not_eligible"}
+
+
+def test_many_ties_in_many_cohorts_are_ranked_as_the_reference_ranks_them() -> None:
+    # Three states of 30 trusts whose improvements tie exactly (the same fractions written with
+    # different denominators) or nearly: every doubtful rank is settled exactly, state by state.
+    rng = random.Random(11)
+    states_by_id = {}
+    for s in range(3):
+        orgs = []
+        for k in range(30):
+            scale = rng.choice([1, 3, 7, 10])
+            before = rng.choice([(600, 1000), (1, 3), (2, 7)])
+            after = rng.choice([(701, 1000), (7009, 10000), (2, 3), (5, 7)])
+            orgs.append(
+                _ae_trust(
+                    f"R{s}{k:02d}",
+                    (before[0] * scale, before[1] * scale),
+                    (after[0] * scale + rng.choice([0, 0, 1]), after[1] * scale),
+                )
+            )
+        states_by_id[f"s{s}"] = state_from_dict({"as_of": "2025-04-30", "organisations": orgs}, BOOK)
+    assert_same(states_by_id)
+    result = tabular.evaluate_frame(tabular.states_to_frame(states_by_id, BOOK), BOOK)
+    assert result.exact_cells > 0
+
+
+def test_a_near_tie_floats_cannot_separate_is_ranked_exactly() -> None:
+    # 199999987655/400000000001 < 333724818411/667449678022 by 1/(b*d): the same float64, so
+    # only the exact values tell the greatest improvement (from 0%) from the second.
+    orgs = [
+        _ae_trust("RX1", (0, 1), (199999987655, 400000000001)),
+        _ae_trust("RX2", (0, 1), (333724818411, 667449678022)),
+    ]
+    state = state_from_dict({"as_of": "2025-04-30", "organisations": orgs}, BOOK)
+    assert_same({"n": state})
+    result = tabular.evaluate_frame(tabular.states_to_frame({"n": state}, BOOK), BOOK)
+    assert result.exact_cells > 0
+    statuses = dict(zip(result.frame["org_id"], result.frame[GREATEST], strict=True))
+    assert statuses == {"RX1": "not_eligible", "RX2": "eligible"}
 
 
 def _partial_book(tmp_path: Path, name: str, old: str, new: str) -> pe.Rulebook:

@@ -18,6 +18,7 @@ validated); column names are those of the documented mapping.
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import functools
 import sys
@@ -251,11 +252,19 @@ class _Compiler:
         return self._metric(node)
 
     def _months(self, metric: str, period: str, part: str, dtype: pl.DataType) -> list[pl.Expr]:
-        """One expression per month of the period: the column, null unless complete at as_of."""
+        """One expression per month of the period: the column, null unless complete at as_of
+        (each column is gated once per frame, in the first step of ``leaves``)."""
+        gated = self.leaves[0]
         out: list[pl.Expr] = []
         for month in self.book.periods[period].months:
-            complete = pl.lit(month_end(month), dtype=pl.Date) < pl.col("as_of")
-            out.append(pl.when(complete).then(self.col(metric_column(metric, month, part), dtype)))
+            name = metric_column(metric, month, part)
+            if name not in self.columns:
+                out.append(_null(dtype))
+                continue
+            if "__g:" + name not in gated:
+                complete = pl.lit(month_end(month), dtype=pl.Date) < pl.col("as_of")
+                gated["__g:" + name] = pl.when(complete).then(pl.col(name))
+            out.append(pl.col("__g:" + name))
         return out
 
     def _metric(self, node: Call) -> _X:
@@ -263,7 +272,7 @@ class _Compiler:
         func = node.func
         metric, period = metric_key(node)
         key = f"__m:{func}:{metric}:{period}"
-        if key + ":v" not in self.leaves[1]:
+        if key + ":v" not in self.leaves[2]:
             self._metric_leaves(func, metric, period, key)
         if func in ("pct", "rate"):
             ratio = (pl.col(key + ":n").cast(pl.Int128), pl.col(key + ":d").cast(pl.Int128))
@@ -273,7 +282,7 @@ class _Compiler:
         return _X(pl.col(key + ":v"), pl.col(key + ":e"), decimal=picked and func not in ("min_pct", "max_pct"))
 
     def _metric_leaves(self, func: str, metric: str, period: str, key: str) -> None:
-        sums, values_, errs = self.leaves
+        _, sums, values_, errs = self.leaves
         v = pl.col(key + ":v")
         if func in ("pct", "rate", "min_pct", "max_pct"):
             nums = self._months(metric, period, "numerator", pl.Int64())
@@ -313,8 +322,9 @@ class _Compiler:
         errs[key + ":e"] = _decimal_err(v)
 
 
-Leaves = tuple[dict[str, pl.Expr], dict[str, pl.Expr], dict[str, pl.Expr]]
-"""Shared metric columns, computed in three steps: sums, values, error bounds."""
+Leaves = tuple[dict[str, pl.Expr], dict[str, pl.Expr], dict[str, pl.Expr], dict[str, pl.Expr]]
+"""Shared metric columns, computed in four steps: month columns gated by as_of, sums, values,
+error bounds."""
 
 
 _EXACT_INT = float(2**53)
@@ -461,7 +471,7 @@ def _compiled(
     book: Rulebook, ids: tuple[str, ...], columns: frozenset[str]
 ) -> tuple[Leaves, dict[str, list[pl.Expr]], dict[str, tuple[pl.Expr, pl.Expr]]]:
     """These rules compiled against a frame's columns, once per (rulebook, rule ids, column set)."""
-    leaves: Leaves = ({}, {}, {})
+    leaves: Leaves = ({}, {}, {}, {})
     present = frozenset(ids)
     rules = [r for r in book.rules if r.id in present]
     ranks = {r.id: _rank_exprs(book, r, columns, leaves, present) for r in rules if r.uses_rank}
@@ -647,16 +657,22 @@ def run(book: Rulebook, frame: pl.DataFrame, views_of_rows: ViewsOfRows) -> tupl
     if ranking.width:  # a rulebook without rank() rules has no ranking columns
         whole = ranking.select(pl.any_horizontal([pl.col(c) for c in ranking.columns if c.startswith(WHOLE_PREFIX)]))
         whole_states = set(state_ids.filter(whole.to_series().fill_null(False)).to_list())
+    reads_outcomes = [r.id for r in book.rules if r.uses_rank and _rank_reads_outcomes(r)]
+    for i in doubtful_rows:  # a rank argument that reads outcomes: the reference ranks the cohort
+        if any(flags_of[i][rid] for rid in reads_outcomes):
+            whole_states.add(state_ids[i])
+    rows_of = _rows_by_state(frame) if whole_states or ranking.width else {}
     fixed: dict[int, dict[str, str]] = {}
     every = columns_read(book, book.rules) & set(frame.columns) if whole_states else set()
     for sid in whole_states:  # a member's rank input itself in doubt: the reference ranks the cohort
-        members = (state_ids == sid).arg_true().to_list()
+        members = rows_of[sid]
         views = views_of_rows(frame, members, every)
         index_of = {v.org.id: members[k] for k, (v, _) in enumerate(views)}
         for o in native.run(book, [v for v, _ in views], views[0][1]):
             fixed.setdefault(index_of[o.org_id], {})[o.rule_id] = o.status
     single = [i for i in doubtful_rows if state_ids[i] not in whole_states]
     if single:
+        ranks = _ExactRanks(book, frame, ranking, views_of_rows, rows_of, [(i, flags_of[i]) for i in single])
         needed = columns_read(book, [rules[k] for i in single for k, v in flags_of[i].items() if v])
         views = views_of_rows(frame, single, needed & set(frame.columns))
         current = statuses[single].iter_rows(named=True)
@@ -666,42 +682,127 @@ def run(book: Rulebook, frame: pl.DataFrame, views_of_rows: ViewsOfRows) -> tupl
             for rule in book.rules:  # dependency order: what a rule reads is exact before it
                 if not (flags[rule.id] and rule.applies_to_type(view.org.type)):
                     continue
-                rank = _exact_rank(book, rule, frame, ranking, i, views_of_rows, known) if rule.uses_rank else UNKNOWN
+                rank = ranks.rank(rule, i) if rule.uses_rank else UNKNOWN
                 known[rule.id] = decide(rule, view, as_of, book, known, rank).status
             fixed[i] = {k: known[k] for k, v in flags.items() if v}
     return _patch(statuses, fixed), Resolution(cells, len(fixed), len(whole_states))
 
 
-def _exact_rank(
-    book: Rulebook,
-    rule: Rule,
-    frame: pl.DataFrame,
-    ranking: pl.DataFrame,
-    i: int,
-    views_of_rows: ViewsOfRows,
-    known: Mapping[str, str],
-) -> Fraction | Any:
-    """Row i's exact rank: float comparisons decide against values beyond the near-tie bound;
-    the values within it (and row i's own) are evaluated exactly by the reference evaluator."""
-    values = ranking.get_column(VALUE_PREFIX + rule.id)
-    mine = values[i]
-    if mine is None:
-        return UNKNOWN
-    bound = ranking.get_column(BOUND_PREFIX + rule.id)[i]
-    same_state = frame.get_column("state_id") == frame.get_column("state_id")[i]
-    cohort = same_state & values.is_not_null()
-    near = (cohort & ((values - mine).abs() <= bound)).arg_true().to_list()
-    above = int((cohort & ((values - mine) > bound)).sum())
+def _rank_reads_outcomes(rule: Rule) -> bool:
     arg = find_rank_argument(rule.condition)
-    assert arg is not None
-    needed = columns_read(book, [rule]) & set(frame.columns)
-    exact: dict[int, Any] = {}
-    for j, (view, as_of) in zip(near, views_of_rows(frame, near, needed), strict=True):
-        env = Env(rule, view, as_of, book.metrics, book.periods, known, evidence=None, record_comparisons=False)
-        exact[j] = evaluate(arg, env)
-    own = exact[i]
-    assert isinstance(own, Fraction)
-    return Fraction(1 + above + sum(1 for j, v in exact.items() if j != i and isinstance(v, Fraction) and v > own))
+    return arg is not None and any(isinstance(n, Call) and n.func == "outcome" for n in walk(arg))
+
+
+def _rows_by_state(frame: pl.DataFrame) -> dict[Any, list[int]]:
+    """Row indexes of each state, in row order (one pass over the frame)."""
+    grouped = (
+        frame.select(pl.col("state_id"), pl.int_range(pl.len(), dtype=pl.UInt32).alias("i"))
+        .group_by("state_id", maintain_order=True)
+        .agg("i")
+    )
+    return dict(zip(grouped.get_column("state_id").to_list(), grouped.get_column("i").to_list(), strict=True))
+
+
+class _ExactRanks:
+    """Exact ranks of the rows whose rank() is in doubt (a near tie in floats).
+
+    A row's rank counts the cohort members whose float value is above its own by more than the
+    near-tie bound (floats decide those), plus the members within the bound whose exact value
+    (evaluated by the reference evaluator) is greater. The members within the bound of any
+    doubtful row of a state are evaluated together, once per (rule, state): the cost is linear
+    in the rows in doubt, not in the rows of the chunk."""
+
+    def __init__(
+        self,
+        book: Rulebook,
+        frame: pl.DataFrame,
+        ranking: pl.DataFrame,
+        views_of_rows: ViewsOfRows,
+        rows_of: Mapping[Any, list[int]],
+        flagged: Sequence[tuple[int, Mapping[str, bool]]],
+    ) -> None:
+        self.book, self.frame, self.ranking, self.views_of_rows = book, frame, ranking, views_of_rows
+        self.rows_of = rows_of
+        self.state_ids = frame.get_column("state_id")
+        self.doubtful: dict[tuple[str, Any], list[int]] = {}
+        for i, flags in flagged:
+            for r in book.rules:
+                if r.uses_rank and flags[r.id]:
+                    self.doubtful.setdefault((r.id, self.state_ids[i]), []).append(i)
+        self.exact: dict[tuple[str, Any], dict[int, Any]] = {}
+        self.cohorts: dict[tuple[str, Any], _Cohort] = {}
+
+    def _cohort(self, rule: Rule, sid: Any) -> _Cohort:
+        key = (rule.id, sid)
+        if key not in self.cohorts:
+            members = self.rows_of[sid]
+            values = self.ranking.get_column(VALUE_PREFIX + rule.id).gather(members).to_list()
+            bounds = self.ranking.get_column(BOUND_PREFIX + rule.id).gather(members).to_list()
+            kept = sorted((v, j, b) for j, v, b in zip(members, values, bounds, strict=True) if v is not None)
+            self.cohorts[key] = _Cohort(
+                [v for v, _, _ in kept], [j for _, j, _ in kept], {j: (v, b) for v, j, b in kept}
+            )
+        return self.cohorts[key]
+
+    def _exact_values(self, rule: Rule, sid: Any) -> dict[int, Any]:
+        key = (rule.id, sid)
+        if key not in self.exact:
+            cohort = self._cohort(rule, sid)
+            near: set[int] = set()
+            for i in self.doubtful.get(key, []):
+                if i in cohort.of:
+                    near |= {j for j, _ in cohort.near(i)}
+            arg = find_rank_argument(rule.condition)
+            assert arg is not None
+            needed = columns_read(self.book, [rule]) & set(self.frame.columns)
+            order = sorted(near)
+            exact: dict[int, Any] = {}
+            for j, (view, as_of) in zip(order, self.views_of_rows(self.frame, order, needed), strict=True):
+                env = Env(
+                    rule, view, as_of, self.book.metrics, self.book.periods, {}, evidence=None, record_comparisons=False
+                )
+                exact[j] = evaluate(arg, env)
+            self.exact[key] = exact
+        return self.exact[key]
+
+    def rank(self, rule: Rule, i: int) -> Fraction | Any:
+        sid = self.state_ids[i]
+        cohort = self._cohort(rule, sid)
+        if i not in cohort.of:
+            return UNKNOWN
+        exact = self._exact_values(rule, sid)
+        own = exact[i]
+        assert isinstance(own, Fraction)
+        near = cohort.near(i)
+        near_above = sum(1 for j, _ in near if j != i and isinstance(exact[j], Fraction) and exact[j] > own)
+        return Fraction(1 + cohort.above(i) + near_above)
+
+
+@attrs.frozen
+class _Cohort:
+    """A rank() cohort's float values in ascending order, their rows, and (value, bound) by row."""
+
+    values: list[float]
+    rows: list[int]
+    of: dict[int, tuple[float, float]]
+
+    def _window(self, i: int) -> tuple[float, float, int, int]:
+        """Row i's value and bound, and the index range of the values within twice the bound
+        (a superset of those within the bound, whatever the rounding of the window's ends)."""
+        mine, bound = self.of[i]
+        lo = bisect.bisect_left(self.values, mine - 2 * bound)
+        hi = bisect.bisect_right(self.values, mine + 2 * bound)
+        return mine, bound, lo, hi
+
+    def near(self, i: int) -> list[tuple[int, float]]:
+        """The members whose value is within row i's bound of its own (row i included)."""
+        mine, bound, lo, hi = self._window(i)
+        return [(j, v) for j, v in zip(self.rows[lo:hi], self.values[lo:hi], strict=True) if abs(v - mine) <= bound]
+
+    def above(self, i: int) -> int:
+        """How many members' values are above row i's by more than its bound."""
+        mine, bound, lo, hi = self._window(i)
+        return (len(self.values) - hi) + sum(1 for v in self.values[lo:hi] if v - mine > bound)
 
 
 def _patch(statuses: pl.DataFrame, fixed: Mapping[int, Mapping[str, str]]) -> pl.DataFrame:
