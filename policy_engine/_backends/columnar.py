@@ -60,6 +60,8 @@ RANK_PREFIX = "__r:"
 VALUE_PREFIX = "__v:"
 BOUND_PREFIX = "__b:"
 WHOLE_PREFIX = "__w:"
+NUM_PREFIX = "__rn:"
+DEN_PREFIX = "__rd:"
 
 
 def metric_column(metric: str, month: int, part: str) -> str:
@@ -78,7 +80,9 @@ class _X:
 
     ``doubt`` None means "never in doubt" (keeps the expressions small). ``ratio`` is the exact
     value as integers ``(numerator, denominator > 0)`` where there is one (a pct/rate quotient or a
-    literal), so two of them compare exactly by cross-multiplying in Int128. ``decimal`` marks a
+    literal, or one arithmetic step on two of those: deeper ratios would grow the expressions
+    exponentially, so they stop there), so two of them compare exactly by cross-multiplying in
+    Int128. ``decimal`` marks a
     value that is exactly the decimal its float prints as (a value read from the table, one of
     them picked by min/max, or a literal such as 2.2): the reference reads table values that way
     and the shortest decimal that prints a float is monotone in it, so two such values compare
@@ -89,6 +93,7 @@ class _X:
     doubt: pl.Expr | None = None
     ratio: tuple[pl.Expr, pl.Expr] | None = None
     decimal: bool = False
+    depth: int = 0  # 0: a quotient's or literal's own ratio; 1: one arithmetic step on two of those
 
 
 def _or(*flags: pl.Expr | None) -> pl.Expr | None:
@@ -145,8 +150,8 @@ class _Compiler:
             x = self.compile(node.operand)
             if node.op == "not":
                 return _X(~x.value, None, x.doubt)
-            ratio = (-x.ratio[0], x.ratio[1]) if x.ratio is not None else None
-            return _X(-x.value, x.err, x.doubt, ratio, x.decimal)
+            ratio = (_neg(x.ratio[0]), x.ratio[1]) if x.ratio is not None else None
+            return _X(-x.value, x.err, x.doubt, ratio, x.decimal, x.depth)
         if isinstance(node, Binary):
             return self._binary(node)
         return self._call(node)
@@ -180,16 +185,26 @@ class _Compiler:
         if a.err is None or b.err is None or (a.decimal and b.decimal):
             # dates, strings, booleans, statuses, and two printed decimals: exact
             return _X(value, None, _or(a.doubt, b.doubt))
-        if a.ratio is not None and b.ratio is not None:  # a/b op c/d as a*d op c*b (b, d > 0)
-            both = a.value.is_not_null() & b.value.is_not_null()
-            exact = ops[op](a.ratio[0] * b.ratio[1], b.ratio[0] * a.ratio[1])
-            return _X(pl.when(both).then(exact), None, _or(a.doubt, b.doubt))
         bound = a.err + b.err
         near = ((bound > 0) & ((a.value - b.value).abs() <= _SAFETY * bound)).fill_null(False)
+        if a.ratio is not None and b.ratio is not None:  # n1/d1 op n2/d2 as n1*d2 op n2*d1 (d1, d2 > 0)
+            (n1, d1), (n2, d2) = a.ratio, b.ratio
+            ok = _small(n1, d1, n2, d2)  # the products fit in Int128; otherwise floats and doubt
+            exact = ops[op](n1 * d2, n2 * d1)
+            both = a.value.is_not_null() & b.value.is_not_null()
+            decided = pl.when(~both).then(None).when(ok).then(exact).otherwise(value)
+            return _X(decided, None, _or(a.doubt, b.doubt, ~ok & near))
         return _X(value, None, _or(a.doubt, b.doubt, near))
 
     @staticmethod
     def _arith(op: str, a: _X, b: _X) -> _X:
+        x = _Compiler._float_arith(op, a, b)
+        if a.ratio is None or b.ratio is None or a.depth or b.depth:
+            return x
+        return attrs.evolve(x, ratio=_ratio_arith(op, a.ratio, b.ratio), depth=1)
+
+    @staticmethod
+    def _float_arith(op: str, a: _X, b: _X) -> _X:
         assert a.err is not None and b.err is not None
         # Whole numbers below 2**53 add, subtract and multiply exactly in float64.
         whole = (a.err == 0) & (b.err == 0) & _integral(a.value) & _integral(b.value)
@@ -328,6 +343,36 @@ error bounds."""
 
 
 _EXACT_INT = float(2**53)
+_HALF_INT128 = 2**63
+
+
+def _small(*parts: pl.Expr) -> pl.Expr:
+    """Every part below 2**63 in magnitude, so a product of two fits in Int128 (false if null)."""
+    limit = pl.lit(_HALF_INT128, dtype=pl.Int128)
+    return pl.all_horizontal([(p.abs() < limit) for p in parts]).fill_null(False)
+
+
+def _neg(x: pl.Expr) -> pl.Expr:
+    """-x for Int128 (polars has no negation for it)."""
+    return pl.lit(0, dtype=pl.Int128) - x
+
+
+def _ratio_arith(op: str, a: tuple[pl.Expr, pl.Expr], b: tuple[pl.Expr, pl.Expr]) -> tuple[pl.Expr, pl.Expr]:
+    """The exact result of a op b as (numerator, denominator > 0) in Int128, or null where the
+    parts are too large to multiply safely (the float path, with its doubt, then decides)."""
+    (n1, d1), (n2, d2) = a, b
+    if op == "+":
+        n, d = n1 * d2 + n2 * d1, d1 * d2
+    elif op == "-":
+        n, d = n1 * d2 - n2 * d1, d1 * d2
+    elif op == "*":
+        n, d = n1 * n2, d1 * d2
+    else:  # a / b: the value is null when n2 is 0; the sign moves to the numerator
+        negative = n2 < 0
+        n = pl.when(negative).then(_neg(n1 * d2)).otherwise(n1 * d2)
+        d = pl.when(negative).then(_neg(d1 * n2)).otherwise(d1 * n2)
+    ok = _small(n1, d1, n2, d2)
+    return pl.when(ok).then(n), pl.when(ok).then(d)
 
 
 def _integral(x: pl.Expr) -> pl.Expr:
@@ -428,12 +473,70 @@ def _rank_exprs(
     if inputs_doubt is not None:
         whole = (typed & inputs_doubt).fill_null(False).any().over("state_id")
     rid = rule.id
-    return [
+    out = [
         rank.alias(RANK_PREFIX + rid),
         value.alias(VALUE_PREFIX + rid),
         bound.fill_null(0.0).alias(BOUND_PREFIX + rid),
         whole.alias(WHOLE_PREFIX + rid),
     ]
+    if arg.ratio is not None:  # the exact value, to settle near ties without the reference
+        out += [
+            pl.when(member).then(arg.ratio[0]).alias(NUM_PREFIX + rid),
+            pl.when(member).then(arg.ratio[1]).alias(DEN_PREFIX + rid),
+        ]
+    return out
+
+
+def _settle_near_ties(work: pl.DataFrame, rid: str) -> pl.DataFrame:
+    """Set the rank() doubt flag of a rule: a near tie in floats, or a whole cohort in doubt. Near
+    ties are first settled exactly where every member within the bound has an exact value (the
+    Int128 ratio of its rank argument): the row's rank becomes 1 + the members above it beyond
+    the bound + the members within it whose exact value is greater, and it is no longer in doubt."""
+    near = _near_ties(work, rid)
+    whole = work.get_column(WHOLE_PREFIX + rid)
+    rank = work.get_column(RANK_PREFIX + rid)
+    if near.any() and NUM_PREFIX + rid in work.columns:
+        rows = near.arg_true().to_list()
+        states = work.get_column("state_id")
+        members = (
+            work.select(
+                pl.int_range(pl.len()).alias("i"),
+                "state_id",
+                VALUE_PREFIX + rid,
+                BOUND_PREFIX + rid,
+                NUM_PREFIX + rid,
+                DEN_PREFIX + rid,
+            )
+            .filter(
+                pl.col("state_id").is_in(states.gather(rows).unique().implode())
+                & pl.col(VALUE_PREFIX + rid).is_not_null()
+            )
+            .partition_by("state_id", as_dict=True, maintain_order=True)
+        )
+        cohorts: dict[Any, tuple[_Cohort, dict[int, Fraction | None]]] = {}
+        for (sid,), m in members.items():
+            i, v, b, n, d = (m.get_column(c).to_list() for c in m.columns if c != "state_id")
+            kept = sorted(zip(v, i, b, strict=True))
+            exact = {
+                j: (Fraction(nj, dj) if nj is not None and dj else None) for j, nj, dj in zip(i, n, d, strict=True)
+            }
+            cohorts[sid] = (
+                _Cohort([x for x, _, _ in kept], [j for _, j, _ in kept], {j: (x, y) for x, j, y in kept}),
+                exact,
+            )
+        settled: dict[int, float] = {}
+        for row in rows:
+            cohort, exact = cohorts[states[row]]
+            close = [j for j, _ in cohort.near(row)]
+            own = exact[row]
+            if own is None or any(exact[j] is None for j in close):
+                continue
+            greater = sum(1 for j in close if (e := exact[j]) is not None and e > own)
+            settled[row] = float(1 + cohort.above(row) + greater)
+        if settled:
+            rank = rank.scatter(list(settled), list(settled.values()))
+            near = near.scatter(list(settled), False)
+    return work.with_columns(rank.alias(RANK_PREFIX + rid), (near | whole).alias(DOUBT_PREFIX + "rank:" + rid))
 
 
 def _near_ties(work: pl.DataFrame, rid: str) -> pl.Series:
@@ -591,10 +694,8 @@ def _decide_rules(
         ranked = [r for r in at_level if r.uses_rank]
         if ranked:
             work = _with(work, [e for r in ranked for e in ranks[r.id]])
-            work = work.with_columns(
-                (_near_ties(work, r.id) | work.get_column(WHOLE_PREFIX + r.id)).alias(DOUBT_PREFIX + "rank:" + r.id)
-                for r in ranked
-            )
+            for r in ranked:
+                work = _settle_near_ties(work, r.id)
         exprs = []
         for r in at_level:
             status, doubt = decided[r.id]
