@@ -76,7 +76,7 @@ def _parser() -> argparse.ArgumentParser:
     ev.add_argument(
         "--chunk-rows",
         type=int,
-        default=20_000,
+        default=100_000,
         help="tables: rows evaluated at a time (memory is bounded by this, not by the file)",
     )
     common(ev)

@@ -724,7 +724,7 @@ def evaluate_table(
     destination: str | os.PathLike[str],
     rulebook: Rulebook | None = None,
     *,
-    chunk_rows: int = 20_000,
+    chunk_rows: int = 100_000,
 ) -> TableSummary:
     """Evaluate a CSV or Parquet table into a Parquet or JSON Lines file, streaming: memory is
     bounded by ``chunk_rows`` (and by the largest single state), not by the size of the file.
