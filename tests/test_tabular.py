@@ -418,6 +418,8 @@ _INF = float("inf")
     ("columns", "path", "message"),
     [  # typed columns (as Parquet gives them) are first checked from whole-column statistics
         ({_NUM: [3, -1], _DEN: [9, 9]}, f"rows[1]['{_NUM}']", "whole-number count"),
+        ({_NUM: pl.Series([3, -1], dtype=pl.Int32), _DEN: [9, 9]}, f"rows[1]['{_NUM}']", "whole-number count"),
+        ({_NUM: [3, 3], _DEN: pl.Series([9, 2**63 + 5], dtype=pl.UInt64)}, f"rows[1]['{_DEN}']", "whole-number count"),
         ({_NUM: [3, 3], _DEN: [10**12 + 1, 9]}, f"rows[0]['{_DEN}']", "whole-number count"),
         ({_VAL: [1.5, float("nan")]}, f"rows[1]['{_VAL}']", "finite number"),
         ({_VAL: [_INF, 1.5]}, f"rows[0]['{_VAL}']", "finite number"),
