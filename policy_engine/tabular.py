@@ -720,7 +720,9 @@ def _state_chunks(batches: Iterable[pl.DataFrame], chunk_rows: int) -> Iterator[
         yield offset, frame[:cut]
         yielded = True
         offset += cut
-        pending = [frame[cut:]]
+        # A copy of the rows held back (one state's), not a slice: a slice would keep the whole
+        # batch's buffers alive while the next batch is read, doubling the memory.
+        pending = [frame[list(range(cut, len(frame)))]]
         held = len(frame) - cut
     if pending:
         frame = pl.concat(pending, how="vertical_relaxed") if len(pending) > 1 else pending[0]
@@ -777,6 +779,7 @@ def evaluate_table(
                 states += len(ids)
                 chunks += 1
                 cells += result.exact_cells
+                del chunk, table, result  # free this chunk before the next is read
             if writer is not None:
                 writer.close()
             elif out_fmt == "parquet":  # an empty input still gives a readable (empty) file
