@@ -82,11 +82,10 @@ class _X:
     value as integers ``(numerator, denominator > 0)`` where there is one (a pct/rate quotient or a
     literal, or one arithmetic step on two of those: deeper ratios would grow the expressions
     exponentially, so they stop there), so two of them compare exactly by cross-multiplying in
-    Int128. ``decimal`` marks a
-    value that is exactly the decimal its float prints as (a value read from the table, one of
-    them picked by min/max, or a literal such as 2.2): the reference reads table values that way
-    and the shortest decimal that prints a float is monotone in it, so two such values compare
-    exactly as floats."""
+    Int128. ``decimal`` marks a value that is exactly the decimal its float prints as (a value
+    read from the table, one of them picked by min/max, or a literal such as 2.2): the reference
+    reads table values that way and the shortest decimal that prints a float is monotone in it,
+    so two such values compare exactly as floats."""
 
     value: pl.Expr
     err: pl.Expr | None = None
