@@ -271,7 +271,7 @@ def run(argv: Sequence[str] | None = None, stdout: TextIO | None = None, stderr:
     except SystemExit as exc:
         return int(exc.code) if isinstance(exc.code, int) else EXIT_USAGE
     try:
-        text = _dispatch(args, out)
+        text = _dispatch(args, out, err)
         if text is not None:
             _write(text, getattr(args, "output", None), out)
     except EngineError as exc:
@@ -292,7 +292,7 @@ def run(argv: Sequence[str] | None = None, stdout: TextIO | None = None, stderr:
     return EXIT_OK
 
 
-def _dispatch(args: argparse.Namespace, out: TextIO) -> str | None:
+def _dispatch(args: argparse.Namespace, out: TextIO, err: TextIO) -> str | None:
     if args.command == "verify-record":
         return _verify_record(args)
     if args.command == "lint":
@@ -318,10 +318,10 @@ def _dispatch(args: argparse.Namespace, out: TextIO) -> str | None:
         doc, summary = import_files(
             args.kind, args.files, args.reference, as_of=args.as_of, infer_services=args.infer_services, rulebook=book
         )
-        sys.stderr.write(summary.to_text())
+        err.write(summary.to_text())
         return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
     if args.command == "evaluate" and args.batch:
-        _batch(args, book, out)
+        _batch(args, book, out, err)
         return None
     state = load_state(args.state)
     if args.command == "validate":
@@ -420,14 +420,14 @@ class BatchHadErrors(PolicyError):
     """Some lines of a batch were not valid states (their error records are in the output)."""
 
 
-def _batch(args: argparse.Namespace, book: Rulebook, out: TextIO) -> None:
+def _batch(args: argparse.Namespace, book: Rulebook, out: TextIO, err: TextIO) -> None:
     """Stream JSON Lines in, JSON Lines out: one line per state, evaluation or error record."""
     from .engine import evaluate as evaluate_one
     from .errors import ErrorDetail, StateError
     from .state import _parse_json, state_from_dict
 
     if Path(args.state).suffix.lower() in (".csv", ".parquet", ".pq"):
-        _table_batch(args, book)
+        _table_batch(args, book, err)
         return
     failures: list[ErrorDetail] = []
     with _output(getattr(args, "output", None), out) as sink, Path(args.state).open("rb") as fh:
@@ -450,7 +450,7 @@ def _batch(args: argparse.Namespace, book: Rulebook, out: TextIO) -> None:
         raise BatchHadErrors(f"{len(failures)} line(s) of the batch were not valid states", failures)
 
 
-def _table_batch(args: argparse.Namespace, book: Rulebook) -> None:
+def _table_batch(args: argparse.Namespace, book: Rulebook, err: TextIO) -> None:
     """A table in, a table of statuses out (``policy_engine.tabular.evaluate_table``)."""
     from .errors import ErrorDetail, StateError
     from .tabular import evaluate_table
@@ -466,7 +466,7 @@ def _table_batch(args: argparse.Namespace, book: Rulebook) -> None:
         detail = ErrorDetail("--chunk-rows", "expected a positive number", str(args.chunk_rows))
         raise StateError("invalid --chunk-rows", [detail])
     summary = evaluate_table(args.state, args.output, book, chunk_rows=args.chunk_rows)
-    sys.stderr.write(summary.text() + "\n")
+    err.write(summary.text() + "\n")
 
 
 def _verify_sources(book: Rulebook) -> str:

@@ -521,14 +521,14 @@ def _run(*argv: str) -> tuple[int, str, str]:
     return code, out.getvalue(), err.getvalue()
 
 
-def test_cli_import_writes_the_state_and_prints_the_summary(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_import_writes_the_state_and_prints_the_summary(tmp_path: Path) -> None:
     target = tmp_path / "state.json"
     code, out, err = _run("import", "ae", str(AE), "--reference", str(REF), "-o", str(target))
     assert code == EXIT_OK, err
     assert out == ""
     state = json.loads(target.read_text(encoding="utf-8"))
     pe.state_from_dict(state, _book())
-    assert "Import: 1 file(s), 7 rows read, 3 used" in capsys.readouterr().err
+    assert "Import: 1 file(s), 7 rows read, 3 used" in err  # on the caller's stderr stream
     code, out, err = _run("evaluate", str(target), "--format", "json", "--backend", "native", "--as-of", "2025-04-20")
     assert code == EXIT_OK, err
     statuses = {(o["rule"], o["organisation"]): o["status"] for o in json.loads(out)["outcomes"]}
