@@ -25,6 +25,7 @@ from typing import Any
 import yaml
 
 from ._expr.ast import ARITHMETIC, COMPARISONS, Binary, Bool, Call, Name, Node, Num, Str, Unary
+from ._expr.checker import METRIC_FUNCTIONS
 from ._time import format_month
 from .errors import PolicyError, RulebookError
 from .loader import Rulebook, load_rulebook
@@ -63,7 +64,6 @@ _MONTHS = (
     "December",
 )
 _YAML_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # scenario files only: plain data
-_METRIC_FUNCS = frozenset({"pct", "min_pct", "max_pct", "rate", "total", "mean", "min_value", "max_value"})
 _QUANTITY_WORDS = ("number ", "count ", "value ", "average ", "total ", "units ", "mean ")
 
 # --------------------------------------------------------------------------- Markdown text
@@ -291,7 +291,7 @@ class _Words:
         if isinstance(node, Call):
             if node.func in ("pct", "min_pct", "max_pct"):
                 return "percent"
-            if node.func in _METRIC_FUNCS:
+            if node.func in METRIC_FUNCTIONS:
                 return self.book.metrics[_name(node.args[0])].unit
             if node.func == "fact":
                 return self.book.facts[_name(node.args[0])].unit
@@ -404,7 +404,7 @@ class _Words:
         """``f(m, p1) - f(m, p2)`` -> "the change in … from p2 to p1"; ``max(m,p) - min(m,p)`` -> the spread."""
         if not (isinstance(left, Call) and isinstance(right, Call)):
             return None
-        if left.func not in _METRIC_FUNCS or right.func not in _METRIC_FUNCS:
+        if left.func not in METRIC_FUNCTIONS or right.func not in METRIC_FUNCTIONS:
             return None
         if _name(left.args[0]) != _name(right.args[0]):
             return None
@@ -468,7 +468,7 @@ class _Words:
             if isinstance(x, Call) and isinstance(y, Call):
                 if x.func != y.func or len(x.args) != len(y.args):
                     return False
-                if x.func in _METRIC_FUNCS:
+                if x.func in METRIC_FUNCTIONS:
                     pairs.add((_name(x.args[1]), _name(y.args[1])))
                     return _name(x.args[0]) == _name(y.args[0])
                 return all(same(i, j) for i, j in zip(x.args, y.args, strict=True))
@@ -516,7 +516,7 @@ class _Words:
 
     def _call(self, node: Call) -> str:
         func = node.func
-        if func in _METRIC_FUNCS:
+        if func in METRIC_FUNCTIONS:
             return self._aggregate(func, self._base(node), self.book.periods[_name(node.args[1])])
         if func in ("fact", "fact_date", "has_fact"):
             label = _esc(_fact_label(self.book.facts[_name(node.args[0])].description))
@@ -623,7 +623,7 @@ def _reads(book: Rulebook, rule: Rule) -> tuple[list[str], list[str], list[str]]
 
     def walk(node: Node | None) -> None:
         if isinstance(node, Call):
-            if node.func in _METRIC_FUNCS:
+            if node.func in METRIC_FUNCTIONS:
                 metrics.add(_name(node.args[0]))
             elif node.func in ("fact", "fact_date", "has_fact"):
                 facts.add(_name(node.args[0]))

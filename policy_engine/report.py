@@ -7,7 +7,7 @@ import html
 from fractions import Fraction
 
 from ._expr.ast import Binary, Call, Name, Node
-from ._expr.checker import metric_calls, name_arg
+from ._expr.checker import METRIC_FUNCTIONS, metric_calls, name_arg
 from ._expr.evaluate import format_number
 from ._time import format_month, month_complete, parse_month
 from .loader import Rulebook
@@ -43,7 +43,6 @@ _COLOURS = {
     "not_breached": "#1e8449",
     "not_applicable": "#aaaaaa",
 }
-_METRIC_FUNCS = {"pct", "rate", "total", "mean", "min_pct", "max_pct", "min_value", "max_value"}
 _PCT_FUNCS = {"pct", "min_pct", "max_pct"}
 
 
@@ -56,7 +55,7 @@ def _threshold(rule: Rule) -> Fraction | None:
     node = rule.condition
     if isinstance(node, Binary) and node.op in ("<", "<=", ">", ">="):
         for side, other in ((node.left, node.right), (node.right, node.left)):
-            if isinstance(side, Call) and side.func in _METRIC_FUNCS and isinstance(other, Name):
+            if isinstance(side, Call) and side.func in METRIC_FUNCTIONS and isinstance(other, Name):
                 if other.parts[0] == "param":
                     return rule.parameters[other.parts[1]].value
     return None

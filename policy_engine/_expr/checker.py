@@ -64,6 +64,8 @@ _METRIC_FUNCS: dict[str, tuple[str, Callable[[MetricDef], Type]]] = {
 FUNCTIONS = frozenset(
     set(_METRIC_FUNCS) | {"fact", "fact_date", "has_fact", "has_service", "outcome", "rank", "min", "max", "date"}
 )
+METRIC_FUNCTIONS: frozenset[str] = frozenset(_METRIC_FUNCS)
+"""The functions that read a metric over a period (pct, rate, total, ...)."""
 
 
 def metric_calls(node: Node) -> list[Call]:
