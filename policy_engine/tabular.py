@@ -46,6 +46,7 @@ from .errors import ErrorDetail, PolicyError, StateError
 from .loader import Rulebook
 from .rules import ORGANISATION_TYPES
 from .state import OrgView, State, facts_at, organisations_of, state_from_dict, view_at
+from .state import _short as short_value
 
 __all__ = [
     "KEY_COLUMNS",
@@ -150,8 +151,8 @@ class _Problems:
 
 
 def _short(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 80 else text[:77] + "..."
+    """A cell as error messages show values everywhere: JSON (dates as their ISO text)."""
+    return short_value(value.isoformat() if isinstance(value, dt.date) else value)
 
 
 _DATE = "%Y-%m-%d"

@@ -440,6 +440,14 @@ def test_bad_typed_cells_are_found(columns: dict[str, list[Any]], path: str, mes
     assert message in details[0].message
 
 
+def test_bad_cells_show_their_values_as_json() -> None:
+    frame = pl.DataFrame(_base(**{_FACT + ".date": [dt.date(2024, 5, 1), None]}))  # a date without its value
+    with pytest.raises(pe.StateError) as info:
+        tabular.normalise_frame(frame, BOOK)
+    [detail] = info.value.details
+    assert (detail.path, detail.value) == (f"rows[0]['{_FACT}.date']", '"2024-05-01"')
+
+
 def test_typed_cells_on_every_limit_are_valid() -> None:
     columns = {
         _NUM: [0, None, 10**12],
@@ -516,7 +524,7 @@ def test_cli_evaluates_a_table(tmp_path: Path) -> None:
     bad.write_text("state_id,org_id,org_type,as_of\ns,RX1,acute_trust,2025-13-01\n")
     err = io.StringIO()
     assert cli.run(["evaluate", str(bad), "--batch", "-o", str(tmp_path / "x.parquet")], stderr=err) == 3
-    assert "rows[0]['as_of']" in err.getvalue() and "'2025-13-01'" in err.getvalue()
+    assert "rows[0]['as_of']" in err.getvalue() and '"2025-13-01"' in err.getvalue()  # values as JSON
     assert not (tmp_path / "x.parquet").exists()
 
 
