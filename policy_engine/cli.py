@@ -76,8 +76,9 @@ def _parser() -> argparse.ArgumentParser:
     ev.add_argument(
         "--chunk-rows",
         type=int,
-        default=100_000,
-        help="tables: rows evaluated at a time (memory is bounded by this, not by the file)",
+        default=None,
+        help="tables: rows evaluated at a time (memory is bounded by this, not by the file); "
+        "default 100000 for Parquet, 20000 for CSV",
     )
     common(ev)
 
@@ -462,7 +463,7 @@ def _table_batch(args: argparse.Namespace, book: Rulebook, err: TextIO) -> None:
             "tables carry their own as_of and use the columnar evaluator",
             [ErrorDetail("--as-of/--backend", "not accepted with a .csv or .parquet table")],
         )
-    if args.chunk_rows < 1:
+    if args.chunk_rows is not None and args.chunk_rows < 1:
         detail = ErrorDetail("--chunk-rows", "expected a positive number", str(args.chunk_rows))
         raise StateError("invalid --chunk-rows", [detail])
     summary = evaluate_table(args.state, args.output, book, chunk_rows=args.chunk_rows)

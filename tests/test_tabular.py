@@ -499,6 +499,22 @@ def test_files_stream_in_chunks_of_whole_states(tmp_path: Path) -> None:
     }
 
 
+def test_the_default_chunk_depends_on_the_input_format(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(tabular.DEFAULT_CHUNK_ROWS, "parquet", 10**6)  # scaled: 4 states of 10 rows
+    monkeypatch.setitem(tabular.DEFAULT_CHUNK_ROWS, "csv", 10)
+    frame = _example_rows(4)
+    parquet, csv = tmp_path / "in.parquet", tmp_path / "in.csv"
+    frame.write_parquet(parquet)
+    frame.with_columns(pl.col("services").list.join(";")).write_csv(csv)
+
+    def chunks(src: Path, **kw: int) -> int:
+        return tabular.evaluate_table(src, tmp_path / "out.parquet", BOOK, **kw).chunks
+
+    assert chunks(parquet) == 1
+    assert chunks(csv) == 2  # one CSV block of 40 rows: cut at its last state, which is held back
+    assert chunks(csv, chunk_rows=10**6) == 1
+
+
 def test_a_bad_row_late_in_a_file_leaves_no_output(tmp_path: Path) -> None:
     frame = _example_rows(3).with_columns(
         pl.when(pl.int_range(pl.len()) == 25).then(pl.lit("hospital")).otherwise(pl.col("org_type")).alias("org_type")
