@@ -515,23 +515,16 @@ def _settle_near_ties(work: pl.DataFrame, rid: str) -> pl.DataFrame:
         cohorts: dict[Any, tuple[_Cohort, dict[int, Fraction | None]]] = {}
         for (sid,), m in members.items():
             i, v, b, n, d = (m.get_column(c).to_list() for c in m.columns if c != "state_id")
-            kept = sorted(zip(v, i, b, strict=True))
             exact = {
                 j: (Fraction(nj, dj) if nj is not None and dj else None) for j, nj, dj in zip(i, n, d, strict=True)
             }
-            cohorts[sid] = (
-                _Cohort([x for x, _, _ in kept], [j for _, j, _ in kept], {j: (x, y) for x, j, y in kept}),
-                exact,
-            )
+            cohorts[sid] = (_Cohort.of_members(i, v, b), exact)
         settled: dict[int, float] = {}
         for row in rows:
             cohort, exact = cohorts[states[row]]
-            close = [j for j, _ in cohort.near(row)]
-            own = exact[row]
-            if own is None or any(exact[j] is None for j in close):
+            if any(exact[j] is None for j in cohort.near(row)):  # row itself included
                 continue
-            greater = sum(1 for j in close if (e := exact[j]) is not None and e > own)
-            settled[row] = float(1 + cohort.above(row) + greater)
+            settled[row] = float(cohort.exact_rank(row, exact))
         if settled:
             rank = rank.scatter(list(settled), list(settled.values()))
             near = near.scatter(list(settled), False)
@@ -629,13 +622,11 @@ def decide_frame(book: Rulebook, frame: pl.DataFrame) -> tuple[pl.DataFrame, pl.
     types = frame.get_column("org_type")
     keys: list[str] = [c for c in ("state_id", "org_id", "org_type", "as_of") if c in frame.columns]
     parts: list[tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]] = []
-    covered = pl.Series([False] * len(frame), dtype=pl.Boolean)
     for group in _groups(book):
         mask = types.is_in(list(group.types))
         n = int(mask.sum())
         if not n:
             continue
-        covered = covered | mask
         sub = frame.select(keys + sorted(group.columns & set(frame.columns)))
         rows = mask.arg_true()
         if n != len(frame):
@@ -643,7 +634,8 @@ def decide_frame(book: Rulebook, frame: pl.DataFrame) -> tuple[pl.DataFrame, pl.
         s, d, r = _decide_rules(book, group.rules, sub)
         row = rows.alias(_ROW)
         parts.append((_tagged(s, row), _tagged(d, row), _tagged(r, row)))
-    rest = (~covered).arg_true().alias(_ROW)
+    ruled = [t for group in _groups(book) for t in group.types]
+    rest = (~types.is_in(ruled)).arg_true().alias(_ROW)  # types no rule applies to (PCNs here)
     if len(rest) or not parts:
         empty = pl.DataFrame([rest])
         parts.append((empty, empty, empty))
@@ -838,10 +830,7 @@ class _ExactRanks:
             members = self.rows_of[sid]
             values = self.ranking.get_column(VALUE_PREFIX + rule.id).gather(members).to_list()
             bounds = self.ranking.get_column(BOUND_PREFIX + rule.id).gather(members).to_list()
-            kept = sorted((v, j, b) for j, v, b in zip(members, values, bounds, strict=True) if v is not None)
-            self.cohorts[key] = _Cohort(
-                [v for v, _, _ in kept], [j for _, j, _ in kept], {j: (v, b) for v, j, b in kept}
-            )
+            self.cohorts[key] = _Cohort.of_members(members, values, bounds)
         return self.cohorts[key]
 
     def _exact_values(self, rule: Rule, sid: Any) -> dict[int, Any]:
@@ -851,7 +840,7 @@ class _ExactRanks:
             near: set[int] = set()
             for i in self.doubtful.get(key, []):
                 if i in cohort.of:
-                    near |= {j for j, _ in cohort.near(i)}
+                    near.update(cohort.near(i))
             arg = find_rank_argument(rule.condition)
             assert arg is not None
             needed = columns_read(self.book, [rule]) & set(self.frame.columns)
@@ -870,12 +859,7 @@ class _ExactRanks:
         cohort = self._cohort(rule, sid)
         if i not in cohort.of:
             return UNKNOWN
-        exact = self._exact_values(rule, sid)
-        own = exact[i]
-        assert isinstance(own, Fraction)
-        near = cohort.near(i)
-        near_above = sum(1 for j, _ in near if j != i and isinstance(exact[j], Fraction) and exact[j] > own)
-        return Fraction(1 + cohort.above(i) + near_above)
+        return cohort.exact_rank(i, self._exact_values(rule, sid))
 
 
 @attrs.frozen
@@ -886,6 +870,12 @@ class _Cohort:
     rows: list[int]
     of: dict[int, tuple[float, float]]
 
+    @classmethod
+    def of_members(cls, rows: Sequence[int], values: Sequence[float | None], bounds: Sequence[float]) -> _Cohort:
+        """The cohort of these rows: those with a value (the others are not ranked)."""
+        kept = sorted((v, j, b) for j, v, b in zip(rows, values, bounds, strict=True) if v is not None)
+        return cls([v for v, _, _ in kept], [j for _, j, _ in kept], {j: (v, b) for v, j, b in kept})
+
     def _window(self, i: int) -> tuple[float, float, int, int]:
         """Row i's value and bound, and the index range of the values within twice the bound
         (a superset of those within the bound, whatever the rounding of the window's ends)."""
@@ -894,15 +884,23 @@ class _Cohort:
         hi = bisect.bisect_right(self.values, mine + 2 * bound)
         return mine, bound, lo, hi
 
-    def near(self, i: int) -> list[tuple[int, float]]:
+    def near(self, i: int) -> list[int]:
         """The members whose value is within row i's bound of its own (row i included)."""
         mine, bound, lo, hi = self._window(i)
-        return [(j, v) for j, v in zip(self.rows[lo:hi], self.values[lo:hi], strict=True) if abs(v - mine) <= bound]
+        return [j for j, v in zip(self.rows[lo:hi], self.values[lo:hi], strict=True) if abs(v - mine) <= bound]
 
     def above(self, i: int) -> int:
         """How many members' values are above row i's by more than its bound."""
         mine, bound, lo, hi = self._window(i)
         return (len(self.values) - hi) + sum(1 for v in self.values[lo:hi] if v - mine > bound)
+
+    def exact_rank(self, i: int, exact: Mapping[int, Any]) -> Fraction:
+        """Row i's rank: 1 + the members above it beyond the bound (floats decide those) + the
+        members within the bound whose exact value is greater than row i's."""
+        own = exact[i]
+        assert isinstance(own, Fraction)
+        greater = sum(1 for j in self.near(i) if isinstance(v := exact[j], Fraction) and v > own)
+        return Fraction(1 + self.above(i) + greater)
 
 
 def _patch(statuses: pl.DataFrame, fixed: Mapping[int, Mapping[str, str]]) -> pl.DataFrame:
