@@ -8,12 +8,16 @@ import re
 
 _MONTH_RE = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 
+MONTH_FORMAT = "expected a month as YYYY-MM, e.g. 2025-03"
+DATE_FORMAT = "expected a date as YYYY-MM-DD, e.g. 2025-03-31"
+"""What the errors about months and dates say (the value itself is shown once, beside them)."""
+
 
 def parse_month(text: str) -> int:
     """``"2025-03"`` -> month index (year * 12 + month - 1). Raises ValueError."""
     m = _MONTH_RE.fullmatch(text)
     if not m:
-        raise ValueError(f"expected a month as YYYY-MM, got {text!r}")
+        raise ValueError(MONTH_FORMAT)
     return int(m.group(1)) * 12 + int(m.group(2)) - 1
 
 
@@ -34,11 +38,16 @@ def month_complete(index: int, as_of: dt.date) -> bool:
 
 
 def parse_date(text: object) -> dt.date:
-    """Strict ISO date (``YYYY-MM-DD``); accepts a ``datetime.date``. Raises ValueError."""
+    """Strict ISO date (``YYYY-MM-DD``); accepts a ``datetime.date``. Raises ValueError.
+
+    The error says what is expected, not what was given: callers show the value once, beside it."""
     if isinstance(text, dt.datetime):
-        raise ValueError(f"expected a date, got a datetime {text!r}")
+        raise ValueError("expected a date, not a date and time")
     if isinstance(text, dt.date):
         return text
     if not isinstance(text, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
-        raise ValueError(f"expected a date as YYYY-MM-DD, got {text!r}")
-    return dt.date.fromisoformat(text)
+        raise ValueError(DATE_FORMAT)
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError as exc:  # e.g. "day is out of range for month"
+        raise ValueError(f"expected a valid date as YYYY-MM-DD, e.g. 2025-03-31: {exc}") from None

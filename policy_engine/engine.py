@@ -18,7 +18,7 @@ from ._time import parse_date
 from .errors import EngineError, ErrorDetail, PolicyError, StateError
 from .loader import Rulebook, load_rulebook
 from .outcomes import DecisionRecord, Evaluation
-from .state import State, state_from_dict, validate_state, view_at
+from .state import State, _short, state_from_dict, validate_state, view_at
 
 __all__ = ["Backend", "available_backends", "evaluate", "evaluate_many", "resolve_backend", "statuses"]
 
@@ -186,7 +186,7 @@ def _as_of(value: dt.date | str | None, state: State) -> dt.date:
     try:
         return parse_date(value)
     except ValueError as exc:
-        raise StateError("invalid as_of date", [ErrorDetail("as_of", str(exc), repr(value))]) from None
+        raise StateError("invalid as_of date", [ErrorDetail("as_of", str(exc), _short(value))]) from None
 
 
 def evaluate_many(

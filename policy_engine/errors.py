@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Sequence
 
 import attrs
@@ -16,18 +18,41 @@ __all__ = [
 ]
 
 
+_ORG_INDEX = re.compile(r"organisations\[\d+\]")
+_PLAIN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,19}")
+
+
 @attrs.frozen
 class ErrorDetail:
-    """One problem found in an input: where it is, what was there, what was expected."""
+    """One problem found in an input: where it is, what was there, what was expected.
+
+    ``path`` is machine-readable (a JSON path such as ``state.organisations[1].metrics.x``);
+    ``org``, for a problem inside an organisation, is that organisation's id, which the text shows
+    after its index: ``state.organisations[1] (EXA).metrics.x: ...`` (see ``where``).
+    """
 
     path: str
     message: str
     value: str | None = None
+    org: str | None = None
+
+    @property
+    def where(self) -> str:
+        """The path as shown: with the organisation's id after ``organisations[i]``, if known."""
+        if self.org is None:
+            return self.path
+        shown = self.org if _PLAIN_ID.fullmatch(self.org) else json.dumps(self.org, ensure_ascii=False)
+        if len(shown) > 40:
+            shown = shown[:37] + "..."
+        m = _ORG_INDEX.search(self.path)
+        if m is None:
+            return f"{self.path} ({shown})"
+        return f"{self.path[: m.end()]} ({shown}){self.path[m.end() :]}"
 
     def __str__(self) -> str:
         if self.value is None:
-            return f"{self.path}: {self.message}"
-        return f"{self.path}: {self.message} (got {self.value})"
+            return f"{self.where}: {self.message}"
+        return f"{self.where}: {self.message} (got {self.value})"
 
 
 class PolicyError(Exception):

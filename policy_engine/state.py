@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import hashlib
 import json
 import math
 import os
-from collections.abc import Mapping
+import re
+from collections.abc import Collection, Mapping
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 from pathlib import Path
@@ -18,7 +20,7 @@ import attrs
 import jsonschema
 
 from ._resources import load_schema
-from ._time import format_month, month_complete, parse_date, parse_month
+from ._time import MONTH_FORMAT, format_month, month_complete, parse_date, parse_month
 from .errors import ErrorDetail, StateError
 
 if TYPE_CHECKING:
@@ -316,16 +318,45 @@ def validate_state(document: Any, rulebook: Rulebook | None = None) -> list[Erro
     if not _depth_ok(document):
         return [ErrorDetail("state", "nested more than 64 levels deep")]
     doc = _normalise_numbers(document, "state", errors)
-    if errors:
+    if not errors:
+        seen: set[ErrorDetail] = set()
+        for err in sorted(_validator().iter_errors(doc), key=lambda e: (list(map(str, e.absolute_path)), e.message)):
+            detail = _schema_error(err)
+            if detail not in seen:  # a bad date breaks both its pattern and its format: said once
+                seen.add(detail)
+                errors.append(detail)
+    if not errors:
+        _check_consistency(doc, errors)
+        if rulebook is not None:
+            _check_catalogue(doc, rulebook, errors)
+    return _name_organisations(doc, errors)
+
+
+_ORG_PATH = re.compile(r"^state\.organisations\[(\d+)\]")
+
+
+def _name_organisations(doc: Any, errors: list[ErrorDetail]) -> list[ErrorDetail]:
+    """Each problem inside ``organisations[i]`` also names that organisation's id (when it has a
+    text id), so that ``str()`` reads ``state.organisations[1] (EXA).metrics...``."""
+    orgs = doc.get("organisations") if isinstance(doc, Mapping) else None
+    if not isinstance(orgs, list):
         return errors
-    for err in sorted(_validator().iter_errors(doc), key=lambda e: (list(map(str, e.absolute_path)), e.message)):
-        errors.append(_schema_error(err))
-    if errors:
-        return errors
-    _check_consistency(doc, errors)
-    if rulebook is not None:
-        _check_catalogue(doc, rulebook, errors)
-    return errors
+    out = []
+    for detail in errors:
+        m = _ORG_PATH.match(detail.path)
+        if m is not None and detail.org is None and int(m.group(1)) < len(orgs):
+            org = orgs[int(m.group(1))]
+            org_id = org.get("id") if isinstance(org, Mapping) else None
+            if isinstance(org_id, str) and org_id:
+                detail = attrs.evolve(detail, org=org_id)
+        out.append(detail)
+    return out
+
+
+def _did_you_mean(name: str, known: Collection[str]) -> str:
+    """``"; did you mean X?"`` for the closest known name, or ``""`` if none is close."""
+    close = difflib.get_close_matches(name, sorted(known), n=1)
+    return f"; did you mean {close[0]}?" if close else ""
 
 
 def _schema_error(err: jsonschema.ValidationError) -> ErrorDetail:
@@ -339,6 +370,10 @@ def _schema_error(err: jsonschema.ValidationError) -> ErrorDetail:
         msg = err.message.replace("is a required property", "is required")
     elif v == "additionalProperties":
         msg = f"unknown field ({err.message})"
+    elif v in ("pattern", "format") and isinstance(err.schema, Mapping) and err.schema.get("format") == "date":
+        msg = _date_problem(err.instance)
+    elif v == "pattern" and err.absolute_path and err.absolute_path[-1] == "period":
+        msg = MONTH_FORMAT
     elif v == "pattern":
         msg = f"expected text matching {err.validator_value}"
     elif v == "format":
@@ -350,6 +385,15 @@ def _schema_error(err: jsonschema.ValidationError) -> ErrorDetail:
     else:
         msg = err.message
     return ErrorDetail(path, msg, _short(err.instance))
+
+
+def _date_problem(value: Any) -> str:
+    """What is wrong with a date (one message, whether its pattern, its format or both failed)."""
+    try:
+        parse_date(value)
+    except ValueError as exc:
+        return str(exc)
+    return "expected a valid date"  # pragma: no cover - only bad dates get here
 
 
 def _check_identifiers(doc: Mapping[str, Any], errors: list[ErrorDetail]) -> None:
@@ -442,7 +486,11 @@ def _check_catalogue(doc: Mapping[str, Any], rulebook: Rulebook, errors: list[Er
         for s in org.get("services", []):
             if s not in rulebook.services:
                 errors.append(
-                    ErrorDetail(f"{base}.services", "unknown service (not in the rulebook's catalogue)", _short(s))
+                    ErrorDetail(
+                        f"{base}.services",
+                        f"unknown service{_did_you_mean(s, rulebook.services)} (not in the rulebook's catalogue)",
+                        _short(s),
+                    )
                 )
         for mname, series in org.get("metrics", {}).items():
             mdef = rulebook.metrics.get(mname)
@@ -450,7 +498,7 @@ def _check_catalogue(doc: Mapping[str, Any], rulebook: Rulebook, errors: list[Er
                 errors.append(
                     ErrorDetail(
                         f"{base}.metrics.{mname}",
-                        "unknown metric (not in the rulebook's "
+                        f"unknown metric{_did_you_mean(mname, rulebook.metrics)} (not in the rulebook's "
                         "catalogue; a misspelt name would silently read as missing data)",
                     )
                 )
@@ -480,8 +528,11 @@ def _check_catalogue(doc: Mapping[str, Any], rulebook: Rulebook, errors: list[Er
             where = f"{base}.facts[{j}]"
             fdef = rulebook.facts.get(fact["name"])
             if fdef is None:
+                hint = _did_you_mean(fact["name"], rulebook.facts)
                 errors.append(
-                    ErrorDetail(f"{where}.name", "unknown fact (not in the rulebook's catalogue)", _short(fact["name"]))
+                    ErrorDetail(
+                        f"{where}.name", f"unknown fact{hint} (not in the rulebook's catalogue)", _short(fact["name"])
+                    )
                 )
                 continue
             value = fact["value"]
@@ -492,7 +543,10 @@ def _check_catalogue(doc: Mapping[str, Any], rulebook: Rulebook, errors: list[Er
                 "date": isinstance(value, str) and _is_date(value),
             }[fdef.type]
             if not ok:
-                errors.append(ErrorDetail(f"{where}.value", f"{fact['name']} expects a {fdef.type}", _short(value)))
+                expects = f"{fact['name']} expects a {fdef.type}"
+                if fdef.type == "date":
+                    expects += " as YYYY-MM-DD, e.g. 2025-03-31"
+                errors.append(ErrorDetail(f"{where}.value", expects, _short(value)))
 
 
 def _is_date(text: str) -> bool:

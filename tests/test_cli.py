@@ -103,7 +103,7 @@ def test_invalid_state_exit_code_and_error_list(tmp_path: Path) -> None:
     code, out, err = _run("evaluate", _state_file(tmp_path, doc))
     assert code == EXIT_INVALID
     assert out == ""
-    assert "state.organisations[1].metrics.ae_4h_all[0]" in err
+    assert "state.organisations[1] (RA1).metrics.ae_4h_all[0]: expected numerator <= denominator" in err
     assert "1203 > 1100" in err
     assert "Traceback" not in err
 

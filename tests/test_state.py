@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+import re
 from collections.abc import Callable, Mapping
 from decimal import Decimal
 from fractions import Fraction
@@ -15,11 +16,14 @@ from typing import Any
 
 import attrs
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import policy_engine as pe
 import policy_engine.state as state_module
 from policy_engine.errors import ErrorDetail
 from policy_engine.state import view_at
+from policy_engine.testing import strategies
 
 AS_OF = "2025-04-20"
 
@@ -62,7 +66,10 @@ def assert_detail(err: pe.PolicyError, path: str, message: str, value: str | Non
     assert message in d.message, str(d)
     if value is not None:
         assert d.value == value, str(d)
-    assert str(d).startswith(f"{path}: "), str(d)
+    shown = path
+    if d.org is not None:  # a problem inside an organisation also names it by id, after its index
+        shown = re.sub(r"^(state\.organisations\[\d+\])", lambda m: f"{m.group(1)} ({d.org})", path)
+    assert str(d).startswith(f"{shown}: "), str(d)
     return d
 
 
@@ -290,7 +297,9 @@ def test_unknown_organisation_type() -> None:
 def test_invalid_month(month: str) -> None:
     state = doc(org(metrics={"ae_4h_all": [{"period": month, "numerator": 1, "denominator": 2}]}))
     err = raises_state_error(pe.state_from_dict, state)
-    assert_detail(err, "state.organisations[0].metrics.ae_4h_all[0].period", "expected text matching", f'"{month}"')
+    where = "state.organisations[0].metrics.ae_4h_all[0].period"
+    d = assert_detail(err, where, "expected a month as YYYY-MM", f'"{month}"')
+    assert str(d).endswith(f': expected a month as YYYY-MM, e.g. 2025-03 (got "{month}")')
 
 
 @pytest.mark.parametrize("date", ["2025-02-30", "2023-02-29", "2025-04-31", "2025-13-01"])
@@ -312,7 +321,7 @@ def test_impossible_as_of() -> None:
 
 def test_impossible_as_of_given_to_evaluate(book: pe.Rulebook) -> None:
     err = raises_state_error(pe.evaluate, doc(), book, as_of="2025-02-30")
-    assert_detail(err, "as_of", "day is out of range for month", "'2025-02-30'")
+    assert_detail(err, "as_of", "day is out of range for month", '"2025-02-30"')
 
 
 @pytest.mark.parametrize("field", ["numerator", "denominator"])
@@ -445,14 +454,14 @@ def test_numerator_above_denominator_via_evaluate(book: pe.Rulebook) -> None:
         err, "state.organisations[0].metrics.ae_4h_all[0]", "expected numerator <= denominator", "1203 > 1100"
     )
     assert str(err.details[0]) == (
-        "state.organisations[0].metrics.ae_4h_all[0]: expected numerator <= denominator (got 1203 > 1100)"
+        "state.organisations[0] (RAA).metrics.ae_4h_all[0]: expected numerator <= denominator (got 1203 > 1100)"
     )
 
 
 def test_numerator_above_denominator_via_validate_state(book: pe.Rulebook) -> None:
     details = pe.validate_state(_too_many(), book)
     assert [str(d) for d in details] == [
-        "state.organisations[0].metrics.ae_4h_all[0]: expected numerator <= denominator (got 1203 > 1100)"
+        "state.organisations[0] (RAA).metrics.ae_4h_all[0]: expected numerator <= denominator (got 1203 > 1100)"
     ]
     # Without a rulebook the metric's kind is unknown, so the check cannot be made.
     assert pe.validate_state(_too_many()) == []
@@ -868,3 +877,139 @@ def test_view_at_keeps_the_latest_fact_on_or_before_as_of() -> None:
     seen: Mapping[str, pe.Fact] = view_at(o, dt.date(2024, 12, 31)).facts
     assert seen["sdec_hours_per_day"].value == 10
     assert view_at(o, dt.date(2024, 3, 31)).facts == {}
+
+
+# --------------------------------------------------------------------------- errors an analyst can act on
+
+
+def test_a_problem_inside_an_organisation_names_it_by_id(book: pe.Rulebook) -> None:
+    state = doc(
+        org("QAA", "icb"), org("EXA", metrics={"ae_4h_al": [{"period": "2025-03", "numerator": 1, "denominator": 2}]})
+    )
+    err = raises_state_error(pe.evaluate, state, book, backend="native")
+    d = only_detail(err)
+    assert (d.path, d.org) == ("state.organisations[1].metrics.ae_4h_al", "EXA")
+    assert str(d).startswith("state.organisations[1] (EXA).metrics.ae_4h_al: unknown metric; did you mean ae_4h_all?")
+
+
+@pytest.mark.parametrize(
+    ("broken", "message"),
+    [
+        (org(facts=[{"name": "sdec_hours", "value": 12, "date": "2024-04-01"}]), "did you mean sdec_hours_per_day?"),
+        (org(services=["type1_a"]), "unknown service; did you mean type1_ae?"),
+    ],
+)
+def test_unknown_names_suggest_the_closest_known_one(book: pe.Rulebook, broken: dict[str, Any], message: str) -> None:
+    d = only_detail(raises_state_error(pe.state_from_dict, doc(broken), book))
+    assert message in d.message and d.org == "RAA", str(d)
+
+
+def test_no_suggestion_when_nothing_is_close(book: pe.Rulebook) -> None:
+    state = doc(org(metrics={"zzqx": [{"period": "2025-03", "value": 1}]}, services=["helipad"]))
+    details = raises_state_error(pe.state_from_dict, state, book).details
+    assert len(details) == 2 and not any("did you mean" in d.message for d in details), details
+
+
+def test_an_organisation_without_a_text_id_is_named_by_index_only() -> None:
+    d = only_detail(raises_state_error(pe.state_from_dict, doc(org(org_id=5))))  # type: ignore[arg-type]
+    assert d.org is None and str(d).startswith("state.organisations[0].id: ")
+    d = only_detail(raises_state_error(pe.state_from_dict, doc(org(org_id="RA 1"))))
+    assert str(d).startswith('state.organisations[0] ("RA 1").id: '), str(d)  # not a plain id: quoted
+
+
+@pytest.mark.parametrize(
+    ("state", "path", "message"),
+    [
+        ({"as_of": "15/05/2025", "organisations": []}, "state.as_of", "expected a date as YYYY-MM-DD, e.g. 2025-03-31"),
+        (
+            doc(org(facts=[{"name": "sdec_hours_per_day", "value": 12, "date": "1/4/2024"}])),
+            "state.organisations[0].facts[0].date",
+            "expected a date as YYYY-MM-DD, e.g. 2025-03-31",
+        ),
+        (
+            doc(org(facts=[{"name": "sdec_hours_per_day", "value": 12, "date": "2024-02-30"}])),
+            "state.organisations[0].facts[0].date",
+            "expected a valid date as YYYY-MM-DD, e.g. 2025-03-31: day is out of range for month",
+        ),
+        (
+            doc(org(metrics={"ae_4h_all": [{"period": "03/2025", "numerator": 1, "denominator": 2}]})),
+            "state.organisations[0].metrics.ae_4h_all[0].period",
+            "expected a month as YYYY-MM, e.g. 2025-03",
+        ),
+    ],
+)
+def test_a_bad_date_is_reported_once_with_the_format_expected(state: dict[str, Any], path: str, message: str) -> None:
+    d = assert_detail(raises_state_error(pe.state_from_dict, state), path, message)  # exactly one detail
+    assert d.message == message
+    assert str(d).count(d.value or "?") == 1  # the value is shown once
+
+
+def test_a_fact_of_type_date_says_the_format(book: pe.Rulebook) -> None:
+    date_fact = "go_live_date"  # the bundled rulebook has no date facts: one is added
+    fdef = pe.rules.FactDef(date_fact, "date", "when a service went live", "demo")
+    with_date = attrs.evolve(book, facts={**book.facts, date_fact: fdef}, digest=f"{book.digest}-with-a-date-fact")
+    state = doc(org(facts=[{"name": date_fact, "value": "31/03/2025", "date": "2024-04-01"}]))
+    d = only_detail(raises_state_error(pe.state_from_dict, state, with_date))
+    assert d.message == f"{date_fact} expects a date as YYYY-MM-DD, e.g. 2025-03-31", str(d)
+
+
+def test_as_of_given_to_evaluate_shows_its_value_once(book: pe.Rulebook) -> None:
+    err = raises_state_error(pe.evaluate, doc(), book, as_of="15/05/2025")
+    assert str(only_detail(err)) == 'as_of: expected a date as YYYY-MM-DD, e.g. 2025-03-31 (got "15/05/2025")'
+
+
+_BREAKS = ("misspelt metric", "bad period", "bad fact date", "unknown fact", "num > den", "bad type", "bad service")
+
+
+@st.composite
+def _states_broken_in_one_organisation(draw: st.DrawFn, book: pe.Rulebook) -> tuple[dict[str, Any], int]:
+    state = draw(strategies.states(book, min_size=1, max_size=4))
+    ids = draw(
+        st.lists(
+            st.from_regex(r"[A-Z][A-Z0-9-]{1,8}", fullmatch=True),
+            min_size=len(state["organisations"]),
+            max_size=len(state["organisations"]),
+            unique=True,
+        )
+    )
+    for o, new_id in zip(state["organisations"], ids, strict=True):
+        o["id"] = new_id
+        o.pop("parent", None)
+        o.pop("pcn", None)
+    k = draw(st.integers(0, len(state["organisations"]) - 1))
+    target = state["organisations"][k]
+    how = draw(st.sampled_from(_BREAKS))
+    obs = {"period": "2025-03", "numerator": 3, "denominator": 2}
+    if how == "misspelt metric":
+        target["metrics"]["ae_4h_al"] = [obs]
+    elif how == "bad period":
+        target["metrics"]["ae_4h_all"] = [{**obs, "period": draw(st.sampled_from(["03/2025", "2025-13", "2025-3"]))}]
+    elif how == "bad fact date":
+        target["facts"].append({"name": "pews_implemented", "value": True, "date": "31/03/2025"})
+    elif how == "unknown fact":
+        target["facts"].append({"name": "pews_implemented_x", "value": True, "date": "2025-03-31"})
+    elif how == "num > den":
+        target["metrics"]["ae_4h_all"] = [obs]
+    elif how == "bad type":
+        target["metrics"]["ae_4h_all"] = [{**obs, "numerator": "3"}]
+    else:
+        target["services"] = [*target.get("services", []), "type1_a"]
+    return state, k
+
+
+@given(data=st.data())
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_every_problem_inside_an_organisation_names_its_id(book: pe.Rulebook, data: st.DataObject) -> None:
+    state, k = data.draw(_states_broken_in_one_organisation(book))
+    details = pe.validate_state(state, book)
+    assert details
+    inside = 0
+    for d in details:
+        m = re.match(r"state\.organisations\[(\d+)\]", d.path)
+        if m is None:
+            continue
+        inside += 1
+        org_id = state["organisations"][int(m.group(1))]["id"]
+        assert d.org == org_id, str(d)
+        assert str(d).startswith(f"{m.group(0)} ({org_id})"), str(d)
+    assert inside and any(d.path.startswith(f"state.organisations[{k}]") for d in details), details
