@@ -294,8 +294,10 @@ def run(argv: Sequence[str] | None = None, stdout: TextIO | None = None, stderr:
 
 
 def _dispatch(args: argparse.Namespace, out: TextIO, err: TextIO) -> str | None:
+    if getattr(args, "as_of", None) is not None:
+        _check_as_of(args.as_of)
     if args.command == "verify-record":
-        return _verify_record(args)
+        return _verify_record(args, err)
     if args.command == "lint":
         return _lint(args)
     if args.command == "diff":
@@ -363,6 +365,18 @@ def _dispatch(args: argparse.Namespace, out: TextIO, err: TextIO) -> str | None:
     evaluation = _filtered(evaluation, args.status, args.org)
     fmt = args.format or ("table" if out.isatty() else "json")
     return _table(evaluation) if fmt == "table" else evaluation.to_json() + "\n"
+
+
+def _check_as_of(text: str) -> None:
+    """``--as-of`` must be a date: say so (and how it is written) before anything is read."""
+    from ._time import parse_date
+    from .errors import ErrorDetail, StateError
+    from .state import _short
+
+    try:
+        parse_date(text)
+    except ValueError as exc:
+        raise StateError("invalid --as-of date", [ErrorDetail("--as-of", str(exc), _short(text))]) from None
 
 
 def _record_rulebook(record: Any) -> str:
@@ -500,7 +514,7 @@ def _source_folder(book: Rulebook) -> Any:
     return Path(book.location) / "sources"
 
 
-def _verify_record(args: argparse.Namespace) -> str:
+def _verify_record(args: argparse.Namespace, err: TextIO) -> str:
     from .errors import ErrorDetail
     from .records import verify_record
     from .state import _parse_json
@@ -512,6 +526,12 @@ def _verify_record(args: argparse.Namespace) -> str:
     record = _parse_json(raw, f"record file {args.record}")
     book = _with_overlays(load_rulebook(args.rulebook or _record_rulebook(record)), args.overlay)
     check = verify_record(record, load_state(args.state), book)
+    if check.fallback is not None:
+        recorded = record.get("backend") if isinstance(record, dict) else None
+        err.write(
+            f"policy-engine: note: the record was made with the {recorded} backend; re-verified with the "
+            f"{check.backend} backend: {check.fallback}\n"
+        )
     if not check.ok:
         raise RecordMismatch(str(check))
     return str(check) + "\n"

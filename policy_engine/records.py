@@ -11,6 +11,7 @@ from typing import Any
 import attrs
 import jsonschema
 
+from . import engine as _engine
 from ._resources import load_schema
 from .engine import evaluate
 from .errors import ErrorDetail, PolicyError
@@ -40,22 +41,48 @@ def decision_record(evaluation: Evaluation) -> dict[str, Any]:
 
 @attrs.frozen
 class RecordCheck:
-    """The result of re-running a recorded evaluation."""
+    """The result of re-running a recorded evaluation.
+
+    ``backend`` is the backend it was re-run with; ``fallback`` says why that is not the recorded
+    one (``None`` when it is): a record made with durable-rules is re-run on the native backend
+    where durable-rules does not import (Python 3.13), the two being proven equal by the
+    differential tests (``tests/test_differential.py``).
+    """
 
     ok: bool
     differences: tuple[str, ...]
+    backend: str = ""
+    fallback: str | None = None
 
     def __str__(self) -> str:
         if self.ok:
-            return "the record is confirmed: same input, rulebook and outcomes"
-        return "the record differs:\n" + "\n".join(f"  - {d}" for d in self.differences)
+            text = "the record is confirmed: same input, rulebook and outcomes"
+        else:
+            text = "the record differs:\n" + "\n".join(f"  - {d}" for d in self.differences)
+        if self.fallback is not None:
+            text += f"\nre-run with the {self.backend} backend, not the recorded one: {self.fallback}"
+        return text
+
+
+def _rerun_backend(recorded: str) -> tuple[str, str | None]:
+    """The backend to re-run a record with, and why it is not the recorded one (None if it is)."""
+    if recorded != "durable" or "durable" in _engine.available_backends():
+        return recorded, None
+    from ._backends import durable
+
+    why = durable._IMPORT_ERROR or "it is not available"
+    return "native", (
+        f"durable-rules does not import on this Python ({why}); the native backend gives the same "
+        "outcomes, as the differential tests prove"
+    )
 
 
 def verify_record(record: Any, state: State, rulebook: Rulebook | str | None = None) -> RecordCheck:
     """Re-run the evaluation a record describes and say exactly what differs (if anything).
 
-    The rulebook defaults to the bundled one of the record's id. Raises PolicyError if the record
-    itself is malformed.
+    The rulebook defaults to the bundled one of the record's id. A record made with the durable
+    backend is re-run on the native one where durable-rules does not import (``RecordCheck.backend``
+    and ``fallback`` say so). Raises PolicyError if the record itself is malformed.
     """
     errors = [
         ErrorDetail(
@@ -73,7 +100,8 @@ def verify_record(record: Any, state: State, rulebook: Rulebook | str | None = N
         diffs.append(f"state digest {state.digest} is not the recorded {record['state_digest']}")
     if book.digest != record["rulebook_digest"]:
         diffs.append(f"rulebook digest {book.digest} is not the recorded {record['rulebook_digest']}")
-    again = evaluate(state, book, as_of=record["as_of"], backend=record["backend"])
+    backend, fallback = _rerun_backend(record["backend"])
+    again = evaluate(state, book, as_of=record["as_of"], backend=backend)
     now = {(o["rule"], o["organisation"]): o["status"] for o in decision_record(again)["outcomes"]}
     then = {(o["rule"], o["organisation"]): o["status"] for o in record["outcomes"]}
     for key in sorted(set(now) | set(then)):
@@ -81,7 +109,7 @@ def verify_record(record: Any, state: State, rulebook: Rulebook | str | None = N
             diffs.append(f"{key[0]} / {key[1]}: recorded {then.get(key, 'absent')}, now {now.get(key, 'absent')}")
     if not diffs and _outcomes_digest(again) != record["outcomes_digest"]:
         diffs.append("the statuses agree but the evidence or explanations differ (outcomes digest changed)")
-    return RecordCheck(not diffs, tuple(diffs))
+    return RecordCheck(not diffs, tuple(diffs), backend, fallback)
 
 
 def append_log(path: str | os.PathLike[str], record: dict[str, Any]) -> None:

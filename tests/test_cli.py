@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
+import pytest
 
 from policy_engine._resources import load_schema
 from policy_engine.cli import EXIT_ENGINE, EXIT_INVALID, EXIT_OK, EXIT_USAGE, run
@@ -234,6 +235,82 @@ def test_decision_record_round_trip_and_tamper_detection(tmp_path: Path) -> None
     bogus.write_text('{"schema": "something else"}')
     code, _, err = _run("verify-record", str(bogus), state)
     assert code == EXIT_INVALID and "not a decision record" in err
+
+
+def _console(*argv: str) -> subprocess.CompletedProcess[str]:
+    exe = Path(sys.executable).with_name("policy-engine")
+    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "policy_engine"]
+    return subprocess.run([*cmd, *argv], capture_output=True, text=True, timeout=120)
+
+
+def test_a_bad_as_of_option_says_the_format_expected_once(tmp_path: Path) -> None:
+    result = _console("evaluate", _state_file(tmp_path), "--as-of", "15/05/2025")
+    assert result.returncode == EXIT_INVALID and result.stdout == ""
+    assert '--as-of: expected a date as YYYY-MM-DD, e.g. 2025-03-31 (got "15/05/2025")' in result.stderr
+    assert result.stderr.count("15/05/2025") == 1, result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_every_command_with_as_of_checks_it_first(tmp_path: Path) -> None:
+    state = _state_file(tmp_path)
+    for argv in [
+        ("evaluate", state),
+        ("explain", state, "uec.ae-4h-78", "RA1"),
+        ("what-if", state, "uec.ae-4h-78", "RA1"),
+        ("report", state),
+        ("diff", "nhs-2024-25", "nhs-2024-25", "--state", state),
+        ("import", "ae", str(tmp_path / "not-read.csv")),
+    ]:
+        code, out, err = _run(*argv, "--as-of", "2025-02-30")
+        assert code == EXIT_INVALID and out == "", (argv, err)
+        assert "--as-of: expected a valid date as YYYY-MM-DD, e.g. 2025-03-31: day is out of range" in err, argv
+        assert err.count("2025-02-30") == 1, err
+
+
+def test_a_bad_date_in_a_state_file_is_one_problem(tmp_path: Path) -> None:
+    doc = json.loads(json.dumps(STATE))
+    doc["as_of"] = "20/04/2025"
+    doc["organisations"][1]["metrics"]["ae_4h_all"][0]["period"] = "03/2025"
+    result = _console("validate", _state_file(tmp_path, doc))
+    assert result.returncode == EXIT_INVALID and result.stdout == ""
+    problems = [line for line in result.stderr.splitlines() if line.startswith("  - ")]
+    assert problems == [
+        '  - state.as_of: expected a date as YYYY-MM-DD, e.g. 2025-03-31 (got "20/04/2025")',
+        "  - state.organisations[1] (RA1).metrics.ae_4h_all[0].period: expected a month as YYYY-MM, e.g. 2025-03 "
+        '(got "03/2025")',
+    ], result.stderr
+
+
+def test_a_durable_record_is_verified_on_native_where_durable_cannot_import(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import policy_engine as pe
+    from policy_engine._backends import durable
+    from policy_engine.records import verify_record
+
+    state = _state_file(tmp_path)
+    record = tmp_path / "record.json"
+    made_with = "durable" if "durable" in pe.available_backends() else "native"
+    code, _, err = _run("evaluate", state, "--backend", made_with, "--record", str(record))
+    assert code == EXIT_OK, err
+    doc = json.loads(record.read_text())
+    doc["backend"] = "durable"  # as made on a machine where durable-rules imports
+    record.write_text(json.dumps(doc))
+    monkeypatch.setattr(durable, "_IMPORT_ERROR", "ImportError: simulated (as on Python 3.13)")
+    assert pe.available_backends() == ["native"]
+    code, out, err = _run("verify-record", str(record), state)
+    assert code == EXIT_OK, err
+    assert out.startswith("the record is confirmed")
+    assert "re-run with the native backend, not the recorded one: durable-rules does not import" in out
+    assert err.startswith("policy-engine: note: the record was made with the durable backend; re-verified with")
+    assert "ImportError: simulated" in err
+    check = verify_record(doc, pe.load_state(state))
+    assert check.ok and check.backend == "native" and check.fallback is not None
+    # A record of the native backend needs no fallback, and says nothing about one.
+    doc["backend"] = "native"
+    check = verify_record(doc, pe.load_state(state))
+    assert check.ok and (check.backend, check.fallback) == ("native", None)
+    assert str(check) == "the record is confirmed: same input, rulebook and outcomes"
 
 
 def test_verify_sources_lists_hashes_of_the_texts_checked() -> None:
