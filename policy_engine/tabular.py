@@ -32,7 +32,7 @@ import math
 import os
 import re
 import time
-from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
@@ -41,11 +41,11 @@ import attrs
 import polars as pl
 
 from ._backends import columnar
-from ._time import format_month
+from ._time import DATE_FORMAT, format_month
 from .errors import ErrorDetail, PolicyError, StateError
 from .loader import Rulebook
 from .rules import ORGANISATION_TYPES
-from .state import OrgView, State, facts_at, organisations_of, state_from_dict, view_at
+from .state import OrgView, State, _did_you_mean, facts_at, organisations_of, state_from_dict, view_at
 from .state import _short as short_value
 
 __all__ = [
@@ -106,7 +106,8 @@ def _column_spec(name: str, book: Rulebook) -> _Column | str:
         metric, _month, part = m.groups()
         mdef = book.metrics.get(metric)
         if mdef is None:
-            return f"unknown metric {metric!r} (not in the catalogue of rulebook {book.id})"
+            hint = _did_you_mean(metric, book.metrics)
+            return f"unknown metric {metric!r}{hint} (not in the catalogue of rulebook {book.id})"
         if (part == "value") != (mdef.kind == "value"):
             want = "value" if mdef.kind == "value" else "numerator and denominator"
             return f"{metric} is a {mdef.kind} metric: expected its {want} column(s)"
@@ -118,7 +119,8 @@ def _column_spec(name: str, book: Rulebook) -> _Column | str:
         fact, part = f.groups()
         fdef = book.facts.get(fact)
         if fdef is None:
-            return f"unknown fact {fact!r} (not in the catalogue of rulebook {book.id})"
+            hint = _did_you_mean(fact, book.facts)
+            return f"unknown fact {fact!r}{hint} (not in the catalogue of rulebook {book.id})"
         if part == "date":
             return _Column(name, pl.Date(), "fact_date")
         if part == "evidence":
@@ -133,22 +135,89 @@ def _column_spec(name: str, book: Rulebook) -> _Column | str:
 # --------------------------------------------------------------------------- validation
 
 
+@attrs.frozen
+class _Problem:
+    """A bad column (``row`` None) or cell (``row``: the data row, from 0 at the file's first)."""
+
+    row: int | None
+    column: str
+    message: str
+    value: str | None
+
+
+RowNames = Callable[[Sequence[int]], Mapping[int, str]]
+"""How the problems of a table name their cells: data rows (from 0) -> a path with ``{column}``
+for the column, e.g. ``rows[3][{column}]`` or ``line 5, column {column}``."""
+
+
+def _frame_rows(rows: Sequence[int]) -> dict[int, str]:
+    return {i: f"rows[{i}][{{column}}]" for i in rows}
+
+
 class _Problems:
-    def __init__(self, offset: int) -> None:
+    """Every problem of a table, listed once (at most ``MAX_ERRORS``).
+
+    A chunk is checked in stages: columns, then cells of the wrong type, then each row, then each
+    state. A later stage skips the cells an earlier one already reported (``bad`` marks them), so
+    a bad date is not also a missing value, but the rest of the row is still checked."""
+
+    def __init__(self, offset: int = 0) -> None:
         self.offset = offset
-        self.items: list[ErrorDetail] = []
+        self.items: list[_Problem] = []
+        self.unfit = False  # a column is not in the mapping: no cell can be read
+        self.bad: dict[str, pl.Series] = {}
+
+    def chunk(self, offset: int) -> None:
+        """The rows that follow start at data row ``offset``."""
+        self.offset = offset
+        self.bad = {}
 
     def full(self) -> bool:
         return len(self.items) >= MAX_ERRORS
 
     def column(self, name: str, message: str) -> None:
+        self.unfit = True
         if not self.full():
-            self.items.append(ErrorDetail(f"columns[{name!r}]", message, name))
+            self.items.append(_Problem(None, name, message, name))
 
-    def cells(self, mask: pl.Series, column: str, message: str, values: pl.Series) -> None:
-        for i in mask.fill_null(False).arg_true().head(MAX_ERRORS - len(self.items)).to_list():
-            value = values[i]
-            self.items.append(ErrorDetail(f"rows[{self.offset + i}][{column!r}]", message, _short(value)))
+    def cell(self, row: int, column: str, message: str, value: Any) -> None:
+        if not self.full():
+            self.items.append(_Problem(self.offset + row, column, message, _short(value)))
+
+    def cells(
+        self, mask: pl.Series, column: str, message: str, values: pl.Series, positions: pl.Series | None = None
+    ) -> None:
+        """Report the cells where ``mask`` is true; ``positions`` maps a filtered frame's rows back."""
+        mask = mask.fill_null(False)
+        if positions is None:
+            self.bad[column] = self.bad[column] | mask if column in self.bad else mask
+        for i in mask.arg_true().head(MAX_ERRORS - len(self.items)).to_list():
+            self.cell(i if positions is None else int(positions[i]), column, message, values[i])
+
+    def reported(self, columns: Iterable[str]) -> pl.Series | None:
+        """The rows where a cell of ``columns`` was already reported (None: nowhere)."""
+        marks = [self.bad[c] for c in columns if c in self.bad]
+        if not marks:
+            return None
+        out = marks[0]
+        for m in marks[1:]:
+            out = out | m
+        return out
+
+    def error(self, names: RowNames = _frame_rows, source: str | None = None) -> StateError:
+        rows = names(sorted({p.row for p in self.items if p.row is not None}))
+        details = [
+            ErrorDetail(
+                f"columns[{p.column!r}]" if p.row is None else rows[p.row].format(column=repr(p.column)),
+                p.message,
+                p.value,
+            )
+            for p in self.items
+        ]
+        what = "the table does not fit the column mapping" if self.unfit else "the table is invalid"
+        count = f"the first {MAX_ERRORS} problems (there may be more)" if self.full() else f"{len(details)} problem"
+        count += "s" if len(details) != 1 and not self.full() else ""
+        return StateError(f"{source + ': ' if source else ''}{what} ({count})", details)
 
 
 def _short(value: Any) -> str:
@@ -174,6 +243,7 @@ class _Check:
     shown: pl.Expr
     stats: _Stats | None = None
     other: str | None = None
+    reads: tuple[str, ...] = ()  # other columns it reads: their cells reported already are skipped
 
 
 _Stats = Literal["count", "count64", "number", "value", "both", "at_most"]
@@ -203,7 +273,7 @@ def _plan(spec: _Column, dtype: pl.DataType) -> tuple[pl.Expr, _Check | None] | 
             return f"expected dates (YYYY-MM-DD), got a column of {dtype}"
         parsed = c.str.strptime(pl.Date, _DATE, strict=False)
         bad = given & (parsed.is_null() | (parsed.dt.to_string(_DATE) != c))
-        return parsed, _Check(name, "expected a date YYYY-MM-DD", bad, c)
+        return parsed, _Check(name, DATE_FORMAT, bad, c)
     if target == pl.Boolean():
         if dtype == pl.Boolean:
             return c, None
@@ -246,9 +316,11 @@ def _select(frame: pl.DataFrame, exprs: Sequence[pl.Expr]) -> pl.DataFrame:
 
 
 def _run_checks(frame: pl.DataFrame, checks: Sequence[_Check], problems: _Problems) -> None:
-    """Every check in one pass; cells are listed only for the checks that found something."""
+    """Every check in one pass; cells are listed only for the checks that found something, and not
+    where a cell it reads was reported by an earlier stage (one message per problem)."""
     if not checks:
         return
+    earlier = dict(problems.bad)
     suspects = _suspects(frame, [ck for ck in checks if ck.stats is not None])
     rest = [ck for ck in checks if ck.stats is None]
     any_bad = (
@@ -260,7 +332,11 @@ def _run_checks(frame: pl.DataFrame, checks: Sequence[_Check], problems: _Proble
     for ck in checks:
         if id(ck) in flagged and not problems.full():
             found = frame.select(ck.bad.fill_null(False).alias("bad"), ck.shown.alias("shown"))
-            problems.cells(found.get_column("bad"), ck.column, ck.message, found.get_column("shown"))
+            bad = found.get_column("bad")
+            seen = [earlier[c] for c in (ck.column, ck.other, *ck.reads) if c is not None and c in earlier]
+            for mask in seen:
+                bad = bad & ~mask
+            problems.cells(bad, ck.column, ck.message, found.get_column("shown"))
 
 
 def _suspects(frame: pl.DataFrame, checks: Sequence[_Check]) -> set[int]:
@@ -332,25 +408,31 @@ def _suspects(frame: pl.DataFrame, checks: Sequence[_Check]) -> set[int]:
 def normalise_frame(frame: pl.DataFrame, rulebook: Rulebook | None = None, *, offset: int = 0) -> pl.DataFrame:
     """Check a table against the column mapping and the rulebook's catalogues and return it with
     every column in its mapped type. Raises StateError naming each bad cell as
-    ``rows[i]['column']`` (``i`` counts data rows from 0, plus ``offset``), its value and what was
-    expected. At most 50 problems are listed."""
+    ``rows[i]['column']`` (``i`` counts the frame's rows from 0, plus ``offset``), its value and
+    what was expected; every problem once, at most 50. (``evaluate_table`` names a file's lines.)"""
     book = _default_book(rulebook)
     problems = _Problems(offset)
+    table = _normalise(frame, book, problems)
+    if table is None or problems.items:
+        raise problems.error()
+    return table
+
+
+def _normalise(frame: pl.DataFrame, book: Rulebook, problems: _Problems) -> pl.DataFrame | None:
+    """The table in its mapped types, with its problems added to ``problems``; None if a column
+    does not fit the mapping (then no cell can be read)."""
     schema = tuple(frame.schema.items())
     column_errors, conversions, checks = _plans(book, schema)
     for name, message in column_errors:
         problems.column(name, message)
-    if problems.items:
-        raise StateError("the table does not fit the column mapping", problems.items)
+    if column_errors:
+        return None
     _run_checks(frame, checks, problems)
-    if problems.items:
-        raise StateError("the table has values of the wrong type", problems.items)
-    table = _select(frame, conversions)
-    _run_checks(table, _row_checks(book, tuple(table.columns)), problems)
-    if not problems.items:
+    table = _select(frame, conversions)  # a cell that cannot convert is null: it was reported above
+    if not problems.full():
+        _run_checks(table, _row_checks(book, tuple(table.columns)), problems)
+    if not problems.full():
         _check_states(table, problems)
-    if problems.items:
-        raise StateError("the table is invalid", problems.items)
     return table
 
 
@@ -421,18 +503,28 @@ def _row_checks(book: Rulebook, columns: tuple[str, ...]) -> list[_Check]:
         if f and f.group(2) is None:
             date = name + ".date"
             no_date = mine.is_not_null() & (pl.col(date).is_null() if date in present else pl.lit(True))
-            checks.append(_Check(name, f"expected {date} too (a fact is declared on a date)", no_date, mine))
+            reads = (date,) if date in present else ()
+            checks.append(
+                _Check(name, f"expected {date} too (a fact is declared on a date)", no_date, mine, reads=reads)
+            )
         elif f:
             base = "fact." + f.group(1)
             orphan = mine.is_not_null() & (pl.col(base).is_null() if base in present else pl.lit(True))
-            checks.append(_Check(name, f"expected {base} too (a fact has a value)", orphan, mine))
+            reads = (base,) if base in present else ()
+            checks.append(_Check(name, f"expected {base} too (a fact has a value)", orphan, mine, reads=reads))
             if f.group(2) == "evidence":
                 checks.append(_Check(name, "at most 2000 characters", mine.str.len_chars() > 2000, mine))
     return checks
 
 
 def _check_states(table: pl.DataFrame, problems: _Problems) -> None:
-    """One state: contiguous rows, one as_of, unique organisation ids."""
+    """One state: contiguous rows, one as_of, unique organisation ids (among the rows whose keys
+    have no problem reported already)."""
+    reported = problems.reported(KEY_COLUMNS)
+    positions = None
+    if reported is not None and reported.any():
+        positions = (~reported).arg_true()
+        table = table[positions.to_list()]
     sid, oid = table.get_column("state_id"), table.get_column("org_id")
     runs = (sid != sid.shift(1)).fill_null(True)
     per_run = (
@@ -440,12 +532,13 @@ def _check_states(table: pl.DataFrame, problems: _Problems) -> None:
     )
     if len(per_run):
         bad = sid.is_in(per_run.get_column("s").to_list()) & runs
-        problems.cells(bad, "state_id", "the rows of a state must be contiguous", sid)
+        problems.cells(bad, "state_id", "the rows of a state must be contiguous", sid, positions)
     grouped = table.select(sid.alias("s"), table.get_column("as_of").alias("a"), oid.alias("o"))
     mixed = grouped.select((pl.col("a").n_unique().over("s") > 1).alias("m")).to_series()
-    problems.cells(mixed, "as_of", "every row of a state must have the same as_of", table.get_column("as_of"))
+    as_of = table.get_column("as_of")
+    problems.cells(mixed, "as_of", "every row of a state must have the same as_of", as_of, positions)
     dup_org = grouped.select(pl.struct("s", "o").is_duplicated().alias("d")).to_series()
-    problems.cells(dup_org, "org_id", "an organisation appears twice in one state", oid)
+    problems.cells(dup_org, "org_id", "an organisation appears twice in one state", oid, positions)
 
 
 # --------------------------------------------------------------------------- rows <-> states
@@ -765,25 +858,19 @@ def evaluate_table(
     rows = states = chunks = cells = 0
     seen: set[str] = set()
     writer: Any = None
+    problems = _Problems()
     try:
         with open(tmp, "wb") as sink:
             for offset, chunk in _state_chunks(_read_batches(source, chunk_rows), chunk_rows):
-                table = normalise_frame(chunk, book, offset=offset)
-                ids = table.get_column("state_id").unique(maintain_order=True).to_list()
-                again = [s for s in ids if s in seen]
-                if again:
-                    first = table.get_column("state_id").is_in(again).arg_true()[0]
-                    raise StateError(
-                        "the rows of a state must be contiguous",
-                        [
-                            ErrorDetail(
-                                f"rows[{offset + first}]['state_id']",
-                                "this state's rows appeared earlier, apart",
-                                _short(again[0]),
-                            )
-                        ],
-                    )
-                seen.update(ids)
+                # Once a problem is found nothing more is evaluated, but the rest of the file is
+                # still checked, so that one run lists all its problems (up to MAX_ERRORS).
+                problems.chunk(offset)
+                table = _normalise(chunk, book, problems)
+                if table is None or problems.full():
+                    break  # a column does not fit: every chunk has the same columns
+                ids = _check_apart(table, seen, problems)
+                if problems.items:
+                    continue
                 result = evaluate_frame(table, book, normalised=True)
                 writer = _write_chunk(result.frame, out_fmt, sink, writer)
                 rows += len(table)
@@ -791,6 +878,8 @@ def evaluate_table(
                 chunks += 1
                 cells += result.exact_cells
                 del chunk, table, result  # free this chunk before the next is read
+            if problems.items:
+                raise problems.error(_row_names(source), os.fspath(source))
             if writer is not None:
                 writer.close()
             elif out_fmt == "parquet":  # an empty input still gives a readable (empty) file
@@ -807,6 +896,50 @@ def evaluate_table(
             os.unlink(tmp)
         raise
     return TableSummary(rows, states, chunks, cells, time.perf_counter() - start)
+
+
+def _check_apart(table: pl.DataFrame, seen: set[str], problems: _Problems) -> list[str]:
+    """A state whose rows appeared in an earlier chunk is not contiguous (within a chunk,
+    ``_check_states`` sees it); ``seen`` gathers the states of every chunk. The chunk's states."""
+    sid = table.get_column("state_id")
+    reported = problems.reported(["state_id"])
+    if reported is not None:  # rows whose state_id was reported (a null, a bad id) belong to no state
+        sid = sid.zip_with(~reported, pl.Series([None], dtype=pl.String).extend_constant(None, len(sid) - 1))
+    ids = [s for s in sid.unique(maintain_order=True).to_list() if s is not None]
+    again = [s for s in ids if s in seen]
+    if again:
+        first = int(sid.is_in(again).fill_null(False).arg_true()[0])
+        problems.cell(first, "state_id", "this state's rows appeared earlier, apart", again[0])
+    seen.update(ids)
+    return ids
+
+
+def _row_names(source: str | os.PathLike[str]) -> RowNames:
+    """How a file's problems name their rows: a CSV file's line (1-based, the header is line 1,
+    a quoted cell may span lines), or a Parquet file's data row (1-based, no header)."""
+    if table_format(source) != "csv":
+        return lambda rows: {i: f"data row {i + 1}, column {{column}}" for i in rows}
+
+    def lines(rows: Sequence[int]) -> dict[int, str]:
+        wanted, out = set(rows), dict[int, str]()
+        if not wanted:
+            return out
+        last = max(wanted)
+        with open(source, encoding="utf-8-sig", newline="") as fh:
+            reader = csv.reader(fh)
+            before = 0  # lines read before the record
+            record = -1  # the header
+            for cells in reader:
+                if cells:  # blank lines are not rows (Arrow's reader skips them too)
+                    if record in wanted:
+                        out[record] = f"line {before + 1}, column {{column}}"
+                    record += 1
+                    if record > last:
+                        break
+                before = reader.line_num
+        return {i: out.get(i, f"data row {i + 1}, column {{column}}") for i in rows}
+
+    return lines
 
 
 def _empty_result(book: Rulebook) -> pl.DataFrame:

@@ -524,7 +524,7 @@ def test_a_bad_row_late_in_a_file_leaves_no_output(tmp_path: Path) -> None:
     out = tmp_path / "out.parquet"
     with pytest.raises(pe.StateError) as info:
         tabular.evaluate_table(src, out, BOOK, chunk_rows=10)
-    assert info.value.details[0].path == "rows[25]['org_type']"
+    assert info.value.details[0].path == "data row 26, column 'org_type'"  # Parquet has no lines: rows from 1
     assert not out.exists() and list(tmp_path.iterdir()) == [src]
 
 
@@ -540,7 +540,7 @@ def test_cli_evaluates_a_table(tmp_path: Path) -> None:
     bad.write_text("state_id,org_id,org_type,as_of\ns,RX1,acute_trust,2025-13-01\n")
     err = io.StringIO()
     assert cli.run(["evaluate", str(bad), "--batch", "-o", str(tmp_path / "x.parquet")], stderr=err) == 3
-    assert "rows[0]['as_of']" in err.getvalue() and '"2025-13-01"' in err.getvalue()  # values as JSON
+    assert "line 2, column 'as_of'" in err.getvalue() and '"2025-13-01"' in err.getvalue()  # values as JSON
     assert not (tmp_path / "x.parquet").exists()
 
 
@@ -555,6 +555,131 @@ def test_an_empty_table_still_has_its_columns_checked(tmp_path: Path) -> None:
         tabular.evaluate_table(bad, tmp_path / "x.parquet", BOOK)
     assert info.value.details[0].path == "columns['colour']"
     assert not (tmp_path / "x.parquet").exists()
+
+
+def _csv_with_problems(tmp_path: Path) -> Path:
+    """Three states in a CSV, with a problem in each (chunks of one state each)."""
+    head = (
+        "state_id,org_id,org_type,as_of,fact.pews_implemented,fact.pews_implemented.date,fact.pews_implemented.evidence"
+    )
+    lines = [
+        head,  # line 1
+        's1,RX1,acute_trust,2025-04-30,true,2024-05-01,"board paper,\npage 2"',  # lines 2-3 (a quoted line break)
+        "s1,RX2,acute_trust,15/05/2025,true,2024-05-01,",  # line 4: a bad date, reported once
+        "",  # line 5: blank, not a row
+        "s2,RX1,hospital,2025-04-30,,,",  # line 6
+        "s2,RX2,acute_trust,2025-04-30,yes,2024-05-01,",  # line 7
+        "s3,RX1,acute_trust,2025-04-30,true,2024-05-01,",  # line 8
+        "s3,RX1,acute_trust,2025-04-30,true,,",  # line 9: RX1 again, and a fact without its date
+    ]
+    src = tmp_path / "rows.csv"
+    src.write_text("\n".join(lines) + "\n")
+    return src
+
+
+def test_a_csv_table_names_file_lines_and_lists_every_problem_in_one_run(tmp_path: Path) -> None:
+    src = _csv_with_problems(tmp_path)
+    out = tmp_path / "out.parquet"
+    with pytest.raises(pe.StateError) as info:
+        tabular.evaluate_table(src, out, BOOK, chunk_rows=1)
+    got = [(d.path, d.message, d.value) for d in info.value.details]
+    assert got == [
+        ("line 4, column 'as_of'", "expected a date as YYYY-MM-DD, e.g. 2025-03-31", '"15/05/2025"'),
+        ("line 7, column 'fact.pews_implemented'", "fact.pews_implemented expects a boolean: true or false", '"yes"'),
+        ("line 6, column 'org_type'", f"expected one of {', '.join(pe.ORGANISATION_TYPES)}", '"hospital"'),
+        (
+            "line 9, column 'fact.pews_implemented'",
+            "expected fact.pews_implemented.date too (a fact is declared on a date)",
+            "true",
+        ),
+        ("line 8, column 'org_id'", "an organisation appears twice in one state", '"RX1"'),
+        ("line 9, column 'org_id'", "an organisation appears twice in one state", '"RX1"'),
+    ], got
+    assert str(info.value).startswith(f"{src}: the table is invalid (6 problems)")
+    assert not out.exists() and sorted(p.name for p in tmp_path.iterdir()) == ["rows.csv"]
+
+
+def test_a_parquet_table_names_data_rows_from_1_and_lists_every_chunk(tmp_path: Path) -> None:
+    bad = {5: "hospital", 25: "clinic"}
+    frame = _example_rows(3).with_columns(
+        pl.when(pl.int_range(pl.len()) == 5)
+        .then(pl.lit(bad[5]))
+        .when(pl.int_range(pl.len()) == 25)
+        .then(pl.lit(bad[25]))
+        .otherwise(pl.col("org_type"))
+        .alias("org_type")
+    )
+    src = tmp_path / "in.parquet"
+    frame.write_parquet(src)
+    with pytest.raises(pe.StateError) as info:
+        tabular.evaluate_table(src, tmp_path / "out.parquet", BOOK, chunk_rows=10)
+    assert [(d.path, d.value) for d in info.value.details] == [
+        ("data row 6, column 'org_type'", '"hospital"'),
+        ("data row 26, column 'org_type'", '"clinic"'),
+    ]
+
+
+def test_a_state_split_across_chunks_is_reported_with_the_other_problems(tmp_path: Path) -> None:
+    src = tmp_path / "rows.csv"
+    src.write_text("state_id,org_id,org_type,as_of\na,R1,icb,2025-04-30\nb,R2,nope,2025-04-30\na,R3,icb,2025-04-30\n")
+    with pytest.raises(pe.StateError) as info:
+        tabular.evaluate_table(src, tmp_path / "out.parquet", BOOK, chunk_rows=1)
+    assert [d.path for d in info.value.details] == ["line 3, column 'org_type'", "line 4, column 'state_id'"]
+    assert "appeared earlier, apart" in info.value.details[1].message
+
+
+def test_one_message_per_problem_and_the_rest_of_the_row_is_still_checked() -> None:
+    frame = pl.DataFrame(
+        {
+            "state_id": ["s", "s", "s"],
+            "org_id": ["RX1", "RX1", "R X"],
+            "org_type": ["acute_trust"] * 3,
+            "as_of": ["2025-04-30", "2025-04-31", "2025-04-30"],
+            _NUM: ["5", "x", "1"],
+            _DEN: ["9", "9", None],
+        }
+    )
+    with pytest.raises(pe.StateError) as info:
+        tabular.normalise_frame(frame, BOOK)
+    got = [(d.path, d.message.split(" (")[0]) for d in info.value.details]
+    assert got == [
+        ("rows[1]['as_of']", "expected a date as YYYY-MM-DD, e.g. 2025-03-31"),  # not "missing", "not the same as_of"
+        (f"rows[1]['{_NUM}']", "expected a whole-number count from 0 to 1000000000000"),  # not also "both counts"
+        ("rows[2]['org_id']", "expected an id like RXX or QE1-2"),
+        (f"rows[2]['{_NUM}']", f"expected {_DEN} too"),
+    ], got
+    assert info.value.summary == "the table is invalid (4 problems)"
+
+
+def test_at_most_50_problems_are_listed_and_the_summary_says_so(tmp_path: Path) -> None:
+    src = tmp_path / "rows.csv"
+    src.write_text("state_id,org_id,org_type,as_of\n" + "".join(f"s{i},R{i},nope,2025-04-30\n" for i in range(80)))
+    with pytest.raises(pe.StateError) as info:
+        tabular.evaluate_table(src, tmp_path / "out.jsonl", BOOK, chunk_rows=7)
+    assert len(info.value.details) == tabular.MAX_ERRORS
+    assert info.value.details[-1].path == "line 51, column 'org_type'"
+    assert "the first 50 problems (there may be more)" in info.value.summary
+
+
+def test_an_unknown_column_suggests_the_closest_name() -> None:
+    with pytest.raises(pe.StateError) as info:
+        tabular.normalise_frame(pl.DataFrame(_base(**{"metric.ae_4h_al.2025-03.numerator": ["1", "2"]})), BOOK)
+    [detail] = info.value.details
+    assert detail.path == "columns['metric.ae_4h_al.2025-03.numerator']"
+    assert detail.message.startswith("unknown metric 'ae_4h_al'; did you mean ae_4h_all?")
+
+
+def test_cli_lists_the_problems_of_a_csv_table_by_line(tmp_path: Path) -> None:
+    src = _csv_with_problems(tmp_path)
+    err = io.StringIO()
+    assert (
+        cli.run(["evaluate", str(src), "--batch", "-o", str(tmp_path / "x.jsonl"), "--chunk-rows", "1"], stderr=err)
+        == 3
+    )
+    text = err.getvalue()
+    assert f"policy-engine: invalid input: {src}: the table is invalid (6 problems)" in text
+    assert """  - line 4, column 'as_of': expected a date as YYYY-MM-DD, e.g. 2025-03-31 (got "15/05/2025")""" in text
+    assert text.count("15/05/2025") == 1 and not (tmp_path / "x.jsonl").exists()
 
 
 def test_a_rulebook_without_rank_rules_re_decides_its_doubtful_cells(tmp_path: Path) -> None:
