@@ -15,7 +15,15 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 from .engine import Backend, available_backends, evaluate, evaluate_many, resolve_backend, statuses
-from .errors import EngineError, ErrorDetail, ExpressionError, PolicyError, RulebookError, StateError
+from .errors import (
+    EngineError,
+    ErrorDetail,
+    ExpressionError,
+    PolicyError,
+    RulebookError,
+    SelectorError,
+    StateError,
+)
 from .explain import explain
 from .loader import Rulebook, load_rulebook
 from .outcomes import STATUSES, Citation, DecisionRecord, Evaluation, Evidence, Firing, Outcome
@@ -53,6 +61,7 @@ __all__ = [
     "Rule",
     "Rulebook",
     "RulebookError",
+    "SelectorError",
     "Source",
     "State",
     "StateError",

@@ -1,6 +1,7 @@
 """The ``policy-engine`` command: a thin layer over the library.
 
-Exit codes: 0 success; 2 bad usage (unknown command or option); 3 invalid input (state,
+Exit codes: 0 success; 2 bad usage (unknown command or option, or a ``--org``, ``--status``,
+``--area``, ``RULE`` or ``ORG`` value that does not exist); 3 invalid input (state,
 rulebook, dates — the error list goes to stderr); 4 the evaluation could not be completed;
 5 ``verify-record`` found a difference.
 Nothing is written to stdout (or to ``--output``) unless the whole command succeeded, except that
@@ -20,12 +21,13 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from . import __version__
+from ._select import Selectors, split_values
 from .engine import evaluate
-from .errors import EngineError, PolicyError
+from .errors import EngineError, ErrorDetail, PolicyError, SelectorError
 from .explain import explain, explain_tree
 from .loader import Rulebook, load_rulebook
-from .outcomes import Evaluation
-from .state import load_state
+from .outcomes import STATUSES, Evaluation
+from .state import State, load_state
 
 EXIT_OK, EXIT_USAGE, EXIT_INVALID, EXIT_ENGINE = 0, 2, 3, 4
 
@@ -34,7 +36,8 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="policy-engine",
         description="Evaluate NHS England 2024/25 planning guidance rules against a system state.",
-        epilog="Exit codes: 0 ok, 2 usage, 3 invalid input (errors on stderr), 4 evaluation failed, "
+        epilog="Exit codes: 0 ok, 2 usage (also an unknown --org/--status/--area/RULE/ORG value), "
+        "3 invalid input (errors on stderr), 4 evaluation failed, "
         "5 verify-record found a difference.",
     )
     p.add_argument("--version", action="version", version=f"policy-engine {__version__}")
@@ -60,8 +63,12 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help="json or table (default: table in a terminal, json otherwise)",
     )
-    ev.add_argument("--status", action="append", help="only outcomes with this status (repeatable)")
-    ev.add_argument("--org", action="append", help="only outcomes for this organisation (repeatable)")
+    ev.add_argument(
+        "--status", action="append", help="only outcomes with these statuses (comma-separated list; repeatable)"
+    )
+    ev.add_argument(
+        "--org", action="append", help="only outcomes for these organisations (comma-separated list; repeatable)"
+    )
     ev.add_argument("-o", "--output", help="write to this file instead of stdout (atomically)")
     ev.add_argument("--record", help="also write the decision record (JSON) to this file")
     ev.add_argument("--log", help="append the decision record as one JSON line to this audit log")
@@ -146,13 +153,13 @@ def _parser() -> argparse.ArgumentParser:
     rp.add_argument("--format", choices=["html", "md"], default="html")
     rp.add_argument("--as-of")
     rp.add_argument("--backend", default="auto", choices=["auto", "native", "durable"])
-    rp.add_argument("--org", action="append", help="only this organisation (repeatable)")
+    rp.add_argument("--org", action="append", help="only these organisations (comma-separated list; repeatable)")
     rp.add_argument("-o", "--output", help="write to this file instead of stdout (atomically)")
     common(rp)
 
     ru = sub.add_parser("rules", help="list the rules with their citations")
     ru.add_argument("--format", choices=["table", "json"], default="table")
-    ru.add_argument("--area", help="only this area")
+    ru.add_argument("--area", action="append", help="only these areas (comma-separated list; repeatable)")
     common(ru)
 
     im = sub.add_parser("import", help="build a state from NHS England statistics files (summary on stderr)")
@@ -166,52 +173,80 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def _table(evaluation: Evaluation) -> str:
+def _table(evaluation: Evaluation, filters: str = "", total: int = 0) -> str:
+    """The outcomes as a table; ``filters`` (the options that chose them of ``total``) are named in the
+    summary line, and a filter that matched nothing says so instead of printing an empty table."""
     rows = [("ORGANISATION", "RULE", "KIND", "STATUS", "DEADLINE", "EXPLANATION")]
     for o in evaluation.outcomes:
         expl = o.explanation if len(o.explanation) <= 110 else o.explanation[:107] + "..."
         rows.append((o.org_id, o.rule_id, o.kind, o.status, str(o.deadline or ""), expl))
     widths = [max(len(r[i]) for r in rows) for i in range(5)]
     lines = ["  ".join(r[i].ljust(widths[i]) for i in range(5)) + "  " + r[5] for r in rows]
+    if filters and not evaluation.outcomes:
+        lines = [f"No outcome matched {filters}."]
     rec = evaluation.record
     summary = ", ".join(f"{k}: {v}" for k, v in evaluation.counts().items())
+    n = len(evaluation.outcomes)
+    shown = f"{n} of {total} outcomes matched {filters}" if filters else f"{n} outcomes"
     lines.append("")
     lines.append(
-        f"{len(evaluation.outcomes)} outcomes ({summary}); as of {rec.as_of}; rulebook "
+        f"{shown}{f' ({summary})' if summary else ''}; as of {rec.as_of}; rulebook "
         f"{rec.rulebook_id} {rec.rulebook_version}; backend {rec.backend}"
     )
     return "\n".join(lines) + "\n"
 
 
+def _filters(**options: Sequence[str] | None) -> str:
+    """The filter options given, as a user would type them (``--status breached,overdue``)."""
+    return " ".join(f"--{name} {','.join(values)}" for name, values in options.items() if values is not None)
+
+
 def _filtered(evaluation: Evaluation, statuses: Sequence[str] | None, orgs: Sequence[str] | None) -> Evaluation:
-    if not statuses and not orgs:
+    if statuses is None and orgs is None:
         return evaluation
     import attrs
 
-    kept = tuple(
-        o for o in evaluation.outcomes if (not statuses or o.status in statuses) and (not orgs or o.org_id in orgs)
-    )
-    return attrs.evolve(evaluation, outcomes=kept)
+    return attrs.evolve(evaluation, outcomes=tuple(evaluation.find(org_id=orgs, status=statuses)))
 
 
-def _rules_table(book: Rulebook, area: str | None) -> str:
+def _check_selectors(args: argparse.Namespace, book: Rulebook, state: State | None) -> None:
+    """Every ``--org``/``--status``/``--area``/``RULE``/``ORG`` value exists (SelectorError, exit 2,
+    naming the close matches otherwise), checked before anything is evaluated or written."""
+    check = Selectors()
+    orgs = [o.id for o in state.organisations] if state is not None else []
+    if args.command in ("explain", "what-if"):
+        check.check("RULE", "rule", (args.rule,), (r.id for r in book.rules), "in the rulebook")
+        check.check("ORG", "organisation", (args.org,), orgs, "in the state")
+    else:
+        check.check("--status", "status", getattr(args, "status", None), STATUSES)
+        check.check("--org", "organisation", getattr(args, "org", None), orgs, "in the state")
+        check.check("--area", "area", getattr(args, "area", None), book.areas, "in the rulebook")
+    check.raise_if_unknown()
+
+
+def _rules_table(book: Rulebook, areas: Sequence[str] | None) -> str:
     lines = []
     for r in sorted(book.rules, key=lambda r: (r.area, r.id)):
-        if area and r.area != area:
+        if areas is not None and r.area not in areas:
             continue
         lines.append(f"{r.id}  [{r.kind}; {', '.join(r.applies_to)}; deadline {r.deadline or 'none'}]")
         lines.append(f"    {r.title}")
         lines.append(f"    when: {r.condition_text}")
         lines.append(f"    source: {r.source.document} \u00a7 {r.source.section} [{r.confidence}]")
         lines.append(f"    \u201c{r.source.quote}\u201d")
-    lines.append(f"\n{len([r for r in book.rules if not area or r.area == area])} rules in {book.id} {book.version}")
+    if areas is None:
+        lines.append(f"\n{len(book.rules)} rules in {book.id} {book.version}")
+    else:
+        shown, filters = sum(1 for r in book.rules if r.area in areas), _filters(area=areas)
+        head = "" if shown else f"No rule matched {filters}.\n"
+        lines.append(f"{head}\n{shown} of {len(book.rules)} rules in {book.id} {book.version} matched {filters}")
     return "\n".join(lines) + "\n"
 
 
-def _rules_json(book: Rulebook, area: str | None) -> str:
+def _rules_json(book: Rulebook, areas: Sequence[str] | None) -> str:
     out = []
     for r in sorted(book.rules, key=lambda r: (r.area, r.id)):
-        if area and r.area != area:
+        if areas is not None and r.area not in areas:
             continue
         out.append(
             {
@@ -275,6 +310,9 @@ def run(argv: Sequence[str] | None = None, stdout: TextIO | None = None, stderr:
         text = _dispatch(args, out, err)
         if text is not None:
             _write(text, getattr(args, "output", None), out)
+    except (SelectorError, OptionConflict) as exc:
+        err.write(f"policy-engine: usage error: {exc}\n")
+        return EXIT_USAGE
     except EngineError as exc:
         err.write(f"policy-engine: error: {exc}\n")
         return EXIT_ENGINE
@@ -314,7 +352,10 @@ def _dispatch(args: argparse.Namespace, out: TextIO, err: TextIO) -> str | None:
     if args.command == "verify-sources":
         return _verify_sources(book)
     if args.command == "rules":
-        return _rules_json(book, args.area) if args.format == "json" else _rules_table(book, args.area)
+        areas = split_values(args.area)
+        args.area = areas
+        _check_selectors(args, book, None)
+        return _rules_json(book, areas) if args.format == "json" else _rules_table(book, areas)
     if args.command == "import":
         from .importers import import_files
 
@@ -324,8 +365,16 @@ def _dispatch(args: argparse.Namespace, out: TextIO, err: TextIO) -> str | None:
         err.write(summary.to_text())
         return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
     if args.command == "evaluate" and args.batch:
+        if args.status or args.org:
+            raise OptionConflict(
+                "--status and --org are not accepted with --batch",
+                [ErrorDetail("--status/--org", "--batch writes every outcome of every state; filter its output")],
+            )
         _batch(args, book, out, err)
         return None
+    if args.command in ("evaluate", "report"):
+        args.org = split_values(args.org)
+        args.status = split_values(getattr(args, "status", None))
     state = load_state(args.state)
     if args.command == "validate":
         from .errors import StateError
@@ -335,6 +384,7 @@ def _dispatch(args: argparse.Namespace, out: TextIO, err: TextIO) -> str | None:
         if problems:
             raise StateError("the state does not fit the rulebook", problems)
         return f"{args.state}: valid ({len(state.organisations)} organisations)\n"
+    _check_selectors(args, book, state)
     if args.command == "what-if":
         from .whatif import what_if
 
@@ -362,9 +412,12 @@ def _dispatch(args: argparse.Namespace, out: TextIO, err: TextIO) -> str | None:
             _write(json.dumps(record, indent=2, sort_keys=True) + "\n", args.record, out)
         if args.log:
             append_log(args.log, record)
+    total = len(evaluation.outcomes)
     evaluation = _filtered(evaluation, args.status, args.org)
     fmt = args.format or ("table" if out.isatty() else "json")
-    return _table(evaluation) if fmt == "table" else evaluation.to_json() + "\n"
+    if fmt == "table":
+        return _table(evaluation, _filters(org=args.org, status=args.status), total)
+    return evaluation.to_json() + "\n"
 
 
 def _check_as_of(text: str) -> None:
@@ -539,6 +592,10 @@ def _verify_record(args: argparse.Namespace, err: TextIO) -> str:
 
 class RecordMismatch(PolicyError):
     """verify-record found a difference (exit code 5)."""
+
+
+class OptionConflict(PolicyError):
+    """Options that cannot be used together (exit code 2)."""
 
 
 EXIT_MISMATCH = 5

@@ -124,7 +124,13 @@ def _evaluate(
         evaluated_at=stamp,
         overlays=book.overlays,
     )
-    return Evaluation(tuple(sorted(outcomes, key=lambda o: (o.org_id, o.rule_id))), trace, record)
+    return Evaluation(
+        tuple(sorted(outcomes, key=lambda o: (o.org_id, o.rule_id))),
+        trace,
+        record,
+        org_ids=frozenset(org.id for org in frozen.organisations),
+        rule_ids=frozenset(rules),
+    )
 
 
 def _book(rulebook: Rulebook | str | os.PathLike[str] | None) -> Rulebook:

@@ -14,6 +14,7 @@ __all__ = [
     "ExpressionError",
     "PolicyError",
     "RulebookError",
+    "SelectorError",
     "StateError",
 ]
 
@@ -81,6 +82,16 @@ class RulebookError(PolicyError, ValueError):
 
 class ExpressionError(RulebookError):
     """A rule's condition cannot be parsed or does not type-check."""
+
+
+class SelectorError(PolicyError, ValueError):
+    """A filter or selector names an organisation, rule, status or area that does not exist.
+
+    Raised by ``Evaluation.find``/``Evaluation.outcome``, ``explain``, ``what_if`` and
+    ``render_report`` (and the CLI's ``--org``, ``--status``, ``--area`` and ``RULE``/``ORG``
+    arguments, which exit with code 2) instead of matching nothing. Each detail names the
+    argument, the value and the close matches (``exb`` -> ``EXB``) or the valid values.
+    """
 
 
 class EngineError(PolicyError, RuntimeError):

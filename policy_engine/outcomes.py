@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import attrs
 
 from ._expr.evaluate import Evidence
+from ._select import Selectors
 from .errors import ErrorDetail, PolicyError
 from .rules import STATUSES
 
@@ -116,12 +117,34 @@ class Evaluation:
     outcomes: tuple[Outcome, ...]
     trace: tuple[Firing, ...]
     record: DecisionRecord
+    org_ids: frozenset[str] = attrs.field(default=frozenset(), repr=False)
+    """Every organisation of the evaluated state, including those no rule applies to (empty: the
+    organisations of ``outcomes``)."""
+    rule_ids: frozenset[str] = attrs.field(default=frozenset(), repr=False)
+    """Every rule of the rulebook evaluated (empty: the rules of ``outcomes``)."""
 
     def __iter__(self) -> Iterator[Outcome]:
         return iter(self.outcomes)
 
+    def _selectors(
+        self, rule_ids: Iterable[str] | None, org_ids: Iterable[str] | None, statuses: Iterable[str] | None
+    ) -> None:
+        check = Selectors()
+        check.check("rule_id", "rule", rule_ids, self.rule_ids or {o.rule_id for o in self.outcomes}, "in the rulebook")
+        check.check(
+            "org_id", "organisation", org_ids, self.org_ids or {o.org_id for o in self.outcomes}, "in the state"
+        )
+        check.check("status", "status", statuses, STATUSES)
+        check.raise_if_unknown()
+
     def outcome(self, rule_id: str, org_id: str) -> Outcome:
-        """The outcome of ``rule_id`` for ``org_id``; PolicyError if the rule produced none for it."""
+        """The outcome of ``rule_id`` for ``org_id``.
+
+        SelectorError (with close matches) if the rulebook has no such rule or the state no such
+        organisation; PolicyError if the rule produced no outcome for it (it does not apply to the
+        organisation's type).
+        """
+        self._selectors((rule_id,), (org_id,), None)
         for o in self.outcomes:
             if o.rule_id == rule_id and o.org_id == org_id:
                 return o
@@ -130,20 +153,31 @@ class Evaluation:
             [
                 ErrorDetail(
                     f"{rule_id} / {org_id}",
-                    "the rule produced no outcome for this organisation "
-                    "(unknown rule or organisation, or the rule does not apply to its type)",
+                    "the rule produced no outcome for this organisation (it does not apply to its type)",
                 )
             ],
         )
 
-    def find(self, rule_id: str | None = None, org_id: str | None = None, status: str | None = None) -> list[Outcome]:
-        """Outcomes filtered by rule, organisation and/or status."""
+    def find(
+        self,
+        rule_id: str | Iterable[str] | None = None,
+        org_id: str | Iterable[str] | None = None,
+        status: str | Iterable[str] | None = None,
+    ) -> list[Outcome]:
+        """Outcomes filtered by rule, organisation and/or status (each one value or several).
+
+        Every value must exist: a rule of the rulebook, an organisation of the state, one of
+        ``STATUSES``; otherwise SelectorError (with close matches), never an empty list that looks
+        like "none". A valid filter that matches nothing gives ``[]``.
+        """
+        rules, orgs, statuses = _values(rule_id), _values(org_id), _values(status)
+        self._selectors(rules, orgs, statuses)
         return [
             o
             for o in self.outcomes
-            if (rule_id is None or o.rule_id == rule_id)
-            and (org_id is None or o.org_id == org_id)
-            and (status is None or o.status == status)
+            if (rules is None or o.rule_id in rules)
+            and (orgs is None or o.org_id in orgs)
+            and (statuses is None or o.status in statuses)
         ]
 
     def counts(self) -> dict[str, int]:
@@ -166,3 +200,9 @@ class Evaluation:
     def to_json(self, indent: int | None = 2) -> str:
         """Deterministic JSON text (sorted keys)."""
         return json.dumps(self.to_dict(), indent=indent, sort_keys=True, ensure_ascii=False)
+
+
+def _values(selector: str | Iterable[str] | None) -> frozenset[str] | None:
+    if selector is None:
+        return None
+    return frozenset((selector,) if isinstance(selector, str) else selector)

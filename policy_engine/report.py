@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+from collections.abc import Sequence
 from fractions import Fraction
 
 from ._expr.ast import Binary, Call, Name, Node
 from ._expr.checker import METRIC_FUNCTIONS, metric_calls, name_arg
 from ._expr.evaluate import format_number
+from ._select import Selectors
 from ._time import format_month, month_complete, parse_month
 from .loader import Rulebook
 from .outcomes import Evaluation, Outcome
@@ -141,9 +143,15 @@ def _grouped(outcomes: list[Outcome]) -> list[tuple[str, list[Outcome]]]:
 
 
 def render_report(
-    evaluation: Evaluation, state: State, rulebook: Rulebook, fmt: str = "html", orgs: list[str] | None = None
+    evaluation: Evaluation, state: State, rulebook: Rulebook, fmt: str = "html", orgs: Sequence[str] | None = None
 ) -> str:
-    """The evaluation report as a self-contained HTML page (inline SVG charts, no network) or Markdown."""
+    """The evaluation report as a self-contained HTML page (inline SVG charts, no network) or Markdown.
+
+    ``orgs`` limits it to those organisations; an id the state does not have is a SelectorError.
+    """
+    check = Selectors()
+    check.check("orgs", "organisation", orgs, (o.id for o in state.organisations), "in the state")
+    check.raise_if_unknown()
     rules = {r.id: r for r in rulebook.rules}
     rec = evaluation.record
     chosen = [o for o in state.organisations if orgs is None or o.id in orgs]

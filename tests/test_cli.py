@@ -323,3 +323,111 @@ def test_verify_sources_lists_hashes_of_the_texts_checked() -> None:
     raw = (policies_root() / "nhs-2024-25" / "sources" / "national-objectives-2024-25.md").read_bytes()
     assert f"{hashlib.sha256(raw).hexdigest()}" in out
     assert "rule quotes" in out and "ledger quotes" in out
+
+
+# ----------------------------------------------------------------------------- filters and selectors
+
+EXAMPLE = str(Path(__file__).resolve().parents[1] / "examples" / "state.json")
+
+
+def test_the_filters_of_issue_14_are_usage_errors_not_empty_output() -> None:
+    for argv, hint in [
+        (("evaluate", EXAMPLE, "--org", "EXZ"), "no organisation 'EXZ' in the state"),
+        (("evaluate", EXAMPLE, "--org", "exb"), "did you mean EXB?"),
+        (("evaluate", EXAMPLE, "--status", "breach"), "did you mean breached"),
+        (("evaluate", EXAMPLE, "--status", "breached,overdue,nope"), "valid: breached, due, eligible"),
+        (("report", EXAMPLE, "--org", "EXZ"), "no organisation 'EXZ' in the state"),
+        (("rules", "--area", "uec"), "did you mean urgent-emergency-care?"),
+    ]:
+        code, out, err = _run(*argv)
+        assert code == EXIT_USAGE and out == "", argv
+        assert err.startswith("policy-engine: usage error: unknown ") and hint in err, (argv, err)
+
+
+def test_each_unknown_selector_on_each_command(tmp_path: Path) -> None:
+    state = _state_file(tmp_path)
+    cases = [
+        (("evaluate", state, "--org", "RA9"), "--org: no organisation 'RA9'"),
+        (("evaluate", state, "--status", "failed"), "--status: no status 'failed'"),
+        (("report", state, "--org", "QA1,RA9"), "--org: no organisation 'RA9'"),
+        (("rules", "--area", "cancer,nope"), "--area: no area 'nope' in the rulebook"),
+        (("explain", state, "uec.ae-4h-87", "RA1"), "RULE: no rule 'uec.ae-4h-87' in the rulebook; did you mean"),
+        (("explain", state, "uec.ae-4h-78", "RA9"), "ORG: no organisation 'RA9' in the state"),
+        (("what-if", state, "uec.ae-4h-87", "RA1"), "RULE: no rule 'uec.ae-4h-87'"),
+        (("what-if", state, "uec.ae-4h-78", "ra1"), "ORG: no organisation 'ra1' in the state; did you mean RA1?"),
+    ]
+    for argv, hint in cases:
+        code, out, err = _run(*argv)
+        assert code == EXIT_USAGE and out == "", argv
+        assert hint in err, (argv, err)
+    # Both unknown: both named, in one message.
+    code, _, err = _run("explain", state, "nope", "RA9")
+    assert code == EXIT_USAGE and "unknown rule and organisation" in err and "RULE:" in err and "ORG:" in err
+    # Known rule and organisation, but the rule does not apply to the trust: still an input error (3).
+    assert _run("what-if", state, "uec.cat2-mean-30min", "RA1")[0] == EXIT_INVALID
+
+
+def test_an_unknown_filter_writes_no_output_record_or_log(tmp_path: Path) -> None:
+    target, record, log = tmp_path / "out.json", tmp_path / "record.json", tmp_path / "audit.jsonl"
+    argv = ["evaluate", _state_file(tmp_path), "--org", "RA9", "-o", str(target), "--record", str(record)]
+    code, out, _ = _run(*argv, "--log", str(log))
+    assert code == EXIT_USAGE and out == ""
+    assert not target.exists() and not record.exists() and not log.exists()
+    code, _, _ = _run("report", _state_file(tmp_path), "--org", "nope", "-o", str(target))
+    assert code == EXIT_USAGE and not target.exists()
+
+
+def test_comma_lists_and_repeated_options_are_the_same_filter(tmp_path: Path) -> None:
+    state = _state_file(tmp_path)
+
+    def chosen(*filters: str) -> set[tuple[str, str]]:
+        code, out, err = _run("evaluate", state, "--format", "json", "--backend", "native", *filters)
+        assert code == EXIT_OK, err
+        return {(o["organisation"], o["status"]) for o in json.loads(out)["outcomes"]}
+
+    listed = chosen("--status", "breached,not_met", "--org", "QA1, RA1")
+    assert listed == chosen("--status", "breached", "--status", "not_met", "--org", "QA1", "--org", "RA1")
+    assert listed == chosen("--status", "breached,not_met", "--status", "breached")
+    assert {s for _, s in listed} == {"breached", "not_met"}
+    code, out, _ = _run("rules", "--area", "cancer,urgent-emergency-care", "--format", "json")
+    assert code == EXIT_OK and {r["area"] for r in json.loads(out)} == {"cancer", "urgent-emergency-care"}
+    code, out, _ = _run("rules", "--area", "cancer", "--area", "urgent-emergency-care")
+    assert code == EXIT_OK and "uec.ae-4h-78" in out and "rules in nhs-2024-25" in out
+    assert "matched --area cancer,urgent-emergency-care" in out
+    code, out, _ = _run("report", state, "--org", "QA1,RA1", "--format", "md")
+    assert code == EXIT_OK and "## QA1" in out and "## RA1" in out
+    code, _, err = _run("evaluate", state, "--status", "breached,")
+    assert code == EXIT_USAGE and "an empty status" in err
+
+
+def test_a_valid_filter_that_matches_nothing_says_so(tmp_path: Path) -> None:
+    state = _state_file(tmp_path)
+    code, out, err = _run("evaluate", state, "--format", "table", "--status", "overdue,met_late", "--org", "RA1")
+    assert code == EXIT_OK, err
+    assert out.startswith("No outcome matched --org RA1 --status overdue,met_late.\n")
+    assert "ORGANISATION" not in out and "0 of " in out
+    code, out, _ = _run("evaluate", state, "--format", "table", "--status", "breached")
+    assert code == EXIT_OK and "outcomes matched --status breached (breached: " in out
+    # JSON stays the evaluation document, with no outcomes.
+    code, out, _ = _run("evaluate", state, "--format", "json", "--status", "overdue")
+    assert code == EXIT_OK
+    doc = json.loads(out)
+    jsonschema.validate(doc, load_schema("outcome.schema.json"))
+    assert doc["outcomes"] == [] and doc["summary"] == {}
+
+
+def test_batch_refuses_filters_it_would_ignore(tmp_path: Path) -> None:
+    lines = tmp_path / "states.jsonl"
+    lines.write_text(json.dumps(STATE) + "\n")
+    code, out, err = _run("evaluate", str(lines), "--batch", "--status", "breached")
+    assert code == EXIT_USAGE and out == "" and "not accepted with --batch" in err
+
+
+def test_console_script_exits_2_on_an_unknown_organisation() -> None:
+    exe = Path(sys.executable).with_name("policy-engine")
+    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "policy_engine"]
+    argv = [*cmd, "evaluate", EXAMPLE, "--org", "exb,EXZ", "--status", "breach"]
+    result = subprocess.run(argv, capture_output=True, text=True, timeout=120)
+    assert result.returncode == EXIT_USAGE and result.stdout == ""
+    assert "did you mean EXB?" in result.stderr and "no organisation 'EXZ'" in result.stderr
+    assert "did you mean breached" in result.stderr and "Traceback" not in result.stderr

@@ -171,6 +171,88 @@ def test_explain_text_contains_the_derivation() -> None:
         pe.explain(ev, "uec.cat2-mean-30min", "RA2")
 
 
+# ----------------------------------------------------------------------------- selectors
+
+PCN_STATE = {**STATE, "organisations": [*STATE["organisations"], {"id": "U1", "type": "pcn"}]}
+
+
+def test_find_refuses_unknown_selectors_with_close_matches() -> None:
+    ev = pe.evaluate(STATE, BOOK, backend="native", evaluated_at=STAMP)
+    with pytest.raises(pe.SelectorError) as info:
+        ev.find(org_id="ra1")
+    assert isinstance(info.value, pe.PolicyError) and isinstance(info.value, ValueError)
+    (detail,) = info.value.details
+    assert detail.path == "org_id" and "did you mean RA1?" in detail.message
+    with pytest.raises(pe.SelectorError, match="unknown status") as info:
+        ev.find(status="breach")
+    assert "did you mean breached" in info.value.details[0].message
+    with pytest.raises(pe.SelectorError, match="unknown rule") as info:
+        ev.find(rule_id="uec.ae-4h-87")
+    assert "uec.ae-4h-78" in info.value.details[0].message
+    # Every unknown value of every filter in one error.
+    with pytest.raises(pe.SelectorError, match="unknown rule and organisation and status") as info:
+        ev.find(rule_id="nope", org_id=["RA1", "RZZ"], status=("met", "meet"))
+    assert [d.path for d in info.value.details] == ["rule_id", "org_id", "status"]
+    assert "valid: RA1, RA2" in info.value.details[1].message
+
+
+def test_find_takes_several_values_and_a_valid_filter_may_match_nothing() -> None:
+    ev = pe.evaluate(PCN_STATE, BOOK, backend="native", evaluated_at=STAMP)
+    both = ev.find(org_id=["RA1", "RA2"], status={"met", "not_met"})
+    assert {(o.org_id, o.status) for o in both} >= {("RA1", "met"), ("RA2", "not_met")}
+    assert {o.status for o in both} == {"met", "not_met"}
+    assert ev.find(org_id="U1") == []  # a PCN: no rule applies to it, but it is in the state
+    assert ev.find(status="overdue") == []
+    # The ids survive filtering (the CLI narrows outcomes with attrs.evolve).
+    import attrs
+
+    narrowed = attrs.evolve(ev, outcomes=())
+    assert narrowed.find(org_id="U1", rule_id="uec.ae-4h-78") == []
+    # Built without the ids, an Evaluation knows the organisations and rules of its outcomes.
+    bare = pe.Evaluation(ev.outcomes, ev.trace, ev.record)
+    assert bare.find(org_id="RA1") == ev.find(org_id="RA1")
+    with pytest.raises(pe.SelectorError):
+        bare.find(org_id="U1")
+
+
+def test_outcome_explain_and_what_if_say_which_of_rule_or_organisation_is_unknown() -> None:
+    from policy_engine.whatif import what_if
+
+    ev = pe.evaluate(STATE, BOOK, backend="native", evaluated_at=STAMP)
+    with pytest.raises(pe.SelectorError) as info:
+        ev.outcome("uec.ae-4h-87", "RA1")
+    assert info.value.summary == "unknown rule" and info.value.details[0].path == "rule_id"
+    with pytest.raises(pe.SelectorError) as info:
+        pe.explain(ev, "uec.ae-4h-78", "ra2", BOOK)
+    assert info.value.summary == "unknown organisation"
+    assert info.value.details[0].path == "org_id" and "did you mean RA2?" in info.value.details[0].message
+    with pytest.raises(pe.SelectorError, match="unknown rule and organisation"):
+        what_if(STATE, "nope", "RZZ", BOOK)
+    # Both known, but the rule does not apply to the organisation's type: not a selector error.
+    with pytest.raises(pe.PolicyError, match="no such outcome") as plain:
+        ev.outcome("uec.cat2-mean-30min", "RA1")
+    assert not isinstance(plain.value, pe.SelectorError)
+
+
+def test_report_refuses_an_unknown_organisation() -> None:
+    from policy_engine.report import render_report
+
+    state = pe.state_from_dict(STATE, BOOK)
+    ev = pe.evaluate(state, BOOK, backend="native", evaluated_at=STAMP)
+    with pytest.raises(pe.SelectorError, match="unknown organisation") as info:
+        render_report(ev, state, BOOK, "md", ["RA1", "ra3"])
+    assert info.value.details[0].path == "orgs"
+    assert "## RA2" in render_report(ev, state, BOOK, "md", ["RA2"])
+
+
+def test_a_scenario_naming_an_unknown_rule_fails_as_such() -> None:
+    from policy_engine.testing.scenarios import Expectation, Scenario, ScenarioFailure, run_scenario
+
+    scenario = Scenario("typo", "inline", "2025-04-20", STATE, (Expectation("uec.ae-4h-87", "RA1", "met"),))
+    with pytest.raises(ScenarioFailure, match=r"expected met, but no rule 'uec.ae-4h-87' in the rulebook; did you"):
+        run_scenario(scenario, BOOK)
+
+
 # ----------------------------------------------------------------------------- properties
 
 SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -377,8 +377,19 @@ def test_reference_table_problems_are_all_listed(tmp_path: Path) -> None:
 def test_as_of_option(tmp_path: Path) -> None:
     state, summary = import_files("ae", [AE], reference=REF, as_of="2025-05-15")
     assert state["as_of"] == "2025-05-15" and summary.as_of == "2025-05-15"
-    with pytest.raises(pe.StateError):
+    with pytest.raises(pe.StateError) as info:
         import_files("ae", [AE], as_of="15/05/2025")
+    [detail] = info.value.details
+    assert str(detail) == "as_of: expected a date as YYYY-MM-DD, e.g. 2025-03-31 (got '15/05/2025')"  # once
+
+
+def test_reference_table_errors_name_the_line_a_row_starts_on(tmp_path: Path) -> None:
+    # Lines are the file's own, from 1 at the header: a quoted line break and a blank line count.
+    text = 'ods_code,name,type,icb\nRZZ,"A trust\n(two lines)",acute_trust,\n\nRZY,C,hospital,\n'
+    with pytest.raises(ReferenceTableError) as info:
+        read_reference(_write(tmp_path, "orgs.csv", text))
+    [detail] = info.value.details
+    assert detail.path.endswith("orgs.csv:5") and "type must be one of" in detail.message
 
 
 # --------------------------------------------------------------------------- the CSV layer

@@ -11,7 +11,7 @@ import attrs
 import yaml
 
 from ..engine import evaluate
-from ..errors import ErrorDetail, PolicyError
+from ..errors import ErrorDetail, PolicyError, SelectorError
 from ..loader import Rulebook
 from ..outcomes import Evaluation
 
@@ -75,13 +75,19 @@ def load_scenarios(path: str | os.PathLike[str]) -> list[Scenario]:
 
 
 def run_scenario(scenario: Scenario, rulebook: Rulebook | str | None = None, backend: str = "native") -> Evaluation:
-    """Evaluate a scenario and check every expectation; ScenarioFailure lists all mismatches."""
+    """Evaluate a scenario and check every expectation; ScenarioFailure lists all mismatches (a
+    rule the rulebook lacks or an organisation the state lacks is one, with its close matches)."""
     evaluation = evaluate(
         scenario.state, rulebook, backend=backend, evaluated_at=dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
     )
     problems = []
     for e in scenario.expect:
-        found = evaluation.find(rule_id=e.rule, org_id=e.org)
+        try:
+            found = evaluation.find(rule_id=e.rule, org_id=e.org)
+        except SelectorError as exc:  # a misspelt rule or organisation is not "absent"
+            why = "; ".join(d.message for d in exc.details)
+            problems.append(f"  {e.rule} / {e.org}: expected {e.status}, but {why}")
+            continue
         got = found[0].status if found else "absent"
         if got != e.status:
             detail = f"\n      {found[0].explanation}" if found else ""
