@@ -8,12 +8,21 @@ demand::
 
 Tests that take the number of examples from the profile scale with it; the few that pin
 ``max_examples`` in their own ``@settings`` keep their count but inherit the rest.
+
+Also the one place that locates ``../shared`` (guidance texts and real NHS data kept beside the
+project, which a fresh clone does not have): a test that needs it asks the ``needs_shared``
+fixture, which skips the test with the reason when the path is absent. The suite needs nothing
+else outside the repository; the bundled guidance is read from ``policies/nhs-2024-25/sources``.
+``POLICY_ENGINE_SHARED_DIR`` points it elsewhere (a missing folder hides ``../shared``).
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
+from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, settings
 
 _SLOW = [HealthCheck.too_slow, HealthCheck.data_too_large]
@@ -23,3 +32,19 @@ settings.register_profile(
 )
 settings.register_profile("deep", max_examples=1000, deadline=None, suppress_health_check=_SLOW)
 settings.load_profile(os.environ.get("POLICY_ENGINE_HYPOTHESIS_PROFILE", "ci"))
+
+SHARED = Path(os.environ.get("POLICY_ENGINE_SHARED_DIR") or Path(__file__).resolve().parents[2] / "shared")
+
+
+def shared_path(subpath: str) -> Path:
+    """``../shared/<subpath>``, or skip the calling test saying it is absent (a fresh clone has none)."""
+    path = SHARED / subpath
+    if not path.exists():
+        pytest.skip(f"../shared/{subpath} is not beside the project: {path} does not exist (a fresh clone has none)")
+    return path
+
+
+@pytest.fixture
+def needs_shared() -> Callable[[str], Path]:
+    """``needs_shared("guidance")`` gives the path under ``../shared``, or skips the test with the reason."""
+    return shared_path

@@ -1,5 +1,9 @@
 """Checks the coverage ledger (policies/nhs-2024-25/coverage.yaml) against the guidance and the rule files.
 
+The guidance is the copy shipped with the rulebook (policies/nhs-2024-25/sources; test_sources.py checks
+it is byte-for-byte ../shared/guidance when that is beside the project), so this needs nothing outside
+the repository.
+
 Deliberately independent of the engine: it reads the YAML files and the guidance text directly
 (standard library + PyYAML only), so the ledger can be checked even when the engine does not load.
 
@@ -13,17 +17,14 @@ Deliberately independent of the engine: it reads the YAML files and the guidance
 
 from __future__ import annotations
 
-import os
 import re
 from functools import cache
 from pathlib import Path
 
 import yaml
 
-GUIDANCE_DIR = Path(
-    os.environ.get("POLICY_ENGINE_GUIDANCE_DIR") or Path(__file__).resolve().parents[2] / "shared" / "guidance"
-)
 POLICY_DIR = Path(__file__).resolve().parents[1] / "policies" / "nhs-2024-25"
+GUIDANCE_DIR = POLICY_DIR / "sources"
 LEDGER_FILE = POLICY_DIR / "coverage.yaml"
 NON_RULE_FILES = {"rulebook.yaml", "coverage.yaml"}
 

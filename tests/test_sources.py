@@ -1,9 +1,10 @@
-"""Every rule's quote is found verbatim in the guidance text it cites, and the shipped texts are the
-guidance folder's own."""
+"""Every rule's quote is found verbatim in the guidance text it cites (the texts shipped in the
+package), and the shipped texts are the guidance folder's own (``../shared/guidance``, only when it is
+beside the project: otherwise that test skips saying so)."""
 
 from __future__ import annotations
 
-import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -12,19 +13,16 @@ import policy_engine as pe
 from policy_engine._resources import policies_root
 from policy_engine.loader import normalise_text
 
-GUIDANCE = Path(
-    os.environ.get("POLICY_ENGINE_GUIDANCE_DIR", Path(__file__).resolve().parents[2] / "shared" / "guidance")
-)
 BOOK = pe.load_rulebook()
 
 
-@pytest.mark.skipif(not GUIDANCE.is_dir(), reason="shared/guidance is not beside the checkout")
-def test_shipped_sources_are_the_guidance_files() -> None:
+def test_shipped_sources_are_the_guidance_files(needs_shared: Callable[[str], Path]) -> None:
+    guidance = needs_shared("guidance")
     shipped = policies_root() / "nhs-2024-25" / "sources"
-    names = sorted(p.name for p in GUIDANCE.iterdir() if p.is_file())
+    names = sorted(p.name for p in guidance.iterdir() if p.is_file())
     assert names == sorted(BOOK.sources)
     for name in names:
-        assert (shipped / name).read_bytes() == (GUIDANCE / name).read_bytes(), name
+        assert (shipped / name).read_bytes() == (guidance / name).read_bytes(), name
 
 
 @pytest.mark.parametrize("rule", BOOK.rules, ids=[r.id for r in BOOK.rules])
