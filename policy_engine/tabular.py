@@ -205,14 +205,16 @@ class _Problems:
         return out
 
     def error(self, names: RowNames = _frame_rows, source: str | None = None) -> StateError:
+        """The problems in file order (columns first, then by row; a row's in the order found)."""
         rows = names(sorted({p.row for p in self.items if p.row is not None}))
+        ordered = sorted(self.items, key=lambda p: -1 if p.row is None else p.row)
         details = [
             ErrorDetail(
                 f"columns[{p.column!r}]" if p.row is None else rows[p.row].format(column=repr(p.column)),
                 p.message,
                 p.value,
             )
-            for p in self.items
+            for p in ordered
         ]
         what = "the table does not fit the column mapping" if self.unfit else "the table is invalid"
         count = f"the first {MAX_ERRORS} problems (there may be more)" if self.full() else f"{len(details)} problem"
@@ -925,18 +927,25 @@ def _row_names(source: str | os.PathLike[str]) -> RowNames:
         if not wanted:
             return out
         last = max(wanted)
-        with open(source, encoding="utf-8-sig", newline="") as fh:
-            reader = csv.reader(fh)
-            before = 0  # lines read before the record
-            record = -1  # the header
-            for cells in reader:
-                if cells:  # blank lines are not rows (Arrow's reader skips them too)
-                    if record in wanted:
-                        out[record] = f"line {before + 1}, column {{column}}"
-                    record += 1
-                    if record > last:
-                        break
-                before = reader.line_num
+        limit = csv.field_size_limit()
+        try:
+            csv.field_size_limit(2**31 - 1)  # a cell too long for the mapping is still a cell to count past
+            with open(source, encoding="utf-8-sig", newline="") as fh:
+                reader = csv.reader(fh)
+                before = 0  # lines read before the record
+                record = -1  # the header
+                for cells in reader:
+                    if cells:  # blank lines are not rows (Arrow's reader skips them too)
+                        if record in wanted:
+                            out[record] = f"line {before + 1}, column {{column}}"
+                        record += 1
+                        if record > last:
+                            break
+                    before = reader.line_num
+        except (OSError, ValueError, csv.Error):  # unreadable as Python reads CSV: rows keep their numbers
+            pass
+        finally:
+            csv.field_size_limit(limit)
         return {i: out.get(i, f"data row {i + 1}, column {{column}}") for i in rows}
 
     return lines

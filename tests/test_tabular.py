@@ -583,20 +583,35 @@ def test_a_csv_table_names_file_lines_and_lists_every_problem_in_one_run(tmp_pat
     with pytest.raises(pe.StateError) as info:
         tabular.evaluate_table(src, out, BOOK, chunk_rows=1)
     got = [(d.path, d.message, d.value) for d in info.value.details]
-    assert got == [
+    assert got == [  # in file order
         ("line 4, column 'as_of'", "expected a date as YYYY-MM-DD, e.g. 2025-03-31", '"15/05/2025"'),
-        ("line 7, column 'fact.pews_implemented'", "fact.pews_implemented expects a boolean: true or false", '"yes"'),
         ("line 6, column 'org_type'", f"expected one of {', '.join(pe.ORGANISATION_TYPES)}", '"hospital"'),
+        ("line 7, column 'fact.pews_implemented'", "fact.pews_implemented expects a boolean: true or false", '"yes"'),
+        ("line 8, column 'org_id'", "an organisation appears twice in one state", '"RX1"'),
         (
             "line 9, column 'fact.pews_implemented'",
             "expected fact.pews_implemented.date too (a fact is declared on a date)",
             "true",
         ),
-        ("line 8, column 'org_id'", "an organisation appears twice in one state", '"RX1"'),
         ("line 9, column 'org_id'", "an organisation appears twice in one state", '"RX1"'),
     ], got
     assert str(info.value).startswith(f"{src}: the table is invalid (6 problems)")
     assert not out.exists() and sorted(p.name for p in tmp_path.iterdir()) == ["rows.csv"]
+
+
+def test_lines_are_counted_past_a_cell_longer_than_pythons_csv_limit(tmp_path: Path) -> None:
+    src = tmp_path / "rows.csv"
+    evidence = "x" * 200_000  # over csv.field_size_limit(); itself a problem (at most 2000 characters)
+    src.write_text(
+        "state_id,org_id,org_type,as_of,fact.pews_implemented,fact.pews_implemented.date,fact.pews_implemented.evidence\n"
+        f's1,RX1,acute_trust,2025-04-30,true,2024-05-01,"{evidence}"\ns1,RX2,hospital,2025-04-30,,,\n'
+    )
+    with pytest.raises(pe.StateError) as info:
+        tabular.evaluate_table(src, tmp_path / "out.parquet", BOOK)
+    assert [d.path for d in info.value.details] == [
+        "line 2, column 'fact.pews_implemented.evidence'",
+        "line 3, column 'org_type'",
+    ]
 
 
 def test_a_parquet_table_names_data_rows_from_1_and_lists_every_chunk(tmp_path: Path) -> None:
