@@ -1072,11 +1072,24 @@ DESCRIPTION = (
 )
 
 
+COHORTS = [
+    {
+        "scope": "national",
+        "types": ["acute_trust"],
+        "source": "made-up example: its fictional England has only these three acute trusts, so the Type 1 A&E "
+        "incentive's national ranking of greatest improvement is among them (a real state declares this only when "
+        "built from a national file, e.g. the monthly A&E provider CSV)",
+        "date": "2025-05-08",
+    }
+]
+"""The example declares its acute trusts a complete national cohort (a fiction, said in its source)."""
+
+
 def build_state() -> dict[str, Any]:
     """The whole example state as a JSON-compatible dict."""
     trusts = [acute_large(), acute_over_80(), acute_no_type1(), ambulance(), mental_health(), community()]
     organisations = [icb(trusts), *trusts, pcn(), practice_good(), practice_struggling()]
-    return {"as_of": AS_OF, "description": DESCRIPTION, "organisations": organisations}
+    return {"as_of": AS_OF, "description": DESCRIPTION, "cohorts": COHORTS, "organisations": organisations}
 
 
 def render(state: Mapping[str, Any]) -> str:

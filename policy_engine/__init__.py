@@ -27,8 +27,9 @@ from .errors import (
 from .explain import explain
 from .loader import Rulebook, load_rulebook
 from .outcomes import STATUSES, Citation, DecisionRecord, Evaluation, Evidence, Firing, Outcome
-from .rules import ORGANISATION_TYPES, Parameter, Period, Rule, Source
+from .rules import ORGANISATION_TYPES, TIMINGS, Parameter, Period, Rule, Source
 from .state import (
+    CompleteCohort,
     Fact,
     Observation,
     Organisation,
@@ -42,8 +43,10 @@ from .state import (
 __all__ = [
     "ORGANISATION_TYPES",
     "STATUSES",
+    "TIMINGS",
     "Backend",
     "Citation",
+    "CompleteCohort",
     "DecisionRecord",
     "EngineError",
     "ErrorDetail",

@@ -7,14 +7,12 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from fractions import Fraction
 
-from ._expr.evaluate import UNKNOWN, Env, Evidence, Value, evaluate, find_rank_argument
+from ._cohort import Ranking, RankRange, cutoff_rank, rank_cohort, settle
+from ._expr.evaluate import UNKNOWN, CohortFigures, Env, Evidence, Value, evaluate, find_rank_argument, format_number
 from .loader import Rulebook
 from .outcomes import Citation, Firing, Outcome
 from .rules import Rule
-from .state import OrgView
-
-_POSITIVE = {"target": "met", "breach": "breached", "eligibility": "eligible", "obligation": "met"}
-_NEGATIVE = {"target": "not_met", "breach": "not_breached", "eligibility": "not_eligible", "obligation": "overdue"}
+from .state import CompleteCohort, OrgView, complete_cohort
 
 
 def _env(
@@ -60,26 +58,20 @@ def cohort_ranks(
     as_of: dt.date,
     book: Rulebook,
     outcomes: Mapping[str, Mapping[str, str]],
-) -> dict[str, Value]:
-    """rank() for every organisation the rule applies to: 1 = greatest; ties share a rank."""
+    cohorts: Sequence[CompleteCohort] = (),
+) -> Ranking[str]:
+    """The rank() rule's ranking of ``views`` (the organisations of its types), by organisation id,
+    against the complete cohort the state declares for the rule's scope (see ``_cohort``)."""
     arg = find_rank_argument(rule.condition)
-    assert arg is not None
-    values: dict[str, Fraction] = {}
+    assert arg is not None and rule.cohort is not None
+    declared = complete_cohort(cohorts, rule.cohort, rule.applies_to)
+    members: list[tuple[str, Value, Value]] = []
     for view in views:
         org_outcomes = outcomes.get(view.org.id, {})
-        if guard_value(rule, view, as_of, book, org_outcomes) is not True:
-            continue
-        v = evaluate(arg, _env(rule, view, as_of, book, org_outcomes, record=False))
-        if isinstance(v, Fraction):
-            values[view.org.id] = v
-    ordered = sorted(values.values(), reverse=True)
-    first_index: dict[Fraction, int] = {}
-    for i, v in enumerate(ordered):
-        first_index.setdefault(v, i + 1)
-    ranks: dict[str, Value] = {view.org.id: UNKNOWN for view in views}
-    for org_id, v in values.items():
-        ranks[org_id] = Fraction(first_index[v])
-    return ranks
+        guard = guard_value(rule, view, as_of, book, org_outcomes)
+        value = evaluate(arg, _env(rule, view, as_of, book, org_outcomes, record=False)) if guard is True else UNKNOWN
+        members.append((view.org.id, guard, value))
+    return rank_cohort(members, declared)
 
 
 def decide(
@@ -89,11 +81,33 @@ def decide(
     book: Rulebook,
     outcomes: Mapping[str, str],
     rank: Value = UNKNOWN,
+    ranking: Ranking[str] | None = None,
 ) -> Outcome:
-    """The outcome of ``rule`` for one organisation, given the statuses of the rules it reads."""
-    env = _env(rule, view, as_of, book, outcomes, rank)
+    """The outcome of ``rule`` for one organisation, given the statuses of the rules it reads.
+
+    A rank() rule is given its ``ranking`` (the rank is read from it), or, by the exact fallback of
+    the columnar backend, the ``rank`` itself."""
+    org_id = view.org.id
+    possible: Value | RankRange = rank if ranking is None else ranking.rank(org_id)
+    env = _env(rule, view, as_of, book, outcomes, possible if not isinstance(possible, RankRange) else UNKNOWN)
     status, reason = _status(rule, env, as_of)
+    if isinstance(possible, RankRange) and status == "unknown":
+
+        def status_at(r: Value) -> str:
+            return _status(rule, _env(rule, view, as_of, book, outcomes, r, record=False), as_of)[0]
+
+        settled = settle(possible, status_at)
+        if settled != "unknown":
+            status = settled
+            reason = (
+                "decided whatever the unknown members' values: every rank from "
+                f"{possible.low} to {possible.high} gives it"
+            )
+    if status == "unknown" and ranking is not None:
+        reason = ranking.unknown_reason(org_id, rule) or reason
     evidence = tuple(env.evidence or ())
+    if ranking is not None and status != "not_applicable":
+        evidence += (_cohort_evidence(rule, ranking, org_id),)
     return Outcome(
         rule_id=rule.id,
         org_id=view.org.id,
@@ -118,14 +132,14 @@ def _status(rule: Rule, env: Env, as_of: dt.date) -> tuple[str, str]:
             return "unknown", f"cannot tell whether the rule applies ({rule.applicable_if_text} is unknown)"
         if g is False:
             return "not_applicable", f"the rule does not apply ({rule.applicable_if_text} is false)"
-    before = rule.deadline is not None and as_of <= rule.deadline
+    judged = rule.judged_on(as_of)
     if rule.kind != "obligation":
-        if before:
+        if not judged:
             return "due", f"judged after {rule.deadline}; as of {as_of} it is not yet due for assessment"
         v = evaluate(rule.condition, env)
         if v is UNKNOWN:
             return "unknown", "the data needed are missing"
-        return (_POSITIVE[rule.kind] if v else _NEGATIVE[rule.kind]), ""
+        return (rule.positive_status if v else rule.negative_status), ""
     v = evaluate(rule.condition, env)
     if v is True:
         if rule.completed_on is not None and rule.deadline is not None:
@@ -133,13 +147,59 @@ def _status(rule: Rule, env: Env, as_of: dt.date) -> tuple[str, str]:
             if isinstance(done, dt.date) and done > rule.deadline:
                 return "met_late", f"done on {done}, after the deadline {rule.deadline}"
         return "met", ""
-    if before or rule.deadline is None:
-        when = f" by {rule.deadline}" if rule.deadline else ""
+    if rule.timing == "standing":
+        if not judged:
+            return "due", f"a standing requirement in force from {rule.in_force}"
+        if v is UNKNOWN:
+            return "unknown", "nothing is declared, and this standing requirement is in force on every date"
+        return "not_met", f"the latest declaration falls short of a standing requirement in force since {rule.in_force}"
+    if not judged:
         missing = "not yet declared" if v is UNKNOWN else "not yet done"
-        return "due", f"{missing}{when}"
+        return "due", f"{missing} by {rule.deadline}"
     if v is UNKNOWN:
         return "unknown", f"the deadline {rule.deadline} has passed and nothing is declared"
     return "overdue", f"not done by the deadline {rule.deadline}"
+
+
+def _cohort_evidence(rule: Rule, ranking: Ranking[str], org_id: str) -> Evidence:
+    """The cohort a rank() rule ranked within, the organisation's value and rank, and the cut-off."""
+    c = ranking.cohort
+    own = ranking.values.get(org_id)
+    rank = ranking.rank(org_id)
+    k = cutoff_rank(rule)
+    cut = ranking.value_at_rank(k) if k is not None else None
+    figures = CohortFigures(
+        scope=rule.cohort or "",
+        types=tuple(rule.applies_to),
+        complete=c is not None,
+        source=c.source if c else None,
+        date=c.date.isoformat() if c and c.date else None,
+        size=len(ranking.values) + len(ranking.uncertain),
+        ranked=len(ranking.values),
+        value=float(own) if own is not None else None,
+        value_exact=f"{own.numerator}/{own.denominator}" if own is not None else None,
+        rank=int(rank) if isinstance(rank, Fraction) else None,
+        rank_low=rank.low if isinstance(rank, RankRange) else None,
+        rank_high=rank.high if isinstance(rank, RankRange) else None,
+        cutoff_rank=k,
+        cutoff_value=float(cut) if cut is not None else None,
+        cutoff_exact=f"{cut.numerator}/{cut.denominator}" if cut is not None else None,
+        candidates=ranking.candidates,
+    )
+    if c is None:
+        text = f"not declared complete: {ranking.candidates} organisation(s) of these types in the state"
+    else:
+        where = (
+            f"rank {figures.rank}"
+            if figures.rank is not None
+            else (f"rank {figures.rank_low}..{figures.rank_high}" if figures.rank_low is not None else "not ranked")
+        )
+        text = f"complete ({c.source}); {where} of {figures.size}"
+        if own is not None:
+            text += f"; own value {format_number(own)}"
+        if cut is not None:
+            text += f"; value at the cut-off (rank {k}) {format_number(cut)}"
+    return Evidence("cohort", f"{rule.cohort} cohort of {', '.join(rule.applies_to)}", text, cohort=figures)
 
 
 _LABEL = {

@@ -229,7 +229,7 @@ def _rules_table(book: Rulebook, areas: Sequence[str] | None) -> str:
     for r in sorted(book.rules, key=lambda r: (r.area, r.id)):
         if areas is not None and r.area not in areas:
             continue
-        lines.append(f"{r.id}  [{r.kind}; {', '.join(r.applies_to)}; deadline {r.deadline or 'none'}]")
+        lines.append(f"{r.id}  [{r.kind}; {', '.join(r.applies_to)}; {r.timing_label()}]")
         lines.append(f"    {r.title}")
         lines.append(f"    when: {r.condition_text}")
         lines.append(f"    source: {r.source.document} \u00a7 {r.source.section} [{r.confidence}]")
@@ -258,6 +258,8 @@ def _rules_json(book: Rulebook, areas: Sequence[str] | None) -> str:
                 "condition": r.condition_text,
                 "applicable_if": r.applicable_if_text,
                 "deadline": r.deadline.isoformat() if r.deadline else None,
+                "timing": r.timing,
+                "timing_text": r.timing_text(),
                 "parameters": {
                     n: {"value": str(p.value), "unit": p.unit, "wording": p.wording} for n, p in r.parameters.items()
                 },

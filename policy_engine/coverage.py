@@ -85,6 +85,9 @@ class Coverage:
             for e in self.entries:
                 cell = ", ".join(f"`{r}` ({scenarios.get(r, 0)})" for r in e.rules) or "not a rule"
                 lines.append(f"| `{e.id}` | {e.area} | {cell} |")
+        lines += ["", "## How each rule is judged over time", "", "| rule | kind | timing |", "|---|---|---|"]
+        for rule in self.rulebook.rules:
+            lines.append(f"| `{rule.id}` | {rule.kind} | {rule.timing_text()} |")
         return "\n".join(lines) + "\n"
 
     def to_html(self, scenarios: Mapping[str, int] | None = None) -> str:
@@ -98,13 +101,15 @@ class Coverage:
             f"<td>{c['not_a_rule']}</td><td>{c['rules']}</td></tr>"
             for a, c in counts.items()
         )
+        timings = {r.id: r.timing_text() for r in self.rulebook.rules}
         items = "".join(
             f'<tr id="{html.escape(e.id)}"><td><code>{html.escape(e.id)}</code></td><td>{html.escape(e.area)}</td>'
             f"<td>{html.escape(e.section)}</td><td>\u201c{html.escape(e.quote)}\u201d</td><td>"
             + (
-                ", ".join(
+                "<br>".join(
                     f"<code>{html.escape(r)}</code>"
                     + (f" ({scenarios.get(r, 0)} scenario tests)" if scenarios is not None else "")
+                    + f" — {html.escape(timings[r])}"
                     for r in e.rules
                 )
                 if e.rules
@@ -127,7 +132,19 @@ class Coverage:
 
     def to_json(self) -> str:
         return json.dumps(
-            {"counts": self.counts(), "entries": [attrs.asdict(e) for e in self.entries]},
+            {
+                "counts": self.counts(),
+                "entries": [attrs.asdict(e) for e in self.entries],
+                "timings": {
+                    r.id: {
+                        "timing": r.timing,
+                        "deadline": r.deadline.isoformat() if r.deadline else None,
+                        "in_force": r.in_force.isoformat() if r.in_force else None,
+                        "words": r.timing_text(),
+                    }
+                    for r in self.rulebook.rules
+                },
+            },
             indent=2,
             ensure_ascii=False,
         )

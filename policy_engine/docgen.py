@@ -693,16 +693,7 @@ def _entry(
             wording = _esc(p.wording) if p.wording else "—"
             out.append(f"| {_code(name)} | {_esc(_quantity(p.value, p.unit))} | {_esc(p.unit)} | {wording} |")
         out.append("")
-    facts_line = []
-    if rule.deadline is not None:
-        judged = (
-            "`met` once done; otherwise `due` until then and `overdue` after it"
-            if rule.kind == "obligation"
-            else "`due` until then, judged after it"
-        )
-        facts_line.append(f"**Deadline** {_date(rule.deadline)} ({judged})")
-    else:
-        facts_line.append("**Deadline** none (judged at every evaluation date)")
+    facts_line = [f"**Timing** {_esc(rule.timing_text())}"]
     if rule.period is not None:
         facts_line.append(f"**Period** {_period_label(rule.period)} ({_period_range(rule.period)})")
     if rule.objective is not None:

@@ -106,7 +106,7 @@ def _evaluate(
     chosen = resolve_backend(backend)
     views = [view_at(org, when, book.date_facts) for org in frozen.organisations]
     runner = _durable.run if chosen == "durable" else _native.run
-    outcomes = runner(book, views, when)
+    outcomes = runner(book, views, when, frozen.cohorts)
     order = {r.id: i for i, r in enumerate(book.rules)}
     rules = {r.id: r for r in book.rules}
     by_firing = sorted(outcomes, key=lambda o: (order[o.rule_id], o.org_id))
@@ -180,8 +180,8 @@ def statuses(
         book, frozen, when = _prepare(state, rulebook, as_of)
         program = _compiled.program(book)
         if backend == "durable":
-            return _durable.run_statuses(book, program, frozen.organisations, when)
-        return program.run(frozen.organisations, when)
+            return _durable.run_statuses(book, program, frozen.organisations, when, frozen.cohorts)
+        return program.run(frozen.organisations, when, frozen.cohorts)
 
 
 def _as_of(value: dt.date | str | None, state: State) -> dt.date:

@@ -33,6 +33,7 @@ def _tree(evaluation: Evaluation, outcome: Outcome, book: Rulebook | None, seen:
     if book is not None:
         rule = book.rule(outcome.rule_id)
         node["condition"] = rule.condition_text
+        node["timing"] = rule.timing_text()
         if rule.applicable_if_text:
             node["applicable_if"] = rule.applicable_if_text
     for e in outcome.evidence:
@@ -64,6 +65,8 @@ def _render(node: dict[str, Any], lines: list[str], depth: int) -> None:
         lines.append(f"{pad}  condition: {node['condition']}")
     if "applicable_if" in node:
         lines.append(f"{pad}  applies if: {node['applicable_if']}")
+    if "timing" in node:
+        lines.append(f"{pad}  timing: {node['timing']}")
     for e in node["evidence"]:
         if e["kind"] == "comparison":
             lines.append(f"{pad}  compared: {e.get('reference', e['name'])}")

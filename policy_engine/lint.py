@@ -165,13 +165,6 @@ def _intervals(rule: Rule) -> Iterator[Finding]:
 
 
 def _deadline(book: Rulebook, rule: Rule) -> Iterator[Finding]:
-    if rule.deadline is not None and not (book.start <= rule.deadline <= book.end):
-        yield Finding(
-            "W400",
-            "warning",
-            rule.id,
-            f"deadline {rule.deadline} is outside the rulebook's period {book.start}..{book.end}",
-        )
     if rule.period is not None and rule.deadline is None and rule.kind != "obligation":
         yield Finding(
             "W410",

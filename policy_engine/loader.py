@@ -307,7 +307,20 @@ def load_rulebook(name_or_path: str | os.PathLike[str] = "nhs-2024-25") -> Ruleb
     book_start, book_end = parse_date(manifest["start"]), parse_date(manifest["end"])
     rules: dict[str, Rule] = {}
     for fname, i, r, area in raw_rules:
-        rule = _build_rule(fname, i, r, area, metrics, facts, services, periods, rule_types, source_texts, errors)
+        rule = _build_rule(
+            fname,
+            i,
+            r,
+            area,
+            metrics,
+            facts,
+            services,
+            periods,
+            rule_types,
+            source_texts,
+            (book_start, book_end),
+            errors,
+        )
         if rule is not None:
             rules[rule.id] = rule
     if errors:
@@ -372,6 +385,7 @@ def _build_rule(
     periods: Mapping[str, Period],
     rule_types: Mapping[str, tuple[str, ...]],
     source_texts: Mapping[str, str],
+    year: tuple[dt.date, dt.date],
     errors: list[ErrorDetail],
 ) -> Rule | None:
     rid = r["id"]
@@ -387,6 +401,40 @@ def _build_rule(
             deadline = parse_date(r["deadline"])
         except ValueError as exc:
             errors.append(ErrorDetail(f"{where}.deadline", str(exc), r["deadline"]))
+    timing, in_force = r.get("timing"), None
+    if deadline is not None and not (year[0] <= deadline <= year[1]):
+        errors.append(
+            ErrorDetail(
+                f"{where}.deadline",
+                f"outside the planning year {year[0]}..{year[1]}: a rule of this rulebook is judged by the year's end",
+                r["deadline"],
+            )
+        )
+    if r["kind"] != "obligation":
+        if timing is not None:
+            errors.append(
+                ErrorDetail(
+                    f"{where}.timing",
+                    "only obligations have a timing (other kinds are judged after their deadline)",
+                    timing,
+                )
+            )
+    elif timing == "dated" and "deadline" not in r:
+        errors.append(ErrorDetail(f"{where}.timing", "a dated obligation needs the deadline the text gives", timing))
+    elif timing in ("standing", "within_year") and "deadline" in r:
+        errors.append(
+            ErrorDetail(
+                f"{where}.deadline",
+                f"a {timing} obligation has no deadline of its own (use timing: dated for a date the text gives)",
+                r["deadline"],
+            )
+        )
+    elif timing == "within_year":
+        deadline = year[1]
+    elif timing == "standing":
+        in_force = year[0]
+    if "completed_on" in r and timing == "standing":
+        errors.append(ErrorDetail(f"{where}.completed_on", "a standing obligation has no completion date", timing))
     period = None
     if "period" in r:
         period = periods.get(r["period"])
@@ -425,6 +473,12 @@ def _build_rule(
                 f"{where}.confidence", f"{confidence} rules cite the national objectives table", src["document"]
             )
         )
+    if condition is not None and ctx.rank_calls and "cohort" not in r:
+        errors.append(
+            ErrorDetail(f"{where}.cohort", "a rule that uses rank() must say which cohort it ranks within", "missing")
+        )
+    elif not ctx.rank_calls and "cohort" in r:
+        errors.append(ErrorDetail(f"{where}.cohort", "only rules that use rank() have a cohort", r["cohort"]))
     if len(errors) > before or condition is None:
         return None
     return Rule(
@@ -444,11 +498,14 @@ def _build_rule(
         completed_on=completed,
         period=period,
         deadline=deadline,
+        timing=timing,
+        in_force=in_force,
         objective=r.get("objective"),
         confidence=confidence,
         assumptions=tuple(r.get("assumptions") or ()),
         depends_on=tuple(sorted(ctx.depends_on | guard_ctx.depends_on)),
         uses_rank=ctx.rank_calls > 0,
+        cohort=r.get("cohort"),
     )
 
 

@@ -166,10 +166,10 @@ def render_report(
             mine = evaluation.find(org_id=org.id)
             lines += [f"## {org.id} — {org.name or org.type}", "", f"Type: {org.type}. {len(mine)} outcomes.", ""]
             for status, items in _grouped(mine):
-                lines += [f"### {status} ({len(items)})", "", "| rule | deadline | explanation |", "|---|---|---|"]
+                lines += [f"### {status} ({len(items)})", "", "| rule | when | explanation |", "|---|---|---|"]
                 for o in items:
                     text = o.explanation.replace("|", "\\|")
-                    lines.append(f"| `{o.rule_id}` | {o.deadline or ''} | {text} |")
+                    lines.append(f"| `{o.rule_id}` | {rules[o.rule_id].timing_label()} | {text} |")
                 lines.append("")
         return "\n".join(lines)
     body: list[str] = []
@@ -183,7 +183,7 @@ def render_report(
         for status, items in _grouped(mine):
             body.append(f'<h3 style="color:{_COLOURS[status]}">{status} ({len(items)})</h3>')
             body.append(
-                '<table class="outcomes"><thead><tr><th>rule</th><th>deadline</th><th>explanation</th>'
+                '<table class="outcomes"><thead><tr><th>rule</th><th>when</th><th>explanation</th>'
                 "<th>chart</th></tr></thead><tbody>"
             )
             for o in items:
@@ -195,7 +195,8 @@ def render_report(
                     chart = _svg(points, _threshold(rule), rule.deadline, unit)
                 body.append(
                     f'<tr class="{status}"><td><code>{html.escape(o.rule_id)}</code><br>{html.escape(o.title)}</td>'
-                    f"<td>{o.deadline or ''}</td><td>{html.escape(o.explanation)}</td><td>{chart}</td></tr>"
+                    f'<td title="{html.escape(rule.timing_text())}">{html.escape(rule.timing_label())}</td>'
+                    f"<td>{html.escape(o.explanation)}</td><td>{chart}</td></tr>"
                 )
             body.append("</tbody></table>")
         body.append("</section>")

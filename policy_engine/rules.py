@@ -13,9 +13,12 @@ import attrs
 from ._expr.ast import Node
 
 __all__ = [
+    "NEGATIVE_STATUS",
     "ORGANISATION_TYPES",
+    "POSITIVE_STATUS",
     "RULE_KINDS",
     "STATUSES",
+    "TIMINGS",
     "FactDef",
     "MetricDef",
     "Parameter",
@@ -49,6 +52,31 @@ STATUSES: tuple[str, ...] = (
 )
 """Every status an outcome can have (see docs/rule-language.md)."""
 RuleKind = Literal["obligation", "target", "breach", "eligibility"]
+Timing = Literal["standing", "within_year", "dated"]
+
+TIMINGS: Mapping[str, str] = MappingProxyType(
+    {
+        "standing": "a requirement that must hold throughout the planning year: judged on every date from its "
+        "start; met while the latest declaration meets it, not_met on a date when it does not, unknown while "
+        "nothing is declared (due only before the year starts)",
+        "within_year": "an action to be done within the planning year, with no date in the text: its deadline is "
+        "the end of the planning year; due until then, then met, met_late (with a completion date after it), "
+        "overdue, or unknown if nothing is declared",
+        "dated": "an action with a date in the text: due until that deadline, then met, met_late, overdue, or "
+        "unknown if nothing is declared",
+    }
+)
+"""How an obligation is judged over time (its ``timing``), with the statuses each gives."""
+
+POSITIVE_STATUS: Mapping[str, str] = MappingProxyType(
+    {"target": "met", "breach": "breached", "eligibility": "eligible", "obligation": "met"}
+)
+"""The status of a rule of each kind whose condition is true when it is judged."""
+NEGATIVE_STATUS: Mapping[str, str] = MappingProxyType(
+    {"target": "not_met", "breach": "not_breached", "eligibility": "not_eligible", "obligation": "overdue"}
+)
+"""The status of a rule of each kind whose condition is false when it is judged (a *standing*
+obligation is ``not_met`` instead of ``overdue``: see ``Rule.negative_status``)."""
 
 
 @attrs.frozen
@@ -131,13 +159,80 @@ class Rule:
     completed_on: Node | None = None
     period: Period | None = None
     deadline: dt.date | None = None
+    timing: Timing | None = None
+    """Obligations only: how the rule is judged over time (see ``TIMINGS``)."""
+    in_force: dt.date | None = None
+    """Standing obligations only: the first date on which the requirement holds (the year's start)."""
     objective: int | None = None
     confidence: Literal["quoted", "published", "reconstructed"] = "quoted"
     assumptions: tuple[str, ...] = ()
     depends_on: tuple[str, ...] = ()
     uses_rank: bool = False
+    cohort: str | None = None
+    """Rules that use rank() only: the scope of the cohort they rank within (``"national"``)."""
     stratum: int = 0
 
     def applies_to_type(self, org_type: str) -> bool:
         """Whether organisations of this type are subject to the rule."""
         return org_type in self.applies_to
+
+    @property
+    def positive_status(self) -> str:
+        """The status when the condition is true at the time the rule is judged."""
+        return POSITIVE_STATUS[self.kind]
+
+    @property
+    def negative_status(self) -> str:
+        """The status when the condition is false at the time the rule is judged."""
+        return "not_met" if self.timing == "standing" else NEGATIVE_STATUS[self.kind]
+
+    def judged_on(self, as_of: dt.date) -> bool:
+        """Whether the rule is judged on ``as_of`` (else it is ``due``, unless an obligation is
+        already met): after its deadline, or, for a standing requirement, from the day it is in force."""
+        if self.timing == "standing":
+            return self.in_force is None or as_of >= self.in_force
+        return self.deadline is None or as_of > self.deadline
+
+    def timing_label(self) -> str:
+        """The timing in a few words, for a table cell (``timing_text`` says it in full)."""
+        if self.timing == "standing":
+            return f"standing, from {_day(self.in_force)}"
+        if self.timing == "within_year":
+            return f"by {_day(self.deadline)} (within the year)"
+        if self.timing == "dated":
+            return f"by {_day(self.deadline)}"
+        if self.deadline is not None:
+            return f"judged after {_day(self.deadline)}"
+        return "judged on every date"
+
+    def timing_text(self) -> str:
+        """How the rule is judged over time, in plain words."""
+        if self.timing == "standing":
+            since = f" from {_day(self.in_force)}" if self.in_force else ""
+            return (
+                f"Standing requirement: must hold on every date{since}, so it is judged on each date; "
+                "not met on a date when the latest declaration falls short."
+            )
+        if self.timing == "within_year":
+            return (
+                f"To be done within the planning year, by {_day(self.deadline)} (the text gives no date): "
+                "due until then, then met or overdue."
+            )
+        if self.timing == "dated":
+            return (
+                f"To be done by {_day(self.deadline)}, the date the text gives: due until then, "
+                "then met, met late or overdue."
+            )
+        if self.deadline is not None:
+            data = f", on the data for {_months(self.period)}" if self.period is not None else ""
+            return f"Judged after {_day(self.deadline)}{data}: due until then."
+        return "Judged on every date, on the data available on that date."
+
+
+def _months(period: Period) -> str:
+    first, last = (dt.date(m // 12, m % 12 + 1, 1) for m in (period.start, period.end))
+    return f"{last:%B %Y}" if first == last else f"{first:%B %Y} to {last:%B %Y}"
+
+
+def _day(date: dt.date | None) -> str:
+    return f"{date.day} {date:%B %Y}" if date is not None else "?"

@@ -9,7 +9,7 @@ import json
 import math
 import os
 import re
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 from pathlib import Path
@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "MAX_STATE_BYTES",
+    "CompleteCohort",
     "Fact",
     "Observation",
     "Organisation",
@@ -99,6 +100,12 @@ class State:
     as_of: dt.date | None
     canonical: str = attrs.field(eq=False, repr=False)
     digest: str = attrs.field(repr=False)
+    cohorts: tuple[CompleteCohort, ...] = ()
+    """The cohorts the state declares it holds completely (see ``CompleteCohort``)."""
+
+    def complete_cohort(self, scope: str, types: Iterable[str]) -> CompleteCohort | None:
+        """The declared complete cohort of this scope that covers every one of ``types``, if any."""
+        return complete_cohort(self.cohorts, scope, types)
 
     @property
     def document(self) -> dict[str, Any]:
@@ -115,6 +122,29 @@ class State:
     def to_dict(self) -> dict[str, Any]:
         """The state as plain JSON-compatible data (numbers stay exact)."""
         return json.loads(self.canonical, parse_float=Decimal)  # type: ignore[no-any-return]
+
+
+@attrs.frozen
+class CompleteCohort:
+    """A declaration that the state holds *every* organisation of ``types`` within ``scope``
+    (``"national"``: in England), from ``source`` (the national file it was built from), complete
+    for ``date``. Rules that rank organisations against each other are judged only against one."""
+
+    scope: str
+    types: tuple[str, ...]
+    source: str
+    date: dt.date | None = None
+
+    def describe(self) -> str:
+        """In words: "national cohort of acute_trust (source, 2025-04-10)"."""
+        when = f", {self.date}" if self.date else ""
+        return f"{self.scope} cohort of {', '.join(self.types)} ({self.source}{when})"
+
+
+def complete_cohort(cohorts: Iterable[CompleteCohort], scope: str, types: Iterable[str]) -> CompleteCohort | None:
+    """The first declared cohort of ``scope`` covering every one of ``types``."""
+    need = set(types)
+    return next((c for c in cohorts if c.scope == scope and need <= set(c.types)), None)
 
 
 @attrs.frozen
@@ -627,7 +657,11 @@ def _freeze(doc: Mapping[str, Any]) -> State:
     as_of = parse_date(doc["as_of"]) if "as_of" in doc else None
     canonical = canonical_json(doc)
     digest = hashlib.sha256(canonical.encode("utf-8")).hexdigest()
-    return State(tuple(orgs), as_of, canonical, digest)
+    cohorts = tuple(
+        CompleteCohort(c["scope"], tuple(c["types"]), c["source"], parse_date(c["date"]) if "date" in c else None)
+        for c in doc.get("cohorts") or ()
+    )
+    return State(tuple(orgs), as_of, canonical, digest, cohorts)
 
 
 def organisations_of(doc: Mapping[str, Any]) -> list[Organisation]:

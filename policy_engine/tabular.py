@@ -11,6 +11,10 @@ what-if scenario). The columns (documented in ``docs/tabular.md``):
     As in a state document (``org_id`` unique within its state).
 ``services``
     The services an organisation provides, separated by ``;`` (empty = none; null = not declared).
+``cohorts``
+    The complete cohorts the row's state declares, as ``scope:type`` separated by ``;`` (e.g.
+    ``national:acute_trust``: the state holds every acute trust in England). A ``rank()`` rule is
+    judged only against a cohort every row of its state declares; otherwise it is unknown.
 ``metric.<name>.<YYYY-MM>.numerator`` / ``.denominator``
     A month of a proportion or rate metric (both or neither).
 ``metric.<name>.<YYYY-MM>.value``
@@ -99,7 +103,7 @@ def _column_spec(name: str, book: Rulebook) -> _Column | str:
         return _Column(name, pl.String(), "key")
     if name == "as_of":
         return _Column(name, pl.Date(), "key")
-    if name == "services":
+    if name in ("services", columnar.COHORTS_COLUMN):
         return _Column(name, pl.List(pl.String()), "services")
     m = _METRIC_COL.fullmatch(name)
     if m:
@@ -127,7 +131,7 @@ def _column_spec(name: str, book: Rulebook) -> _Column | str:
             return _Column(name, pl.String(), "fact_evidence")
         return _Column(name, columnar._FACT_DTYPES[fdef.type], "fact_value", fdef.type)
     return (
-        "not a column of the table mapping (expected state_id, org_id, org_type, as_of, services, "
+        "not a column of the table mapping (expected state_id, org_id, org_type, as_of, services, cohorts, "
         "metric.<name>.<YYYY-MM>.<numerator|denominator|value> or fact.<name>[.date|.evidence])"
     )
 
@@ -478,6 +482,18 @@ def _row_checks(book: Rulebook, columns: tuple[str, ...]) -> list[_Check]:
             otype,
         ),
     ]
+    if columnar.COHORTS_COLUMN in present:
+        cohorts = pl.col(columnar.COHORTS_COLUMN)
+        known = [f"national:{t}" for t in ORGANISATION_TYPES]
+        bad = cohorts.list.eval(pl.element().is_in(known).not_()).list.any()
+        checks.append(
+            _Check(
+                columnar.COHORTS_COLUMN,
+                "expected scope:type entries separated by ';' (scope national; a type of the mapping)",
+                bad,
+                cohorts.list.join(";"),
+            )
+        )
     if "services" in present:
         services = pl.col("services")
         unknown = services.list.eval(pl.element().is_in(list(book.services)).not_()).list.any()
@@ -589,7 +605,17 @@ def _org_document(row: Mapping[str, Any]) -> dict[str, Any]:
 def _state_of(rows: Sequence[Mapping[str, Any]], book: Rulebook) -> State:
     """The state of a table's rows (validated again as a state document)."""
     as_of = rows[0]["as_of"]
-    doc = {"as_of": as_of.isoformat(), "organisations": [_org_document(r) for r in rows]}
+    doc: dict[str, Any] = {"as_of": as_of.isoformat(), "organisations": [_org_document(r) for r in rows]}
+    common = set.intersection(*(set(r.get(columnar.COHORTS_COLUMN) or ()) for r in rows))
+    by_scope: dict[str, list[str]] = {}
+    for entry in sorted(common):
+        scope, _, org_type = entry.partition(":")
+        by_scope.setdefault(scope, []).append(org_type)
+    if by_scope:
+        doc["cohorts"] = [
+            {"scope": scope, "types": types, "source": columnar.TABLE_COHORT_SOURCE}
+            for scope, types in by_scope.items()
+        ]
     return state_from_dict(doc, book)
 
 
@@ -622,6 +648,8 @@ def states_to_frame(
             row: dict[str, Any] = {"state_id": sid, "org_id": org.id, "org_type": org.type, "as_of": state.as_of}
             if org.services is not None:
                 row["services"] = sorted(org.services)
+            if state.cohorts:
+                row[columnar.COHORTS_COLUMN] = sorted({f"{c.scope}:{t}" for c in state.cohorts for t in c.types})
             for mname, series in org.metrics.items():
                 kind = book.metrics[mname].kind
                 for month, obs in series.items():

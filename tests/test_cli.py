@@ -18,6 +18,7 @@ from policy_engine.cli import EXIT_ENGINE, EXIT_INVALID, EXIT_OK, EXIT_USAGE, ru
 
 STATE: dict[str, Any] = {
     "as_of": "2025-04-20",
+    "cohorts": [{"scope": "national", "types": ["acute_trust"], "source": "test: the only Type 1 provider"}],
     "organisations": [
         {"id": "QA1", "type": "icb", "name": "Example ICB"},
         {

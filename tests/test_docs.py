@@ -105,8 +105,9 @@ def test_every_rule_has_an_entry_with_its_quote(book: pe.Rulebook, pages: dict[s
         assert normalise_text(rule.source.section) in _unescape(entry), rule.id
         for assumption in rule.assumptions:
             assert normalise_text(assumption) in _unescape(entry), rule.id
+        assert f"**Timing** {normalise_text(rule.timing_text())}" in _unescape(entry), rule.id
         if rule.deadline is not None:
-            assert f"**Deadline** {rule.deadline.day} " in entry, rule.id
+            assert f"{rule.deadline.day} {rule.deadline:%B %Y}" in entry, rule.id
 
 
 def test_reconstructed_and_published_rules_carry_a_warning(book: pe.Rulebook, pages: dict[str, str]) -> None:

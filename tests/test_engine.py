@@ -37,7 +37,12 @@ def trust(org_id: str, now: int, before: int, all_types: int | None = None) -> d
     return {"id": org_id, "type": "acute_trust", "services": ["type1_ae"], "metrics": metrics}
 
 
-STATE = {"as_of": "2025-04-20", "organisations": [trust("RA1", 801, 700, 780), trust("RA2", 750, 600, 779)]}
+NATIONAL = [{"scope": "national", "types": ["acute_trust"], "source": "test: both Type 1 providers in England"}]
+STATE = {
+    "as_of": "2025-04-20",
+    "cohorts": NATIONAL,
+    "organisations": [trust("RA1", 801, 700, 780), trust("RA2", 750, 600, 779)],
+}
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

@@ -49,8 +49,7 @@ def test_bundled_rulebook_has_no_errors_and_each_warning_is_explained() -> None:
     findings = lint("nhs-2024-25", Path(__file__).parent / "scenarios")
     assert not [f for f in findings if f.severity == "error"]
     warnings = [(f.code, f.rule_id) for f in findings if f.severity == "warning"]
-    # The only warning: the FDS 80% milestone is March 2026, after 2024/25, kept deliberately (docs/lint.md).
-    assert warnings == [("W400", "canc.fds-80-mar-2026")]
+    assert warnings == []
 
 
 def test_contradictory_and_tautological_conditions(tmp_path: Path) -> None:
@@ -76,7 +75,7 @@ def test_contradictory_and_tautological_conditions(tmp_path: Path) -> None:
 def test_deadline_parameters_and_untested(tmp_path: Path) -> None:
     root = book(
         tmp_path,
-        RULE.format(id="late", extra="deadline: 2026-06-30\n    period: mar_2025", condition="pct(m, mar_2025) >= 1"),
+        RULE.format(id="late", extra="deadline: 2025-03-31\n    period: mar_2025", condition="pct(m, mar_2025) >= 1"),
         RULE.format(
             id="params",
             extra="deadline: 2025-03-31\n    parameters:\n      unused: {value: 5, unit: percent}",
@@ -88,7 +87,6 @@ def test_deadline_parameters_and_untested(tmp_path: Path) -> None:
     scen.mkdir()
     (scen / "a.yaml").write_text("scenarios:\n  - expect:\n      - {rule: t.late, org: A, status: met}\n")
     found = {(f.code, f.rule_id) for f in lint(root, scen)}
-    assert ("W400", "t.late") in found
     assert ("W110", "t.params") in found and ("W120", "t.params") in found
     assert ("W410", "t.nodeadline") in found
     assert ("W500", "t.params") in found and ("W500", "t.late") not in found
@@ -109,3 +107,13 @@ def test_cli_exit_codes(tmp_path: Path, fmt: str) -> None:
     out, err = io.StringIO(), io.StringIO()
     assert run(["lint", str(root), "--format", fmt], stdout=out, stderr=err) == EXIT_INVALID
     assert "E200" in err.getvalue() and out.getvalue() == ""
+
+
+def test_a_deadline_outside_the_planning_year_is_refused_at_load(tmp_path: Path) -> None:
+    root = book(
+        tmp_path,
+        RULE.format(id="late", extra="deadline: 2026-06-30\n    period: mar_2025", condition="pct(m, mar_2025) >= 1"),
+    )
+    found = [f for f in lint(root, tmp_path / "none") if f.code == "E000"]
+    assert len(found) == 1 and "outside the planning year 2024-04-01..2025-03-31" in found[0].message
+    assert "(late).deadline" in found[0].rule_id and "2026-06-30" in found[0].message

@@ -342,7 +342,7 @@ def test_unknown_parameter_lists_the_declared_ones(tmp_path: Path) -> None:
 def test_errors_in_applicable_if_and_completed_on(tmp_path: Path) -> None:
     rules = [
         rule("demo.a", applicable_if='has_service("svc_b")'),
-        rule("demo.b", kind="obligation", deadline="2025-03-31", completed_on='fact_date("f_nope")'),
+        rule("demo.b", kind="obligation", timing="dated", deadline="2025-03-31", completed_on='fact_date("f_nope")'),
     ]
     err = load_error(make_book(tmp_path, {"demo.yaml": area(rules)}), pe.ExpressionError)
     assert [d.path for d in err.details] == [
@@ -717,3 +717,58 @@ def test_digest_changes_when_a_source_changes(tmp_path: Path, book: pe.Rulebook)
     with (dest / "sources" / "summary-for-general-practice.txt").open("a", encoding="utf-8") as f:
         f.write("\nAn added line.\n")
     assert pe.load_rulebook(dest).digest != book.digest
+
+
+# --------------------------------------------------------------------------- obligation timings
+
+
+@pytest.mark.parametrize(
+    ("fields", "path", "message"),
+    [
+        ({"kind": "obligation"}, "demo.yaml.rules[0]", "'timing' is a required property"),
+        (
+            {"kind": "obligation", "timing": "dated"},
+            "(demo.r1).timing",
+            "a dated obligation needs the deadline the text gives",
+        ),
+        (
+            {"kind": "obligation", "timing": "standing", "deadline": "2024-06-30"},
+            "(demo.r1).deadline",
+            "a standing obligation has no deadline of its own",
+        ),
+        (
+            {"kind": "obligation", "timing": "within_year", "deadline": "2024-06-30"},
+            "(demo.r1).deadline",
+            "a within_year obligation has no deadline of its own",
+        ),
+        ({"timing": "standing"}, "(demo.r1).timing", "only obligations have a timing"),
+        (
+            {"kind": "obligation", "timing": "dated", "deadline": "2025-04-01"},
+            "(demo.r1).deadline",
+            "outside the planning year 2024-04-01..2025-03-31",
+        ),
+        ({"deadline": "2024-03-31"}, "(demo.r1).deadline", "outside the planning year"),
+        ({"kind": "obligation", "timing": "sometimes"}, "demo.yaml.rules[0].timing", "is not one of"),
+    ],
+)
+def test_obligation_timings_are_checked(tmp_path: Path, fields: dict[str, Any], path: str, message: str) -> None:
+    book = make_book(tmp_path, {"demo.yaml": area([rule(**fields)])})
+    detail = only_detail(load_error(book))
+    assert path in detail.path and message in detail.message, str(detail)
+
+
+def test_timings_set_the_dates_they_judge_by(tmp_path: Path) -> None:
+    rules = [
+        rule("demo.standing", kind="obligation", timing="standing"),
+        rule("demo.within", kind="obligation", timing="within_year"),
+        rule("demo.dated", kind="obligation", timing="dated", deadline="2024-06-30"),
+    ]
+    book = pe.load_rulebook(make_book(tmp_path, {"demo.yaml": area(rules)}))
+    standing, within, dated = (book.rule(r) for r in ("demo.standing", "demo.within", "demo.dated"))
+    assert (standing.in_force, standing.deadline) == (book.start, None)
+    assert (within.deadline, within.in_force) == (book.end, None)
+    assert dated.deadline is not None and dated.deadline.isoformat() == "2024-06-30"
+    assert "Standing requirement: must hold on every date from 1 April 2024" in standing.timing_text()
+    assert "by 31 March 2025 (the text gives no date)" in within.timing_text()
+    assert within.timing_label() == "by 31 March 2025 (within the year)" and dated.timing_label() == "by 30 June 2024"
+    assert standing.negative_status == "not_met" and within.negative_status == "overdue"

@@ -40,7 +40,7 @@ def test_markdown_report() -> None:
     text = _report("--format", "md", "--org", "EXR")
     assert text.startswith("# Evaluation report")
     assert "## EXR" in text and "### not_met" in text
-    assert "| `uec.cat2-mean-30min` | 2025-03-31 |" in text
+    assert "| `uec.cat2-mean-30min` | judged after 31 March 2025 |" in text
 
 
 def test_report_errors(tmp_path: Path) -> None:

@@ -117,7 +117,7 @@ def evaluate_partitioned(ddf: dd.DataFrame, book: Rulebook, *, npartitions: int 
 
 def build_input(n_states: int, book: Rulebook, example: Path = EXAMPLE_STATE) -> pl.DataFrame:
     """``n_states`` states: the example state seen at successive month ends (state_id ``M<YYYY-MM>``),
-    with ``services`` as ``;``-separated text and every date as ISO text, ready for pandas and Dask."""
+    with ``services`` and ``cohorts`` as ``;``-separated text and every date as ISO text, ready for pandas and Dask."""
     doc = pe.load_state(example).to_dict()
     states = {}
     first = dt.date(2025, 3, 1)
@@ -127,7 +127,7 @@ def build_input(n_states: int, book: Rulebook, example: Path = EXAMPLE_STATE) ->
         states[f"M{as_of:%Y-%m}"] = state_from_dict({**doc, "as_of": as_of.isoformat()}, book)
         first = following
     frame = tabular.states_to_frame(states, book)
-    return frame.with_columns(pl.col("services").list.join(";"), pl.col(pl.Date).dt.to_string("%Y-%m-%d"))
+    return frame.with_columns(pl.col(pl.List(pl.String)).list.join(";"), pl.col(pl.Date).dt.to_string("%Y-%m-%d"))
 
 
 def write_input(frame: pl.DataFrame, directory: Path, rows_per_file: int) -> list[Path]:

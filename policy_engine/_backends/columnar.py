@@ -36,15 +36,13 @@ from .._expr.evaluate import UNKNOWN, Env, evaluate, find_rank_argument
 from .._time import format_month, month_end
 from ..loader import Rulebook
 from ..rules import STATUSES, Rule
-from ..state import OrgView
+from ..state import CompleteCohort, OrgView
 from . import native
 
 _EPS = sys.float_info.epsilon
 _SAFETY = 4.0
 """Comparisons are in doubt when the sides are within 4x their combined error bounds."""
 
-_POSITIVE = {"target": "met", "breach": "breached", "eligibility": "eligible", "obligation": "met"}
-_NEGATIVE = {"target": "not_met", "breach": "not_breached", "eligibility": "not_eligible", "obligation": "overdue"}
 
 STATUS_ENUM = pl.Enum(list(STATUSES))
 """Statuses are a polars Enum: one byte per cell, not a string."""
@@ -406,7 +404,12 @@ def _status_exprs(
     cond = c.compile(rule.condition)
     applies = pl.col("org_type").is_in(list(rule.applies_to))
     guard = c.compile(rule.applicable_if) if rule.applicable_if is not None else None
-    before = (pl.col("as_of") <= pl.lit(rule.deadline, dtype=pl.Date)) if rule.deadline is not None else None
+    before: pl.Expr | None = None  # not yet judged (Rule.judged_on is false)
+    if rule.timing == "standing":
+        if rule.in_force is not None:
+            before = pl.col("as_of") < pl.lit(rule.in_force, dtype=pl.Date)
+    elif rule.deadline is not None:
+        before = pl.col("as_of") <= pl.lit(rule.deadline, dtype=pl.Date)
     chain: Any = pl.when(~applies).then(None)
     if guard is not None:
         chain = (
@@ -422,8 +425,8 @@ def _status_exprs(
             chain.when(cond.value.is_null())
             .then(_status("unknown"))
             .when(cond.value)
-            .then(_status(_POSITIVE[rule.kind]))
-            .otherwise(_status(_NEGATIVE[rule.kind]))
+            .then(_status(rule.positive_status))
+            .otherwise(_status(rule.negative_status))
         )
         doubt = _or(guard.doubt if guard else None, cond.doubt)
     else:
@@ -437,9 +440,7 @@ def _status_exprs(
         chain = chain.when(true).then(_status("met"))
         if before is not None:
             chain = chain.when(before).then(_status("due"))
-        else:
-            chain = chain.when(pl.lit(True)).then(_status("due"))
-        status = chain.when(cond.value.is_null()).then(_status("unknown")).otherwise(_status("overdue"))
+        status = chain.when(cond.value.is_null()).then(_status("unknown")).otherwise(_status(rule.negative_status))
         doubt = _or(guard.doubt if guard else None, cond.doubt, done_doubt)
     flag = (applies & doubt).fill_null(False) if doubt is not None else pl.lit(False)
     return status.cast(STATUS_ENUM), flag
@@ -460,17 +461,23 @@ def _rank_exprs(
     typed = pl.col("org_type").is_in(list(rule.applies_to))
     member = typed
     guard_doubt: pl.Expr | None = None
+    guard_value: pl.Expr = pl.lit(True)
     if rule.applicable_if is not None:
         guard = c.compile(rule.applicable_if)
         member = member & guard.value.fill_null(False)
         guard_doubt = guard.doubt
-    value = pl.when(member).then(arg.value)
+        guard_value = guard.value
+    declared = cohort_declared(rule, columns)
+    value = pl.when(member & declared).then(arg.value)
     rank = value.rank("min", descending=True).over("state_id").cast(pl.Float64)
     bound = (2 * _SAFETY * pl.when(member).then(arg.err).max()).over("state_id")
-    whole = pl.lit(False)
+    # A member whose value or membership is unknown makes the others' ranks ranges: the reference
+    # ranks such a cohort (``_cohort``), as it does one whose inputs are in doubt.
+    uncertain = typed & (guard_value.is_null() | (member & arg.value.is_null()))
+    whole = (declared & uncertain).any().over("state_id")
     inputs_doubt = _or(guard_doubt, arg.doubt)
     if inputs_doubt is not None:
-        whole = (typed & inputs_doubt).fill_null(False).any().over("state_id")
+        whole = whole | (typed & inputs_doubt).fill_null(False).any().over("state_id")
     rid = rule.id
     out = [
         rank.alias(RANK_PREFIX + rid),
@@ -484,6 +491,36 @@ def _rank_exprs(
             pl.when(member).then(arg.ratio[1]).alias(DEN_PREFIX + rid),
         ]
     return out
+
+
+COHORTS_COLUMN = "cohorts"
+"""The table column listing the complete cohorts a row's state declares, as ``scope:type``."""
+
+
+def cohort_declared(rule: Rule, present: Collection[str]) -> pl.Expr:
+    """Whether every row of the state declares the complete cohort the rank() rule ranks within
+    (every one of its types, ``scope:type`` in the ``cohorts`` column)."""
+    if COHORTS_COLUMN not in present or rule.cohort is None:
+        return pl.lit(False)
+    col = pl.col(COHORTS_COLUMN)
+    each = [col.list.contains(pl.lit(f"{rule.cohort}:{t}")).fill_null(False) for t in rule.applies_to]
+    return pl.all_horizontal(each).all().over("state_id")
+
+
+def declared_cohorts(frame: pl.DataFrame, rows: Sequence[int]) -> tuple[CompleteCohort, ...]:
+    """The complete cohorts the rows' state declares (those every one of its rows lists)."""
+    if COHORTS_COLUMN not in frame.columns or not rows:
+        return ()
+    lists = frame.get_column(COHORTS_COLUMN).gather(list(rows)).to_list()
+    common = set.intersection(*(set(x or ()) for x in lists))
+    by_scope: dict[str, list[str]] = {}
+    for entry in sorted(common):
+        scope, _, org_type = entry.partition(":")
+        by_scope.setdefault(scope, []).append(org_type)
+    return tuple(CompleteCohort(scope, tuple(types), TABLE_COHORT_SOURCE) for scope, types in by_scope.items())
+
+
+TABLE_COHORT_SOURCE = "declared in the table's cohorts column"
 
 
 def _settle_near_ties(work: pl.DataFrame, rid: str) -> pl.DataFrame:
@@ -605,7 +642,7 @@ def _groups(book: Rulebook) -> tuple[_Group, ...]:
     out = []
     for types in members.values():
         rules = tuple(r for r in book.rules if types & set(r.applies_to))
-        out.append(_Group(frozenset(types), rules, frozenset(columns_read(book, rules) | {"services"})))
+        out.append(_Group(frozenset(types), rules, frozenset(columns_read(book, rules) | {"services", COHORTS_COLUMN})))
     return tuple(sorted(out, key=lambda g: sorted(g.types)))
 
 
@@ -760,7 +797,7 @@ def run(book: Rulebook, frame: pl.DataFrame, views_of_rows: ViewsOfRows) -> tupl
         members = rows_of[sid]
         views = views_of_rows(frame, members, every)
         index_of = {v.org.id: members[k] for k, (v, _) in enumerate(views)}
-        for o in native.run(book, [v for v, _ in views], views[0][1]):
+        for o in native.run(book, [v for v, _ in views], views[0][1], declared_cohorts(frame, members)):
             fixed.setdefault(index_of[o.org_id], {})[o.rule_id] = o.status
     single = [i for i in doubtful_rows if state_ids[i] not in whole_states]
     if single:

@@ -14,10 +14,11 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import operator
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from fractions import Fraction
-from typing import Any
+from typing import Any, TypeVar
 
+from .._cohort import Ranking, rank_cohort, settle
 from .._decide import dependency_levels
 from .._expr.ast import Binary, Bool, Call, Name, Node, Num, Str, Unary
 from .._expr.checker import metric_key, name_arg
@@ -25,10 +26,10 @@ from .._expr.evaluate import UNKNOWN, find_rank_argument
 from .._time import month_end
 from ..loader import Rulebook
 from ..rules import Rule
-from ..state import Organisation, facts_at
+from ..state import CompleteCohort, Organisation, complete_cohort, facts_at
 
-_POSITIVE = {"target": "met", "breach": "breached", "eligibility": "eligible", "obligation": "met"}
-_NEGATIVE = {"target": "not_met", "breach": "not_breached", "eligibility": "not_eligible", "obligation": "overdue"}
+K = TypeVar("K", bound=Hashable)
+
 _OPS: dict[str, Callable[[Any, Any], bool]] = {
     "==": operator.eq,
     "!=": operator.ne,
@@ -54,6 +55,11 @@ class Ctx:
         self.facts = facts_at(org, as_of, date_facts)
         self.outcomes: dict[str, str] = {}
         self.rank: Any = UNKNOWN
+
+    def at_rank(self, rank: Any) -> Ctx:
+        """This context with ``rank`` as the value of rank()."""
+        self.rank = rank
+        return self
 
 
 Fn = Callable[[Ctx], Any]
@@ -280,8 +286,9 @@ def _status_fn(book: Rulebook, rule: Rule) -> Callable[[Ctx], str]:
     guard = comp.compile(rule.applicable_if) if rule.applicable_if is not None else None
     done = comp.compile(rule.completed_on) if rule.completed_on is not None else None
     deadline = rule.deadline
-    pos, neg = _POSITIVE[rule.kind], _NEGATIVE[rule.kind]
+    pos, neg = rule.positive_status, rule.negative_status
     obligation = rule.kind == "obligation"
+    judged_on = rule.judged_on
 
     def status(c: Ctx) -> str:
         if guard is not None:
@@ -290,9 +297,9 @@ def _status_fn(book: Rulebook, rule: Rule) -> Callable[[Ctx], str]:
                 return "unknown"
             if g is False:
                 return "not_applicable"
-        before = deadline is not None and c.as_of <= deadline
+        judged = judged_on(c.as_of)
         if not obligation:
-            if before:
+            if not judged:
                 return "due"
             v = cond(c)
             if v is UNKNOWN:
@@ -305,9 +312,11 @@ def _status_fn(book: Rulebook, rule: Rule) -> Callable[[Ctx], str]:
                 if isinstance(when, dt.date) and when > deadline:
                     return "met_late"
             return "met"
-        if before or deadline is None:
+        if not judged:
             return "due"
-        return "unknown" if v is UNKNOWN else "overdue"
+        if v is UNKNOWN:
+            return "unknown"
+        return neg
 
     return status
 
@@ -348,15 +357,17 @@ class Program:
         date_facts = self.book.date_facts
         return [Ctx(org, as_of, complete, date_facts) for org in orgs]
 
-    def run(self, orgs: Sequence[Organisation], as_of: dt.date) -> dict[str, dict[str, str]]:
+    def run(
+        self, orgs: Sequence[Organisation], as_of: dt.date, cohorts: Sequence[CompleteCohort] = ()
+    ) -> dict[str, dict[str, str]]:
         """org id -> rule id -> status, for every rule that applies to the organisation's type."""
         ctxs = list(zip(orgs, self.contexts(orgs, as_of), strict=True))
         for by_type, ranked in zip(self.by_type, self.ranked, strict=True):
             for rule, fn, arg, guard in ranked:
-                cohort = [c for org, c in ctxs if org.type in rule.applies_to]
-                for c, rank in zip(cohort, cohort_ranks(cohort, arg, guard), strict=True):
-                    c.rank = rank
-                    c.outcomes[rule.id] = fn(c)
+                members = [(org.id, c) for org, c in ctxs if org.type in rule.applies_to]
+                ranking = cohort_ranks(rule, [k for k, _ in members], [c for _, c in members], arg, guard, cohorts)
+                for key, c in members:
+                    c.outcomes[rule.id] = ranked_status(fn, c, ranking.rank(key))
             for org, c in ctxs:
                 outcomes = c.outcomes
                 for rid, fn in by_type.get(org.type, ()):
@@ -364,19 +375,26 @@ class Program:
         return {org.id: c.outcomes for org, c in ctxs}
 
 
-def cohort_ranks(cohort: Sequence[Ctx], arg: Fn, guard: Fn | None) -> list[Any]:
-    """rank() of each member, as ``_decide.cohort_ranks``: 1 = greatest, ties share a rank;
-    unknown where the guard is not true or the value is unknown."""
-    values: dict[int, Fraction] = {}
-    for k, c in enumerate(cohort):
-        if guard is None or guard(c) is True:
-            v = arg(c)
-            if isinstance(v, Fraction):
-                values[k] = v
-    first: dict[Fraction, int] = {}
-    for i, v in enumerate(sorted(values.values(), reverse=True)):
-        first.setdefault(v, i + 1)
-    return [Fraction(first[values[k]]) if k in values else UNKNOWN for k in range(len(cohort))]
+def cohort_ranks(
+    rule: Rule,
+    keys: Sequence[K],
+    cohort: Sequence[Ctx],
+    arg: Fn,
+    guard: Fn | None,
+    cohorts: Sequence[CompleteCohort] = (),
+) -> Ranking[K]:
+    """The ranking of ``cohort`` (keyed by ``keys``), as ``_decide.cohort_ranks`` makes it."""
+    assert rule.cohort is not None
+    members = []
+    for key, c in zip(keys, cohort, strict=True):
+        g = True if guard is None else guard(c)
+        members.append((key, g, arg(c) if g is True else UNKNOWN))
+    return rank_cohort(members, complete_cohort(cohorts, rule.cohort, rule.applies_to))
+
+
+def ranked_status(fn: Callable[[Ctx], str], c: Ctx, rank: Any) -> str:
+    """A rank() rule's status for one member: every rank its range allows must agree."""
+    return settle(rank, lambda r: fn(c.at_rank(r)))
 
 
 def _types(book: Rulebook) -> set[str]:

@@ -36,13 +36,13 @@ from typing import Any
 
 import attrs
 
+from .._cohort import Ranking, settle
 from .._decide import cohort_ranks, decide
-from .._expr.evaluate import UNKNOWN, Value
 from ..errors import EngineError, ErrorDetail
 from ..loader import Rulebook
 from ..outcomes import Outcome
 from ..rules import Rule
-from ..state import Organisation, OrgView
+from ..state import CompleteCohort, Organisation, OrgView
 from .compiled import Ctx, Program
 from .compiled import cohort_ranks as program_ranks
 
@@ -87,7 +87,7 @@ class _Session:
     statuses: dict[str, dict[str, str]]
     outcomes: list[Outcome] = attrs.field(factory=list)
     errors: list[str] = attrs.field(factory=list)
-    ranks: dict[str, dict[str, Value]] = attrs.field(factory=dict)
+    ranks: dict[str, Ranking[str]] = attrs.field(factory=dict)
     fast: Program | None = None
     """Statuses only: the compiled program whose closures decide (``run_statuses``)."""
     ctxs: dict[str, Ctx] = attrs.field(factory=dict)
@@ -126,15 +126,16 @@ def _action(rule: Rule, read: bool) -> Callable[[Any], None]:
         try:
             ses = _SESSIONS[c.o.ses]
             org_id = c.o.org
-            rank: Value = UNKNOWN
-            if rule.uses_rank:
-                rank = ses.ranks[rule.id].get(org_id, UNKNOWN)
+            ranking = ses.ranks[rule.id] if rule.uses_rank else None
             if ses.fast is not None:
                 ctx = ses.ctxs[org_id]
-                ctx.rank = rank
-                status = ses.fast.status[rule.id](ctx)
+                fn = ses.fast.status[rule.id]
+                if ranking is None:
+                    status = fn(ctx)
+                else:
+                    status = settle(ranking.rank(org_id), lambda r: fn(ctx.at_rank(r)))
             else:
-                outcome = decide(rule, ses.views[org_id], ses.as_of, ses.book, ses.statuses[org_id], rank)
+                outcome = decide(rule, ses.views[org_id], ses.as_of, ses.book, ses.statuses[org_id], ranking=ranking)
                 status = outcome.status
                 ses.outcomes.append(outcome)
             ses.statuses[org_id][rule.id] = status
@@ -220,29 +221,35 @@ def _require() -> None:
         )
 
 
-def run(book: Rulebook, views: Sequence[OrgView], as_of: dt.date) -> list[Outcome]:
+def run(
+    book: Rulebook, views: Sequence[OrgView], as_of: dt.date, cohorts: Sequence[CompleteCohort] = ()
+) -> list[Outcome]:
     """Evaluate on durable-rules; the same outcomes as the native backend, in any order."""
     _require()
     ses = _Session(book, as_of, {v.org.id: v for v in views}, {v.org.id: {} for v in views})
 
-    def ranks(rule: Rule, cohort: Sequence[str]) -> dict[str, Value]:
-        return cohort_ranks(rule, [ses.views[o] for o in cohort], as_of, book, ses.statuses)
+    def ranks(rule: Rule, cohort: Sequence[str]) -> Ranking[str]:
+        return cohort_ranks(rule, [ses.views[o] for o in cohort], as_of, book, ses.statuses, cohorts)
 
     _drive(book, ses, [(v.org.id, v.org.type) for v in views], ranks)
     return ses.outcomes
 
 
 def run_statuses(
-    book: Rulebook, program: Program, orgs: Sequence[Organisation], as_of: dt.date
+    book: Rulebook,
+    program: Program,
+    orgs: Sequence[Organisation],
+    as_of: dt.date,
+    cohorts: Sequence[CompleteCohort] = (),
 ) -> dict[str, dict[str, str]]:
     """Statuses only: durable matches and chains, the compiled closures (``program``) decide."""
     _require()
     ctxs = dict(zip((o.id for o in orgs), program.contexts(orgs, as_of), strict=True))
     ses = _Session(book, as_of, {}, {o: c.outcomes for o, c in ctxs.items()}, fast=program, ctxs=ctxs)
 
-    def ranks(rule: Rule, cohort: Sequence[str]) -> dict[str, Value]:
+    def ranks(rule: Rule, cohort: Sequence[str]) -> Ranking[str]:
         arg, guard = program.rank_inputs[rule.id]
-        return dict(zip(cohort, program_ranks([ctxs[o] for o in cohort], arg, guard), strict=True))
+        return program_ranks(rule, cohort, [ctxs[o] for o in cohort], arg, guard, cohorts)
 
     _drive(book, ses, [(o.id, o.type) for o in orgs], ranks)
     return ses.statuses
@@ -281,7 +288,7 @@ def _drive(
     book: Rulebook,
     ses: _Session,
     orgs: Sequence[tuple[str, str]],
-    ranks: Callable[[Rule, Sequence[str]], dict[str, Value]],
+    ranks: Callable[[Rule, Sequence[str]], Ranking[str]],
 ) -> None:
     """Sessions of a few organisations each (``_sessions_for``): assert the organisation facts,
     then each rank() stratum's cohort fact once the network is quiet; delete every session;

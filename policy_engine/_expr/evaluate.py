@@ -38,10 +38,38 @@ Value = Fraction | bool | str | dt.date | _Unknown
 
 
 @attrs.frozen
+class CohortFigures:
+    """The numbers of a rank() rule's cohort for one organisation (JSON numbers; exact values also
+    as ``"numerator/denominator"`` text)."""
+
+    scope: str
+    types: tuple[str, ...]
+    complete: bool
+    """Whether the state declares the complete cohort of this scope."""
+    source: str | None
+    date: str | None
+    size: int
+    """Members of the cohort in the state (ranked and uncertain)."""
+    ranked: int
+    """Members with a known value."""
+    value: float | None
+    value_exact: str | None
+    rank: int | None
+    rank_low: int | None
+    rank_high: int | None
+    cutoff_rank: int | None
+    cutoff_value: float | None
+    """The value of the member at the cut-off rank (the least value that qualifies)."""
+    cutoff_exact: str | None
+    candidates: int
+    """Organisations of the rule's types in the state."""
+
+
+@attrs.frozen
 class Evidence:
     """One datum an outcome rests on: a metric over a period, a fact, a parameter, another outcome."""
 
-    kind: str  # metric | fact | parameter | outcome | rank | comparison
+    kind: str  # metric | fact | parameter | outcome | rank | comparison | service | cohort
     name: str
     value: str
     period: str | None = None
@@ -49,6 +77,7 @@ class Evidence:
     denominator: int | None = None
     date: str | None = None
     reference: str | None = None
+    cohort: CohortFigures | None = None
 
 
 def format_number(v: Fraction, unit: str | None = None) -> str:

@@ -19,10 +19,11 @@ from the *decision to admit*, a different measure.
 from __future__ import annotations
 
 from fractions import Fraction
+from pathlib import Path
 
 from .builder import Dedup, FileContext
-from .common import Pending, first_of_its_kind, row_month, skip_total_or_footnote
-from .table import Column, Layout, Row
+from .common import Pending, first_of_its_kind, is_total_text, row_month, skip_total_or_footnote
+from .table import Column, Layout, Row, parse_number
 
 __all__ = ["LAYOUTS", "read"]
 
@@ -109,8 +110,12 @@ def read(ctx: FileContext) -> None:
     keys = _keys(booked)
     dedup = Dedup()
     pending = Pending()
+    england: int | None = None  # the TOTAL row's Type 1 attendances
+    providers = 0  # the same, summed over the providers admitted to the state
     for row in ctx.data_rows():
         period, code, parent = t.cell(row, "period"), t.cell(row, "org_code"), t.cell(row, "parent_org")
+        if is_total_text(code, period, parent) and england is None:
+            england = _type1_attendances(ctx, row, booked)
         if skip_total_or_footnote(ctx, row, code, period, parent):
             continue
         month = row_month(ctx, row, period)
@@ -125,6 +130,7 @@ def read(ctx: FileContext) -> None:
             ctx, dedup, pending, row, (org, month), tuple(t.cell(row, k) for k in keys), org, month, org
         ):
             continue
+        providers += _type1_attendances(ctx, row, booked) or 0
         counts: dict[str, tuple[int, int] | None] = {}
         for typ in _TYPES:
             counts[typ] = _type_counts(ctx, row, typ, booked)
@@ -139,6 +145,21 @@ def read(ctx: FileContext) -> None:
             total = sum(Fraction(p[1]) for p in counts.values() if p is not None)
             pending.add(org, month, "ae_4h_all", [row.line], numerator=within, denominator=total)
     pending.commit(ctx)
+    if england is not None and england > 0 and providers == england:
+        ctx.builder.declare_complete(
+            "national",
+            ("acute_trust",),
+            f"{Path(ctx.file).name}: its provider rows add up to its England TOTAL row "
+            f"({england} Type 1 attendances), so every provider with an A&E department is in the state",
+        )
+
+
+def _type1_attendances(ctx: FileContext, row: Row, booked: bool) -> int | None:
+    """Type 1 attendances of a row (booked appointments included), without reporting blanks."""
+    parsed = [parse_number(ctx.table.cell(row, k)) for k in (("att_1", "bk_1") if booked else ("att_1",))]
+    if any(p.status != "ok" or p.value is None or p.value.denominator != 1 for p in parsed):
+        return None
+    return sum(int(p.value) for p in parsed if p.value is not None)
 
 
 def _type_counts(ctx: FileContext, row: Row, typ: str, booked: bool) -> tuple[int, int] | None:

@@ -211,6 +211,12 @@ class StateBuilder:
         self.conflicted: set[tuple[str, str, int]] = set()
         self.icb_names: dict[str, str] = {}
         self.files: list[str] = []
+        self.cohorts: dict[tuple[str, tuple[str, ...]], list[str]] = {}
+        """(scope, types) -> the evidence, per file, that the state holds that cohort completely."""
+
+    def declare_complete(self, scope: str, types: tuple[str, ...], source: str) -> None:
+        """Record that a file shows the state holds every organisation of ``types`` in ``scope``."""
+        self.cohorts.setdefault((scope, types), []).append(source)
 
     # ----------------------------------------------------------------- organisations
 
@@ -405,6 +411,11 @@ class StateBuilder:
             f"Imported by policy-engine from NHS England published statistics: {files}. "
             "Values the files suppress or leave blank are missing (rules give unknown)."
         )[:10000]
+        if self.cohorts:
+            state["cohorts"] = [
+                {"scope": scope, "types": list(types), "source": "; ".join(sources)[:2000]}
+                for (scope, types), sources in sorted(self.cohorts.items())
+            ]
         state["organisations"] = orgs_out
         return state
 

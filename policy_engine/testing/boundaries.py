@@ -31,7 +31,7 @@ from .._expr.ast import Binary, Bool, Call, Name, Node, Str
 from .._time import format_month, month_end
 from ..errors import ErrorDetail, RulebookError
 from ..loader import Rulebook, load_rulebook
-from ..rules import Rule
+from ..rules import POSITIVE_STATUS, Rule
 
 __all__ = [
     "COUNT_FUNCTIONS",
@@ -51,8 +51,6 @@ COUNT_FUNCTIONS = frozenset({"pct", "min_pct", "max_pct", "rate"})
 VALUE_FUNCTIONS = frozenset({"total", "mean", "min_value", "max_value"})
 """Metric functions over plain monthly values (a step is one unit, or the parameter's last decimal)."""
 _MIRROR = {">=": "<=", ">": "<", "<=": ">=", "<": ">"}
-_POSITIVE = {"target": "met", "breach": "breached", "eligibility": "eligible", "obligation": "met"}
-_NEGATIVE = {"target": "not_met", "breach": "not_breached", "eligibility": "not_eligible", "obligation": "overdue"}
 _VALUE_LIMIT = Fraction(10**12)
 
 
@@ -418,14 +416,14 @@ def boundary_state(
 
 def positive_status(kind: str) -> str:
     """The status a rule of this kind gives when its condition is true (``met``, ``eligible``...)."""
-    return _POSITIVE[kind]
+    return POSITIVE_STATUS[kind]
 
 
 def negative_status(rule: Rule, as_of: dt.date) -> str:
     """The status a rule gives when its condition is false at ``as_of`` (after any deadline)."""
-    if rule.kind == "obligation" and (rule.deadline is None or as_of <= rule.deadline):
+    if rule.kind == "obligation" and not rule.judged_on(as_of):
         return "due"
-    return _NEGATIVE[rule.kind]
+    return rule.negative_status
 
 
 def expected_status(threshold: Threshold, offset: int, rulebook: Rulebook | None = None) -> str:

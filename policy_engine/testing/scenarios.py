@@ -65,6 +65,8 @@ def load_scenarios(path: str | os.PathLike[str]) -> list[Scenario]:
         where = f"{p}: scenarios[{i}]"
         try:
             state = {"as_of": s["as_of"], "organisations": s["organisations"]}
+            if "cohorts" in s:  # complete cohorts the scenario's state declares (for rank() rules)
+                state["cohorts"] = s["cohorts"]
             expect = tuple(
                 Expectation(e["rule"], e["org"], e["status"], e.get("explanation_contains")) for e in s["expect"]
             )
