@@ -606,16 +606,9 @@ def _state_of(rows: Sequence[Mapping[str, Any]], book: Rulebook) -> State:
     """The state of a table's rows (validated again as a state document)."""
     as_of = rows[0]["as_of"]
     doc: dict[str, Any] = {"as_of": as_of.isoformat(), "organisations": [_org_document(r) for r in rows]}
-    common = set.intersection(*(set(r.get(columnar.COHORTS_COLUMN) or ()) for r in rows))
-    by_scope: dict[str, list[str]] = {}
-    for entry in sorted(common):
-        scope, _, org_type = entry.partition(":")
-        by_scope.setdefault(scope, []).append(org_type)
-    if by_scope:
-        doc["cohorts"] = [
-            {"scope": scope, "types": types, "source": columnar.TABLE_COHORT_SOURCE}
-            for scope, types in by_scope.items()
-        ]
+    declared = columnar.cohorts_of_cells(r.get(columnar.COHORTS_COLUMN) for r in rows)
+    if declared:
+        doc["cohorts"] = [{"scope": c.scope, "types": list(c.types), "source": c.source} for c in declared]
     return state_from_dict(doc, book)
 
 

@@ -511,8 +511,12 @@ def declared_cohorts(frame: pl.DataFrame, rows: Sequence[int]) -> tuple[Complete
     """The complete cohorts the rows' state declares (those every one of its rows lists)."""
     if COHORTS_COLUMN not in frame.columns or not rows:
         return ()
-    lists = frame.get_column(COHORTS_COLUMN).gather(list(rows)).to_list()
-    common = set.intersection(*(set(x or ()) for x in lists))
+    return cohorts_of_cells(frame.get_column(COHORTS_COLUMN).gather(list(rows)).to_list())
+
+
+def cohorts_of_cells(cells: Iterable[Sequence[str] | None]) -> tuple[CompleteCohort, ...]:
+    """The cohorts every one of a state's ``cohorts`` cells lists (``scope:type`` entries)."""
+    common = set.intersection(*(set(x or ()) for x in cells))
     by_scope: dict[str, list[str]] = {}
     for entry in sorted(common):
         scope, _, org_type = entry.partition(":")
