@@ -203,12 +203,14 @@ def floor_statuses(state: pe.State) -> dict[str, dict[str, str]]:
         then = _values(m.get("patients_beyond_drd"), M_FY23) if ok23 else None
         fewer = None if now is None or then is None else sum(now) < sum(then)  # 12 months each: means compare as sums
         s["uec.patients-beyond-drd-reduce"] = _judge(True, judged, fewer, "met", "not_met")
-        for rid, name in (
-            ("uec.key-metrics-recorded", "uec_key_metrics_recorded"),
-            ("uec.pews-implemented", "pews_implemented"),
+        # key metrics: a standing requirement (judged on every date); PEWS: to be done within 2024/25
+        # (as_of is after 31 March 2025, so judged): both declared facts
+        for rid, name, short in (
+            ("uec.key-metrics-recorded", "uec_key_metrics_recorded", "not_met"),
+            ("uec.pews-implemented", "pews_implemented", "overdue"),
         ):
             x = f.get(name)
-            s[rid] = "met" if x is not None and x.value is True else "due"
+            s[rid] = "unknown" if x is None else ("met" if x.value is True else short)
         t1 = _counts(m.get("ae_4h_type1"), M_MAR25) if ok_mar25 else None
         s["uec.type1-ae-over-80"] = _judge(
             has1, judged, None if t1 is None else 100 * t1[0] > 80 * t1[1], "eligible", "not_eligible"
@@ -250,7 +252,9 @@ def main() -> None:
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 50
     with tempfile.TemporaryDirectory() as tmp:
         book = uec_book(Path(tmp))
-    state = pe.state_from_dict({"as_of": "2025-04-20", "organisations": [trust(i) for i in range(n)]}, book)
+    national = [{"scope": "national", "types": ["acute_trust"], "source": "generated: every trust of the benchmark"}]
+    doc = {"as_of": "2025-04-20", "cohorts": national, "organisations": [trust(i) for i in range(n)]}
+    state = pe.state_from_dict(doc, book)
     reference: dict[str, dict[str, str]] = {org.id: {} for org in state.organisations}
     for o in pe.evaluate(state, book, backend="native").outcomes:
         reference[o.org_id][o.rule_id] = o.status

@@ -84,8 +84,9 @@ def _over_80(t: _Trust) -> str:
     return _judge(t.has1, t.judged, None if c is None else 100 * c[0] > 80 * c[1], "eligible", "not_eligible")
 
 
-def _declared(name: str) -> Callable[[_Trust], str]:
-    return lambda t: "met" if (x := t.f.get(name)) is not None and x.value is True else "due"
+def _declared(name: str, short: str) -> Callable[[_Trust], str]:
+    """A declared fact (the state is after 31 March 2025): met, ``short`` if declared false, unknown if absent."""
+    return lambda t: "unknown" if (x := t.f.get(name)) is None else ("met" if x.value is True else short)
 
 
 DIRECT: dict[str, Callable[[_Trust], str]] = {
@@ -104,8 +105,8 @@ DIRECT: dict[str, Callable[[_Trust], str]] = {
     ),
     "uec.g-and-a-beds-maintained": _beds,
     "uec.patients-beyond-drd-reduce": _beyond,
-    "uec.key-metrics-recorded": _declared("uec_key_metrics_recorded"),
-    "uec.pews-implemented": _declared("pews_implemented"),
+    "uec.key-metrics-recorded": _declared("uec_key_metrics_recorded", "not_met"),  # standing
+    "uec.pews-implemented": _declared("pews_implemented", "overdue"),  # within 2024/25, judged after
     "uec.type1-ae-over-80": _over_80,
 }
 
