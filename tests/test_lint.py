@@ -116,4 +116,4 @@ def test_a_deadline_outside_the_planning_year_is_refused_at_load(tmp_path: Path)
     )
     found = [f for f in lint(root, tmp_path / "none") if f.code == "E000"]
     assert len(found) == 1 and "outside the planning year 2024-04-01..2025-03-31" in found[0].message
-    assert "(late).deadline" in found[0].rule_id and "2026-06-30" in found[0].message
+    assert "(t.late).deadline" in found[0].rule_id and "2026-06-30" in found[0].message
