@@ -555,6 +555,16 @@ def _check_states(table: pl.DataFrame, problems: _Problems) -> None:
     mixed = grouped.select((pl.col("a").n_unique().over("s") > 1).alias("m")).to_series()
     as_of = table.get_column("as_of")
     problems.cells(mixed, "as_of", "every row of a state must have the same as_of", as_of, positions)
+    if columnar.COHORTS_COLUMN in table.columns:  # a state declares its cohorts once, on every row
+        cells = table.get_column(columnar.COHORTS_COLUMN).list.sort().list.join(";").fill_null("")
+        split = pl.DataFrame({"s": sid, "c": cells}).select((pl.col("c").n_unique().over("s") > 1).alias("m"))
+        problems.cells(
+            split.to_series(),
+            columnar.COHORTS_COLUMN,
+            "every row of a state must list the same cohorts",
+            cells,
+            positions,
+        )
     dup_org = grouped.select(pl.struct("s", "o").is_duplicated().alias("d")).to_series()
     problems.cells(dup_org, "org_id", "an organisation appears twice in one state", oid, positions)
 

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import polars as pl
 import pytest
 
 import policy_engine as pe
@@ -210,3 +211,14 @@ def test_the_real_april_2025_ae_file_declares_the_national_cohort(needs_shared: 
     frozen = pe.state_from_dict(doc, BOOK)
     statuses = {s for rules in pe.statuses(frozen, BOOK).values() for rid, s in rules.items() if rid == RULE}
     assert statuses <= {"unknown", "not_applicable"}
+
+
+def test_every_row_of_a_state_in_a_table_lists_the_same_cohorts() -> None:
+    from policy_engine import tabular
+
+    doc = state(trust("R1", (700, 1000), (760, 1000)), trust("R2", (700, 1000), (740, 1000)), cohorts=[NATIONAL])
+    frame = tabular.states_to_frame({"s": pe.state_from_dict(doc, BOOK)}, BOOK)
+    split = frame.with_columns(cohorts=pl.Series([["national:acute_trust"], []], dtype=pl.List(pl.String)))
+    with pytest.raises(pe.StateError) as exc:
+        tabular.evaluate_frame(split, BOOK)
+    assert any("every row of a state must list the same cohorts" in d.message for d in exc.value.details)
