@@ -14,7 +14,7 @@ what-if scenario). The columns (documented in ``docs/tabular.md``):
 ``cohorts``
     The complete cohorts the row's state declares, as ``scope:type`` separated by ``;`` (e.g.
     ``national:acute_trust``: the state holds every acute trust in England). A ``rank()`` rule is
-    judged only against a cohort every row of its state declares; otherwise it is unknown.
+    judged only against a cohort its state declares (every row of a state lists the same); otherwise unknown.
 ``metric.<name>.<YYYY-MM>.numerator`` / ``.denominator``
     A month of a proportion or rate metric (both or neither).
 ``metric.<name>.<YYYY-MM>.value``
