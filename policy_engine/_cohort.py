@@ -21,7 +21,7 @@ import attrs
 from ._expr.ast import Binary, Call, Name, Num
 from ._expr.evaluate import UNKNOWN, Value
 from .rules import Rule
-from .state import CompleteCohort
+from .state import CompleteCohort, complete_cohort
 
 __all__ = ["MAX_RANK_RANGE", "RankRange", "Ranking", "cutoff_rank", "rank_cohort", "settle"]
 
@@ -92,11 +92,11 @@ class Ranking(Generic[K]):
         return None
 
 
-def rank_cohort(
-    members: Sequence[tuple[K, Value, Value]], cohort: CompleteCohort | None, candidates: int | None = None
-) -> Ranking[K]:
+def rank_cohort(rule: Rule, members: Sequence[tuple[K, Value, Value]], cohorts: Sequence[CompleteCohort]) -> Ranking[K]:
     """Rank ``members``: (key, guard value, rank argument value) of each organisation of the rule's
-    types. A guard that is not true and not unknown excludes the organisation."""
+    types, against the complete cohort of the rule's scope that ``cohorts`` (the state's
+    declarations) hold, if any. A guard that is not true and not unknown excludes the organisation."""
+    assert rule.cohort is not None
     values: dict[K, Fraction] = {}
     uncertain: list[K] = []
     for key, guard, value in members:
@@ -104,7 +104,8 @@ def rank_cohort(
             values[key] = value
         elif guard is True or guard is UNKNOWN:
             uncertain.append(key)
-    return Ranking(cohort, len(members) if candidates is None else candidates, values, tuple(uncertain))
+    declared = complete_cohort(cohorts, rule.cohort, rule.applies_to)
+    return Ranking(declared, len(members), values, tuple(uncertain))
 
 
 def settle(rank: Value | RankRange, status_of: Callable[[Value], str]) -> str:

@@ -12,7 +12,7 @@ from ._expr.evaluate import UNKNOWN, CohortFigures, Env, Evidence, Value, evalua
 from .loader import Rulebook
 from .outcomes import Citation, Firing, Outcome
 from .rules import Rule
-from .state import CompleteCohort, OrgView, complete_cohort
+from .state import CompleteCohort, OrgView
 
 
 def _env(
@@ -63,15 +63,14 @@ def cohort_ranks(
     """The rank() rule's ranking of ``views`` (the organisations of its types), by organisation id,
     against the complete cohort the state declares for the rule's scope (see ``_cohort``)."""
     arg = find_rank_argument(rule.condition)
-    assert arg is not None and rule.cohort is not None
-    declared = complete_cohort(cohorts, rule.cohort, rule.applies_to)
+    assert arg is not None
     members: list[tuple[str, Value, Value]] = []
     for view in views:
         org_outcomes = outcomes.get(view.org.id, {})
         guard = guard_value(rule, view, as_of, book, org_outcomes)
         value = evaluate(arg, _env(rule, view, as_of, book, org_outcomes, record=False)) if guard is True else UNKNOWN
         members.append((view.org.id, guard, value))
-    return rank_cohort(members, declared)
+    return rank_cohort(rule, members, cohorts)
 
 
 def decide(

@@ -103,10 +103,6 @@ class State:
     cohorts: tuple[CompleteCohort, ...] = ()
     """The cohorts the state declares it holds completely (see ``CompleteCohort``)."""
 
-    def complete_cohort(self, scope: str, types: Iterable[str]) -> CompleteCohort | None:
-        """The declared complete cohort of this scope that covers every one of ``types``, if any."""
-        return complete_cohort(self.cohorts, scope, types)
-
     @property
     def document(self) -> dict[str, Any]:
         """A fresh copy of the state as plain data (numbers as exact Decimals)."""

@@ -26,7 +26,7 @@ from .._expr.evaluate import UNKNOWN, find_rank_argument
 from .._time import month_end
 from ..loader import Rulebook
 from ..rules import Rule
-from ..state import CompleteCohort, Organisation, complete_cohort, facts_at
+from ..state import CompleteCohort, Organisation, facts_at
 
 K = TypeVar("K", bound=Hashable)
 
@@ -384,12 +384,11 @@ def cohort_ranks(
     cohorts: Sequence[CompleteCohort] = (),
 ) -> Ranking[K]:
     """The ranking of ``cohort`` (keyed by ``keys``), as ``_decide.cohort_ranks`` makes it."""
-    assert rule.cohort is not None
     members = []
     for key, c in zip(keys, cohort, strict=True):
         g = True if guard is None else guard(c)
         members.append((key, g, arg(c) if g is True else UNKNOWN))
-    return rank_cohort(members, complete_cohort(cohorts, rule.cohort, rule.applies_to))
+    return rank_cohort(rule, members, cohorts)
 
 
 def ranked_status(fn: Callable[[Ctx], str], c: Ctx, rank: Any) -> str:

@@ -36,14 +36,14 @@ from typing import Any
 
 import attrs
 
-from .._cohort import Ranking, settle
+from .._cohort import Ranking
 from .._decide import cohort_ranks, decide
 from ..errors import EngineError, ErrorDetail
 from ..loader import Rulebook
 from ..outcomes import Outcome
 from ..rules import Rule
 from ..state import CompleteCohort, Organisation, OrgView
-from .compiled import Ctx, Program
+from .compiled import Ctx, Program, ranked_status
 from .compiled import cohort_ranks as program_ranks
 
 NAME = "durable"
@@ -130,10 +130,7 @@ def _action(rule: Rule, read: bool) -> Callable[[Any], None]:
             if ses.fast is not None:
                 ctx = ses.ctxs[org_id]
                 fn = ses.fast.status[rule.id]
-                if ranking is None:
-                    status = fn(ctx)
-                else:
-                    status = settle(ranking.rank(org_id), lambda r: fn(ctx.at_rank(r)))
+                status = fn(ctx) if ranking is None else ranked_status(fn, ctx, ranking.rank(org_id))
             else:
                 outcome = decide(rule, ses.views[org_id], ses.as_of, ses.book, ses.statuses[org_id], ranking=ranking)
                 status = outcome.status
