@@ -34,9 +34,9 @@ import attrs
 import yaml
 
 import policy_engine as pe
-from policy_engine._expr.ast import Binary, Call, Node, Unary, render
-from policy_engine._expr.parser import parse
 from policy_engine._resources import policies_root
+from policy_engine.language.ast import Binary, Call, Node, Unary, render
+from policy_engine.language.parser import parse
 from policy_engine.testing import Scenario, ScenarioFailure, load_scenarios, run_scenario
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -14,21 +14,8 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from .engine import Backend, available_backends, evaluate, evaluate_many, resolve_backend, statuses
-from .errors import (
-    EngineError,
-    ErrorDetail,
-    ExpressionError,
-    PolicyError,
-    RulebookError,
-    SelectorError,
-    StateError,
-)
-from .explain import explain
-from .loader import Rulebook, load_rulebook
-from .outcomes import STATUSES, Citation, DecisionRecord, Evaluation, Evidence, Firing, Outcome
-from .rules import ORGANISATION_TYPES, TIMINGS, Parameter, Period, Rule, Source
-from .state import (
+from .audit.explain import explain
+from .data.state import (
     CompleteCohort,
     Fact,
     Observation,
@@ -39,6 +26,19 @@ from .state import (
     state_from_json,
     validate_state,
 )
+from .errors import (
+    EngineError,
+    ErrorDetail,
+    ExpressionError,
+    PolicyError,
+    RulebookError,
+    SelectorError,
+    StateError,
+)
+from .evaluation.engine import Backend, available_backends, evaluate, evaluate_many, resolve_backend, statuses
+from .evaluation.outcomes import STATUSES, Citation, DecisionRecord, Evaluation, Evidence, Firing, Outcome
+from .language.rules import ORGANISATION_TYPES, TIMINGS, Parameter, Period, Rule, Source
+from .rulebook.loader import Rulebook, load_rulebook
 
 __all__ = [
     "ORGANISATION_TYPES",

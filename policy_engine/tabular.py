@@ -44,13 +44,13 @@ from typing import Any, Literal
 import attrs
 import polars as pl
 
-from ._backends import columnar
-from ._time import DATE_FORMAT, format_month
+from .data.state import OrgView, State, _did_you_mean, facts_at, organisations_of, state_from_dict, view_at
+from .data.state import _short as short_value
 from .errors import ErrorDetail, PolicyError, StateError
-from .loader import Rulebook
-from .rules import ORGANISATION_TYPES
-from .state import OrgView, State, _did_you_mean, facts_at, organisations_of, state_from_dict, view_at
-from .state import _short as short_value
+from .evaluation import columnar
+from .language.months import DATE_FORMAT, format_month
+from .language.rules import ORGANISATION_TYPES
+from .rulebook.loader import Rulebook
 
 __all__ = [
     "DEFAULT_CHUNK_ROWS",
@@ -81,7 +81,7 @@ STATUS_DTYPE = columnar.STATUS_ENUM
 def _default_book(rulebook: Rulebook | None) -> Rulebook:
     if rulebook is not None:
         return rulebook
-    from .engine import _default_rulebook
+    from .evaluation.engine import _default_rulebook
 
     return _default_rulebook()
 
@@ -700,7 +700,7 @@ class TableResult:
     """Statuses of a table: ``frame`` has the key columns and one status column per rule (in the
     rulebook's dependency order; null where the rule does not apply to the organisation's type).
     ``exact_cells`` counts the cells the float pass could not decide and the reference evaluator
-    re-decided (see ``policy_engine._backends.columnar``)."""
+    re-decided (see ``policy_engine.evaluation.columnar``)."""
 
     frame: pl.DataFrame
     exact_cells: int

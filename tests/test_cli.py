@@ -183,7 +183,7 @@ def test_console_script_runs_without_traceback(tmp_path: Path) -> None:
 
 def test_coverage_command_prints_counts_per_area() -> None:
     import policy_engine as pe
-    from policy_engine.coverage import load_coverage
+    from policy_engine.audit.coverage import load_coverage
 
     code, out, err = _run("coverage")
     assert code == EXIT_OK, err
@@ -286,8 +286,8 @@ def test_a_durable_record_is_verified_on_native_where_durable_cannot_import(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import policy_engine as pe
-    from policy_engine._backends import durable
-    from policy_engine.records import verify_record
+    from policy_engine.audit.records import verify_record
+    from policy_engine.evaluation import durable
 
     state = _state_file(tmp_path)
     record = tmp_path / "record.json"

@@ -12,7 +12,7 @@ from hypothesis import given, note, settings
 from hypothesis import strategies as st
 
 import policy_engine as pe
-from policy_engine.state import state_from_dict
+from policy_engine.data.state import state_from_dict
 from policy_engine.testing import thresholds
 from policy_engine.testing.strategies import as_of_dates, boundary_cases, merge_states, states
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import policy_engine as pe
 from policy_engine._resources import policies_root
+from policy_engine.audit.diff import diff_outcomes, diff_rulebooks
 from policy_engine.cli import EXIT_OK, run
-from policy_engine.diff import diff_outcomes, diff_rulebooks
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "state.json"
 

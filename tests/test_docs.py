@@ -12,13 +12,13 @@ from pathlib import Path
 import pytest
 
 import policy_engine as pe
-from policy_engine import docgen
-from policy_engine.loader import normalise_text
+from policy_engine.render import docs as docgen
+from policy_engine.rulebook.loader import normalise_text
 
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCE = ROOT / "docs" / "reference"
 SCENARIOS = ROOT / "tests" / "scenarios"
-REGENERATE = "python -m policy_engine.docgen"
+REGENERATE = "python -m policy_engine.render.docs"
 
 
 @pytest.fixture(scope="module")

@@ -15,8 +15,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import policy_engine as pe
-from policy_engine._backends import durable as durable_backend
 from policy_engine._resources import load_schema
+from policy_engine.evaluation import durable as durable_backend
 from policy_engine.testing import assert_outcome
 from policy_engine.testing.strategies import states
 
@@ -221,7 +221,7 @@ def test_find_takes_several_values_and_a_valid_filter_may_match_nothing() -> Non
 
 
 def test_outcome_explain_and_what_if_say_which_of_rule_or_organisation_is_unknown() -> None:
-    from policy_engine.whatif import what_if
+    from policy_engine.audit.whatif import what_if
 
     ev = pe.evaluate(STATE, BOOK, backend="native", evaluated_at=STAMP)
     with pytest.raises(pe.SelectorError) as info:
@@ -240,7 +240,7 @@ def test_outcome_explain_and_what_if_say_which_of_rule_or_organisation_is_unknow
 
 
 def test_report_refuses_an_unknown_organisation() -> None:
-    from policy_engine.report import render_report
+    from policy_engine.render.report import render_report
 
     state = pe.state_from_dict(STATE, BOOK)
     ev = pe.evaluate(state, BOOK, backend="native", evaluated_at=STAMP)

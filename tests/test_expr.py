@@ -14,14 +14,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import policy_engine as pe
-from policy_engine._expr.ast import Binary, Bool, Call, Name, Node, Num, Str, Unary, render
-from policy_engine._expr.checker import BOOL, CheckContext, CheckError, Type, check
-from policy_engine._expr.evaluate import UNKNOWN, Env, Value, evaluate
-from policy_engine._expr.parser import MAX_DEPTH, MAX_LENGTH, ParseError, parse
 from policy_engine._resources import policies_root
-from policy_engine._time import parse_month
-from policy_engine.rules import FactDef, MetricDef, Parameter, Period, Rule, Source
-from policy_engine.state import Fact, Observation, Organisation, view_at
+from policy_engine.data.state import Fact, Observation, Organisation, view_at
+from policy_engine.evaluation.expressions import UNKNOWN, Env, Value, evaluate
+from policy_engine.language.ast import Binary, Bool, Call, Name, Node, Num, Str, Unary, render
+from policy_engine.language.checker import BOOL, CheckContext, CheckError, Type, check
+from policy_engine.language.months import parse_month
+from policy_engine.language.parser import MAX_DEPTH, MAX_LENGTH, ParseError, parse
+from policy_engine.language.rules import FactDef, MetricDef, Parameter, Period, Rule, Source
 
 AS_OF = dt.date(2025, 6, 30)
 MAR_2025 = parse_month("2025-03")

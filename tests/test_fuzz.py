@@ -18,9 +18,9 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 import policy_engine as pe
-from policy_engine._expr.checker import CheckContext, CheckError, check
-from policy_engine._expr.parser import ParseError, parse
 from policy_engine._resources import policies_root
+from policy_engine.language.checker import CheckContext, CheckError, check
+from policy_engine.language.parser import ParseError, parse
 
 N = int(os.environ.get("POLICY_ENGINE_FUZZ_EXAMPLES", "150"))
 FUZZ = settings(

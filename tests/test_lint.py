@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from policy_engine._resources import policies_root
+from policy_engine.audit.lint import lint
 from policy_engine.cli import EXIT_INVALID, EXIT_OK, run
-from policy_engine.lint import lint
 
 SRC = policies_root() / "nhs-2024-25"
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 import policy_engine as pe
+from policy_engine.audit.records import decision_record, verify_record
 from policy_engine.cli import EXIT_INVALID, EXIT_OK, run
-from policy_engine.overlay import apply_overlay, load_overlay
-from policy_engine.records import decision_record, verify_record
+from policy_engine.rulebook.overlay import apply_overlay, load_overlay
 
 ROOT = Path(__file__).resolve().parents[1]
 OVERLAY = ROOT / "examples" / "overlays" / "qex-local-ambition.yaml"

@@ -43,9 +43,9 @@ from hypothesis import strategies as st
 
 import policy_engine as pe
 from policy_engine import cli
-from policy_engine._expr.ast import Binary, Call, Name, render
-from policy_engine._expr.parser import parse
 from policy_engine._resources import load_schema, policies_root
+from policy_engine.language.ast import Binary, Call, Name, render
+from policy_engine.language.parser import parse
 from policy_engine.testing import Threshold, boundary_state, negative_status, positive_status, thresholds
 from policy_engine.testing.strategies import boundary_cases, merge_states, states
 

@@ -11,7 +11,7 @@ import pytest
 
 import policy_engine as pe
 from policy_engine._resources import policies_root
-from policy_engine.loader import normalise_text
+from policy_engine.rulebook.loader import normalise_text
 
 BOOK = pe.load_rulebook()
 

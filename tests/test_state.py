@@ -20,9 +20,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import policy_engine as pe
-import policy_engine.state as state_module
+import policy_engine.data.state as state_module
+from policy_engine.data.state import view_at
 from policy_engine.errors import ErrorDetail
-from policy_engine.state import view_at
+from policy_engine.language.rules import FactDef
 from policy_engine.testing import strategies
 
 AS_OF = "2025-04-20"
@@ -946,7 +947,7 @@ def test_a_bad_date_is_reported_once_with_the_format_expected(state: dict[str, A
 
 def test_a_fact_of_type_date_says_the_format(book: pe.Rulebook) -> None:
     date_fact = "go_live_date"  # the bundled rulebook has no date facts: one is added
-    fdef = pe.rules.FactDef(date_fact, "date", "when a service went live", "demo")
+    fdef = FactDef(date_fact, "date", "when a service went live", "demo")
     with_date = attrs.evolve(book, facts={**book.facts, date_fact: fdef}, digest=f"{book.digest}-with-a-date-fact")
     state = doc(org(facts=[{"name": date_fact, "value": "31/03/2025", "date": "2024-04-01"}]))
     d = only_detail(raises_state_error(pe.state_from_dict, state, with_date))

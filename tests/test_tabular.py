@@ -18,8 +18,8 @@ from hypothesis import strategies as st
 
 import policy_engine as pe
 from policy_engine import cli, tabular
-from policy_engine._backends import columnar as columnar_backend
-from policy_engine.state import State, state_from_dict
+from policy_engine.data.state import State, state_from_dict
+from policy_engine.evaluation import columnar as columnar_backend
 from policy_engine.testing import thresholds
 from policy_engine.testing.strategies import boundary_cases, merge_states, states
 

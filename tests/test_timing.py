@@ -18,7 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import policy_engine as pe
-from policy_engine.state import state_from_dict
+from policy_engine.data.state import state_from_dict
 from policy_engine.testing.backends import STATUS_PATHS, statuses_by_path
 from policy_engine.testing.strategies import states
 
@@ -188,8 +188,8 @@ def test_explain_rules_coverage_report_and_reference_show_the_timing(tmp_path: P
     import subprocess
     import sys
 
-    from policy_engine.coverage import load_coverage
-    from policy_engine.report import render_report
+    from policy_engine.audit.coverage import load_coverage
+    from policy_engine.render.report import render_report
 
     root = Path(__file__).parents[1]
     example = pe.load_state(root / "examples" / "state.json")

@@ -12,8 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import policy_engine as pe
+from policy_engine.audit.whatif import what_if
 from policy_engine.cli import EXIT_OK, run
-from policy_engine.whatif import what_if
 
 BOOK = pe.load_rulebook()
 

@@ -46,8 +46,8 @@ import polars as pl
 
 import policy_engine as pe
 from policy_engine import tabular
-from policy_engine.loader import Rulebook
-from policy_engine.state import state_from_dict
+from policy_engine.data.state import state_from_dict
+from policy_engine.rulebook.loader import Rulebook
 
 RULEBOOK = "nhs-2024-25"
 EXAMPLE_STATE = Path(__file__).resolve().parents[1] / "state.json"

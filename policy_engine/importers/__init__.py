@@ -28,10 +28,10 @@ from collections.abc import Callable, Sequence
 from types import ModuleType
 from typing import Any
 
-from .._time import parse_date
+from ..data.state import state_from_dict
 from ..errors import ErrorDetail, StateError
-from ..loader import Rulebook, load_rulebook
-from ..state import state_from_dict
+from ..language.months import parse_date
+from ..rulebook.loader import Rulebook, load_rulebook
 from . import ae, ambulance, cancer, diagnostics, rtt
 from .builder import FileContext, StateBuilder
 from .errors import ImportFileError, LayoutError, ReferenceTableError

@@ -17,7 +17,7 @@ from typing import Any
 
 import attrs
 
-from .._time import format_month
+from ..language.months import format_month
 from .reference import Reference
 from .summary import FileStats, ImportIssue, ImportSummary, IssueKind
 from .table import MAX_COUNT, Row, Table, is_ods_code, parse_number

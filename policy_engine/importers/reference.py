@@ -28,7 +28,7 @@ from collections.abc import Mapping
 import attrs
 
 from ..errors import ErrorDetail
-from ..rules import ORGANISATION_TYPES
+from ..language.rules import ORGANISATION_TYPES
 from .errors import ReferenceTableError
 from .table import Column, Layout, is_ods_code, open_table
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from ..explain import explain
-from ..outcomes import Evaluation
+from ..audit.explain import explain
+from ..evaluation.outcomes import Evaluation
 
 
 def assert_outcome(evaluation: Evaluation, rule_id: str, org_id: str, status: str) -> None:

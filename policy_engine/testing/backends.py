@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..engine import available_backends, evaluate, statuses
-from ..loader import Rulebook, load_rulebook
-from ..state import State, state_from_dict
+from ..data.state import State, state_from_dict
+from ..evaluation.engine import available_backends, evaluate, statuses
+from ..rulebook.loader import Rulebook, load_rulebook
 
 __all__ = ["STATUS_PATHS", "statuses_by_path"]
 

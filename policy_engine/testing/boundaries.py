@@ -27,11 +27,11 @@ from typing import Any
 
 import attrs
 
-from .._expr.ast import Binary, Bool, Call, Name, Node, Str
-from .._time import format_month, month_end
 from ..errors import ErrorDetail, RulebookError
-from ..loader import Rulebook, load_rulebook
-from ..rules import POSITIVE_STATUS, Rule
+from ..language.ast import Binary, Bool, Call, Name, Node, Str
+from ..language.months import format_month, month_end
+from ..language.rules import POSITIVE_STATUS, Rule
+from ..rulebook.loader import Rulebook, load_rulebook
 
 __all__ = [
     "COUNT_FUNCTIONS",

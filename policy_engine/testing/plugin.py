@@ -24,11 +24,11 @@ from typing import Any, Protocol
 import pytest
 import yaml
 
-from ..engine import available_backends, evaluate
+from ..data.state import State
 from ..errors import PolicyError
-from ..loader import Rulebook, load_rulebook
-from ..outcomes import Evaluation
-from ..state import State
+from ..evaluation.engine import available_backends, evaluate
+from ..evaluation.outcomes import Evaluation
+from ..rulebook.loader import Rulebook, load_rulebook
 from .scenarios import Scenario, ScenarioFailure, load_scenarios, run_scenario
 
 __all__ = ["Evaluator", "PolicyScenarioFile", "PolicyScenarioItem"]

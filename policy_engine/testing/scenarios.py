@@ -10,10 +10,10 @@ from typing import Any
 import attrs
 import yaml
 
-from ..engine import evaluate
 from ..errors import ErrorDetail, PolicyError, SelectorError
-from ..loader import Rulebook
-from ..outcomes import Evaluation
+from ..evaluation.engine import evaluate
+from ..evaluation.outcomes import Evaluation
+from ..rulebook.loader import Rulebook
 
 
 @attrs.frozen

@@ -26,9 +26,9 @@ from typing import Any
 import attrs
 from hypothesis import strategies as st
 
-from .._time import format_month, parse_month
-from ..loader import Rulebook, load_rulebook
-from ..rules import ORGANISATION_TYPES
+from ..language.months import format_month, parse_month
+from ..language.rules import ORGANISATION_TYPES
+from ..rulebook.loader import Rulebook, load_rulebook
 from .boundaries import Threshold, boundary_state, expected_status, rule_thresholds
 
 __all__ = [
@@ -104,7 +104,7 @@ def metric_series(
     counts: st.SearchStrategy[tuple[int, int]] | None = None,
 ) -> st.SearchStrategy[list[dict[str, Any]]]:
     """Monthly observations of one catalogue metric, some months missing. ``months`` are month
-    indexes (``policy_engine._time.parse_month``); ``counts`` replaces ``threshold_counts()`` for
+    indexes (``policy_engine.language.months.parse_month``); ``counts`` replaces ``threshold_counts()`` for
     the (numerator, denominator) of a proportion metric."""
     book = _book(rulebook)
     mdef = book.metrics[metric]

@@ -7,12 +7,12 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from fractions import Fraction
 
-from ._cohort import Ranking, RankRange, cutoff_rank, rank_cohort, settle
-from ._expr.evaluate import UNKNOWN, CohortFigures, Env, Evidence, Value, evaluate, find_rank_argument, format_number
-from .loader import Rulebook
+from ..data.state import CompleteCohort, OrgView
+from ..language.rules import Rule
+from ..rulebook.loader import Rulebook
+from .cohort import Ranking, RankRange, cutoff_rank, rank_cohort, settle
+from .expressions import UNKNOWN, CohortFigures, Env, Evidence, Value, evaluate, find_rank_argument, format_number
 from .outcomes import Citation, Firing, Outcome
-from .rules import Rule
-from .state import CompleteCohort, OrgView
 
 
 def _env(

@@ -7,11 +7,11 @@ from typing import Any
 
 import attrs
 
-from ._expr.evaluate import format_number
-from .engine import evaluate
-from .loader import Rulebook
-from .rules import Rule
-from .state import State
+from ..data.state import State
+from ..evaluation.engine import evaluate
+from ..evaluation.expressions import format_number
+from ..language.rules import Rule
+from ..rulebook.loader import Rulebook
 
 __all__ = ["Change", "OutcomeChange", "diff_outcomes", "diff_rulebooks"]
 

@@ -10,14 +10,14 @@ from typing import Any
 
 import attrs
 
-from ._expr.ast import Binary, Call, Node
-from ._expr.checker import metric_calls, metric_key, name_arg
-from ._expr.evaluate import UNKNOWN, Env, evaluate
-from ._time import format_month, month_complete
-from .engine import evaluate as evaluate_state
-from .loader import Rulebook, load_rulebook
-from .rules import Rule
-from .state import State, state_from_dict, view_at
+from ..data.state import State, state_from_dict, view_at
+from ..evaluation.engine import evaluate as evaluate_state
+from ..evaluation.expressions import UNKNOWN, Env, evaluate
+from ..language.ast import Binary, Call, Node
+from ..language.checker import metric_calls, metric_key, name_arg
+from ..language.months import format_month, month_complete
+from ..language.rules import Rule
+from ..rulebook.loader import Rulebook, load_rulebook
 
 __all__ = ["WhatIf", "what_if"]
 

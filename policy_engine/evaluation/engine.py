@@ -9,16 +9,16 @@ import threading
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, Literal
 
-from . import __version__
-from ._backends import compiled as _compiled
-from ._backends import durable as _durable
-from ._backends import native as _native
-from ._decide import firing
-from ._time import parse_date
-from .errors import EngineError, ErrorDetail, PolicyError, StateError
-from .loader import Rulebook, load_rulebook
+from .. import __version__
+from ..data.state import State, _short, state_from_dict, validate_state, view_at
+from ..errors import EngineError, ErrorDetail, PolicyError, StateError
+from ..language.months import parse_date
+from ..rulebook.loader import Rulebook, load_rulebook
+from . import compiled as _compiled
+from . import durable as _durable
+from . import native as _native
+from .decide import firing
 from .outcomes import DecisionRecord, Evaluation
-from .state import State, _short, state_from_dict, validate_state, view_at
 
 __all__ = ["Backend", "available_backends", "evaluate", "evaluate_many", "resolve_backend", "statuses"]
 

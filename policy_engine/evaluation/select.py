@@ -8,7 +8,7 @@ import difflib
 import re
 from collections.abc import Iterable
 
-from .errors import ErrorDetail, SelectorError
+from ..errors import ErrorDetail, SelectorError
 
 __all__ = ["Selectors", "split_values"]
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
-from .._decide import cohort_ranks, decide
-from ..loader import Rulebook
-from ..outcomes import Outcome
-from ..state import CompleteCohort, OrgView
+from ..data.state import CompleteCohort, OrgView
+from ..rulebook.loader import Rulebook
+from .decide import cohort_ranks, decide
+from .outcomes import Outcome
 
 NAME = "native"
 VERSION = "1"

@@ -18,15 +18,15 @@ from collections.abc import Callable, Hashable, Mapping, Sequence
 from fractions import Fraction
 from typing import Any, TypeVar
 
-from .._cohort import Ranking, rank_cohort, settle
-from .._decide import dependency_levels
-from .._expr.ast import Binary, Bool, Call, Name, Node, Num, Str, Unary
-from .._expr.checker import metric_key, name_arg
-from .._expr.evaluate import UNKNOWN, find_rank_argument
-from .._time import month_end
-from ..loader import Rulebook
-from ..rules import Rule
-from ..state import CompleteCohort, Organisation, facts_at
+from ..data.state import CompleteCohort, Organisation, facts_at
+from ..language.ast import Binary, Bool, Call, Name, Node, Num, Str, Unary
+from ..language.checker import metric_key, name_arg
+from ..language.months import month_end
+from ..language.rules import Rule
+from ..rulebook.loader import Rulebook
+from .cohort import Ranking, rank_cohort, settle
+from .decide import dependency_levels
+from .expressions import UNKNOWN, find_rank_argument
 
 K = TypeVar("K", bound=Hashable)
 

@@ -11,13 +11,13 @@ from typing import Any
 import attrs
 import jsonschema
 
-from . import engine as _engine
-from ._resources import load_schema
-from .engine import evaluate
-from .errors import ErrorDetail, PolicyError
-from .loader import Rulebook, load_rulebook
-from .outcomes import Evaluation
-from .state import State
+from .._resources import load_schema
+from ..data.state import State
+from ..errors import ErrorDetail, PolicyError
+from ..evaluation import engine as _engine
+from ..evaluation.engine import evaluate
+from ..evaluation.outcomes import Evaluation
+from ..rulebook.loader import Rulebook, load_rulebook
 
 __all__ = ["RecordCheck", "append_log", "decision_record", "verify_record"]
 
@@ -68,7 +68,7 @@ def _rerun_backend(recorded: str) -> tuple[str, str | None]:
     """The backend to re-run a record with, and why it is not the recorded one (None if it is)."""
     if recorded != "durable" or "durable" in _engine.available_backends():
         return recorded, None
-    from ._backends import durable
+    from ..evaluation import durable
 
     why = durable._IMPORT_ERROR or "it is not available"
     return "native", (

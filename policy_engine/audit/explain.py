@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from .errors import ErrorDetail, PolicyError
-from .loader import Rulebook
-from .outcomes import Evaluation, Outcome
+from ..errors import ErrorDetail, PolicyError
+from ..evaluation.outcomes import Evaluation, Outcome
+from ..rulebook.loader import Rulebook
 
 __all__ = ["explain", "explain_tree"]
 

@@ -19,12 +19,12 @@ from typing import TYPE_CHECKING, Any
 import attrs
 import jsonschema
 
-from ._resources import load_schema
-from ._time import MONTH_FORMAT, format_month, month_complete, parse_date, parse_month
-from .errors import ErrorDetail, StateError
+from .._resources import load_schema
+from ..errors import ErrorDetail, StateError
+from ..language.months import MONTH_FORMAT, format_month, month_complete, parse_date, parse_month
 
 if TYPE_CHECKING:
-    from .loader import Rulebook
+    from ..rulebook.loader import Rulebook
 
 __all__ = [
     "MAX_STATE_BYTES",

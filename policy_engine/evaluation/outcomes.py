@@ -9,10 +9,10 @@ from typing import Any
 
 import attrs
 
-from ._expr.evaluate import Evidence
-from ._select import Selectors
-from .errors import ErrorDetail, PolicyError
-from .rules import STATUSES
+from ..errors import ErrorDetail, PolicyError
+from ..language.rules import STATUSES
+from .expressions import Evidence
+from .select import Selectors
 
 __all__ = ["STATUSES", "Citation", "DecisionRecord", "Evaluation", "Evidence", "Firing", "Outcome"]
 

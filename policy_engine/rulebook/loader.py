@@ -19,13 +19,13 @@ import attrs
 import jsonschema
 import yaml
 
-from ._expr.ast import Node
-from ._expr.checker import BOOL, DATE, CheckContext, CheckError, check
-from ._expr.parser import ParseError, parse
-from ._resources import bundled_rulebooks, load_schema, policies_root
-from ._time import parse_date, parse_month
-from .errors import ErrorDetail, ExpressionError, RulebookError
-from .rules import FactDef, MetricDef, Parameter, Period, Rule, Source
+from .._resources import bundled_rulebooks, load_schema, policies_root
+from ..errors import ErrorDetail, ExpressionError, RulebookError
+from ..language.ast import Node
+from ..language.checker import BOOL, DATE, CheckContext, CheckError, check
+from ..language.months import parse_date, parse_month
+from ..language.parser import ParseError, parse
+from ..language.rules import FactDef, MetricDef, Parameter, Period, Rule, Source
 
 __all__ = ["Rulebook", "load_rulebook", "normalise_text"]
 

@@ -18,10 +18,10 @@ from typing import Generic, TypeVar
 
 import attrs
 
-from ._expr.ast import Binary, Call, Name, Num
-from ._expr.evaluate import UNKNOWN, Value
-from .rules import Rule
-from .state import CompleteCohort, complete_cohort
+from ..data.state import CompleteCohort, complete_cohort
+from ..language.ast import Binary, Call, Name, Num
+from ..language.rules import Rule
+from .expressions import UNKNOWN, Value
 
 __all__ = ["MAX_RANK_RANGE", "RankRange", "Ranking", "cutoff_rank", "rank_cohort", "settle"]
 

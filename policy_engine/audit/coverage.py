@@ -12,9 +12,9 @@ from typing import Any
 import attrs
 import jsonschema
 
-from ._resources import load_schema, policies_root
-from .errors import ErrorDetail, RulebookError
-from .loader import Rulebook, _read_yaml, normalise_text
+from .._resources import load_schema, policies_root
+from ..errors import ErrorDetail, RulebookError
+from ..rulebook.loader import Rulebook, _read_yaml, normalise_text
 
 __all__ = ["Coverage", "LedgerEntry", "load_coverage", "scenario_counts"]
 
@@ -207,7 +207,7 @@ def load_coverage(rulebook: Rulebook) -> Coverage:
 def scenario_counts(folder: str | os.PathLike[str] | None = None) -> dict[str, int] | None:
     """Rule id -> number of scenario tests naming it, from a folder of scenario files (default
     ``tests/scenarios`` under the current directory); None when there is no such folder."""
-    from .docgen import scenario_index
+    from ..render.docs import scenario_index
 
     root = Path(folder) if folder is not None else Path.cwd() / "tests" / "scenarios"
     if not root.is_dir():

@@ -9,13 +9,13 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from .._time import format_month
-from .ast import Binary, Bool, Call, Name, Node, Num, Str, Unary, render, walk
-from .checker import name_arg
+from ..language.ast import Binary, Bool, Call, Name, Node, Num, Str, Unary, render, walk
+from ..language.checker import name_arg
+from ..language.months import format_month
 
 if TYPE_CHECKING:
-    from ..rules import MetricDef, Period, Rule
-    from ..state import Observation, OrgView
+    from ..data.state import Observation, OrgView
+    from ..language.rules import MetricDef, Period, Rule
 
 
 class _Unknown:

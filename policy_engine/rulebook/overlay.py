@@ -11,11 +11,11 @@ from pathlib import Path
 import attrs
 import jsonschema
 
-from ._expr.evaluate import format_number
-from ._resources import load_schema
-from .errors import ErrorDetail, RulebookError
+from .._resources import load_schema
+from ..errors import ErrorDetail, RulebookError
+from ..evaluation.expressions import format_number
+from ..language.rules import Rule
 from .loader import Rulebook, _plain, _read_yaml
-from .rules import Rule
 
 __all__ = ["apply_overlay", "load_overlay"]
 

@@ -6,7 +6,7 @@ source, confidence, assumptions, the rules it reads and is read by, and the scen
 name it — plus an index page and the coverage ledger. The output is deterministic (sorted, no
 timestamps), so ``--check`` can fail when committed pages are stale::
 
-    python -m policy_engine.docgen [--rulebook NAME|PATH] [--out docs/reference] [--check]
+    python -m policy_engine.render.docs [--rulebook NAME|PATH] [--out docs/reference] [--check]
 """
 
 from __future__ import annotations
@@ -24,17 +24,17 @@ from typing import Any
 
 import yaml
 
-from ._expr.ast import ARITHMETIC, COMPARISONS, Binary, Bool, Call, Name, Node, Num, Str, Unary
-from ._expr.checker import METRIC_FUNCTIONS
-from ._time import format_month
-from .errors import PolicyError, RulebookError
-from .loader import Rulebook, load_rulebook
-from .rules import MetricDef, Parameter, Period, Rule
+from ..errors import PolicyError, RulebookError
+from ..language.ast import ARITHMETIC, COMPARISONS, Binary, Bool, Call, Name, Node, Num, Str, Unary
+from ..language.checker import METRIC_FUNCTIONS
+from ..language.months import format_month
+from ..language.rules import MetricDef, Parameter, Period, Rule
+from ..rulebook.loader import Rulebook, load_rulebook
 
 __all__ = ["check", "condition_in_words", "generate", "main", "render_pages", "scenario_index"]
 
 DEFAULT_OUT = Path("docs") / "reference"
-REGENERATE = "python -m policy_engine.docgen"
+REGENERATE = "python -m policy_engine.render.docs"
 
 _KINDS = ("target", "obligation", "breach", "eligibility")
 _PLURALS = {"target": "targets", "obligation": "obligations", "breach": "breaches", "eligibility": "eligibility rules"}
@@ -817,7 +817,7 @@ def _index_page(book: Rulebook, has_coverage: bool, tested: bool) -> str:
 
 
 def _coverage_page(book: Rulebook) -> str | None:
-    from .coverage import load_coverage
+    from ..audit.coverage import load_coverage
 
     try:
         coverage = load_coverage(book)

@@ -10,7 +10,7 @@ from typing import Literal
 
 import attrs
 
-from ._expr.ast import Node
+from .ast import Node
 
 __all__ = [
     "NEGATIVE_STATUS",
@@ -102,7 +102,7 @@ class Parameter:
 
 @attrs.frozen
 class Period:
-    """An inclusive range of months (month indexes, see ``policy_engine._time``)."""
+    """An inclusive range of months (month indexes, see ``policy_engine.language.months``)."""
 
     name: str
     start: int

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import attrs
 
-from ._expr.ast import Binary, Name, Node, Num, Unary, render
-from ._expr.checker import metric_calls, metric_key
-from .errors import RulebookError
-from .loader import Rulebook, load_rulebook
-from .rules import Rule
+from ..errors import RulebookError
+from ..language.ast import Binary, Name, Node, Num, Unary, render
+from ..language.checker import metric_calls, metric_key
+from ..language.rules import Rule
+from ..rulebook.loader import Rulebook, load_rulebook
 
 __all__ = ["Finding", "lint"]
 

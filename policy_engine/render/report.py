@@ -7,15 +7,15 @@ import html
 from collections.abc import Sequence
 from fractions import Fraction
 
-from ._expr.ast import Binary, Call, Name, Node
-from ._expr.checker import METRIC_FUNCTIONS, metric_calls, name_arg
-from ._expr.evaluate import format_number
-from ._select import Selectors
-from ._time import format_month, month_complete, parse_month
-from .loader import Rulebook
-from .outcomes import Evaluation, Outcome
-from .rules import Rule
-from .state import Organisation, State
+from ..data.state import Organisation, State
+from ..evaluation.expressions import format_number
+from ..evaluation.outcomes import Evaluation, Outcome
+from ..evaluation.select import Selectors
+from ..language.ast import Binary, Call, Name, Node
+from ..language.checker import METRIC_FUNCTIONS, metric_calls, name_arg
+from ..language.months import format_month, month_complete, parse_month
+from ..language.rules import Rule
+from ..rulebook.loader import Rulebook
 
 __all__ = ["STATUS_ORDER", "render_report"]
 

@@ -29,15 +29,15 @@ from typing import Any
 import attrs
 import polars as pl
 
-from .._decide import decide, dependency_levels
-from .._expr.ast import Binary, Bool, Call, Name, Node, Num, Str, Unary, walk
-from .._expr.checker import metric_calls, metric_key, name_arg
-from .._expr.evaluate import UNKNOWN, Env, evaluate, find_rank_argument
-from .._time import format_month, month_end
-from ..loader import Rulebook
-from ..rules import STATUSES, Rule
-from ..state import CompleteCohort, OrgView
+from ..data.state import CompleteCohort, OrgView
+from ..language.ast import Binary, Bool, Call, Name, Node, Num, Str, Unary, walk
+from ..language.checker import metric_calls, metric_key, name_arg
+from ..language.months import format_month, month_end
+from ..language.rules import STATUSES, Rule
+from ..rulebook.loader import Rulebook
 from . import native
+from .decide import decide, dependency_levels
+from .expressions import UNKNOWN, Env, evaluate, find_rank_argument
 
 _EPS = sys.float_info.epsilon
 _SAFETY = 4.0

@@ -36,15 +36,15 @@ from typing import Any
 
 import attrs
 
-from .._cohort import Ranking
-from .._decide import cohort_ranks, decide
+from ..data.state import CompleteCohort, Organisation, OrgView
 from ..errors import EngineError, ErrorDetail
-from ..loader import Rulebook
-from ..outcomes import Outcome
-from ..rules import Rule
-from ..state import CompleteCohort, Organisation, OrgView
+from ..language.rules import Rule
+from ..rulebook.loader import Rulebook
+from .cohort import Ranking
 from .compiled import Ctx, Program, ranked_status
 from .compiled import cohort_ranks as program_ranks
+from .decide import cohort_ranks, decide
+from .outcomes import Outcome
 
 NAME = "durable"
 MAX_RULES_PER_RULESET = 500

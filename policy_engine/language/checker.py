@@ -6,8 +6,8 @@ from collections.abc import Callable, Mapping
 
 import attrs
 
-from ..rules import STATUSES, FactDef, MetricDef, Parameter, Period
 from .ast import ARITHMETIC, COMPARISONS, Binary, Bool, Call, Name, Node, Num, Str, Unary, walk
+from .rules import STATUSES, FactDef, MetricDef, Parameter, Period
 
 
 @attrs.frozen
@@ -249,7 +249,7 @@ def _check_call(node: Call, ctx: CheckContext) -> Type:
     arg = node.args[0]
     if not isinstance(arg, Str):
         raise CheckError('date() takes a literal "YYYY-MM-DD"', arg.pos)
-    from .._time import parse_date
+    from .months import parse_date
 
     try:
         parse_date(arg.value)

@@ -1,1 +1,0 @@
-"""The condition language: parser, AST, type checker and reference interpreter (internal)."""
