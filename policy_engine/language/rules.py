@@ -6,11 +6,24 @@ import datetime as dt
 from collections.abc import Mapping
 from fractions import Fraction
 from types import MappingProxyType
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import attrs
 
 from .ast import Node
+from .statuses import (
+    NEGATIVE_STATUS,
+    POSITIVE_STATUS,
+    STATUSES,
+    Branch,
+    Clause,
+    decision_table,
+    decision_tree,
+    negative_status,
+)
+
+if TYPE_CHECKING:
+    from .shape import Shape
 
 __all__ = [
     "NEGATIVE_STATUS",
@@ -37,20 +50,6 @@ ORGANISATION_TYPES: tuple[str, ...] = (
     "pcn",
 )
 RULE_KINDS: tuple[str, ...] = ("obligation", "target", "breach", "eligibility")
-STATUSES: tuple[str, ...] = (
-    "met",
-    "met_late",
-    "not_met",
-    "due",
-    "overdue",
-    "breached",
-    "not_breached",
-    "eligible",
-    "not_eligible",
-    "unknown",
-    "not_applicable",
-)
-"""Every status an outcome can have (see docs/rule-language.md)."""
 RuleKind = Literal["obligation", "target", "breach", "eligibility"]
 Timing = Literal["standing", "within_year", "dated"]
 
@@ -67,16 +66,6 @@ TIMINGS: Mapping[str, str] = MappingProxyType(
     }
 )
 """How an obligation is judged over time (its ``timing``), with the statuses each gives."""
-
-POSITIVE_STATUS: Mapping[str, str] = MappingProxyType(
-    {"target": "met", "breach": "breached", "eligibility": "eligible", "obligation": "met"}
-)
-"""The status of a rule of each kind whose condition is true when it is judged."""
-NEGATIVE_STATUS: Mapping[str, str] = MappingProxyType(
-    {"target": "not_met", "breach": "not_breached", "eligibility": "not_eligible", "obligation": "overdue"}
-)
-"""The status of a rule of each kind whose condition is false when it is judged (a *standing*
-obligation is ``not_met`` instead of ``overdue``: see ``Rule.negative_status``)."""
 
 
 @attrs.frozen
@@ -171,6 +160,14 @@ class Rule:
     cohort: str | None = None
     """Rules that use rank() only: the scope of the cohort they rank within (``"national"``)."""
     stratum: int = 0
+    shape: Shape = attrs.field(init=False, eq=False, repr=False)
+    """The condition's threshold shape (``language.shape``), computed when the rule is built."""
+
+    @shape.default
+    def _shape(self) -> Shape:
+        from .shape import shape_of  # the shape module reads the checker, which reads this module
+
+        return shape_of(self.condition, {n: p.value for n, p in self.parameters.items()})
 
     def applies_to_type(self, org_type: str) -> bool:
         """Whether organisations of this type are subject to the rule."""
@@ -184,7 +181,22 @@ class Rule:
     @property
     def negative_status(self) -> str:
         """The status when the condition is false at the time the rule is judged."""
-        return "not_met" if self.timing == "standing" else NEGATIVE_STATUS[self.kind]
+        return negative_status(self.kind, self.timing)
+
+    @property
+    def decision_table(self) -> tuple[Clause, ...]:
+        """The clauses that decide this rule's status (``statuses.decision_table``)."""
+        return decision_table(
+            self.kind,
+            self.timing,
+            self.applicable_if is not None,
+            self.completed_on is not None and self.deadline is not None,
+        )
+
+    @property
+    def decision_tree(self) -> Branch | Clause:
+        """The decision table as a tree that reads each input at most once."""
+        return decision_tree(self.decision_table)
 
     def judged_on(self, as_of: dt.date) -> bool:
         """Whether the rule is judged on ``as_of`` (else it is ``due``, unless an obligation is

@@ -29,6 +29,7 @@ from ..language.ast import ARITHMETIC, COMPARISONS, Binary, Bool, Call, Name, No
 from ..language.checker import METRIC_FUNCTIONS
 from ..language.months import format_month
 from ..language.rules import MetricDef, Parameter, Period, Rule
+from ..language.statuses import when_label
 from ..rulebook.loader import Rulebook, load_rulebook
 
 __all__ = ["check", "condition_in_words", "generate", "main", "render_pages", "scenario_index"]
@@ -48,7 +49,6 @@ _ORG_TYPES = {
     "pcn": "primary care networks (PCNs)",
 }
 _COMPARE_WORDS = {">=": "at least", ">": "more than", "<=": "at most", "<": "less than", "==": "", "!=": "not"}
-_WHEN = {"target": "Met when", "obligation": "Met when", "breach": "Breached when", "eligibility": "Eligible when"}
 _MONTHS = (
     "January",
     "February",
@@ -677,7 +677,7 @@ def _entry(
         out.append(f"**Applies when** {words.guard(rule.applicable_if)}; otherwise the outcome is `not_applicable`.")
         out += ["", "```text", _one_line(rule.applicable_if_text), "```", ""]
     lead, items = words.condition(rule.condition)
-    when = _WHEN[rule.kind]
+    when = when_label(rule.kind)
     if items:
         out += [f"**{when}** {lead}:", ""] + [f"- {item}" for item in items] + [""]
     else:
