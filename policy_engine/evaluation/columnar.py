@@ -407,12 +407,8 @@ def _status_exprs(
     cond = c.compile(rule.condition)
     guard = c.compile(rule.applicable_if) if rule.applicable_if is not None else None
     done = c.compile(rule.completed_on) if rule.completed_on is not None and rule.deadline is not None else None
-    before: pl.Expr = pl.lit(False)  # not yet judged (Rule.judged_on is false)
-    if rule.timing == "standing":
-        if rule.in_force is not None:
-            before = pl.col("as_of") < pl.lit(rule.in_force, dtype=pl.Date)
-    elif rule.deadline is not None:
-        before = pl.col("as_of") <= pl.lit(rule.deadline, dtype=pl.Date)
+    start = rule.judged_from  # not yet judged before it (Rule.judged_on)
+    before = pl.lit(False) if start is None else pl.col("as_of") < pl.lit(start, dtype=pl.Date)
     late = (done.value > pl.lit(rule.deadline, dtype=pl.Date)).fill_null(False) if done is not None else None
     values: dict[str, pl.Expr | None] = {
         "guard": guard.value if guard is not None else None,

@@ -198,12 +198,19 @@ class Rule:
         """The decision table as a tree that reads each input at most once."""
         return decision_tree(self.decision_table)
 
+    @property
+    def judged_from(self) -> dt.date | None:
+        """The first date on which the rule is judged (None: every date): the day after its
+        deadline, or, for a standing requirement, the day it is in force."""
+        if self.timing == "standing":
+            return self.in_force
+        return None if self.deadline is None else self.deadline + dt.timedelta(days=1)
+
     def judged_on(self, as_of: dt.date) -> bool:
         """Whether the rule is judged on ``as_of`` (else it is ``due``, unless an obligation is
-        already met): after its deadline, or, for a standing requirement, from the day it is in force."""
-        if self.timing == "standing":
-            return self.in_force is None or as_of >= self.in_force
-        return self.deadline is None or as_of > self.deadline
+        already met): from ``judged_from``."""
+        start = self.judged_from
+        return start is None or as_of >= start
 
     def timing_label(self) -> str:
         """The timing in a few words, for a table cell (``timing_text`` says it in full)."""
