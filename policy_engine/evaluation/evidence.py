@@ -89,7 +89,8 @@ def _exact_from_json(v: int | str) -> Fraction:
 
 @attrs.frozen
 class Number:
-    """An exact number with its unit (a parameter, a value metric's total or mean, a rank, a fact).
+    """An exact number with its unit: a parameter, a metric's total, mean, least or greatest value
+    (``min_pct`` / ``max_pct`` in percent), a rank, a number fact.
 
     The unit is the catalogue's (``"percent"`` is shown as ``%``); ``None`` for a bare number."""
 
@@ -103,13 +104,14 @@ class Ratio:
     rate metric (``scale`` 1). The counts are the metric's numerator and denominator over the period."""
 
     numerator: int
-    denominator: int
-    scale: int
+    denominator: int = attrs.field(validator=attrs.validators.ge(1))
+    """Never 0: a zero denominator makes the value ``Unknown("zero_denominator")``."""
+    scale: int = attrs.field(validator=attrs.validators.ge(1))
     unit: str | None = None
 
     @property
     def value(self) -> Fraction:
-        """``scale`` * numerator / denominator, exactly (the denominator is never 0: that is unknown)."""
+        """``scale`` * numerator / denominator, exactly."""
         return Fraction(self.numerator, self.denominator) * self.scale
 
 
