@@ -201,6 +201,8 @@ def test_impossible_values_are_refused() -> None:
         Unknown("missing")  # type: ignore[arg-type]
     with pytest.raises(TypeError):
         Evidence("fact", "x", "not declared")  # type: ignore[arg-type]
+    with pytest.raises(ValueError):
+        OutcomeStatus("passed")
     with pytest.raises(ValueError, match="denominator"):
         Ratio(0, 0, 100, "percent")  # a zero denominator is Unknown("zero_denominator")
     with pytest.raises(ValueError, match="not a type of evidence value"):

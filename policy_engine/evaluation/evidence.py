@@ -16,6 +16,8 @@ from typing import Any, Literal, TypeAlias, get_args
 
 import attrs
 
+from ..language.rules import STATUSES
+
 __all__ = [
     "Boolean",
     "CohortFigures",
@@ -141,7 +143,7 @@ class OutcomeStatus:
     """The status of another rule's outcome, as the rule read it (one of ``STATUSES``; an outcome
     whose status is ``"unknown"`` is read as unknown, so :attr:`Evidence.unknown` is true for it)."""
 
-    value: str
+    value: str = attrs.field(validator=attrs.validators.in_(STATUSES))
 
 
 @attrs.frozen
