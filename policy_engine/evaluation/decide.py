@@ -12,7 +12,8 @@ from ..language.rules import Rule
 from ..language.statuses import STATUS_INFO, Input, Tri, decide_status
 from ..rulebook.loader import Rulebook
 from .cohort import Ranking, RankRange, cutoff_rank, rank_cohort, settle
-from .expressions import UNKNOWN, CohortFigures, Env, Evidence, Value, evaluate, find_rank_argument, format_number
+from .evidence import CohortFigures, CohortStanding, Evidence, OutcomeStatus
+from .expressions import UNKNOWN, Env, Value, evaluate, find_rank_argument
 from .outcomes import Citation, Firing, Outcome
 
 
@@ -177,20 +178,8 @@ def _cohort_evidence(rule: Rule, ranking: Ranking[str], org_id: str) -> Evidence
         cutoff_exact=f"{cut.numerator}/{cut.denominator}" if cut is not None else None,
         candidates=ranking.candidates,
     )
-    if c is None:
-        text = f"not declared complete: {ranking.candidates} organisation(s) of these types in the state"
-    else:
-        where = (
-            f"rank {figures.rank}"
-            if figures.rank is not None
-            else (f"rank {figures.rank_low}..{figures.rank_high}" if figures.rank_low is not None else "not ranked")
-        )
-        text = f"complete ({c.source}); {where} of {figures.size}"
-        if own is not None:
-            text += f"; own value {format_number(own)}"
-        if cut is not None:
-            text += f"; value at the cut-off (rank {k}) {format_number(cut)}"
-    return Evidence("cohort", f"{rule.cohort} cohort of {', '.join(rule.applies_to)}", text, cohort=figures)
+    standing = CohortStanding(figures, own, cut)
+    return Evidence("cohort", f"{rule.cohort} cohort of {', '.join(rule.applies_to)}", standing, cohort=figures)
 
 
 def _explain(rule: Rule, status: str, reason: str, evidence: Sequence[Evidence]) -> str:
@@ -199,11 +188,7 @@ def _explain(rule: Rule, status: str, reason: str, evidence: Sequence[Evidence])
         parts.append(reason)
     comparisons = [e.reference for e in evidence if e.kind == "comparison" and e.reference]
     if status in ("unknown",):
-        missing = [
-            f"{e.name} {e.period or ''}".strip() + f" ({e.value})"
-            for e in evidence
-            if e.value.startswith("unknown") or e.value in ("not declared", "services not declared")
-        ]
+        missing = [f"{e.name} {e.period or ''}".strip() + f" ({e.value})" for e in evidence if e.unknown]
         if missing:
             parts.append("missing: " + "; ".join(missing[:4]))
     elif status not in ("due", "not_applicable") and comparisons:
@@ -218,5 +203,5 @@ def _explain(rule: Rule, status: str, reason: str, evidence: Sequence[Evidence])
 
 def firing(step: int, rule: Rule, outcome: Outcome) -> Firing:
     """The trace entry for an outcome."""
-    inputs = tuple((e.name, e.value) for e in outcome.evidence if e.kind == "outcome")
+    inputs = tuple((e.name, e.quantity.value) for e in outcome.evidence if isinstance(e.quantity, OutcomeStatus))
     return Firing(step, rule.id, outcome.org_id, outcome.status, rule.stratum, inputs)

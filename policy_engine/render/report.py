@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from fractions import Fraction
 
 from ..data.state import Organisation, State
-from ..evaluation.expressions import format_number
+from ..evaluation.evidence import format_number
 from ..evaluation.outcomes import Evaluation, Outcome
 from ..evaluation.select import Selectors
 from ..language.ast import Call, Node
