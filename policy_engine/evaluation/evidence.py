@@ -16,6 +16,7 @@ from typing import Any, Literal, TypeAlias, get_args
 
 import attrs
 
+from ..language.numbers import format_number
 from ..language.rules import STATUSES
 
 __all__ = [
@@ -37,36 +38,6 @@ __all__ = [
     "quantity_from_dict",
     "quantity_to_dict",
 ]
-
-
-def format_number(v: Fraction, unit: str | None = None) -> str:
-    """Exact where the decimal terminates, otherwise 4 decimal places marked with '~'."""
-    if v.denominator == 1:
-        text = str(v.numerator)
-    else:
-        d = v.denominator
-        for p in (2, 5):
-            while d % p == 0:
-                d //= p
-        if d == 1:
-            text = _exact_decimal(v)
-        else:
-            text = "~" + format(float(v), ".4f")
-    if unit == "percent":
-        return text + "%"
-    return f"{text} {unit}" if unit else text
-
-
-def _exact_decimal(v: Fraction) -> str:
-    sign = "-" if v < 0 else ""
-    v = abs(v)
-    whole, rest = divmod(v.numerator, v.denominator)
-    digits: list[str] = []
-    while rest:
-        rest *= 10
-        d, rest = divmod(rest, v.denominator)
-        digits.append(str(d))
-    return f"{sign}{whole}.{''.join(digits)}"
 
 
 _EXACT = re.compile(r"-?[0-9]+/[0-9]+")

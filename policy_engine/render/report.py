@@ -8,12 +8,12 @@ from collections.abc import Sequence
 from fractions import Fraction
 
 from ..data.state import Organisation, State
-from ..evaluation.evidence import format_number
 from ..evaluation.outcomes import Evaluation, Outcome
 from ..evaluation.select import Selectors
 from ..language.ast import Call, Node
 from ..language.checker import metric_calls, name_arg
 from ..language.months import format_month, month_complete, parse_month
+from ..language.numbers import format_number
 from ..language.rules import Rule
 from ..language.statuses import STATUS_INFO, STATUS_ORDER
 from ..rulebook.loader import Rulebook
