@@ -34,7 +34,8 @@ def book(tmp_path: Path, *rules: str) -> Path:
     (root / "rulebook.yaml").write_bytes((SRC / "rulebook.yaml").read_bytes())
     shutil.copytree(str(SRC / "sources"), root / "sources")
     area = (
-        "area: t\ntitle: Test\nmetrics:\n  m:\n    kind: proportion\n    unit: percent\n    description: a metric\n"
+        "area: t\ntitle: Test\nmetrics:\n  m:\n    kind: proportion\n    unit: percent\n"
+        "    label: share of a metric\n    description: a metric\n"
         "rules:" + "".join(rules)
     )
     (root / "t.yaml").write_text(area, encoding="utf-8")

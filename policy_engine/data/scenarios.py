@@ -132,7 +132,7 @@ def load_scenarios(path: str | os.PathLike[str]) -> list[Scenario]:
         raise ScenarioFileError("cannot read scenario file", [ErrorDetail(str(p), str(exc))]) from None
     errors = sorted(
         _validator().iter_errors(doc),
-        key=lambda e: [f"{x:09d}" if isinstance(x, int) else str(x) for x in e.absolute_path],
+        key=lambda e: ([f"{x:09d}" if isinstance(x, int) else str(x) for x in e.absolute_path], str(e.validator)),
     )
     if errors:
         details = list(dict.fromkeys(_detail(p, e) for e in errors))  # a detail names every missing field

@@ -24,6 +24,7 @@ __all__ = [
     "Parameter",
     "Period",
     "Rule",
+    "ServiceDef",
     "Source",
 ]
 
@@ -115,24 +116,42 @@ class Period:
 
 @attrs.frozen
 class MetricDef:
-    """A metric a rule may read. ``proportion`` and ``rate`` are numerator/denominator counts."""
+    """A metric a rule may read. ``proportion`` and ``rate`` are numerator/denominator counts.
+
+    ``label`` is the noun phrase the rule reference names it by (``share of …``, ``number of …``),
+    without an article; ``description`` says exactly what is counted.
+    """
 
     name: str
     kind: Literal["proportion", "rate", "value"]
     unit: str
     description: str
     area: str
+    label: str = ""
 
 
 @attrs.frozen
 class FactDef:
-    """A declared fact a rule may read."""
+    """A declared fact a rule may read. ``label`` is the short clause the rule reference names it
+    by (``the ICB has published its plan``)."""
 
     name: str
     type: Literal["boolean", "number", "date", "string"]
     description: str
     area: str
     unit: str | None = None
+    label: str = ""
+
+
+@attrs.frozen
+class ServiceDef:
+    """A service or capability an organisation may declare (``has_service``). ``label`` is the
+    short phrase the rule reference names it by (``a Type 1 A&E department``)."""
+
+    name: str
+    description: str
+    area: str
+    label: str = ""
 
 
 def _freeze_params(value: Mapping[str, Parameter]) -> Mapping[str, Parameter]:
