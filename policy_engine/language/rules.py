@@ -11,6 +11,7 @@ from typing import Literal
 import attrs
 
 from .ast import Node
+from .months import date_words, month_words
 
 __all__ = [
     "NEGATIVE_STATUS",
@@ -249,9 +250,10 @@ class Rule:
 
 
 def _months(period: Period) -> str:
-    first, last = (dt.date(m // 12, m % 12 + 1, 1) for m in (period.start, period.end))
-    return f"{last:%B %Y}" if first == last else f"{first:%B %Y} to {last:%B %Y}"
+    if period.start == period.end:
+        return month_words(period.end)
+    return f"{month_words(period.start)} to {month_words(period.end)}"
 
 
 def _day(date: dt.date | None) -> str:
-    return f"{date.day} {date:%B %Y}" if date is not None else "?"
+    return date_words(date) if date is not None else "?"

@@ -1,16 +1,17 @@
 """Text for readers: Markdown escaping, numbers with their units, dates and periods in words.
 
 Pure functions of their arguments, shared by the English renderer (``render.english``) and the
-reference pages (``render.pages``).
+reference pages (``render.pages``). Dates and months in words are ``language.months``'s (the rules'
+timing text uses them too), re-exported here.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 from fractions import Fraction
 
-from ..language.months import format_month
+from ..language.ast import Num, render
+from ..language.months import MONTH_NAMES, date_words, format_month, month_words
 from ..language.rules import Period
 
 __all__ = [
@@ -27,21 +28,8 @@ __all__ = [
     "quantity",
 ]
 
-MONTHS = (
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-)
-"""English month names, January first (never the locale's)."""
+MONTHS = MONTH_NAMES
+"""English month names, January first (``language.months.MONTH_NAMES``)."""
 
 # --------------------------------------------------------------------------- Markdown text
 
@@ -67,23 +55,17 @@ def one_line(text: str) -> str:
 
 
 def number(value: Fraction) -> str:
-    """Exact decimal text of a parameter value (``66.7``, ``1800``); a fraction if it does not terminate."""
+    """Exact decimal text of a parameter value (``66.7``, ``1800``); a fraction if it does not terminate.
+
+    A terminating value is written as the rule language writes a literal (``language.ast.render``).
+    """
     den = value.denominator
     for p in (2, 5):
         while den % p == 0:
             den //= p
     if den != 1:
         return f"{value.numerator}/{value.denominator}"
-    if value.denominator == 1:
-        return str(value.numerator)
-    sign = "-" if value < 0 else ""
-    whole, rest = divmod(abs(value.numerator), value.denominator)
-    digits = []
-    while rest:
-        rest *= 10
-        d, rest = divmod(rest, value.denominator)
-        digits.append(str(d))
-    return f"{sign}{whole}." + "".join(digits)
+    return render(Num(value, 0))
 
 
 def quantity(value: Fraction, unit: str | None, *, points: bool = False) -> str:
@@ -106,16 +88,6 @@ def quantity(value: Fraction, unit: str | None, *, points: bool = False) -> str:
 
 
 # --------------------------------------------------------------------------- dates and periods
-
-
-def date_words(value: dt.date) -> str:
-    """``31 March 2025``."""
-    return f"{value.day} {MONTHS[value.month - 1]} {value.year}"
-
-
-def month_words(index: int) -> str:
-    """A month index (see ``language.months``) as ``March 2025``."""
-    return f"{MONTHS[index % 12]} {index // 12}"
 
 
 def period_label(period: Period) -> str:
