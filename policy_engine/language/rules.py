@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Literal
 import attrs
 
 from .ast import Node
+from .months import date_words, month_words
 from .statuses import (
     NEGATIVE_STATUS,
     POSITIVE_STATUS,
@@ -37,6 +38,7 @@ __all__ = [
     "Parameter",
     "Period",
     "Rule",
+    "ServiceDef",
     "Source",
 ]
 
@@ -104,24 +106,42 @@ class Period:
 
 @attrs.frozen
 class MetricDef:
-    """A metric a rule may read. ``proportion`` and ``rate`` are numerator/denominator counts."""
+    """A metric a rule may read. ``proportion`` and ``rate`` are numerator/denominator counts.
+
+    ``label`` is the noun phrase the rule reference names it by (``share of …``, ``number of …``),
+    without an article; ``description`` says exactly what is counted.
+    """
 
     name: str
     kind: Literal["proportion", "rate", "value"]
     unit: str
     description: str
     area: str
+    label: str = ""
 
 
 @attrs.frozen
 class FactDef:
-    """A declared fact a rule may read."""
+    """A declared fact a rule may read. ``label`` is the short clause the rule reference names it
+    by (``the ICB has published its plan``)."""
 
     name: str
     type: Literal["boolean", "number", "date", "string"]
     description: str
     area: str
     unit: str | None = None
+    label: str = ""
+
+
+@attrs.frozen
+class ServiceDef:
+    """A service or capability an organisation may declare (``has_service``). ``label`` is the
+    short phrase the rule reference names it by (``a Type 1 A&E department``)."""
+
+    name: str
+    description: str
+    area: str
+    label: str = ""
 
 
 def _freeze_params(value: Mapping[str, Parameter]) -> Mapping[str, Parameter]:
@@ -249,9 +269,10 @@ class Rule:
 
 
 def _months(period: Period) -> str:
-    first, last = (dt.date(m // 12, m % 12 + 1, 1) for m in (period.start, period.end))
-    return f"{last:%B %Y}" if first == last else f"{first:%B %Y} to {last:%B %Y}"
+    if period.start == period.end:
+        return month_words(period.end)
+    return f"{month_words(period.start)} to {month_words(period.end)}"
 
 
 def _day(date: dt.date | None) -> str:
-    return f"{date.day} {date:%B %Y}" if date is not None else "?"
+    return date_words(date) if date is not None else "?"
