@@ -13,9 +13,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import os
 import sys
-import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, TextIO
@@ -276,22 +274,14 @@ def _rules_json(book: Rulebook, areas: Sequence[str] | None) -> str:
 @contextlib.contextmanager
 def _output(output: str | None, stdout: TextIO) -> Iterator[TextIO]:
     """Where a command writes: stdout, or a file that appears (with the usual permissions) only if
-    everything written to it was written without an error."""
+    everything written to it was written without an error (``data.files.atomic_write``)."""
     if output is None:
         yield stdout
         return
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(output)), prefix=".policy-engine-")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            yield fh
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600
-        os.replace(tmp, output)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    from .data.files import atomic_write
+
+    with atomic_write(output) as fh:
+        yield fh
 
 
 def _write(text: str, output: str | None, stdout: TextIO) -> None:
