@@ -482,6 +482,7 @@ class BatchHadErrors(PolicyError):
 
 def _batch(args: argparse.Namespace, book: Rulebook, out: TextIO, err: TextIO) -> None:
     """Stream JSON Lines in, JSON Lines out: one line per state, evaluation or error record."""
+    from .data.canonical import canonical_json
     from .data.state import _parse_json, state_from_dict
     from .errors import ErrorDetail, StateError
     from .evaluation.engine import evaluate as evaluate_one
@@ -505,7 +506,7 @@ def _batch(args: argparse.Namespace, book: Rulebook, out: TextIO, err: TextIO) -
                     "error": exc.summary,
                     "details": [{"path": d.path, "message": d.message, "value": d.value} for d in exc.details],
                 }
-            sink.write(json.dumps(record, sort_keys=True, ensure_ascii=False, separators=(",", ":")) + "\n")
+            sink.write(canonical_json(record) + "\n")
     if failures:
         raise BatchHadErrors(f"{len(failures)} line(s) of the batch were not valid states", failures)
 
