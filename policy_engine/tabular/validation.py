@@ -44,13 +44,13 @@ from typing import Any, Literal
 import attrs
 import polars as pl
 
-from .data.state import OrgView, State, _did_you_mean, facts_at, organisations_of, state_from_dict, view_at
-from .data.state import _short as short_value
-from .errors import ErrorDetail, PolicyError, StateError
-from .evaluation import columnar
-from .language.months import DATE_FORMAT, format_month
-from .language.rules import ORGANISATION_TYPES
-from .rulebook.loader import Rulebook
+from ..data.state import OrgView, State, _did_you_mean, facts_at, organisations_of, state_from_dict, view_at
+from ..data.state import _short as short_value
+from ..errors import ErrorDetail, PolicyError, StateError
+from ..evaluation import columnar
+from ..language.months import DATE_FORMAT, format_month
+from ..language.rules import ORGANISATION_TYPES
+from ..rulebook.loader import Rulebook
 
 __all__ = [
     "DEFAULT_CHUNK_ROWS",
@@ -81,7 +81,7 @@ STATUS_DTYPE = columnar.STATUS_ENUM
 def _default_book(rulebook: Rulebook | None) -> Rulebook:
     if rulebook is not None:
         return rulebook
-    from .evaluation.engine import _default_rulebook
+    from ..evaluation.engine import _default_rulebook
 
     return _default_rulebook()
 
@@ -737,7 +737,7 @@ def evaluate_frame(frame: pl.DataFrame, rulebook: Rulebook | None = None, *, nor
     except PolicyError:
         raise
     except Exception as exc:  # pragma: no cover - an internal failure, reported as such
-        from .errors import EngineError
+        from ..errors import EngineError
 
         raise EngineError(
             "internal error during table evaluation", [ErrorDetail("engine", f"{type(exc).__name__}: {exc}")]
