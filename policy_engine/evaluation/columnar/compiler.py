@@ -29,15 +29,15 @@ from typing import Any
 import attrs
 import polars as pl
 
-from ..data.state import CompleteCohort, OrgView
-from ..language.ast import Binary, Bool, Call, Name, Node, Num, Str, Unary, walk
-from ..language.checker import metric_calls, metric_key, name_arg
-from ..language.months import format_month, month_end
-from ..language.rules import STATUSES, Rule
-from ..rulebook.loader import Rulebook
-from . import native
-from .decide import decide, dependency_levels
-from .expressions import UNKNOWN, Env, evaluate, find_rank_argument
+from ...data.state import CompleteCohort, OrgView
+from ...language.ast import Binary, Bool, Call, Name, Node, Num, Str, Unary, walk
+from ...language.checker import metric_calls, metric_key, name_arg
+from ...language.months import format_month, month_end
+from ...language.rules import STATUSES, Rule
+from ...rulebook.loader import Rulebook
+from .. import native
+from ..decide import decide, dependency_levels
+from ..expressions import UNKNOWN, Env, evaluate, find_rank_argument
 
 _EPS = sys.float_info.epsilon
 _SAFETY = 4.0
