@@ -108,3 +108,18 @@ def test_the_cli_names_a_missing_output_folder(tmp_path: Path) -> None:
         f"policy-engine: invalid input: cannot write the file\n"
         f"  - {target}: the folder {tmp_path / 'missing'} does not exist\n"
     )
+
+
+def test_evaluate_table_names_a_missing_output_folder_and_leaves_nothing(tmp_path: Path) -> None:
+    pytest.importorskip("polars")
+    from policy_engine import tabular
+
+    source = tmp_path / "rows.csv"
+    source.write_text("state_id,org_id,org_type,as_of\ns,EXB,acute_trust,2025-04-30\n", encoding="utf-8")
+    target = tmp_path / "missing" / "out.parquet"
+    with pytest.raises(PolicyError) as info:
+        tabular.evaluate_table(source, target)
+    assert [str(d) for d in info.value.details] == [f"{target}: the folder {tmp_path / 'missing'} does not exist"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["rows.csv"]
+    tabular.evaluate_table(source, tmp_path / "out.jsonl")  # the same table, written where it can be
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.jsonl", "rows.csv"]
