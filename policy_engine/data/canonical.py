@@ -1,19 +1,19 @@
 """Canonical JSON: the one text form the package hashes and writes one record per line with.
 
-``canonical_json`` sorts object keys, puts no spaces between tokens and writes numbers exactly:
-an int as itself, a ``Decimal`` (and a float, read as the decimal it prints as) as a plain
-decimal with no exponent and integral values without a fraction part (``2.50`` -> ``2.5``,
-``1E+2`` -> ``100``). It is what these use:
+``canonical_json`` sorts object keys, puts no spaces between tokens and writes a ``Decimal``
+exactly, as a plain decimal with no exponent and integral values without a fraction part
+(``2.50`` -> ``2.5``, ``1E+2`` -> ``100``). It is what these use:
 
-- a state's ``canonical`` text and ``digest`` (``data.state``: the digest is its sha256);
+- a state's ``canonical`` text and ``digest`` (``data.state``: the digest is its sha256; a state's
+  numbers are ints and Decimals, never floats, by the time it is frozen);
 - a decision record's ``outcomes_digest`` (``audit.records``: with ``ascii=True``, non-ASCII
   characters escaped as ``\\uXXXX``, the form recorded digests were made with);
 - JSON Lines output: the CLI's batch results and ``audit.records.append_log``'s audit trail.
 
-For text made only of strings, whole numbers, booleans, nulls, lists and string-keyed objects it
-is exactly ``json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=ascii)``
-(``tests/test_canonical.py`` checks this); unlike that, it also writes Decimals, and writes a
-float exactly as the decimal it prints as (no ``1e-05``, no ``2.0``).
+Every other JSON value (objects with string keys) is written exactly as ``json.dumps(value, sort_keys=True,
+separators=(",", ":"), ensure_ascii=ascii)`` writes it, floats included (their shortest repr:
+the cohort values in outcome evidence are floats), so the digests and lines made before this
+module existed are unchanged byte for byte (``tests/test_canonical.py``).
 
 ``readable_json`` is the form values take in error messages: the same but with spaces after
 ``,`` and ``:`` and numbers as given (``str`` of a Decimal, ``repr`` of a float).
@@ -55,7 +55,7 @@ def _encode(value: Any, out: list[str], pretty: bool, ascii: bool) -> None:
     elif isinstance(value, Decimal):
         out.append(str(value) if pretty else _decimal_json(value))
     elif isinstance(value, float):
-        out.append(repr(value) if pretty else _decimal_json(Decimal(repr(value))))
+        out.append(repr(value) if pretty else json.dumps(value))  # as json.dumps writes floats
     elif isinstance(value, Mapping):
         out.append("{")
         for i, key in enumerate(sorted(value)):
