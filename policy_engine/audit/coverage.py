@@ -10,10 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import attrs
-import jsonschema
 
-from .._resources import load_schema, policies_root
+from .._resources import policies_root
 from ..data.scenarios import scenario_index
+from ..data.schemas import schema_validator
 from ..errors import ErrorDetail, RulebookError
 from ..rulebook.loader import Rulebook, _read_yaml, normalise_text
 
@@ -163,7 +163,7 @@ def load_coverage(rulebook: Rulebook) -> Coverage:
         raise RulebookError("no coverage ledger", [ErrorDetail(rulebook.location, "coverage.yaml is missing")])
     doc = _read_yaml("coverage.yaml", entry.read_text(encoding="utf-8"))
     errors: list[ErrorDetail] = []
-    validator = jsonschema.Draft202012Validator(load_schema("coverage.schema.json"))
+    validator = schema_validator("coverage.schema.json")
     for err in validator.iter_errors(doc):
         where = "coverage.yaml" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err.absolute_path)
         errors.append(ErrorDetail(where, err.message[:200]))

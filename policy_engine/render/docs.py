@@ -40,6 +40,8 @@ def generate(
     Markdown files in ``out_dir`` that are no longer generated are removed, so the folder holds
     exactly the current reference. ``scenarios`` as for :func:`render_pages`.
     """
+    from ..data.files import write_text_atomic
+
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     pages = render_pages(rulebook, scenarios)
@@ -50,7 +52,7 @@ def generate(
     for name, text in pages.items():
         path = out / name
         if not path.is_file() or path.read_text(encoding="utf-8") != text:
-            path.write_text(text, encoding="utf-8", newline="\n")
+            write_text_atomic(path, text, newline="\n")
         written.append(path)
     return written
 

@@ -16,10 +16,10 @@ from types import MappingProxyType
 from typing import Any, cast
 
 import attrs
-import jsonschema
 import yaml
 
-from .._resources import bundled_rulebooks, load_schema, policies_root
+from .._resources import bundled_rulebooks, policies_root
+from ..data.schemas import schema_validator
 from ..errors import ErrorDetail, ExpressionError, RulebookError
 from ..language.ast import Node
 from ..language.checker import BOOL, DATE, CheckContext, CheckError, check
@@ -155,9 +155,7 @@ def _path(file: str, parts: Any) -> str:
 
 
 def _validate(file: str, doc: Any, defn: str) -> list[ErrorDetail]:
-    schema = load_schema("rulebook.schema.json")
-    cls = jsonschema.validators.validator_for(schema)
-    validator = cls({**schema, "$ref": f"#/$defs/{defn}"})
+    validator = schema_validator("rulebook.schema.json", definition=defn)
     out = []
     for err in sorted(validator.iter_errors(doc), key=lambda e: list(map(str, e.absolute_path))):
         value = repr(err.instance)
