@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +18,8 @@ import attrs
 import jsonschema
 import yaml
 
-from .._resources import load_schema
 from ..errors import ErrorDetail, PolicyError
+from .schemas import schema_validator
 
 __all__ = [
     "SCENARIO_SUFFIXES",
@@ -75,14 +74,6 @@ def _plain(value: Any) -> Any:
     return value
 
 
-@cache
-def _validator() -> jsonschema.protocols.Validator:
-    schema = load_schema("scenario.schema.json")
-    cls = jsonschema.validators.validator_for(schema)
-    cls.check_schema(schema)
-    return cls(schema)
-
-
 def _where(file: Path, path: Any) -> str:
     inside = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path).lstrip(".")
     return f"{file}: {inside}" if inside else str(file)
@@ -131,7 +122,7 @@ def load_scenarios(path: str | os.PathLike[str]) -> list[Scenario]:
     except (OSError, yaml.YAMLError, UnicodeDecodeError) as exc:
         raise ScenarioFileError("cannot read scenario file", [ErrorDetail(str(p), str(exc))]) from None
     errors = sorted(
-        _validator().iter_errors(doc),
+        schema_validator("scenario.schema.json").iter_errors(doc),
         key=lambda e: ([f"{x:09d}" if isinstance(x, int) else str(x) for x in e.absolute_path], str(e.validator)),
     )
     if errors:
