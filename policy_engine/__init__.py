@@ -35,14 +35,25 @@ from .errors import (
     SelectorError,
     StateError,
 )
-from .evaluation.engine import Backend, available_backends, evaluate, evaluate_many, resolve_backend, statuses
+from .evaluation.engine import (
+    EVALUATE_BACKENDS,
+    STATUSES_BACKENDS,
+    Backend,
+    available_backends,
+    evaluate,
+    evaluate_many,
+    resolve_backend,
+    statuses,
+)
 from .evaluation.outcomes import STATUSES, Citation, DecisionRecord, Evaluation, Evidence, Firing, Outcome
-from .language.rules import ORGANISATION_TYPES, TIMINGS, Parameter, Period, Rule, Source
+from .language.rules import ORGANISATION_TYPES, TIMINGS, Parameter, Period, Rule, RuleKind, Source, Status
 from .rulebook.loader import Rulebook, load_rulebook
 
 __all__ = [
+    "EVALUATE_BACKENDS",
     "ORGANISATION_TYPES",
     "STATUSES",
+    "STATUSES_BACKENDS",
     "TIMINGS",
     "Backend",
     "Citation",
@@ -62,12 +73,14 @@ __all__ = [
     "Period",
     "PolicyError",
     "Rule",
+    "RuleKind",
     "Rulebook",
     "RulebookError",
     "SelectorError",
     "Source",
     "State",
     "StateError",
+    "Status",
     "__version__",
     "available_backends",
     "evaluate",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import enum
 import os
 import threading
 from collections.abc import Iterable, Iterator, Mapping
@@ -18,25 +19,108 @@ from . import compiled as _compiled
 from . import durable as _durable
 from . import native as _native
 from .decide import firing
-from .outcomes import DecisionRecord, Evaluation
+from .outcomes import DecisionRecord, Evaluation, Status
 
-__all__ = ["Backend", "available_backends", "evaluate", "evaluate_many", "resolve_backend", "statuses"]
+__all__ = [
+    "EVALUATE_BACKENDS",
+    "STATUSES_BACKENDS",
+    "Backend",
+    "available_backends",
+    "evaluate",
+    "evaluate_many",
+    "resolve_backend",
+    "statuses",
+]
 
-Backend = Literal["auto", "native", "durable"]
+
+class Backend(enum.StrEnum):
+    """The evaluators, each named once; every function that takes ``backend=`` takes these names
+    (as the enumeration or as its text), and so does the command line's ``--backend``.
+
+    Which function accepts which (any other name is an ``EngineError`` that lists the accepted ones):
+
+    ============  ===================================================  =================  ==============
+    name          what it is                                           ``evaluate``       ``statuses``
+    ============  ===================================================  =================  ==============
+    ``native``    the reference interpreter (plain Python)             yes                yes
+    ``durable``   durable-rules' rete network matches and chains       yes                yes
+    ``compiled``  rules compiled once into closures, statuses only     no (statuses only) yes (default)
+    ``columnar``  polars expressions over a table, statuses only       no (statuses only) yes
+    ``auto``      not an evaluator: the function chooses               durable, else      compiled
+                                                                       native
+    ============  ===================================================  =================  ==============
+
+    ``durable`` is the same scheduler for both functions: with ``evaluate`` the reference
+    ``decide`` builds each full outcome, with ``statuses`` the compiled closures give only the
+    status (docs/decisions/012-one-vocabulary-typed-outcomes-one-state.md). Tables
+    (``policy_engine.tabular``, ``evaluate --batch`` on a .csv or .parquet file) always run on
+    ``columnar``.
+    """
+
+    NATIVE = "native"
+    DURABLE = "durable"
+    COMPILED = "compiled"
+    COLUMNAR = "columnar"
+    AUTO = "auto"
+
+
+EVALUATE_BACKENDS: tuple[Backend, ...] = (Backend.AUTO, Backend.NATIVE, Backend.DURABLE)
+"""The names ``evaluate`` and ``evaluate_many`` accept (full outcomes need the reference ``decide``)."""
+STATUSES_BACKENDS: tuple[Backend, ...] = (
+    Backend.COMPILED,
+    Backend.DURABLE,
+    Backend.NATIVE,
+    Backend.COLUMNAR,
+    Backend.AUTO,
+)
+"""The names ``statuses`` accepts."""
+_STATUSES_ONLY = frozenset({Backend.COMPILED, Backend.COLUMNAR})
+
+
+def _names(backends: Iterable[Backend]) -> str:
+    """``auto, native or durable``."""
+    names = [b.value for b in backends]
+    return f"{', '.join(names[:-1])} or {names[-1]}"
+
+
+def _backend(backend: Backend | str, accepted: tuple[Backend, ...], function: str) -> Backend:
+    """``backend`` as a member of ``accepted``; EngineError naming the accepted ones otherwise."""
+    try:
+        chosen = Backend(backend)
+    except ValueError:
+        raise EngineError(
+            "unknown backend", [ErrorDetail("backend", f"expected {_names(accepted)}", str(backend))]
+        ) from None
+    if chosen not in accepted:
+        why = (
+            f"{chosen.value} gives statuses only: use statuses(..., backend={chosen.value!r}); "
+            if chosen in _STATUSES_ONLY
+            else ""
+        )
+        raise EngineError(
+            f"backend not accepted by {function}",
+            [ErrorDetail("backend", f"{why}{function} accepts {_names(accepted)}", chosen.value)],
+        )
+    return chosen
 
 
 def available_backends() -> list[str]:
-    """Backends that work on this interpreter."""
-    return ["durable", "native"] if _durable.available() else ["native"]
+    """The ``evaluate`` backends that work on this interpreter (``durable`` where durable-rules
+    imports). ``compiled`` and ``columnar`` (``statuses``) need no durable-rules and work everywhere."""
+    return [Backend.DURABLE.value, Backend.NATIVE.value] if _durable.available() else [Backend.NATIVE.value]
 
 
-def resolve_backend(backend: str) -> str:
-    """``auto`` -> durable where it imports, native otherwise. EngineError for unknown names."""
-    if backend == "auto":
-        return "durable" if _durable.available() else "native"
-    if backend not in ("native", "durable"):
-        raise EngineError("unknown backend", [ErrorDetail("backend", "expected auto, native or durable", backend)])
-    return backend
+def resolve_backend(backend: Backend | str, function: Literal["evaluate", "statuses"] = "evaluate") -> Backend:
+    """The evaluator ``function`` runs for ``backend``: for ``evaluate``, ``auto`` is durable where it
+    imports and native otherwise; for ``statuses``, ``auto`` is compiled. EngineError for a name
+    ``function`` does not accept (the message names the accepted ones)."""
+    if function == "statuses":
+        chosen = _backend(backend, STATUSES_BACKENDS, "statuses")
+        return Backend.COMPILED if chosen is Backend.AUTO else chosen
+    chosen = _backend(backend, EVALUATE_BACKENDS, "evaluate")
+    if chosen is Backend.AUTO:
+        return Backend.DURABLE if _durable.available() else Backend.NATIVE
+    return chosen
 
 
 _DEFAULT_BOOK: Rulebook | None = None
@@ -66,12 +150,14 @@ def evaluate(
     rulebook: Rulebook | str | os.PathLike[str] | None = None,
     *,
     as_of: dt.date | str | None = None,
-    backend: Backend | str = "auto",
+    backend: Backend | str = Backend.AUTO,
     evaluated_at: dt.datetime | None = None,
 ) -> Evaluation:
     """Evaluate every rule of ``rulebook`` (default: the bundled 2024/25 rulebook) on ``state``.
 
-    ``as_of`` defaults to the state's own ``as_of``. The state is checked against the rulebook's
+    ``as_of`` defaults to the state's own ``as_of``. ``backend`` is ``"auto"`` (durable where it
+    imports, native otherwise), ``"native"`` or ``"durable"`` (see ``Backend``; ``compiled`` and
+    ``columnar`` give statuses only: ``statuses``). The state is checked against the rulebook's
     catalogues first (unknown metric or fact names, numerator > denominator, wrong fact types):
     any problem raises StateError before anything is evaluated, so there is never a partial
     result. Only PolicyError subclasses escape.
@@ -99,13 +185,13 @@ def _evaluate(
     state: State | Mapping[str, Any],
     rulebook: Rulebook | str | os.PathLike[str] | None,
     as_of: dt.date | str | None,
-    backend: str,
+    backend: Backend | str,
     evaluated_at: dt.datetime | None,
 ) -> Evaluation:
     book, frozen, when = _prepare(state, rulebook, as_of)
     chosen = resolve_backend(backend)
     views = [view_at(org, when, book.date_facts) for org in frozen.organisations]
-    runner = _durable.run if chosen == "durable" else _native.run
+    runner = _durable.run if chosen is Backend.DURABLE else _native.run
     outcomes = runner(book, views, when, frozen.cohorts)
     order = {r.id: i for i, r in enumerate(book.rules)}
     rules = {r.id: r for r in book.rules}
@@ -118,8 +204,8 @@ def _evaluate(
         rulebook_version=book.version,
         rulebook_digest=book.digest,
         package_version=__version__,
-        backend=chosen,
-        engine_version=_durable.engine_version() if chosen == "durable" else f"native {_native.VERSION}",
+        backend=chosen.value,
+        engine_version=_durable.engine_version() if chosen is Backend.DURABLE else f"native {_native.VERSION}",
         as_of=when,
         evaluated_at=stamp,
         overlays=book.overlays,
@@ -164,24 +250,49 @@ def statuses(
     rulebook: Rulebook | str | os.PathLike[str] | None = None,
     *,
     as_of: dt.date | str | None = None,
-    backend: Literal["compiled", "durable"] | str = "compiled",
-) -> dict[str, dict[str, str]]:
+    backend: Backend | str = Backend.COMPILED,
+) -> dict[str, dict[str, Status]]:
     """Only the statuses: ``{org id: {rule id: status}}`` (every organisation has an entry).
 
     The same statuses as ``evaluate`` (``tests/test_compiled.py`` checks it against the reference
     evaluator), without evidence, explanations, trace or decision record: the fast path for loops
-    over many states or dates. ``backend="compiled"`` runs the rules as compiled closures;
-    ``"durable"`` lets durable-rules match and chain them while the same closures decide.
-    Validation and errors are exactly as for ``evaluate``.
+    over many states or dates. ``backend`` (see ``Backend``): ``"compiled"`` (the default, and
+    what ``"auto"`` picks) runs the rules as compiled closures; ``"durable"`` lets durable-rules
+    match and chain them while the same closures decide; ``"native"`` is the reference evaluator;
+    ``"columnar"`` is the table evaluator (polars) on this one state. Validation and errors are
+    exactly as for ``evaluate``.
     """
-    if backend not in ("compiled", "durable"):
-        raise EngineError("unknown backend", [ErrorDetail("backend", "expected compiled or durable", backend)])
+    chosen = resolve_backend(backend, "statuses")
     with _public_errors():
         book, frozen, when = _prepare(state, rulebook, as_of)
+        if chosen is Backend.NATIVE:
+            views = [view_at(org, when, book.date_facts) for org in frozen.organisations]
+            out: dict[str, dict[str, Status]] = {org.id: {} for org in frozen.organisations}
+            for outcome in _native.run(book, views, when, frozen.cohorts):
+                out[outcome.org_id][outcome.rule_id] = outcome.status
+            return out
+        if chosen is Backend.COLUMNAR:
+            return _columnar_statuses(book, frozen, when)
         program = _compiled.program(book)
-        if backend == "durable":
+        if chosen is Backend.DURABLE:
             return _durable.run_statuses(book, program, frozen.organisations, when, frozen.cohorts)
         return program.run(frozen.organisations, when, frozen.cohorts)
+
+
+def _columnar_statuses(book: Rulebook, state: State, when: dt.date) -> dict[str, dict[str, Status]]:
+    """The columnar evaluator on one state: the state as table rows at ``when``, evaluated."""
+    from .. import tabular  # polars is imported only when the columnar evaluator is asked for
+
+    if state.as_of != when:  # a row holds the facts in force at its as_of: re-date the state
+        state = state_from_dict({**state.document, "as_of": when.isoformat()}, book)
+    frame = tabular.evaluate_frame(tabular.states_to_frame({"state": state}, book), book).frame
+    out: dict[str, dict[str, Status]] = {org.id: {} for org in state.organisations}
+    for row in frame.iter_rows(named=True):
+        org_statuses = out[row["org_id"]]
+        for rule in book.rules:
+            if row[rule.id] is not None:
+                org_statuses[rule.id] = row[rule.id]
+    return out
 
 
 def _as_of(value: dt.date | str | None, state: State) -> dt.date:
@@ -200,7 +311,7 @@ def evaluate_many(
     rulebook: Rulebook | str | os.PathLike[str] | None = None,
     *,
     as_of: dt.date | str | None = None,
-    backend: Backend | str = "auto",
+    backend: Backend | str = Backend.AUTO,
     evaluated_at: dt.datetime | None = None,
 ) -> Iterator[Evaluation]:
     """Evaluate a stream of states lazily, one at a time (memory stays flat however many pass).

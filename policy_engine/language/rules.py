@@ -25,6 +25,7 @@ __all__ = [
     "Period",
     "Rule",
     "Source",
+    "Status",
 ]
 
 ORGANISATION_TYPES: tuple[str, ...] = (
@@ -51,6 +52,20 @@ STATUSES: tuple[str, ...] = (
     "not_applicable",
 )
 """Every status an outcome can have (see docs/rule-language.md)."""
+Status = Literal[
+    "met",
+    "met_late",
+    "not_met",
+    "due",
+    "overdue",
+    "breached",
+    "not_breached",
+    "eligible",
+    "not_eligible",
+    "unknown",
+    "not_applicable",
+]
+"""The type of a status: exactly the values of ``STATUSES`` (``tests/test_engine.py`` checks it)."""
 RuleKind = Literal["obligation", "target", "breach", "eligibility"]
 Timing = Literal["standing", "within_year", "dated"]
 
@@ -68,11 +83,11 @@ TIMINGS: Mapping[str, str] = MappingProxyType(
 )
 """How an obligation is judged over time (its ``timing``), with the statuses each gives."""
 
-POSITIVE_STATUS: Mapping[str, str] = MappingProxyType(
+POSITIVE_STATUS: Mapping[str, Status] = MappingProxyType(
     {"target": "met", "breach": "breached", "eligibility": "eligible", "obligation": "met"}
 )
 """The status of a rule of each kind whose condition is true when it is judged."""
-NEGATIVE_STATUS: Mapping[str, str] = MappingProxyType(
+NEGATIVE_STATUS: Mapping[str, Status] = MappingProxyType(
     {"target": "not_met", "breach": "not_breached", "eligibility": "not_eligible", "obligation": "overdue"}
 )
 """The status of a rule of each kind whose condition is false when it is judged (a *standing*
@@ -177,12 +192,12 @@ class Rule:
         return org_type in self.applies_to
 
     @property
-    def positive_status(self) -> str:
+    def positive_status(self) -> Status:
         """The status when the condition is true at the time the rule is judged."""
         return POSITIVE_STATUS[self.kind]
 
     @property
-    def negative_status(self) -> str:
+    def negative_status(self) -> Status:
         """The status when the condition is false at the time the rule is judged."""
         return "not_met" if self.timing == "standing" else NEGATIVE_STATUS[self.kind]
 

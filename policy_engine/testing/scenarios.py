@@ -11,7 +11,7 @@ import attrs
 import yaml
 
 from ..errors import ErrorDetail, PolicyError, SelectorError
-from ..evaluation.engine import evaluate
+from ..evaluation.engine import Backend, evaluate
 from ..evaluation.outcomes import Evaluation
 from ..rulebook.loader import Rulebook
 
@@ -76,7 +76,9 @@ def load_scenarios(path: str | os.PathLike[str]) -> list[Scenario]:
     return out
 
 
-def run_scenario(scenario: Scenario, rulebook: Rulebook | str | None = None, backend: str = "native") -> Evaluation:
+def run_scenario(
+    scenario: Scenario, rulebook: Rulebook | str | None = None, backend: Backend | str = Backend.NATIVE
+) -> Evaluation:
     """Evaluate a scenario and check every expectation; ScenarioFailure lists all mismatches (a
     rule the rulebook lacks or an organisation the state lacks is one, with its close matches)."""
     evaluation = evaluate(
