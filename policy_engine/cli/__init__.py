@@ -20,14 +20,14 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from . import __version__
-from .audit.explain import explain, explain_tree
-from .data.state import State, load_state
-from .errors import EngineError, ErrorDetail, PolicyError, SelectorError
-from .evaluation.engine import evaluate
-from .evaluation.outcomes import STATUSES, Evaluation
-from .evaluation.select import Selectors, split_values
-from .rulebook.loader import Rulebook, load_rulebook
+from .. import __version__
+from ..audit.explain import explain, explain_tree
+from ..data.state import State, load_state
+from ..errors import EngineError, ErrorDetail, PolicyError, SelectorError
+from ..evaluation.engine import evaluate
+from ..evaluation.outcomes import STATUSES, Evaluation
+from ..evaluation.select import Selectors, split_values
+from ..rulebook.loader import Rulebook, load_rulebook
 
 EXIT_OK, EXIT_USAGE, EXIT_INVALID, EXIT_ENGINE = 0, 2, 3, 4
 
@@ -344,7 +344,7 @@ def _dispatch(args: argparse.Namespace, out: TextIO, err: TextIO) -> str | None:
         return _diff(args)
     book = _with_overlays(load_rulebook(args.rulebook), args.overlay)
     if args.command == "coverage":
-        from .audit.coverage import load_coverage, scenario_counts
+        from ..audit.coverage import load_coverage, scenario_counts
 
         cov = load_coverage(book)
         counts = scenario_counts(args.scenarios)
@@ -359,7 +359,7 @@ def _dispatch(args: argparse.Namespace, out: TextIO, err: TextIO) -> str | None:
         _check_selectors(args, book, None)
         return _rules_json(book, areas) if args.format == "json" else _rules_table(book, areas)
     if args.command == "import":
-        from .importers import import_files
+        from ..importers import import_files
 
         doc, summary = import_files(
             args.kind, args.files, args.reference, as_of=args.as_of, infer_services=args.infer_services, rulebook=book
@@ -379,8 +379,8 @@ def _dispatch(args: argparse.Namespace, out: TextIO, err: TextIO) -> str | None:
         args.status = split_values(getattr(args, "status", None))
     state = load_state(args.state)
     if args.command == "validate":
-        from .data.state import validate_state
-        from .errors import StateError
+        from ..data.state import validate_state
+        from ..errors import StateError
 
         problems = validate_state(state.to_dict(), book)
         if problems:
@@ -388,7 +388,7 @@ def _dispatch(args: argparse.Namespace, out: TextIO, err: TextIO) -> str | None:
         return f"{args.state}: valid ({len(state.organisations)} organisations)\n"
     _check_selectors(args, book, state)
     if args.command == "what-if":
-        from .audit.whatif import what_if
+        from ..audit.whatif import what_if
 
         answer = what_if(state, args.rule, args.org, book, as_of=args.as_of)
         if args.format == "json":
@@ -399,7 +399,7 @@ def _dispatch(args: argparse.Namespace, out: TextIO, err: TextIO) -> str | None:
         )
     evaluation = evaluate(state, book, as_of=args.as_of, backend=args.backend)
     if args.command == "report":
-        from .render.report import render_report
+        from ..render.report import render_report
 
         return render_report(evaluation, state, book, args.format, args.org)
     if args.command == "explain":
@@ -407,7 +407,7 @@ def _dispatch(args: argparse.Namespace, out: TextIO, err: TextIO) -> str | None:
             return json.dumps(explain_tree(evaluation, args.rule, args.org, book), indent=2, ensure_ascii=False) + "\n"
         return explain(evaluation, args.rule, args.org, book) + "\n"
     if args.record or args.log:
-        from .audit.records import append_log, decision_record
+        from ..audit.records import append_log, decision_record
 
         record = decision_record(evaluation)
         if args.record:
@@ -424,9 +424,9 @@ def _dispatch(args: argparse.Namespace, out: TextIO, err: TextIO) -> str | None:
 
 def _check_as_of(text: str) -> None:
     """``--as-of`` must be a date: say so (and how it is written) before anything is read."""
-    from .data.state import _short
-    from .errors import ErrorDetail, StateError
-    from .language.months import parse_date
+    from ..data.state import _short
+    from ..errors import ErrorDetail, StateError
+    from ..language.months import parse_date
 
     try:
         parse_date(text)
@@ -440,7 +440,7 @@ def _record_rulebook(record: Any) -> str:
 
 
 def _with_overlays(book: Rulebook, overlays: Sequence[str]) -> Rulebook:
-    from .rulebook.overlay import apply_overlay
+    from ..rulebook.overlay import apply_overlay
 
     for path in overlays:
         book = apply_overlay(book, path)
@@ -448,7 +448,7 @@ def _with_overlays(book: Rulebook, overlays: Sequence[str]) -> Rulebook:
 
 
 def _diff(args: argparse.Namespace) -> str:
-    from .audit.diff import diff_outcomes, diff_rulebooks
+    from ..audit.diff import diff_outcomes, diff_rulebooks
 
     old, new = load_rulebook(args.old), _with_overlays(load_rulebook(args.new), args.new_overlay)
     changes = diff_rulebooks(old, new)
@@ -462,8 +462,8 @@ def _diff(args: argparse.Namespace) -> str:
 
 
 def _lint(args: argparse.Namespace) -> str:
-    from .audit.lint import lint
-    from .errors import ErrorDetail, RulebookError
+    from ..audit.lint import lint
+    from ..errors import ErrorDetail, RulebookError
 
     findings = lint(args.rulebook_path, args.scenarios)
     if args.format == "json":
@@ -492,9 +492,9 @@ class BatchHadErrors(PolicyError):
 
 def _batch(args: argparse.Namespace, book: Rulebook, out: TextIO, err: TextIO) -> None:
     """Stream JSON Lines in, JSON Lines out: one line per state, evaluation or error record."""
-    from .data.state import _parse_json, state_from_dict
-    from .errors import ErrorDetail, StateError
-    from .evaluation.engine import evaluate as evaluate_one
+    from ..data.state import _parse_json, state_from_dict
+    from ..errors import ErrorDetail, StateError
+    from ..evaluation.engine import evaluate as evaluate_one
 
     if Path(args.state).suffix.lower() in (".csv", ".parquet", ".pq"):
         _table_batch(args, book, err)
@@ -522,8 +522,8 @@ def _batch(args: argparse.Namespace, book: Rulebook, out: TextIO, err: TextIO) -
 
 def _table_batch(args: argparse.Namespace, book: Rulebook, err: TextIO) -> None:
     """A table in, a table of statuses out (``policy_engine.tabular.evaluate_table``)."""
-    from .errors import ErrorDetail, StateError
-    from .tabular import evaluate_table
+    from ..errors import ErrorDetail, StateError
+    from ..tabular import evaluate_table
 
     if not args.output:
         raise StateError("a table needs an output file", [ErrorDetail("-o", "give -o OUT.parquet or -o OUT.jsonl")])
@@ -543,8 +543,8 @@ def _verify_sources(book: Rulebook) -> str:
     """Quotes are already verified when a rulebook loads; this reports what they were checked against."""
     import hashlib
 
-    from .audit.coverage import load_coverage
-    from .rulebook.loader import normalise_text
+    from ..audit.coverage import load_coverage
+    from ..rulebook.loader import normalise_text
 
     cov = load_coverage(book)
     lines = [f"Guidance texts of {book.id} {book.version} ({book.location}):"]
@@ -562,7 +562,7 @@ def _verify_sources(book: Rulebook) -> str:
 
 
 def _source_folder(book: Rulebook) -> Any:
-    from ._resources import policies_root
+    from .._resources import policies_root
 
     if book.location.startswith("bundled:"):
         return policies_root() / book.location.split(":", 1)[1] / "sources"
@@ -570,9 +570,9 @@ def _source_folder(book: Rulebook) -> Any:
 
 
 def _verify_record(args: argparse.Namespace, err: TextIO) -> str:
-    from .audit.records import verify_record
-    from .data.state import _parse_json
-    from .errors import ErrorDetail
+    from ..audit.records import verify_record
+    from ..data.state import _parse_json
+    from ..errors import ErrorDetail
 
     try:
         raw = Path(args.record).read_bytes()
