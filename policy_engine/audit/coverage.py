@@ -13,8 +13,8 @@ import attrs
 
 from .._resources import policies_root
 from ..data.scenarios import scenario_index
-from ..data.schemas import schema_validator
 from ..errors import ErrorDetail, RulebookError
+from ..io.schemas import schema_validator
 from ..rulebook.loader import Rulebook, _read_yaml, normalise_text
 
 __all__ = ["Coverage", "LedgerEntry", "load_coverage", "scenario_counts"]

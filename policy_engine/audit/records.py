@@ -9,13 +9,13 @@ from typing import Any
 
 import attrs
 
-from ..data.canonical import canonical_json
-from ..data.schemas import schema_validator
+from .. import engine as _engine
 from ..data.state import State
+from ..engine import evaluate
 from ..errors import ErrorDetail, PolicyError
-from ..evaluation import engine as _engine
-from ..evaluation.engine import evaluate
 from ..evaluation.outcomes import Evaluation
+from ..io.canonical import canonical_json
+from ..io.schemas import schema_validator
 from ..rulebook.loader import Rulebook, load_rulebook
 
 __all__ = ["RecordCheck", "append_log", "decision_record", "verify_record"]

@@ -19,7 +19,7 @@ import jsonschema
 import yaml
 
 from ..errors import ErrorDetail, PolicyError
-from .schemas import schema_validator
+from ..io.schemas import schema_validator
 
 __all__ = [
     "SCENARIO_SUFFIXES",

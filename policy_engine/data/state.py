@@ -20,9 +20,9 @@ import attrs
 import jsonschema
 
 from ..errors import ErrorDetail, StateError
+from ..io.canonical import canonical_json, readable_json
+from ..io.schemas import schema_validator
 from ..language.months import MONTH_FORMAT, format_month, month_complete, parse_date, parse_month
-from .canonical import canonical_json, readable_json
-from .schemas import schema_validator
 
 if TYPE_CHECKING:
     from ..rulebook.loader import Rulebook
@@ -91,18 +91,40 @@ class Organisation:
 
 @attrs.frozen
 class State:
-    """A validated, deeply immutable system state.
+    """A validated, deeply immutable system state, held in one representation.
 
-    ``canonical`` is the canonical JSON text it came from (``digest`` is its sha256); ``document``
-    and ``to_dict()`` give a fresh copy of that data, so changing a copy cannot change the state.
+    The state *is* its canonical JSON text, ``canonical`` (sorted keys, exact numbers, no spaces).
+    Everything else is derived from that text when the State is made and cannot be given
+    separately: ``organisations``, ``as_of`` and ``cohorts`` (frozen), and ``digest`` (the sha256
+    of ``canonical``, the one a decision record names). So no State can carry a digest that is
+    not the digest of its own validated content:
+
+    * ``State(text)`` parses and validates ``text`` (the schema and consistency checks of
+      ``validate_state``; StateError listing every problem) and derives the rest;
+      ``attrs.evolve(state, canonical=text)`` does the same;
+    * ``attrs.evolve(state, organisations=...)`` (or ``as_of``, ``cohorts``, ``digest``) is a
+      TypeError: change the document and make a new State (``state_from_dict``).
+
+    ``document`` and ``to_dict()`` give a fresh copy of the data, so changing a copy cannot change
+    the state. Two States are equal when their digests are.
     """
 
-    organisations: tuple[Organisation, ...]
-    as_of: dt.date | None
+    organisations: tuple[Organisation, ...] = attrs.field(init=False, eq=False)
+    as_of: dt.date | None = attrs.field(init=False, eq=False)
     canonical: str = attrs.field(eq=False, repr=False)
-    digest: str = attrs.field(repr=False)
-    cohorts: tuple[CompleteCohort, ...] = ()
+    digest: str = attrs.field(init=False, repr=False)
+    cohorts: tuple[CompleteCohort, ...] = attrs.field(init=False, eq=False)
     """The cohorts the state declares it holds completely (see ``CompleteCohort``)."""
+
+    def __attrs_post_init__(self) -> None:
+        _derive(self, _validated(_parse_json(self.canonical, "state"), None))
+
+    @classmethod
+    def _of_validated(cls, doc: Mapping[str, Any]) -> State:
+        """The State of a document ``validate_state`` accepted, numbers normalised (no second check)."""
+        state: State = object.__new__(cls)
+        _derive(state, doc)
+        return state
 
     @property
     def document(self) -> dict[str, Any]:
@@ -119,6 +141,24 @@ class State:
     def to_dict(self) -> dict[str, Any]:
         """The state as plain JSON-compatible data (numbers stay exact)."""
         return json.loads(self.canonical, parse_float=Decimal)  # type: ignore[no-any-return]
+
+
+def _derive(state: State, doc: Mapping[str, Any]) -> None:
+    """Set every field of ``state`` from ``doc`` (validated, numbers normalised): the only place
+    a State's fields are written."""
+    canonical = canonical_json(doc)
+    fields = {
+        "organisations": tuple(organisations_of(doc)),
+        "as_of": parse_date(doc["as_of"]) if "as_of" in doc else None,
+        "canonical": canonical,
+        "digest": hashlib.sha256(canonical.encode("utf-8")).hexdigest(),
+        "cohorts": tuple(
+            CompleteCohort(c["scope"], tuple(c["types"]), c["source"], parse_date(c["date"]) if "date" in c else None)
+            for c in doc.get("cohorts") or ()
+        ),
+    }
+    for name, value in fields.items():
+        object.__setattr__(state, name, value)
 
 
 @attrs.frozen
@@ -579,11 +619,15 @@ def _is_date(text: str) -> bool:
 
 def state_from_dict(document: Any, rulebook: Rulebook | None = None) -> State:
     """Validate a state given as Python data and freeze it. Raises StateError listing every problem."""
+    return State._of_validated(_validated(document, rulebook))
+
+
+def _validated(document: Any, rulebook: Rulebook | None) -> dict[str, Any]:
+    """A copy of ``document`` with exact numbers, once ``validate_state`` accepts it (StateError otherwise)."""
     errors = validate_state(document, rulebook)
     if errors:
         raise StateError(f"the state is invalid ({len(errors)} problem{'s' if len(errors) != 1 else ''})", errors)
-    doc = _normalise_numbers(document, "state", [])
-    return _freeze(doc)
+    return _normalise_numbers(document, "state", [])  # type: ignore[no-any-return]
 
 
 def _to_fraction(value: Any) -> Fraction:
@@ -591,18 +635,6 @@ def _to_fraction(value: Any) -> Fraction:
         return Fraction(Decimal(value) if not isinstance(value, Decimal) else value)
     except (InvalidOperation, ValueError) as exc:  # pragma: no cover - schema guarantees numbers
         raise StateError("not a number", [ErrorDetail("state", str(exc), repr(value))]) from None
-
-
-def _freeze(doc: Mapping[str, Any]) -> State:
-    orgs = organisations_of(doc)
-    as_of = parse_date(doc["as_of"]) if "as_of" in doc else None
-    canonical = canonical_json(doc)
-    digest = hashlib.sha256(canonical.encode("utf-8")).hexdigest()
-    cohorts = tuple(
-        CompleteCohort(c["scope"], tuple(c["types"]), c["source"], parse_date(c["date"]) if "date" in c else None)
-        for c in doc.get("cohorts") or ()
-    )
-    return State(tuple(orgs), as_of, canonical, digest, cohorts)
 
 
 def organisations_of(doc: Mapping[str, Any]) -> list[Organisation]:

@@ -38,7 +38,7 @@ import attrs
 
 from ..data.state import CompleteCohort, Organisation, OrgView
 from ..errors import EngineError, ErrorDetail
-from ..language.rules import Rule
+from ..language.rules import Rule, Status
 from ..rulebook.loader import Rulebook
 from .cohort import Ranking
 from .compiled import Ctx, Program, ranked_status
@@ -84,7 +84,7 @@ class _Session:
     book: Rulebook
     as_of: dt.date
     views: dict[str, OrgView]
-    statuses: dict[str, dict[str, str]]
+    statuses: dict[str, dict[str, Status]]
     outcomes: list[Outcome] = attrs.field(factory=list)
     errors: list[str] = attrs.field(factory=list)
     ranks: dict[str, Ranking[str]] = attrs.field(factory=dict)
@@ -238,7 +238,7 @@ def run_statuses(
     orgs: Sequence[Organisation],
     as_of: dt.date,
     cohorts: Sequence[CompleteCohort] = (),
-) -> dict[str, dict[str, str]]:
+) -> dict[str, dict[str, Status]]:
     """Statuses only: durable matches and chains, the compiled closures (``program``) decide."""
     _require()
     ctxs = dict(zip((o.id for o in orgs), program.contexts(orgs, as_of), strict=True))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import math
 import os
@@ -19,8 +20,8 @@ import attrs
 import yaml
 
 from .._resources import bundled_rulebooks, policies_root
-from ..data.schemas import schema_validator
 from ..errors import ErrorDetail, ExpressionError, RulebookError
+from ..io.schemas import schema_validator
 from ..language.ast import Node
 from ..language.checker import BOOL, DATE, CheckContext, CheckError, check
 from ..language.months import parse_date, parse_month
@@ -549,3 +550,9 @@ def _find_cycle(graph: Mapping[str, tuple[str, ...]]) -> list[str]:
         path.append(node)
         node = min(d for d in graph[node] if d in graph)
     return [*path[seen[node] :], node]
+
+
+@functools.cache
+def default_rulebook() -> Rulebook:
+    """The bundled ``nhs-2024-25`` rulebook, loaded once per process."""
+    return load_rulebook("nhs-2024-25")

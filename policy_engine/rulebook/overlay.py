@@ -10,8 +10,8 @@ from pathlib import Path
 
 import attrs
 
-from ..data.schemas import schema_validator
 from ..errors import ErrorDetail, RulebookError
+from ..io.schemas import schema_validator
 from ..language.numbers import format_number
 from ..language.rules import Rule
 from .loader import Rulebook, _plain, _read_yaml

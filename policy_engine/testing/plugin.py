@@ -25,8 +25,8 @@ import pytest
 import yaml
 
 from ..data.state import State
+from ..engine import Backend, available_backends, evaluate
 from ..errors import PolicyError
-from ..evaluation.engine import available_backends, evaluate
 from ..evaluation.outcomes import Evaluation
 from ..rulebook.loader import Rulebook, load_rulebook
 from .scenarios import Scenario, ScenarioFailure, load_scenarios, run_scenario
@@ -41,7 +41,7 @@ class Evaluator(Protocol):
     """The type of the ``policy_evaluate`` fixture."""
 
     def __call__(
-        self, state: State | Mapping[str, Any], *, as_of: str | None = None, backend: str = "auto"
+        self, state: State | Mapping[str, Any], *, as_of: str | None = None, backend: Backend | str = "auto"
     ) -> Evaluation: ...
 
 
@@ -91,7 +91,9 @@ def policy_evaluate(policy_rulebook: Rulebook) -> Evaluator:
 
     Session-scoped (it holds no state), so it can be used in Hypothesis ``@given`` tests."""
 
-    def run(state: State | Mapping[str, Any], *, as_of: str | None = None, backend: str = "auto") -> Evaluation:
+    def run(
+        state: State | Mapping[str, Any], *, as_of: str | None = None, backend: Backend | str = "auto"
+    ) -> Evaluation:
         return evaluate(state, policy_rulebook, as_of=as_of, backend=backend)
 
     return run

@@ -9,8 +9,8 @@ from __future__ import annotations
 import datetime as dt
 
 from ..data.scenarios import Expectation, Scenario, ScenarioFileError, load_scenarios
+from ..engine import Backend, evaluate
 from ..errors import SelectorError
-from ..evaluation.engine import evaluate
 from ..evaluation.outcomes import Evaluation
 from ..rulebook.loader import Rulebook
 
@@ -21,7 +21,9 @@ class ScenarioFailure(AssertionError):
     """Raised when an evaluation does not give the expected outcomes; lists every mismatch."""
 
 
-def run_scenario(scenario: Scenario, rulebook: Rulebook | str | None = None, backend: str = "native") -> Evaluation:
+def run_scenario(
+    scenario: Scenario, rulebook: Rulebook | str | None = None, backend: Backend | str = Backend.NATIVE
+) -> Evaluation:
     """Evaluate a scenario and check every expectation; ScenarioFailure lists all mismatches (a
     rule the rulebook lacks or an organisation the state lacks is one, with its close matches)."""
     evaluation = evaluate(
