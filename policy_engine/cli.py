@@ -23,7 +23,7 @@ from typing import Any, TextIO
 from . import __version__
 from .audit.explain import explain, explain_tree
 from .data.state import State, load_state
-from .errors import EngineError, ErrorDetail, PolicyError, SelectorError
+from .errors import EngineError, ErrorCode, ErrorDetail, PolicyError, SelectorError
 from .evaluation.engine import evaluate
 from .evaluation.outcomes import STATUSES, Evaluation
 from .evaluation.select import Selectors, split_values
@@ -370,7 +370,13 @@ def _dispatch(args: argparse.Namespace, out: TextIO, err: TextIO) -> str | None:
         if args.status or args.org:
             raise OptionConflict(
                 "--status and --org are not accepted with --batch",
-                [ErrorDetail("--status/--org", "--batch writes every outcome of every state; filter its output")],
+                [
+                    ErrorDetail(
+                        "--status/--org",
+                        "--batch writes every outcome of every state; filter its output",
+                        code=ErrorCode.ARGUMENT_CONFLICT,
+                    )
+                ],
             )
         _batch(args, book, out, err)
         return None
@@ -431,7 +437,9 @@ def _check_as_of(text: str) -> None:
     try:
         parse_date(text)
     except ValueError as exc:
-        raise StateError("invalid --as-of date", [ErrorDetail("--as-of", str(exc), _short(text))]) from None
+        raise StateError(
+            "invalid --as-of date", [ErrorDetail("--as-of", str(exc), _short(text), code=ErrorCode.ARGUMENT_VALUE)]
+        ) from None
 
 
 def _record_rulebook(record: Any) -> str:
@@ -475,7 +483,8 @@ def _lint(args: argparse.Namespace) -> str:
     errors = [f for f in findings if f.severity == "error"]
     if errors:
         raise RulebookError(
-            f"lint found {len(errors)} error(s)", [ErrorDetail(f.rule_id, f"{f.code} {f.message}") for f in errors]
+            f"lint found {len(errors)} error(s)",
+            [ErrorDetail(f.rule_id, f"{f.code} {f.message}", code=ErrorCode.LINT_ERROR) for f in errors],
         )
     return text
 
@@ -509,11 +518,11 @@ def _batch(args: argparse.Namespace, book: Rulebook, out: TextIO, err: TextIO) -
                 ev = evaluate_one(state, book, as_of=args.as_of, backend=args.backend)
                 record = {"line": number, **ev.to_dict()}
             except StateError as exc:
-                failures.append(ErrorDetail(f"line {number}", exc.summary))
+                failures.append(ErrorDetail("", exc.summary, code=ErrorCode.BATCH_INVALID_STATE, line=number))
                 record = {
                     "line": number,
                     "error": exc.summary,
-                    "details": [{"path": d.path, "message": d.message, "value": d.value} for d in exc.details],
+                    "details": [d.to_dict() for d in exc.details],
                 }
             sink.write(json.dumps(record, sort_keys=True, ensure_ascii=False, separators=(",", ":")) + "\n")
     if failures:
@@ -526,14 +535,25 @@ def _table_batch(args: argparse.Namespace, book: Rulebook, err: TextIO) -> None:
     from .tabular import evaluate_table
 
     if not args.output:
-        raise StateError("a table needs an output file", [ErrorDetail("-o", "give -o OUT.parquet or -o OUT.jsonl")])
+        raise StateError(
+            "a table needs an output file",
+            [ErrorDetail("-o", "give -o OUT.parquet or -o OUT.jsonl", code=ErrorCode.ARGUMENT_CONFLICT)],
+        )
     if args.as_of is not None or args.backend not in ("auto", "native"):
         raise StateError(
             "tables carry their own as_of and use the columnar evaluator",
-            [ErrorDetail("--as-of/--backend", "not accepted with a .csv or .parquet table")],
+            [
+                ErrorDetail(
+                    "--as-of/--backend",
+                    "not accepted with a .csv or .parquet table",
+                    code=ErrorCode.ARGUMENT_CONFLICT,
+                )
+            ],
         )
     if args.chunk_rows is not None and args.chunk_rows < 1:
-        detail = ErrorDetail("--chunk-rows", "expected a positive number", str(args.chunk_rows))
+        detail = ErrorDetail(
+            "--chunk-rows", "expected a positive number", str(args.chunk_rows), code=ErrorCode.ARGUMENT_VALUE
+        )
         raise StateError("invalid --chunk-rows", [detail])
     summary = evaluate_table(args.state, args.output, book, chunk_rows=args.chunk_rows)
     err.write(summary.text() + "\n")
@@ -577,7 +597,9 @@ def _verify_record(args: argparse.Namespace, err: TextIO) -> str:
     try:
         raw = Path(args.record).read_bytes()
     except OSError as exc:
-        raise PolicyError("cannot read the record", [ErrorDetail(args.record, exc.strerror or str(exc))]) from None
+        raise PolicyError(
+            "cannot read the record", [ErrorDetail(args.record, exc.strerror or str(exc), code=ErrorCode.RECORD_READ)]
+        ) from None
     record = _parse_json(raw, f"record file {args.record}")
     book = _with_overlays(load_rulebook(args.rulebook or _record_rulebook(record)), args.overlay)
     check = verify_record(record, load_state(args.state), book)

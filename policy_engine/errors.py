@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import attrs
@@ -123,6 +123,11 @@ UNCODED = "uncoded"
 Location = tuple[str | int, ...]
 """A JSON path inside a document, as jsonschema's ``absolute_path``: keys and list indexes."""
 
+
+def _location(steps: Iterable[str | int]) -> Location:
+    return tuple(steps)
+
+
 _PLAIN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,19}")
 
 
@@ -161,7 +166,7 @@ class ErrorDetail:
     value: str | None = None
     org: str | None = None
     code: str = attrs.field(default=UNCODED, kw_only=True)
-    location: Location = attrs.field(default=(), kw_only=True, converter=tuple)
+    location: Location = attrs.field(default=(), kw_only=True, converter=_location)
     label: str | None = attrs.field(default=None, kw_only=True)
     line: int | None = attrs.field(default=None, kw_only=True)
     column: int | None = attrs.field(default=None, kw_only=True)

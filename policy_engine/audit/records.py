@@ -13,7 +13,7 @@ import jsonschema
 
 from .._resources import load_schema
 from ..data.state import State
-from ..errors import ErrorDetail, PolicyError
+from ..errors import ErrorCode, ErrorDetail, PolicyError
 from ..evaluation import engine as _engine
 from ..evaluation.engine import evaluate
 from ..evaluation.outcomes import Evaluation
@@ -85,9 +85,7 @@ def verify_record(record: Any, state: State, rulebook: Rulebook | str | None = N
     and ``fallback`` say so). Raises PolicyError if the record itself is malformed.
     """
     errors = [
-        ErrorDetail(
-            "record" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in e.absolute_path), e.message[:200]
-        )
+        ErrorDetail("record", e.message[:200], code=ErrorCode.RECORD_SCHEMA, location=tuple(e.absolute_path))
         for e in jsonschema.Draft202012Validator(
             load_schema("decision-record.schema.json"), format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
         ).iter_errors(record)

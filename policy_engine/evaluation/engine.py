@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from .. import __version__
 from ..data.state import State, _short, state_from_dict, validate_state, view_at
-from ..errors import EngineError, ErrorDetail, PolicyError, StateError
+from ..errors import EngineError, ErrorCode, ErrorDetail, PolicyError, StateError
 from ..language.months import parse_date
 from ..rulebook.loader import Rulebook, load_rulebook
 from . import compiled as _compiled
@@ -35,7 +35,10 @@ def resolve_backend(backend: str) -> str:
     if backend == "auto":
         return "durable" if _durable.available() else "native"
     if backend not in ("native", "durable"):
-        raise EngineError("unknown backend", [ErrorDetail("backend", "expected auto, native or durable", backend)])
+        raise EngineError(
+            "unknown backend",
+            [ErrorDetail("backend", "expected auto, native or durable", backend, code=ErrorCode.ARGUMENT_VALUE)],
+        )
     return backend
 
 
@@ -88,10 +91,13 @@ def _public_errors() -> Iterator[None]:
     except PolicyError:
         raise
     except RecursionError:
-        raise StateError("input nested too deeply", [ErrorDetail("state", "nesting too deep")]) from None
+        raise StateError(
+            "input nested too deeply", [ErrorDetail("state", "nesting too deep", code=ErrorCode.STATE_PARSE)]
+        ) from None
     except Exception as exc:
         raise EngineError(
-            "internal error during evaluation", [ErrorDetail("engine", f"{type(exc).__name__}: {exc}")]
+            "internal error during evaluation",
+            [ErrorDetail("engine", f"{type(exc).__name__}: {exc}", code=ErrorCode.ENGINE_INTERNAL)],
         ) from exc
 
 
@@ -175,7 +181,10 @@ def statuses(
     Validation and errors are exactly as for ``evaluate``.
     """
     if backend not in ("compiled", "durable"):
-        raise EngineError("unknown backend", [ErrorDetail("backend", "expected compiled or durable", backend)])
+        raise EngineError(
+            "unknown backend",
+            [ErrorDetail("backend", "expected compiled or durable", backend, code=ErrorCode.ARGUMENT_VALUE)],
+        )
     with _public_errors():
         book, frozen, when = _prepare(state, rulebook, as_of)
         program = _compiled.program(book)
@@ -187,12 +196,24 @@ def statuses(
 def _as_of(value: dt.date | str | None, state: State) -> dt.date:
     if value is None:
         if state.as_of is None:
-            raise StateError("no as_of date", [ErrorDetail("state.as_of", "give as_of in the state or to evaluate()")])
+            raise StateError(
+                "no as_of date",
+                [
+                    ErrorDetail(
+                        "state",
+                        "give as_of in the state or to evaluate()",
+                        code=ErrorCode.STATE_AS_OF,
+                        location=("as_of",),
+                    )
+                ],
+            )
         return state.as_of
     try:
         return parse_date(value)
     except ValueError as exc:
-        raise StateError("invalid as_of date", [ErrorDetail("as_of", str(exc), _short(value))]) from None
+        raise StateError(
+            "invalid as_of date", [ErrorDetail("as_of", str(exc), _short(value), code=ErrorCode.ARGUMENT_VALUE)]
+        ) from None
 
 
 def evaluate_many(

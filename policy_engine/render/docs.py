@@ -24,7 +24,7 @@ from typing import Any
 
 import yaml
 
-from ..errors import PolicyError, RulebookError
+from ..errors import ErrorCode, PolicyError, RulebookError
 from ..language.ast import ARITHMETIC, COMPARISONS, Binary, Bool, Call, Name, Node, Num, Str, Unary
 from ..language.checker import METRIC_FUNCTIONS
 from ..language.months import format_month
@@ -822,7 +822,7 @@ def _coverage_page(book: Rulebook) -> str | None:
     try:
         coverage = load_coverage(book)
     except RulebookError as exc:
-        if exc.summary == "no coverage ledger":
+        if [d.code for d in exc.details] == [ErrorCode.COVERAGE_MISSING]:
             return None
         raise
     areas = {r.id: r.area for r in book.rules}

@@ -10,7 +10,7 @@ from typing import Any
 import attrs
 import yaml
 
-from ..errors import ErrorDetail, PolicyError, SelectorError
+from ..errors import ErrorCode, ErrorDetail, PolicyError, SelectorError
 from ..evaluation.engine import evaluate
 from ..evaluation.outcomes import Evaluation
 from ..rulebook.loader import Rulebook
@@ -57,12 +57,16 @@ def load_scenarios(path: str | os.PathLike[str]) -> list[Scenario]:
     try:
         doc = _plain(yaml.safe_load(p.read_text(encoding="utf-8")))
     except (OSError, yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise PolicyError("cannot read scenario file", [ErrorDetail(str(p), str(exc))]) from None
+        raise PolicyError(
+            "cannot read scenario file", [ErrorDetail(str(p), str(exc), code=ErrorCode.SCENARIO_READ)]
+        ) from None
     if not isinstance(doc, dict) or not isinstance(doc.get("scenarios"), list):
-        raise PolicyError("not a scenario file", [ErrorDetail(str(p), "expected a top-level 'scenarios' list")])
+        raise PolicyError(
+            "not a scenario file",
+            [ErrorDetail(str(p), "expected a top-level 'scenarios' list", code=ErrorCode.SCENARIO_FORMAT)],
+        )
     out = []
     for i, s in enumerate(doc["scenarios"]):
-        where = f"{p}: scenarios[{i}]"
         try:
             state = {"as_of": s["as_of"], "organisations": s["organisations"]}
             if "cohorts" in s:  # complete cohorts the scenario's state declares (for rank() rules)
@@ -72,7 +76,18 @@ def load_scenarios(path: str | os.PathLike[str]) -> list[Scenario]:
             )
             out.append(Scenario(str(s["name"]), str(p), str(s["as_of"]), state, expect))
         except (KeyError, TypeError) as exc:
-            raise PolicyError("malformed scenario", [ErrorDetail(where, f"missing or wrong field: {exc}")]) from None
+            raise PolicyError(
+                "malformed scenario",
+                [
+                    ErrorDetail(
+                        str(p),
+                        f"missing or wrong field: {exc}",
+                        code=ErrorCode.SCENARIO_FORMAT,
+                        location=("scenarios", i),
+                        in_file=True,
+                    )
+                ],
+            ) from None
     return out
 
 
