@@ -220,6 +220,7 @@ class ErrorDetail:
             "path": self.path,
             "subject": self.subject,
             "location": list(self.location),
+            "label": self.label,
             "line": self.line,
             "column": self.column,
             "org": self.org,
