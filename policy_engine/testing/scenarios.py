@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +39,14 @@ class Scenario:
 
 
 class ScenarioFailure(AssertionError):
-    """Raised when an evaluation does not give the expected outcomes; lists every mismatch."""
+    """Raised when an evaluation does not give the expected outcomes; lists every mismatch.
+
+    ``mismatches`` holds them one by one (each as its text in the message).
+    """
+
+    def __init__(self, message: str, mismatches: Sequence[str] = ()) -> None:
+        super().__init__(message)
+        self.mismatches: tuple[str, ...] = tuple(mismatches)
 
 
 def _plain(value: Any) -> Any:
@@ -114,5 +122,7 @@ def run_scenario(scenario: Scenario, rulebook: Rulebook | str | None = None, bac
                 f"  {e.rule} / {e.org}: explanation lacks {e.explanation_contains!r}: {found[0].explanation}"
             )
     if problems:
-        raise ScenarioFailure(f"scenario {scenario.name!r} ({scenario.file}, {backend}):\n" + "\n".join(problems))
+        raise ScenarioFailure(
+            f"scenario {scenario.name!r} ({scenario.file}, {backend}):\n" + "\n".join(problems), problems
+        )
     return evaluation
