@@ -28,6 +28,7 @@ from .data.state import (
 )
 from .errors import (
     EngineError,
+    ErrorCode,
     ErrorDetail,
     ExpressionError,
     PolicyError,
@@ -49,6 +50,7 @@ __all__ = [
     "CompleteCohort",
     "DecisionRecord",
     "EngineError",
+    "ErrorCode",
     "ErrorDetail",
     "Evaluation",
     "Evidence",
