@@ -12,8 +12,7 @@ Typical use::
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
-
+from ._version import __version__
 from .audit.explain import explain
 from .data.state import (
     CompleteCohort,

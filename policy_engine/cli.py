@@ -20,7 +20,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from . import __version__
+from ._version import __version__
 from .audit.explain import explain, explain_tree
 from .data.state import State, load_state
 from .errors import EngineError, ErrorCode, ErrorDetail, PolicyError, SelectorError

@@ -13,6 +13,7 @@ import attrs
 import jsonschema
 
 from .._resources import load_schema, policies_root
+from ..data.scenarios import scenario_index
 from ..errors import ErrorCode, ErrorDetail, RulebookError
 from ..rulebook.loader import Rulebook, _read_yaml, normalise_text
 
@@ -240,9 +241,8 @@ def load_coverage(rulebook: Rulebook) -> Coverage:
 
 def scenario_counts(folder: str | os.PathLike[str] | None = None) -> dict[str, int] | None:
     """Rule id -> number of scenario tests naming it, from a folder of scenario files (default
-    ``tests/scenarios`` under the current directory); None when there is no such folder."""
-    from ..render.docs import scenario_index
-
+    ``tests/scenarios`` under the current directory); None when there is no such folder. A
+    malformed scenario file raises ScenarioFileError (see ``policy_engine.data.scenarios``)."""
     root = Path(folder) if folder is not None else Path.cwd() / "tests" / "scenarios"
     if not root.is_dir():
         return None

@@ -25,7 +25,13 @@ SCHEMA_ID = "policy-engine/decision-record/1"
 
 
 def _outcomes_digest(evaluation: Evaluation) -> str:
-    text = json.dumps([o.to_dict() for o in evaluation.outcomes], sort_keys=True, separators=(",", ":"))
+    """SHA-256 of the outcomes' JSON, without each evidence item's typed ``quantity``: its ``value``
+    text and counts are there, and records written before evidence had a ``quantity`` still verify
+    (docs/decisions/009-typed-evidence.md)."""
+    outcomes = [o.to_dict() for o in evaluation.outcomes]
+    for o in outcomes:
+        o["evidence"] = [{k: v for k, v in e.items() if k != "quantity"} for e in o["evidence"]]
+    text = json.dumps(outcomes, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 

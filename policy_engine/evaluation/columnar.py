@@ -21,6 +21,7 @@ from __future__ import annotations
 import bisect
 import datetime as dt
 import functools
+import operator
 import sys
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from fractions import Fraction
@@ -399,51 +400,41 @@ _FACT_DTYPES: dict[str, pl.DataType] = {
 def _status_exprs(
     book: Rulebook, rule: Rule, columns: frozenset[str], leaves: Leaves, present: frozenset[str]
 ) -> tuple[pl.Expr, pl.Expr]:
-    """(status, doubt) of one rule for every row, mirroring ``_decide._status``."""
+    """(status, doubt) of one rule for every row: its decision table (``language.statuses``),
+    translated clause by clause into a polars ``when`` chain (a clause's tests are ANDed; an input
+    the compiled expression leaves null is ``unknown``)."""
     c = _Compiler(book, rule, columns, leaves, present)
     cond = c.compile(rule.condition)
-    applies = pl.col("org_type").is_in(list(rule.applies_to))
     guard = c.compile(rule.applicable_if) if rule.applicable_if is not None else None
-    before: pl.Expr | None = None  # not yet judged (Rule.judged_on is false)
-    if rule.timing == "standing":
-        if rule.in_force is not None:
-            before = pl.col("as_of") < pl.lit(rule.in_force, dtype=pl.Date)
-    elif rule.deadline is not None:
-        before = pl.col("as_of") <= pl.lit(rule.deadline, dtype=pl.Date)
+    done = c.compile(rule.completed_on) if rule.completed_on is not None and rule.deadline is not None else None
+    start = rule.judged_from  # not yet judged before it (Rule.judged_on)
+    before = pl.lit(False) if start is None else pl.col("as_of") < pl.lit(start, dtype=pl.Date)
+    late = (done.value > pl.lit(rule.deadline, dtype=pl.Date)).fill_null(False) if done is not None else None
+    values: dict[str, pl.Expr | None] = {
+        "guard": guard.value if guard is not None else None,
+        "cond": cond.value,
+        "judged": ~before,
+        "late": late,
+    }
+
+    def test(name: str, want: object) -> pl.Expr:
+        v = values[name]
+        assert v is not None, f"{rule.id}: the decision table reads {name}, which the rule does not have"
+        if want == "unknown":
+            return v.is_null()
+        return (v if want is True else ~v).fill_null(False)
+
+    applies = pl.col("org_type").is_in(list(rule.applies_to))
     chain: Any = pl.when(~applies).then(None)
-    if guard is not None:
-        chain = (
-            chain.when(guard.value.is_null())
-            .then(_status("unknown"))
-            .when(~guard.value)
-            .then(_status("not_applicable"))
-        )
-    if rule.kind != "obligation":
-        if before is not None:
-            chain = chain.when(before).then(_status("due"))
-        status = (
-            chain.when(cond.value.is_null())
-            .then(_status("unknown"))
-            .when(cond.value)
-            .then(_status(rule.positive_status))
-            .otherwise(_status(rule.negative_status))
-        )
-        doubt = _or(guard.doubt if guard else None, cond.doubt)
-    else:
-        done_doubt: pl.Expr | None = None
-        true = cond.value.fill_null(False)
-        if rule.completed_on is not None and rule.deadline is not None:
-            done = c.compile(rule.completed_on)
-            done_doubt = done.doubt
-            late = (done.value > pl.lit(rule.deadline, dtype=pl.Date)).fill_null(False)
-            chain = chain.when(true & late).then(_status("met_late"))
-        chain = chain.when(true).then(_status("met"))
-        if before is not None:
-            chain = chain.when(before).then(_status("due"))
-        status = chain.when(cond.value.is_null()).then(_status("unknown")).otherwise(_status(rule.negative_status))
-        doubt = _or(guard.doubt if guard else None, cond.doubt, done_doubt)
+    for clause in rule.decision_table:
+        status = _status(clause.status)
+        if not clause.tests:
+            chain = chain.otherwise(status)
+            break
+        chain = chain.when(functools.reduce(operator.and_, (test(n, w) for n, w in clause.tests))).then(status)
+    doubt = _or(guard.doubt if guard else None, cond.doubt, done.doubt if done is not None else None)
     flag = (applies & doubt).fill_null(False) if doubt is not None else pl.lit(False)
-    return status.cast(STATUS_ENUM), flag
+    return chain.cast(STATUS_ENUM), flag
 
 
 def _rank_exprs(

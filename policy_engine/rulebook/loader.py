@@ -27,7 +27,7 @@ from ..language.ast import Node
 from ..language.checker import BOOL, DATE, CheckContext, CheckError, check
 from ..language.months import parse_date, parse_month
 from ..language.parser import ParseError, parse
-from ..language.rules import FactDef, MetricDef, Parameter, Period, Rule, Source, Timing
+from ..language.rules import FactDef, MetricDef, Parameter, Period, Rule, ServiceDef, Source, Timing
 
 __all__ = ["Rulebook", "load_rulebook", "normalise_text"]
 
@@ -57,7 +57,7 @@ class Rulebook:
     periods: Mapping[str, Period]
     metrics: Mapping[str, MetricDef]
     facts: Mapping[str, FactDef]
-    services: Mapping[str, str]
+    services: Mapping[str, ServiceDef]
     areas: Mapping[str, str]
     rules: tuple[Rule, ...]
     digest: str
@@ -281,7 +281,7 @@ class _Catalogue:
 
     metrics: Mapping[str, MetricDef]
     facts: Mapping[str, FactDef]
-    services: Mapping[str, str]
+    services: Mapping[str, ServiceDef]
     areas: Mapping[str, str]
     periods: Mapping[str, Period]
     source_texts: Mapping[str, str]
@@ -394,11 +394,11 @@ def _source_texts(root: Traversable, names: list[str], digest: Any, errors: list
 
 def _catalogues(
     docs: Mapping[str, Any], errors: list[ErrorDetail]
-) -> tuple[dict[str, MetricDef], dict[str, FactDef], dict[str, str], dict[str, str], list[_RawRule]]:
+) -> tuple[dict[str, MetricDef], dict[str, FactDef], dict[str, ServiceDef], dict[str, str], list[_RawRule]]:
     """The metrics, facts, services and areas the area files declare, and their rules as written."""
     metrics: dict[str, MetricDef] = {}
     facts: dict[str, FactDef] = {}
-    services: dict[str, str] = {}
+    services: dict[str, ServiceDef] = {}
     areas: dict[str, str] = {}
     raw_rules: list[_RawRule] = []
 
@@ -425,19 +425,19 @@ def _catalogues(
                         inconsistent, fname, ("metrics", mname, "unit"), "a proportion's unit is percent", m["unit"]
                     )
                 )
-            metrics[mname] = MetricDef(mname, m["kind"], unit, m["description"], area)
+            metrics[mname] = MetricDef(mname, m["kind"], unit, m["description"], area, m["label"])
         for fact_name, f in (doc.get("facts") or {}).items():
             if fact_name in facts:
                 errors.append(
                     problem(duplicate, fname, ("facts", fact_name), f"already declared in {facts[fact_name].area}.yaml")
                 )
                 continue
-            facts[fact_name] = FactDef(fact_name, f["type"], f["description"], area, f.get("unit"))
-        for sname, desc in (doc.get("services") or {}).items():
+            facts[fact_name] = FactDef(fact_name, f["type"], f["description"], area, f.get("unit"), f["label"])
+        for sname, svc in (doc.get("services") or {}).items():
             if sname in services:
                 errors.append(problem(duplicate, fname, ("services", sname), "already declared in another file"))
                 continue
-            services[sname] = desc
+            services[sname] = ServiceDef(sname, svc["description"], area, svc["label"])
         raw_rules.extend(_RawRule(fname, i, r, area) for i, r in enumerate(doc["rules"]))
     return metrics, facts, services, areas, raw_rules
 

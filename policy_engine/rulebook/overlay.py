@@ -13,7 +13,7 @@ import jsonschema
 
 from .._resources import load_schema
 from ..errors import ErrorCode, ErrorDetail, RulebookError
-from ..evaluation.expressions import format_number
+from ..language.numbers import format_number
 from ..language.rules import Rule
 from .loader import Rulebook, _plain, _read_yaml
 
