@@ -53,8 +53,10 @@ def _area(*rules: dict[str, Any], name: str = "demo") -> dict[str, Any]:
     return {
         "area": name,
         "title": "Demo area",
-        "metrics": {"m_prop": {"kind": "proportion", "unit": "percent", "description": "a proportion"}},
-        "facts": {"f_date": {"type": "date", "description": "a date"}},
+        "metrics": {
+            "m_prop": {"kind": "proportion", "unit": "percent", "label": "a proportion", "description": "a proportion"}
+        },
+        "facts": {"f_date": {"type": "date", "label": "a date", "description": "a date"}},
         "rules": list(rules),
     }
 
