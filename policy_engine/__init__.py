@@ -37,6 +37,7 @@ from .engine import (
 )
 from .errors import (
     EngineError,
+    ErrorCode,
     ErrorDetail,
     ExpressionError,
     PolicyError,
@@ -59,6 +60,7 @@ __all__ = [
     "CompleteCohort",
     "DecisionRecord",
     "EngineError",
+    "ErrorCode",
     "ErrorDetail",
     "Evaluation",
     "Evidence",

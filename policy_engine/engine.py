@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from ._version import __version__
 from .data.state import State, _short, state_from_dict, validate_state, view_at
-from .errors import EngineError, ErrorDetail, PolicyError, StateError
+from .errors import EngineError, ErrorCode, ErrorDetail, PolicyError, StateError
 from .evaluation import compiled as _compiled
 from .evaluation import durable as _durable
 from .evaluation import native as _native
@@ -89,7 +89,8 @@ def _backend(backend: Backend | str, accepted: tuple[Backend, ...], function: st
         chosen = Backend(backend)
     except ValueError:
         raise EngineError(
-            "unknown backend", [ErrorDetail("backend", f"expected {_names(accepted)}", str(backend))]
+            "unknown backend",
+            [ErrorDetail("backend", f"expected {_names(accepted)}", str(backend), code=ErrorCode.ARGUMENT_VALUE)],
         ) from None
     if chosen not in accepted:
         why = (
@@ -99,7 +100,14 @@ def _backend(backend: Backend | str, accepted: tuple[Backend, ...], function: st
         )
         raise EngineError(
             f"backend not accepted by {function}",
-            [ErrorDetail("backend", f"{why}{function} accepts {_names(accepted)}", chosen.value)],
+            [
+                ErrorDetail(
+                    "backend",
+                    f"{why}{function} accepts {_names(accepted)}",
+                    chosen.value,
+                    code=ErrorCode.ARGUMENT_VALUE,
+                )
+            ],
         )
     return chosen
 
@@ -166,10 +174,13 @@ def _public_errors() -> Iterator[None]:
     except PolicyError:
         raise
     except RecursionError:
-        raise StateError("input nested too deeply", [ErrorDetail("state", "nesting too deep")]) from None
+        raise StateError(
+            "input nested too deeply", [ErrorDetail("state", "nesting too deep", code=ErrorCode.STATE_PARSE)]
+        ) from None
     except Exception as exc:
         raise EngineError(
-            "internal error during evaluation", [ErrorDetail("engine", f"{type(exc).__name__}: {exc}")]
+            "internal error during evaluation",
+            [ErrorDetail("engine", f"{type(exc).__name__}: {exc}", code=ErrorCode.ENGINE_INTERNAL)],
         ) from exc
 
 
@@ -290,12 +301,24 @@ def _columnar_statuses(book: Rulebook, state: State, when: dt.date) -> dict[str,
 def _as_of(value: dt.date | str | None, state: State) -> dt.date:
     if value is None:
         if state.as_of is None:
-            raise StateError("no as_of date", [ErrorDetail("state.as_of", "give as_of in the state or to evaluate()")])
+            raise StateError(
+                "no as_of date",
+                [
+                    ErrorDetail(
+                        "state",
+                        "give as_of in the state or to evaluate()",
+                        code=ErrorCode.STATE_AS_OF,
+                        location=("as_of",),
+                    )
+                ],
+            )
         return state.as_of
     try:
         return parse_date(value)
     except ValueError as exc:
-        raise StateError("invalid as_of date", [ErrorDetail("as_of", str(exc), _short(value))]) from None
+        raise StateError(
+            "invalid as_of date", [ErrorDetail("as_of", str(exc), _short(value), code=ErrorCode.ARGUMENT_VALUE)]
+        ) from None
 
 
 def evaluate_many(

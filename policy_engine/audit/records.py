@@ -12,7 +12,7 @@ import attrs
 from .. import engine as _engine
 from ..data.state import State
 from ..engine import evaluate
-from ..errors import ErrorDetail, PolicyError
+from ..errors import ErrorCode, ErrorDetail, PolicyError
 from ..evaluation.outcomes import Evaluation
 from ..io.canonical import canonical_json
 from ..io.schemas import schema_validator
@@ -91,9 +91,7 @@ def verify_record(record: Any, state: State, rulebook: Rulebook | str | None = N
     and ``fallback`` say so). Raises PolicyError if the record itself is malformed.
     """
     errors = [
-        ErrorDetail(
-            "record" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in e.absolute_path), e.message[:200]
-        )
+        ErrorDetail("record", e.message[:200], code=ErrorCode.RECORD_SCHEMA, location=tuple(e.absolute_path))
         for e in schema_validator("decision-record.schema.json", formats=True).iter_errors(record)
     ]
     if errors:

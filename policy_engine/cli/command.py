@@ -12,7 +12,7 @@ from typing import Any, TextIO
 import attrs
 
 from ..data.state import State
-from ..errors import ErrorDetail, PolicyError
+from ..errors import ErrorCode, ErrorDetail, PolicyError
 from ..evaluation.outcomes import STATUSES
 from ..evaluation.select import Selectors
 from ..io.files import atomic_write
@@ -174,4 +174,6 @@ def check_as_of(text: str) -> None:
     try:
         parse_date(text)
     except ValueError as exc:
-        raise StateError("invalid --as-of date", [ErrorDetail("--as-of", str(exc), _short(text))]) from None
+        raise StateError(
+            "invalid --as-of date", [ErrorDetail("--as-of", str(exc), _short(text), code=ErrorCode.ARGUMENT_VALUE)]
+        ) from None

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ..errors import ErrorDetail
+from ..errors import ErrorCode, ErrorDetail
 from ..evaluation.select import split_values
 from ..rulebook.loader import Rulebook
 from .command import Command, Context, arg, check_selectors, filters
@@ -128,7 +128,8 @@ def _lint(args: argparse.Namespace, ctx: Context) -> str:
     errors = [f for f in findings if f.severity == "error"]
     if errors:
         raise RulebookError(
-            f"lint found {len(errors)} error(s)", [ErrorDetail(f.rule_id, f"{f.code} {f.message}") for f in errors]
+            f"lint found {len(errors)} error(s)",
+            [ErrorDetail(f.rule_id, f"{f.code} {f.message}", code=ErrorCode.LINT_ERROR) for f in errors],
         )
     return text
 

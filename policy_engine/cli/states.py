@@ -12,7 +12,7 @@ from typing import Any, TextIO
 from ..audit.explain import explain, explain_tree
 from ..data.state import load_state
 from ..engine import EVALUATE_BACKENDS, Backend, evaluate
-from ..errors import ErrorDetail, PolicyError
+from ..errors import ErrorCode, ErrorDetail, PolicyError
 from ..evaluation.outcomes import Evaluation
 from ..evaluation.select import split_values
 from ..io.canonical import canonical_json
@@ -49,6 +49,7 @@ def _evaluate(args: argparse.Namespace, ctx: Context) -> str | None:
                 ErrorDetail(
                     "--backend",
                     f"give a .csv or .parquet table with --batch; a state evaluates on {', '.join(_BACKENDS)}",
+                    code=ErrorCode.ARGUMENT_CONFLICT,
                 )
             ],
         )
@@ -56,7 +57,13 @@ def _evaluate(args: argparse.Namespace, ctx: Context) -> str | None:
         if args.status or args.org:
             raise OptionConflict(
                 "--status and --org are not accepted with --batch",
-                [ErrorDetail("--status/--org", "--batch writes every outcome of every state; filter its output")],
+                [
+                    ErrorDetail(
+                        "--status/--org",
+                        "--batch writes every outcome of every state; filter its output",
+                        code=ErrorCode.ARGUMENT_CONFLICT,
+                    )
+                ],
             )
         _batch(args, book, ctx.out, ctx.err)
         return None
@@ -134,11 +141,11 @@ def _batch(args: argparse.Namespace, book: Rulebook, out: TextIO, err: TextIO) -
                 ev = evaluate(state, book, as_of=args.as_of, backend=args.backend)
                 record = {"line": number, **ev.to_dict()}
             except StateError as exc:
-                failures.append(ErrorDetail(f"line {number}", exc.summary))
+                failures.append(ErrorDetail("", exc.summary, code=ErrorCode.BATCH_INVALID_STATE, line=number))
                 record = {
                     "line": number,
                     "error": exc.summary,
-                    "details": [{"path": d.path, "message": d.message, "value": d.value} for d in exc.details],
+                    "details": [d.to_dict() for d in exc.details],
                 }
             sink.write(canonical_json(record) + "\n")
     if failures:
@@ -151,15 +158,24 @@ def _table_batch(args: argparse.Namespace, book: Rulebook, err: TextIO) -> None:
     from ..tabular import evaluate_table
 
     if not args.output:
-        raise StateError("a table needs an output file", [ErrorDetail("-o", "give -o OUT.parquet or -o OUT.jsonl")])
+        raise StateError(
+            "a table needs an output file",
+            [ErrorDetail("-o", "give -o OUT.parquet or -o OUT.jsonl", code=ErrorCode.ARGUMENT_CONFLICT)],
+        )
     # A table always runs on the columnar evaluator; auto and native are accepted as they always were.
     if args.as_of is not None or args.backend not in (Backend.AUTO, Backend.NATIVE, Backend.COLUMNAR):
         raise StateError(
             "tables carry their own as_of and use the columnar evaluator",
-            [ErrorDetail("--as-of/--backend", "not accepted with a .csv or .parquet table")],
+            [
+                ErrorDetail(
+                    "--as-of/--backend", "not accepted with a .csv or .parquet table", code=ErrorCode.ARGUMENT_CONFLICT
+                )
+            ],
         )
     if args.chunk_rows is not None and args.chunk_rows < 1:
-        detail = ErrorDetail("--chunk-rows", "expected a positive number", str(args.chunk_rows))
+        detail = ErrorDetail(
+            "--chunk-rows", "expected a positive number", str(args.chunk_rows), code=ErrorCode.ARGUMENT_VALUE
+        )
         raise StateError("invalid --chunk-rows", [detail])
     summary = evaluate_table(args.state, args.output, book, chunk_rows=args.chunk_rows)
     err.write(summary.text() + "\n")
@@ -332,7 +348,9 @@ def _verify_record(args: argparse.Namespace, ctx: Context) -> str:
     try:
         raw = Path(args.record).read_bytes()
     except OSError as exc:
-        raise PolicyError("cannot read the record", [ErrorDetail(args.record, exc.strerror or str(exc))]) from None
+        raise PolicyError(
+            "cannot read the record", [ErrorDetail(args.record, exc.strerror or str(exc), code=ErrorCode.RECORD_READ)]
+        ) from None
     record = _parse_json(raw, f"record file {args.record}")
     book = ctx.load(args.rulebook or _record_rulebook(record), args.overlay)
     check = verify_record(record, load_state(args.state), book)

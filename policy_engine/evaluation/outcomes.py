@@ -9,7 +9,7 @@ from typing import Any
 
 import attrs
 
-from ..errors import ErrorDetail, PolicyError
+from ..errors import ErrorCode, ErrorDetail, PolicyError
 from ..language.rules import STATUSES, RuleKind, Status
 from .evidence import Evidence
 from .select import Selectors
@@ -164,6 +164,7 @@ class Evaluation:
                 ErrorDetail(
                     f"{rule_id} / {org_id}",
                     "the rule produced no outcome for this organisation (it does not apply to its type)",
+                    code=ErrorCode.EVALUATION_NO_OUTCOME,
                 )
             ],
         )

@@ -27,7 +27,7 @@ from typing import Any
 
 import attrs
 
-from ..errors import ErrorDetail, RulebookError
+from ..errors import ErrorCode, ErrorDetail, RulebookError
 from ..language.ast import Binary, Bool, Call
 from ..language.months import format_month, month_end
 from ..language.rules import POSITIVE_STATUS, Rule, Status
@@ -209,6 +209,7 @@ def rule_thresholds(rule_id: str, rulebook: Rulebook | None = None) -> tuple[Thr
                     "expected a condition F(metric, period) OP param.NAME or fact(name) OP param.NAME "
                     "(or an 'and' of them)",
                     rule.condition_text,
+                    code=ErrorCode.RULE_NO_THRESHOLD,
                 )
             ],
         )

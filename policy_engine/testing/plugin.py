@@ -175,11 +175,11 @@ class PolicyScenarioItem(pytest.Item):
         except ScenarioFailure as exc:
             if not unknown:
                 raise
-            mismatches = str(exc).split("\n", 1)[1:]
-            unknown.extend(mismatches)
+            unknown.extend(exc.mismatches)
         if unknown:
             raise ScenarioFailure(
-                f"scenario {self.scenario.name!r} ({self.scenario.file}, {self.backend}):\n" + "\n".join(unknown)
+                f"scenario {self.scenario.name!r} ({self.scenario.file}, {self.backend}):\n" + "\n".join(unknown),
+                unknown,
             )
 
     def repr_failure(

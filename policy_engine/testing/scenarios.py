@@ -7,6 +7,7 @@ Reading a file is ``policy_engine.data.scenarios.load_scenarios`` (checked again
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 
 from ..data.scenarios import Expectation, Scenario, ScenarioFileError, load_scenarios
 from ..engine import Backend, evaluate
@@ -18,7 +19,14 @@ __all__ = ["Expectation", "Scenario", "ScenarioFailure", "ScenarioFileError", "l
 
 
 class ScenarioFailure(AssertionError):
-    """Raised when an evaluation does not give the expected outcomes; lists every mismatch."""
+    """Raised when an evaluation does not give the expected outcomes; lists every mismatch.
+
+    ``mismatches`` holds them one by one (each as its text in the message).
+    """
+
+    def __init__(self, message: str, mismatches: Sequence[str] = ()) -> None:
+        super().__init__(message)
+        self.mismatches: tuple[str, ...] = tuple(mismatches)
 
 
 def run_scenario(
@@ -46,5 +54,7 @@ def run_scenario(
                 f"  {e.rule} / {e.org}: explanation lacks {e.explanation_contains!r}: {found[0].explanation}"
             )
     if problems:
-        raise ScenarioFailure(f"scenario {scenario.name!r} ({scenario.file}, {backend}):\n" + "\n".join(problems))
+        raise ScenarioFailure(
+            f"scenario {scenario.name!r} ({scenario.file}, {backend}):\n" + "\n".join(problems), problems
+        )
     return evaluation
