@@ -12,33 +12,11 @@ Typical use::
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
+from typing import TYPE_CHECKING
 
-from .audit.explain import explain
-from .data.state import (
-    CompleteCohort,
-    Fact,
-    Observation,
-    Organisation,
-    State,
-    load_state,
-    state_from_dict,
-    state_from_json,
-    validate_state,
-)
-from .errors import (
-    EngineError,
-    ErrorDetail,
-    ExpressionError,
-    PolicyError,
-    RulebookError,
-    SelectorError,
-    StateError,
-)
-from .evaluation.engine import Backend, available_backends, evaluate, evaluate_many, resolve_backend, statuses
-from .evaluation.outcomes import STATUSES, Citation, DecisionRecord, Evaluation, Evidence, Firing, Outcome
-from .language.rules import ORGANISATION_TYPES, TIMINGS, Parameter, Period, Rule, Source
-from .rulebook.loader import Rulebook, load_rulebook
+from ._lazy import lazy_exports
+
+__version__ = "0.1.0"
 
 __all__ = [
     "ORGANISATION_TYPES",
@@ -55,6 +33,7 @@ __all__ = [
     "ExpressionError",
     "Fact",
     "Firing",
+    "MissingExtraError",
     "Observation",
     "Organisation",
     "Outcome",
@@ -81,3 +60,8 @@ __all__ = [
     "statuses",
     "validate_state",
 ]
+
+if TYPE_CHECKING:  # what mypy and editors see: the same names, imported eagerly
+    from ._api import *  # noqa: F403
+else:  # imported on first use, so `import policy_engine` costs nothing (pytest imports the plugin on every start)
+    __getattr__, __dir__ = lazy_exports(__name__, __all__)

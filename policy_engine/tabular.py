@@ -42,7 +42,11 @@ from pathlib import Path
 from typing import Any, Literal
 
 import attrs
-import polars as pl
+
+from ._extras import require
+
+with require("tables", feature="the table API (policy_engine.tabular)"):
+    import polars as pl
 
 from .data.state import OrgView, State, _did_you_mean, facts_at, organisations_of, state_from_dict, view_at
 from .data.state import _short as short_value

@@ -27,7 +27,11 @@ from fractions import Fraction
 from typing import Any
 
 import attrs
-import polars as pl
+
+from .._extras import require
+
+with require("tables", feature="the columnar evaluator (policy_engine.evaluation.columnar)"):
+    import polars as pl
 
 from ..data.state import CompleteCohort, OrgView
 from ..language.ast import Binary, Bool, Call, Name, Node, Num, Str, Unary, walk
