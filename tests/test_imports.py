@@ -153,6 +153,7 @@ print(json.dumps(out))
 """
 
 
+@pytest.mark.slow
 def test_the_core_api_and_cli_work_without_the_extras(tmp_path: Path) -> None:
     code = _WITHOUT_EXTRAS.format(example=str(EXAMPLE), importers=str(IMPORTERS), tmp=str(tmp_path))
     out = _python(code, blocked=("polars", "pyarrow", "hypothesis"), cwd=tmp_path)
