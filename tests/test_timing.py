@@ -163,11 +163,7 @@ def test_a_declared_false_standing_requirement_is_not_met_on_every_date_in_force
 after_the_year = st.dates(min_value=BOOK.end + DAY, max_value=dt.date(2030, 12, 31))
 
 
-@pytest.mark.parametrize(
-    "backend",
-    # the table path compiles the rules for each example's columns: the slow one
-    [pytest.param(b, marks=pytest.mark.slow) if b == "columnar" else b for b in BACKENDS],
-)
+@pytest.mark.parametrize("backend", BACKENDS)
 @settings(max_examples=max(1, settings().max_examples // 2), deadline=None)  # half: each example runs on every backend
 @given(doc=states(BOOK, max_size=6), as_of=after_the_year)
 def test_no_outcome_is_due_after_the_planning_year(backend: str, doc: dict[str, Any], as_of: dt.date) -> None:
