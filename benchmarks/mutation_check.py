@@ -35,6 +35,7 @@ import yaml
 
 import policy_engine as pe
 from policy_engine._resources import policies_root
+from policy_engine.data.scenarios import scenario_files
 from policy_engine.language.ast import Binary, Call, Node, Unary, render
 from policy_engine.language.parser import parse
 from policy_engine.testing import Scenario, ScenarioFailure, load_scenarios, run_scenario
@@ -180,7 +181,7 @@ def apply(mutant: Mutant | None, source: Path, target: Path) -> None:
 
 
 def load_suite(directory: Path = SCENARIO_DIR) -> list[Scenario]:
-    return [s for f in sorted(directory.rglob("*.yaml")) for s in load_scenarios(f)]
+    return [s for f in scenario_files(directory) for s in load_scenarios(f)]
 
 
 def check(mutant: Mutant | None, source: Path, work: Path, suite: Sequence[Scenario]) -> Result:

@@ -13,14 +13,12 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import os
 import sys
-import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from . import __version__
+from ._version import __version__
 from .audit.explain import explain, explain_tree
 from .data.state import State, load_state
 from .errors import EngineError, ErrorDetail, PolicyError, SelectorError
@@ -276,22 +274,14 @@ def _rules_json(book: Rulebook, areas: Sequence[str] | None) -> str:
 @contextlib.contextmanager
 def _output(output: str | None, stdout: TextIO) -> Iterator[TextIO]:
     """Where a command writes: stdout, or a file that appears (with the usual permissions) only if
-    everything written to it was written without an error."""
+    everything written to it was written without an error (``data.files.atomic_write``)."""
     if output is None:
         yield stdout
         return
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(output)), prefix=".policy-engine-")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            yield fh
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600
-        os.replace(tmp, output)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    from .data.files import atomic_write
+
+    with atomic_write(output) as fh:
+        yield fh
 
 
 def _write(text: str, output: str | None, stdout: TextIO) -> None:
@@ -492,6 +482,7 @@ class BatchHadErrors(PolicyError):
 
 def _batch(args: argparse.Namespace, book: Rulebook, out: TextIO, err: TextIO) -> None:
     """Stream JSON Lines in, JSON Lines out: one line per state, evaluation or error record."""
+    from .data.canonical import canonical_json
     from .data.state import _parse_json, state_from_dict
     from .errors import ErrorDetail, StateError
     from .evaluation.engine import evaluate as evaluate_one
@@ -515,7 +506,7 @@ def _batch(args: argparse.Namespace, book: Rulebook, out: TextIO, err: TextIO) -
                     "error": exc.summary,
                     "details": [{"path": d.path, "message": d.message, "value": d.value} for d in exc.details],
                 }
-            sink.write(json.dumps(record, sort_keys=True, ensure_ascii=False, separators=(",", ":")) + "\n")
+            sink.write(canonical_json(record) + "\n")
     if failures:
         raise BatchHadErrors(f"{len(failures)} line(s) of the batch were not valid states", failures)
 

@@ -7,6 +7,7 @@ import datetime as dt
 import json
 import os
 import threading
+from fractions import Fraction
 from typing import Any
 
 import jsonschema
@@ -17,6 +18,7 @@ from hypothesis import strategies as st
 import policy_engine as pe
 from policy_engine._resources import load_schema
 from policy_engine.evaluation import durable as durable_backend
+from policy_engine.evidence import Ratio
 from policy_engine.testing import assert_outcome
 from policy_engine.testing.strategies import states
 
@@ -83,6 +85,7 @@ def test_outcomes_carry_citation_evidence_and_explanation() -> None:
     assert o.citation.quote in BOOK.source_texts[o.citation.document]
     metric = next(e for e in o.evidence if e.kind == "metric")
     assert (metric.numerator, metric.denominator, metric.value) == (779, 1000, "77.9%")
+    assert metric.quantity == Ratio(779, 1000, 100, "percent") and metric.quantity.value == Fraction(779, 10)
     assert "77.9%" in o.explanation and ">= param.threshold = 78%" in o.explanation
     assert o.deadline == dt.date(2025, 3, 31)
 

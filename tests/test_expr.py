@@ -680,7 +680,10 @@ def logic_book(tmp_path_factory: pytest.TempPathFactory) -> pe.Rulebook:
     area = {
         "area": "logic",
         "title": "Logic",
-        "facts": {"a": {"type": "boolean", "description": "a"}, "b": {"type": "boolean", "description": "b"}},
+        "facts": {
+            "a": {"type": "boolean", "label": "a", "description": "a"},
+            "b": {"type": "boolean", "label": "b", "description": "b"},
+        },
         "rules": rules,
     }
     (root / "logic.yaml").write_text(yaml.safe_dump(area, sort_keys=False), encoding="utf-8")

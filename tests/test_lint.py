@@ -34,7 +34,8 @@ def book(tmp_path: Path, *rules: str) -> Path:
     (root / "rulebook.yaml").write_bytes((SRC / "rulebook.yaml").read_bytes())
     shutil.copytree(str(SRC / "sources"), root / "sources")
     area = (
-        "area: t\ntitle: Test\nmetrics:\n  m:\n    kind: proportion\n    unit: percent\n    description: a metric\n"
+        "area: t\ntitle: Test\nmetrics:\n  m:\n    kind: proportion\n    unit: percent\n"
+        "    label: share of a metric\n    description: a metric\n"
         "rules:" + "".join(rules)
     )
     (root / "t.yaml").write_text(area, encoding="utf-8")
@@ -85,11 +86,38 @@ def test_deadline_parameters_and_untested(tmp_path: Path) -> None:
     )
     scen = tmp_path / "scen"
     scen.mkdir()
-    (scen / "a.yaml").write_text("scenarios:\n  - expect:\n      - {rule: t.late, org: A, status: met}\n")
+    (scen / "a.yaml").write_text(
+        "scenarios:\n  - name: late\n    as_of: 2025-04-01\n    organisations: []\n"
+        "    expect:\n      - {rule: t.late, org: A, status: met}\n"
+    )
+    # a rule id in a comment or another field is not a test naming the rule
+    (scen / "b.yml").write_text(
+        "# rule: t.params\nscenarios:\n  - name: 'rule: t.params'\n    as_of: 2025-04-01\n"
+        "    organisations: []\n    expect: []\n"
+    )
     found = {(f.code, f.rule_id) for f in lint(root, scen)}
     assert ("W110", "t.params") in found and ("W120", "t.params") in found
     assert ("W410", "t.nodeadline") in found
     assert ("W500", "t.params") in found and ("W500", "t.late") not in found
+
+
+def test_a_malformed_scenario_file_is_reported_instead_of_untested_rules(tmp_path: Path) -> None:
+    root = book(tmp_path, RULE.format(id="late", extra="", condition="pct(m, mar_2025) >= 1"))
+    scen = tmp_path / "scen"
+    scen.mkdir()
+    (scen / "a.yaml").write_text("scenarios:\n  - expect:\n      - {rule: t.late, org: A, status: mett}\n")
+    findings = [f for f in lint(root, scen) if f.code in ("E510", "W500")]
+    where = f"{scen / 'a.yaml'}: scenarios[0]"
+    assert [(f.code, f.severity, f.rule_id, f.message) for f in findings] == [
+        ("E510", "error", where, "missing 'name', 'as_of', 'organisations'"),
+        (
+            "E510",
+            "error",
+            f"{where}.expect[0].status",
+            "expected one of met, met_late, not_met, due, overdue, breached, not_breached, eligible, "
+            "not_eligible, unknown, not_applicable, absent (got 'mett')",
+        ),
+    ]
 
 
 def test_a_rulebook_that_does_not_load_is_reported_as_errors(tmp_path: Path) -> None:

@@ -16,6 +16,7 @@ import yaml
 import policy_engine as pe
 from policy_engine._resources import policies_root
 from policy_engine.errors import ErrorDetail
+from policy_engine.language.rules import ServiceDef
 
 BUNDLED = policies_root() / "nhs-2024-25"
 DOC = "news-hhe-designated-lead.txt"
@@ -45,17 +46,22 @@ def area(rules: list[dict[str, Any]], name: str = "demo", **fields: Any) -> dict
         "area": name,
         "title": "Demo area",
         "metrics": {
-            "m_prop": {"kind": "proportion", "unit": "percent", "description": "a proportion"},
-            "m_rate": {"kind": "rate", "unit": "seconds", "description": "a rate"},
-            "m_beds": {"kind": "value", "unit": "beds", "description": "a value in beds"},
+            "m_prop": {"kind": "proportion", "unit": "percent", "label": "a proportion", "description": "a proportion"},
+            "m_rate": {"kind": "rate", "unit": "seconds", "label": "a rate", "description": "a rate"},
+            "m_beds": {"kind": "value", "unit": "beds", "label": "a value in beds", "description": "a value in beds"},
         },
         "facts": {
-            "f_bool": {"type": "boolean", "description": "a boolean"},
-            "f_hours": {"type": "number", "unit": "hours", "description": "a number of hours"},
-            "f_date": {"type": "date", "description": "a date"},
-            "f_text": {"type": "string", "description": "a string"},
+            "f_bool": {"type": "boolean", "label": "a boolean", "description": "a boolean"},
+            "f_hours": {
+                "type": "number",
+                "unit": "hours",
+                "label": "a number of hours",
+                "description": "a number of hours",
+            },
+            "f_date": {"type": "date", "label": "a date", "description": "a date"},
+            "f_text": {"type": "string", "label": "a string", "description": "a string"},
         },
-        "services": {"svc_a": "A service"},
+        "services": {"svc_a": {"label": "a service", "description": "A service"}},
         "rules": rules,
     }
     doc.update(fields)
@@ -195,8 +201,8 @@ def test_duplicate_yaml_keys_are_refused(tmp_path: Path) -> None:
         "area: demo\n"
         "title: Demo\n"
         "metrics:\n"
-        "  m_prop: {kind: proportion, unit: percent, description: first}\n"
-        "  m_prop: {kind: value, unit: beds, description: second}\n"
+        "  m_prop: {kind: proportion, unit: percent, label: first, description: first}\n"
+        "  m_prop: {kind: value, unit: beds, label: second, description: second}\n"
         "rules:\n"
         "  - id: demo.r1\n"
         "    title: A demo rule\n"
@@ -285,9 +291,45 @@ def test_schema_violations(tmp_path: Path, change: dict[str, Any], path: str, me
     assert matching[0].value is not None
 
 
+def test_catalogue_entries_carry_their_labels(tmp_path: Path) -> None:
+    book = pe.load_rulebook(make_book(tmp_path, {"demo.yaml": area([rule()])}))
+    assert book.metrics["m_beds"].label == "a value in beds"
+    assert book.facts["f_hours"].label == "a number of hours" and book.facts["f_hours"].unit == "hours"
+    assert book.services["svc_a"] == ServiceDef("svc_a", "A service", "demo", "a service")
+
+
+def test_every_bundled_catalogue_entry_has_a_label() -> None:
+    book = pe.load_rulebook()
+    entries = [*book.metrics.values(), *book.facts.values(), *book.services.values()]
+    assert len(entries) > 200 and all(e.label and e.label == e.label.strip() for e in entries)
+
+
+@pytest.mark.parametrize(
+    ("section", "name", "entry", "message"),
+    [
+        (
+            "metrics",
+            "m_beds",
+            {"kind": "value", "unit": "beds", "description": "beds"},
+            "'label' is a required property",
+        ),
+        ("facts", "f_bool", {"type": "boolean", "label": "", "description": "x"}, "does not match"),
+        ("facts", "f_bool", {"type": "boolean", "label": "two\nlines", "description": "x"}, "does not match"),
+        ("services", "svc_a", "A service", "is not of type 'object'"),
+    ],
+)
+def test_a_catalogue_entry_needs_a_one_line_label(
+    tmp_path: Path, section: str, name: str, entry: Any, message: str
+) -> None:
+    doc = area([rule()])
+    doc[section][name] = entry
+    d = only_detail(load_error(make_book(tmp_path, {"demo.yaml": doc})))
+    assert d.path.startswith(f"demo.yaml.{section}.{name}") and message in d.message, str(d)
+
+
 def test_schema_violation_in_a_catalogue(tmp_path: Path) -> None:
     doc = area([rule()])
-    doc["metrics"]["m_bad"] = {"kind": "ratio", "unit": "percent", "description": "x"}
+    doc["metrics"]["m_bad"] = {"kind": "ratio", "unit": "percent", "label": "x", "description": "x"}
     d = only_detail(load_error(make_book(tmp_path, {"demo.yaml": doc})))
     assert d.path == "demo.yaml.metrics.m_bad.kind"
     assert d.value == "'ratio'"
@@ -486,7 +528,7 @@ def test_duplicate_rule_ids_in_one_file(tmp_path: Path) -> None:
 
 def test_metric_declared_twice(tmp_path: Path) -> None:
     demo2 = area([rule("demo2.r1")], name="demo2", facts={}, services={})
-    demo2["metrics"] = {"m_beds": {"kind": "value", "unit": "beds", "description": "again"}}
+    demo2["metrics"] = {"m_beds": {"kind": "value", "unit": "beds", "label": "again", "description": "again"}}
     d = only_detail(load_error(make_book(tmp_path, {"demo.yaml": area([rule()]), "demo2.yaml": demo2})))
     assert d.path == "demo2.yaml.metrics.m_beds"
     assert d.message == "already declared in demo.yaml"
@@ -494,7 +536,7 @@ def test_metric_declared_twice(tmp_path: Path) -> None:
 
 def test_fact_and_service_declared_twice(tmp_path: Path) -> None:
     demo2 = area([rule("demo2.r1")], name="demo2", metrics={})
-    demo2["facts"] = {"f_bool": {"type": "boolean", "description": "again"}}
+    demo2["facts"] = {"f_bool": {"type": "boolean", "label": "again", "description": "again"}}
     err = load_error(make_book(tmp_path, {"demo.yaml": area([rule()]), "demo2.yaml": demo2}))
     assert sorted(d.path for d in err.details) == ["demo2.yaml.facts.f_bool", "demo2.yaml.services.svc_a"]
 

@@ -44,6 +44,7 @@ from hypothesis import strategies as st
 import policy_engine as pe
 from policy_engine import cli
 from policy_engine._resources import load_schema, policies_root
+from policy_engine.evidence import Evidence, Ratio
 from policy_engine.language.ast import Binary, Call, Name, render
 from policy_engine.language.parser import parse
 from policy_engine.testing import Threshold, boundary_state, negative_status, positive_status, thresholds
@@ -393,9 +394,9 @@ def test_status_flips_exactly_where_the_operator_says(threshold: Threshold, back
         if offset == 0 and threshold.function in ("pct", "rate"):
             # The state really sits on the threshold: the evidence shows the exact counts.
             ev_metric = next(e for e in outcome.evidence if e.kind == "metric")
-            assert ev_metric.numerator is not None and ev_metric.denominator
-            factor = 100 if threshold.function == "pct" else 1
-            assert Fraction(factor * ev_metric.numerator, ev_metric.denominator) == threshold.value
+            assert isinstance(ev_metric.quantity, Ratio), ev_metric
+            assert ev_metric.quantity.scale == (100 if threshold.function == "pct" else 1)
+            assert ev_metric.quantity.value == threshold.value
     # The flip is where the wording says: ">=" / "<=" include the threshold, ">" / "<" do not.
     positive = positive_status(BOOK.rule(threshold.rule_id).kind)
     assert (seen[0] == positive) == (threshold.op in (">=", "<="))
@@ -473,6 +474,8 @@ def test_state_and_evaluation_round_trip(doc: dict[str, Any]) -> None:
     as_dict = ev.to_dict()
     assert json.loads(ev.to_json()) == as_dict
     jsonschema.validate(as_dict, load_schema("outcome.schema.json"))
+    for outcome, o_json in zip(ev.outcomes, json.loads(ev.to_json())["outcomes"], strict=True):
+        assert tuple(Evidence.from_dict(e) for e in o_json["evidence"]) == outcome.evidence
     ev2 = pe.evaluate(again, BOOK, backend="native", evaluated_at=STAMP)
     assert ev2.to_json() == ev.to_json()
 

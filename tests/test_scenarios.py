@@ -7,10 +7,11 @@ from pathlib import Path
 import pytest
 
 import policy_engine as pe
+from policy_engine.data.scenarios import scenario_files
 from policy_engine.testing import Scenario, load_scenarios, run_scenario
 
 HERE = Path(__file__).parent / "scenarios"
-FILES = sorted(HERE.rglob("*.yaml"))
+FILES = scenario_files(HERE)
 SCENARIOS: list[Scenario] = [s for f in FILES for s in load_scenarios(f)]
 
 

@@ -10,9 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import attrs
-import jsonschema
 
-from .._resources import load_schema, policies_root
+from .._resources import policies_root
+from ..data.scenarios import scenario_index
+from ..data.schemas import schema_validator
 from ..errors import ErrorDetail, RulebookError
 from ..rulebook.loader import Rulebook, _read_yaml, normalise_text
 
@@ -162,7 +163,7 @@ def load_coverage(rulebook: Rulebook) -> Coverage:
         raise RulebookError("no coverage ledger", [ErrorDetail(rulebook.location, "coverage.yaml is missing")])
     doc = _read_yaml("coverage.yaml", entry.read_text(encoding="utf-8"))
     errors: list[ErrorDetail] = []
-    validator = jsonschema.Draft202012Validator(load_schema("coverage.schema.json"))
+    validator = schema_validator("coverage.schema.json")
     for err in validator.iter_errors(doc):
         where = "coverage.yaml" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err.absolute_path)
         errors.append(ErrorDetail(where, err.message[:200]))
@@ -206,9 +207,8 @@ def load_coverage(rulebook: Rulebook) -> Coverage:
 
 def scenario_counts(folder: str | os.PathLike[str] | None = None) -> dict[str, int] | None:
     """Rule id -> number of scenario tests naming it, from a folder of scenario files (default
-    ``tests/scenarios`` under the current directory); None when there is no such folder."""
-    from ..render.docs import scenario_index
-
+    ``tests/scenarios`` under the current directory); None when there is no such folder. A
+    malformed scenario file raises ScenarioFileError (see ``policy_engine.data.scenarios``)."""
     root = Path(folder) if folder is not None else Path.cwd() / "tests" / "scenarios"
     if not root.is_dir():
         return None

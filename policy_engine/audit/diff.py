@@ -9,7 +9,7 @@ import attrs
 
 from ..data.state import State
 from ..evaluation.engine import evaluate
-from ..evaluation.expressions import format_number
+from ..language.numbers import format_number
 from ..language.rules import Rule
 from ..rulebook.loader import Rulebook
 

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 from pathlib import Path
 from typing import Any
 
 import attrs
-import jsonschema
 
-from .._resources import load_schema
+from ..data.canonical import canonical_json
+from ..data.schemas import schema_validator
 from ..data.state import State
 from ..errors import ErrorDetail, PolicyError
 from ..evaluation import engine as _engine
@@ -25,7 +24,14 @@ SCHEMA_ID = "policy-engine/decision-record/1"
 
 
 def _outcomes_digest(evaluation: Evaluation) -> str:
-    text = json.dumps([o.to_dict() for o in evaluation.outcomes], sort_keys=True, separators=(",", ":"))
+    """SHA-256 of the outcomes' JSON, without each evidence item's typed ``quantity``: its ``value``
+    text and counts are there, and records written before evidence had a ``quantity`` still verify
+    (docs/decisions/009-typed-evidence.md)."""
+    outcomes = [o.to_dict() for o in evaluation.outcomes]
+    for o in outcomes:
+        o["evidence"] = [{k: v for k, v in e.items() if k != "quantity"} for e in o["evidence"]]
+    # ascii: the form the outcomes digests of existing records were made with
+    text = canonical_json(outcomes, ascii=True)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
@@ -88,9 +94,7 @@ def verify_record(record: Any, state: State, rulebook: Rulebook | str | None = N
         ErrorDetail(
             "record" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in e.absolute_path), e.message[:200]
         )
-        for e in jsonschema.Draft202012Validator(
-            load_schema("decision-record.schema.json"), format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
-        ).iter_errors(record)
+        for e in schema_validator("decision-record.schema.json", formats=True).iter_errors(record)
     ]
     if errors:
         raise PolicyError("not a decision record", errors)
@@ -114,7 +118,7 @@ def verify_record(record: Any, state: State, rulebook: Rulebook | str | None = N
 
 def append_log(path: str | os.PathLike[str], record: dict[str, Any]) -> None:
     """Append one decision record as a JSON line, flushed and fsynced (an append-only audit trail)."""
-    line = json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=False) + "\n"
+    line = canonical_json(record) + "\n"
     with Path(path).open("a", encoding="utf-8") as fh:
         fh.write(line)
         fh.flush()

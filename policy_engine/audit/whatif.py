@@ -13,24 +13,17 @@ import attrs
 from ..data.state import State, state_from_dict, view_at
 from ..evaluation.engine import evaluate as evaluate_state
 from ..evaluation.expressions import UNKNOWN, Env, evaluate
-from ..language.ast import Binary, Call, Node
+from ..language.ast import Call, Node
 from ..language.checker import metric_calls, metric_key, name_arg
 from ..language.months import format_month, month_complete
 from ..language.rules import Rule
+from ..language.statuses import STATUS_INFO
 from ..rulebook.loader import Rulebook, load_rulebook
 
 __all__ = ["WhatIf", "what_if"]
 
 _NEGATE = {">=": "<", ">": "<=", "<=": ">", "<": ">=", "==": "!=", "!=": "=="}
 _MIRROR = {">=": "<=", ">": "<", "<=": ">=", "<": ">", "==": "==", "!=": "!="}
-_FLIPPED = {
-    "met": "not_met",
-    "not_met": "met",
-    "eligible": "not_eligible",
-    "not_eligible": "eligible",
-    "breached": "not_breached",
-    "not_breached": "breached",
-}
 
 
 @attrs.frozen
@@ -89,7 +82,8 @@ def what_if(
     outcome = ev.outcome(rule_id, org_id)
     rule = book.rule(rule_id)
     base = WhatIf(rule_id, org_id, outcome.status, None, False, "")
-    if outcome.status not in _FLIPPED:
+    flipped = STATUS_INFO[outcome.status].opposite
+    if flipped is None:
         reason = {
             "unknown": "the outcome is unknown (missing data), so no single change decides it: " + outcome.explanation,
             "due": "the rule is not judged until after its deadline",
@@ -137,9 +131,9 @@ def what_if(
     if needed < 0 or (limit is not None and needed > limit):
         return attrs.evolve(
             base,
-            flipped_status=_FLIPPED[outcome.status],
+            flipped_status=flipped,
             message=f"no change to the numerator of {mname} alone can make it "
-            f"{_FLIPPED[outcome.status]} (it would need {needed} of {den})",
+            f"{flipped} (it would need {needed} of {den})",
         )
     delta = needed - num
     changed = _apply(
@@ -161,7 +155,7 @@ def what_if(
         org_id,
         outcome.status,
         new_status,
-        new_status == _FLIPPED[outcome.status],
+        new_status == flipped,
         message,
         mname,
         label,
@@ -170,13 +164,14 @@ def what_if(
 
 
 def _threshold_shape(rule: Rule) -> tuple[Call, str, Node] | None:
-    node = rule.condition
-    if not isinstance(node, Binary) or node.op not in _NEGATE:
+    """(pct or rate call, operator, bound) when the condition is one comparison of a count metric
+    with a bound that does not read it (the rule's threshold shape)."""
+    c = rule.shape.single
+    if c is None or not c.reads_metric(frozenset({"pct", "rate"})) or not isinstance(c.measured, Call):
         return None
-    for side, other, op in ((node.left, node.right, node.op), (node.right, node.left, _MIRROR[node.op])):
-        if isinstance(side, Call) and side.func in ("pct", "rate") and not _reads(other, side):
-            return side, op, other
-    return None
+    if _reads(c.bound, c.measured):
+        return None
+    return c.measured, c.op, c.bound
 
 
 def _reads(node: Node, call: Call) -> bool:

@@ -19,9 +19,10 @@ from typing import TYPE_CHECKING, Any
 import attrs
 import jsonschema
 
-from .._resources import load_schema
 from ..errors import ErrorDetail, StateError
 from ..language.months import MONTH_FORMAT, format_month, month_complete, parse_date, parse_month
+from .canonical import canonical_json, readable_json
+from .schemas import schema_validator
 
 if TYPE_CHECKING:
     from ..rulebook.loader import Rulebook
@@ -259,24 +260,14 @@ def _json_path(parts: Any) -> str:
 def _short(value: Any) -> str:
     """A value as it appears in an error message: JSON with spaces, numbers exactly as given."""
     try:
-        parts: list[str] = []
-        _encode(value, parts, pretty=True)
-        text = "".join(parts)
+        text = readable_json(value)
     except (TypeError, ValueError, ArithmeticError):
         text = repr(value)
     return text if len(text) <= 80 else text[:77] + "..."
 
 
-_VALIDATOR: jsonschema.protocols.Validator | None = None
-
-
 def _validator() -> jsonschema.protocols.Validator:
-    global _VALIDATOR
-    if _VALIDATOR is None:
-        schema = load_schema("state.schema.json")
-        cls = jsonschema.validators.validator_for(schema)
-        _VALIDATOR = cls(schema, format_checker=cls.FORMAT_CHECKER)
-    return _VALIDATOR
+    return schema_validator("state.schema.json", formats=True)
 
 
 def _normalise_numbers(value: Any, path: str, errors: list[ErrorDetail]) -> Any:
@@ -584,52 +575,6 @@ def _is_date(text: str) -> bool:
 
 
 # --------------------------------------------------------------------------- freeze
-
-
-def canonical_json(document: Any) -> str:
-    """Sorted keys, no spaces, exact decimals: the form hashed for decision records."""
-    parts: list[str] = []
-    _encode(document, parts)
-    return "".join(parts)
-
-
-def _encode(value: Any, out: list[str], pretty: bool = False) -> None:
-    if value is None or isinstance(value, (bool, str)):
-        out.append(json.dumps(value, ensure_ascii=False))
-    elif isinstance(value, int):
-        out.append(str(value))
-    elif isinstance(value, Decimal):
-        out.append(str(value) if pretty else _decimal_json(value))
-    elif isinstance(value, float):
-        out.append(repr(value) if pretty else _decimal_json(Decimal(repr(value))))
-    elif isinstance(value, Mapping):
-        out.append("{")
-        for i, key in enumerate(sorted(value)):
-            if i:
-                out.append(", " if pretty else ",")
-            out.append(json.dumps(key, ensure_ascii=False))
-            out.append(": " if pretty else ":")
-            _encode(value[key], out, pretty)
-        out.append("}")
-    elif isinstance(value, (list, tuple)):
-        out.append("[")
-        for i, item in enumerate(value):
-            if i:
-                out.append(", " if pretty else ",")
-            _encode(item, out, pretty)
-        out.append("]")
-    else:
-        raise TypeError(f"not JSON serialisable: {type(value).__name__}")
-
-
-def _decimal_json(value: Decimal) -> str:
-    """A Decimal as a JSON number with no exponent; integral values without a fraction part."""
-    if not value.is_finite():
-        return str(value)  # only ever shown in error messages: valid states hold finite numbers
-    if value == value.to_integral_value():
-        return str(int(value))
-    text = format(value.normalize(), "f")
-    return text
 
 
 def state_from_dict(document: Any, rulebook: Rulebook | None = None) -> State:

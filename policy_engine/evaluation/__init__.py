@@ -1,1 +1,1 @@
-"""Evaluation backends (internal). Each turns (rulebook, organisation views, as_of) into outcomes."""
+"""Evaluation: the reference interpreter, the status decision, cohorts, the backends and the evaluate API."""

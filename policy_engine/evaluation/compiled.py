@@ -23,6 +23,7 @@ from ..language.ast import Binary, Bool, Call, Name, Node, Num, Str, Unary
 from ..language.checker import metric_key, name_arg
 from ..language.months import month_end
 from ..language.rules import Rule
+from ..language.statuses import Input, Tri, status_function
 from ..rulebook.loader import Rulebook
 from .cohort import Ranking, rank_cohort, settle
 from .decide import dependency_levels
@@ -280,45 +281,28 @@ class _Compiler:
 
 
 def _status_fn(book: Rulebook, rule: Rule) -> Callable[[Ctx], str]:
-    """The rule's status for one organisation, as ``_decide._status`` decides it."""
+    """The rule's status for one organisation: its decision table (``language.statuses``) over
+    the compiled guard, condition and completion date."""
     comp = _Compiler(book, rule)
     cond = comp.compile(rule.condition)
     guard = comp.compile(rule.applicable_if) if rule.applicable_if is not None else None
     done = comp.compile(rule.completed_on) if rule.completed_on is not None else None
     deadline = rule.deadline
-    pos, neg = rule.positive_status, rule.negative_status
-    obligation = rule.kind == "obligation"
+
+    def late(c: Ctx) -> Tri:
+        assert done is not None and deadline is not None
+        when = done(c)
+        return isinstance(when, dt.date) and when > deadline
+
     judged_on = rule.judged_on
-
-    def status(c: Ctx) -> str:
-        if guard is not None:
-            g = guard(c)
-            if g is UNKNOWN:
-                return "unknown"
-            if g is False:
-                return "not_applicable"
-        judged = judged_on(c.as_of)
-        if not obligation:
-            if not judged:
-                return "due"
-            v = cond(c)
-            if v is UNKNOWN:
-                return "unknown"
-            return pos if v else neg
-        v = cond(c)
-        if v is True:
-            if done is not None and deadline is not None:
-                when = done(c)
-                if isinstance(when, dt.date) and when > deadline:
-                    return "met_late"
-            return "met"
-        if not judged:
-            return "due"
-        if v is UNKNOWN:
-            return "unknown"
-        return neg
-
-    return status
+    readers: dict[Input, Callable[[Ctx], object]] = {
+        "cond": cond,
+        "judged": lambda c: judged_on(c.as_of),
+        "late": late,
+    }
+    if guard is not None:
+        readers["guard"] = guard
+    return status_function(rule.decision_tree, readers, unknown=UNKNOWN)
 
 
 class Program:

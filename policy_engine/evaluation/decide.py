@@ -9,9 +9,11 @@ from fractions import Fraction
 
 from ..data.state import CompleteCohort, OrgView
 from ..language.rules import Rule
+from ..language.statuses import STATUS_INFO, Input, Tri, decide_status
 from ..rulebook.loader import Rulebook
 from .cohort import Ranking, RankRange, cutoff_rank, rank_cohort, settle
-from .expressions import UNKNOWN, CohortFigures, Env, Evidence, Value, evaluate, find_rank_argument, format_number
+from .evidence import CohortFigures, CohortStanding, Evidence, OutcomeStatus
+from .expressions import UNKNOWN, Env, Value, evaluate, find_rank_argument
 from .outcomes import Citation, Firing, Outcome
 
 
@@ -125,39 +127,30 @@ def decide(
 
 
 def _status(rule: Rule, env: Env, as_of: dt.date) -> tuple[str, str]:
-    if rule.applicable_if is not None:
-        g = evaluate(rule.applicable_if, env)
-        if g is UNKNOWN:
-            return "unknown", f"cannot tell whether the rule applies ({rule.applicable_if_text} is unknown)"
-        if g is False:
-            return "not_applicable", f"the rule does not apply ({rule.applicable_if_text} is false)"
-    judged = rule.judged_on(as_of)
-    if rule.kind != "obligation":
-        if not judged:
-            return "due", f"judged after {rule.deadline}; as of {as_of} it is not yet due for assessment"
-        v = evaluate(rule.condition, env)
-        if v is UNKNOWN:
-            return "unknown", "the data needed are missing"
-        return (rule.positive_status if v else rule.negative_status), ""
-    v = evaluate(rule.condition, env)
-    if v is True:
-        if rule.completed_on is not None and rule.deadline is not None:
-            done = evaluate(rule.completed_on, env)
-            if isinstance(done, dt.date) and done > rule.deadline:
-                return "met_late", f"done on {done}, after the deadline {rule.deadline}"
-        return "met", ""
-    if rule.timing == "standing":
-        if not judged:
-            return "due", f"a standing requirement in force from {rule.in_force}"
-        if v is UNKNOWN:
-            return "unknown", "nothing is declared, and this standing requirement is in force on every date"
-        return "not_met", f"the latest declaration falls short of a standing requirement in force since {rule.in_force}"
-    if not judged:
-        missing = "not yet declared" if v is UNKNOWN else "not yet done"
-        return "due", f"{missing} by {rule.deadline}"
-    if v is UNKNOWN:
-        return "unknown", f"the deadline {rule.deadline} has passed and nothing is declared"
-    return "overdue", f"not done by the deadline {rule.deadline}"
+    """The rule's status and the reason, by its decision table (``language.statuses``)."""
+    done: list[Value] = []
+
+    def read(name: Input) -> Tri:
+        if name == "judged":
+            return rule.judged_on(as_of)
+        if name == "late":
+            assert rule.completed_on is not None and rule.deadline is not None
+            done.append(evaluate(rule.completed_on, env))
+            return isinstance(done[0], dt.date) and done[0] > rule.deadline
+        node = rule.applicable_if if name == "guard" else rule.condition
+        assert node is not None
+        v = evaluate(node, env)
+        return "unknown" if v is UNKNOWN else bool(v)
+
+    clause = decide_status(rule.decision_tree, read)
+    reason = clause.reason.format(
+        applies=rule.applicable_if_text,
+        deadline=rule.deadline,
+        in_force=rule.in_force,
+        done=done[0] if done else None,
+        as_of=as_of,
+    )
+    return clause.status, reason
 
 
 def _cohort_evidence(rule: Rule, ranking: Ranking[str], org_id: str) -> Evidence:
@@ -185,48 +178,17 @@ def _cohort_evidence(rule: Rule, ranking: Ranking[str], org_id: str) -> Evidence
         cutoff_exact=f"{cut.numerator}/{cut.denominator}" if cut is not None else None,
         candidates=ranking.candidates,
     )
-    if c is None:
-        text = f"not declared complete: {ranking.candidates} organisation(s) of these types in the state"
-    else:
-        where = (
-            f"rank {figures.rank}"
-            if figures.rank is not None
-            else (f"rank {figures.rank_low}..{figures.rank_high}" if figures.rank_low is not None else "not ranked")
-        )
-        text = f"complete ({c.source}); {where} of {figures.size}"
-        if own is not None:
-            text += f"; own value {format_number(own)}"
-        if cut is not None:
-            text += f"; value at the cut-off (rank {k}) {format_number(cut)}"
-    return Evidence("cohort", f"{rule.cohort} cohort of {', '.join(rule.applies_to)}", text, cohort=figures)
-
-
-_LABEL = {
-    "met": "Met",
-    "met_late": "Met late",
-    "not_met": "Not met",
-    "due": "Due",
-    "overdue": "Overdue",
-    "breached": "Breached",
-    "not_breached": "Not breached",
-    "eligible": "Eligible",
-    "not_eligible": "Not eligible",
-    "unknown": "Unknown",
-    "not_applicable": "Not applicable",
-}
+    standing = CohortStanding(figures, own, cut)
+    return Evidence("cohort", f"{rule.cohort} cohort of {', '.join(rule.applies_to)}", standing, cohort=figures)
 
 
 def _explain(rule: Rule, status: str, reason: str, evidence: Sequence[Evidence]) -> str:
-    parts = [f"{_LABEL[status]}: {rule.title}"]
+    parts = [f"{STATUS_INFO[status].label}: {rule.title}"]
     if reason:
         parts.append(reason)
     comparisons = [e.reference for e in evidence if e.kind == "comparison" and e.reference]
     if status in ("unknown",):
-        missing = [
-            f"{e.name} {e.period or ''}".strip() + f" ({e.value})"
-            for e in evidence
-            if e.value.startswith("unknown") or e.value in ("not declared", "services not declared")
-        ]
+        missing = [f"{e.name} {e.period or ''}".strip() + f" ({e.value})" for e in evidence if e.unknown]
         if missing:
             parts.append("missing: " + "; ".join(missing[:4]))
     elif status not in ("due", "not_applicable") and comparisons:
@@ -241,5 +203,5 @@ def _explain(rule: Rule, status: str, reason: str, evidence: Sequence[Evidence])
 
 def firing(step: int, rule: Rule, outcome: Outcome) -> Firing:
     """The trace entry for an outcome."""
-    inputs = tuple((e.name, e.value) for e in outcome.evidence if e.kind == "outcome")
+    inputs = tuple((e.name, e.quantity.value) for e in outcome.evidence if isinstance(e.quantity, OutcomeStatus))
     return Firing(step, rule.id, outcome.org_id, outcome.status, rule.stratum, inputs)

@@ -9,7 +9,7 @@ import threading
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, Literal
 
-from .. import __version__
+from .._version import __version__
 from ..data.state import State, _short, state_from_dict, validate_state, view_at
 from ..errors import EngineError, ErrorDetail, PolicyError, StateError
 from ..language.months import parse_date

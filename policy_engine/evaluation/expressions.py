@@ -12,6 +12,20 @@ import attrs
 from ..language.ast import Binary, Bool, Call, Name, Node, Num, Str, Unary, render, walk
 from ..language.checker import name_arg
 from ..language.months import format_month
+from .evidence import (
+    Boolean,
+    Date,
+    Evidence,
+    Listing,
+    Number,
+    OutcomeStatus,
+    Quantity,
+    Ratio,
+    Text,
+    Unknown,
+    UnknownReason,
+    format_quantity,
+)
 
 if TYPE_CHECKING:
     from ..data.state import Observation, OrgView
@@ -37,90 +51,22 @@ UNKNOWN = _Unknown()
 Value = Fraction | bool | str | dt.date | _Unknown
 
 
-@attrs.frozen
-class CohortFigures:
-    """The numbers of a rank() rule's cohort for one organisation (JSON numbers; exact values also
-    as ``"numerator/denominator"`` text)."""
-
-    scope: str
-    types: tuple[str, ...]
-    complete: bool
-    """Whether the state declares the complete cohort of this scope."""
-    source: str | None
-    date: str | None
-    size: int
-    """Members of the cohort in the state (ranked and uncertain)."""
-    ranked: int
-    """Members with a known value."""
-    value: float | None
-    value_exact: str | None
-    rank: int | None
-    rank_low: int | None
-    rank_high: int | None
-    cutoff_rank: int | None
-    cutoff_value: float | None
-    """The value of the member at the cut-off rank (the least value that qualifies)."""
-    cutoff_exact: str | None
-    candidates: int
-    """Organisations of the rule's types in the state."""
-
-
-@attrs.frozen
-class Evidence:
-    """One datum an outcome rests on: a metric over a period, a fact, a parameter, another outcome."""
-
-    kind: str  # metric | fact | parameter | outcome | rank | comparison | service | cohort
-    name: str
-    value: str
-    period: str | None = None
-    numerator: int | None = None
-    denominator: int | None = None
-    date: str | None = None
-    reference: str | None = None
-    cohort: CohortFigures | None = None
-
-
-def format_number(v: Fraction, unit: str | None = None) -> str:
-    """Exact where the decimal terminates, otherwise 4 decimal places marked with '~'."""
-    if v.denominator == 1:
-        text = str(v.numerator)
-    else:
-        d = v.denominator
-        for p in (2, 5):
-            while d % p == 0:
-                d //= p
-        if d == 1:
-            text = _exact_decimal(v)
-        else:
-            text = "~" + format(float(v), ".4f")
-    if unit == "percent":
-        return text + "%"
-    return f"{text} {unit}" if unit else text
-
-
-def _exact_decimal(v: Fraction) -> str:
-    sign = "-" if v < 0 else ""
-    v = abs(v)
-    whole, rest = divmod(v.numerator, v.denominator)
-    digits: list[str] = []
-    while rest:
-        rest *= 10
-        d, rest = divmod(rest, v.denominator)
-        digits.append(str(d))
-    return f"{sign}{whole}.{''.join(digits)}"
+def quantity(v: Value, unit: str | None = None, unknown: UnknownReason = "unknown_operand") -> Quantity:
+    """The typed evidence value of a runtime value (``unknown`` says why, if it is unknown)."""
+    if isinstance(v, _Unknown):
+        return Unknown(unknown)
+    if isinstance(v, bool):
+        return Boolean(v)
+    if isinstance(v, Fraction):
+        return Number(v, unit)
+    if isinstance(v, dt.date):
+        return Date(v)
+    return Text(v)
 
 
 def format_value(v: Value, unit: str | None = None) -> str:
     """Human text of a runtime value."""
-    if v is UNKNOWN:
-        return "unknown"
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, Fraction):
-        return format_number(v, unit)
-    if isinstance(v, dt.date):
-        return v.isoformat()
-    return str(v)
+    return format_quantity(quantity(v, unit))
 
 
 @attrs.define
@@ -172,7 +118,7 @@ def _name(node: Name, env: Env) -> Value:
         assert env.rule.deadline is not None
         return env.rule.deadline
     param = env.rule.parameters[node.parts[1]]
-    env.note(Evidence("parameter", param.name, format_number(param.value, param.unit), reference=param.override))
+    env.note(Evidence("parameter", param.name, Number(param.value, param.unit), reference=param.override))
     return param.value
 
 
@@ -225,7 +171,7 @@ def _binary(node: Binary, env: Env) -> Value:
             f"{_side(node.left, a, left_unit or right_unit)} {op} "
             f"{_side(node.right, b, right_unit or left_unit)} -> {format_value(result)}"
         )
-        env.note(Evidence("comparison", render(node), format_value(result), reference=text))
+        env.note(Evidence("comparison", render(node), quantity(result), reference=text))
     return result
 
 
@@ -246,29 +192,29 @@ def _call(node: Call, env: Env) -> Value:
         assert isinstance(node.args[0], Str)
         rid = node.args[0].value
         status = env.outcomes[rid]
-        env.note(Evidence("outcome", rid, status))
+        env.note(Evidence("outcome", rid, OutcomeStatus(status)))
         # An unknown outcome stays unknown downstream: missing data never becomes a breach.
         return UNKNOWN if status == "unknown" else status
     if func in ("fact", "fact_date", "has_fact"):
         fname = name_arg(node.args[0], "fact")
         fact = env.org.facts.get(fname)
         if fact is None:
-            env.note(Evidence("fact", fname, "not declared"))
+            env.note(Evidence("fact", fname, Unknown("not_declared")))
             return False if func == "has_fact" else UNKNOWN
-        env.note(Evidence("fact", fname, format_value(fact.value), date=fact.date.isoformat(), reference=fact.evidence))
+        env.note(Evidence("fact", fname, quantity(fact.value), date=fact.date.isoformat(), reference=fact.evidence))
         if func == "has_fact":
             return True
         return fact.date if func == "fact_date" else fact.value
     if func == "has_service":
         sname = name_arg(node.args[0], "service")
         if env.org.services is None:
-            env.note(Evidence("service", sname, "services not declared"))
+            env.note(Evidence("service", sname, Unknown("services_not_declared")))
             return UNKNOWN
         present = sname in env.org.services
-        env.note(Evidence("service", sname, "listed" if present else "not listed"))
+        env.note(Evidence("service", sname, Listing(present)))
         return present
     if func == "rank":
-        env.note(Evidence("rank", render(node.args[0]), format_value(env.rank)))
+        env.note(Evidence("rank", render(node.args[0]), quantity(env.rank, unknown="unknown_rank")))
         return env.rank
     if func in ("min", "max"):
         a, b = evaluate(node.args[0], env), evaluate(node.args[1], env)
@@ -329,9 +275,8 @@ def _metric_call(node: Call, env: Env) -> Value:
     rows = _months(env, mname, period)
     if rows is None:
         have = sorted(m for m in env.org.series.get(mname, {}) if m in period.months)
-        missing = [format_month(m) for m in period.months if m not in have]
-        shown = ", ".join(missing[:6]) + (" ..." if len(missing) > 6 else "")
-        env.note(Evidence("metric", f"{func}({mname})", f"unknown: no data for {shown}", period=label))
+        missing = tuple(format_month(m) for m in period.months if m not in have)
+        env.note(Evidence("metric", f"{func}({mname})", Unknown("no_data", missing), period=label))
         return UNKNOWN
     obs = [o for _, o in rows]
     if func in ("pct", "rate"):
@@ -342,35 +287,26 @@ def _metric_call(node: Call, env: Env) -> Value:
                 Evidence(
                     "metric",
                     f"{func}({mname})",
-                    "unknown: denominator is 0",
+                    Unknown("zero_denominator"),
                     period=label,
                     numerator=num,
                     denominator=den,
                 )
             )
             return UNKNOWN
-        value = Fraction(num, den) * (100 if func == "pct" else 1)
-        env.note(
-            Evidence(
-                "metric",
-                f"{func}({mname})",
-                format_number(value, metric.unit),
-                period=label,
-                numerator=num,
-                denominator=den,
-            )
-        )
-        return value
+        ratio = Ratio(num, den, 100 if func == "pct" else 1, metric.unit)
+        env.note(Evidence("metric", f"{func}({mname})", ratio, period=label, numerator=num, denominator=den))
+        return ratio.value
     if func in ("min_pct", "max_pct"):
         monthly: list[Fraction] = []
         for o in obs:
             o_num, o_den = _counts(o)
             if o_den == 0:
-                env.note(Evidence("metric", f"{func}({mname})", "unknown: a month has denominator 0", period=label))
+                env.note(Evidence("metric", f"{func}({mname})", Unknown("zero_denominator_month"), period=label))
                 return UNKNOWN
             monthly.append(Fraction(100 * o_num, o_den))
         value = min(monthly) if func == "min_pct" else max(monthly)
-        env.note(Evidence("metric", f"{func}({mname})", format_number(value, "percent"), period=label))
+        env.note(Evidence("metric", f"{func}({mname})", Number(value, "percent"), period=label))
         return value
     values: list[Fraction] = [_plain_value(o) for o in obs]
     reducers: dict[str, Callable[[list[Fraction]], Fraction]] = {
@@ -380,7 +316,7 @@ def _metric_call(node: Call, env: Env) -> Value:
         "max_value": max,
     }
     value = reducers[func](values)
-    env.note(Evidence("metric", f"{func}({mname})", format_number(value, metric.unit), period=label))
+    env.note(Evidence("metric", f"{func}({mname})", Number(value, metric.unit), period=label))
     return value
 
 

@@ -11,7 +11,7 @@ import attrs
 
 from ..errors import ErrorDetail, PolicyError
 from ..language.rules import STATUSES
-from .expressions import Evidence
+from .evidence import Evidence
 from .select import Selectors
 
 __all__ = ["STATUSES", "Citation", "DecisionRecord", "Evaluation", "Evidence", "Firing", "Outcome"]
@@ -54,16 +54,11 @@ class Outcome:
             "title": self.title,
             "deadline": self.deadline.isoformat() if self.deadline else None,
             "period": self.period,
-            "evidence": [_drop_none(attrs.asdict(e, value_serializer=_json_value)) for e in self.evidence],
+            "evidence": [e.to_dict() for e in self.evidence],
             "citation": _drop_none(attrs.asdict(self.citation)),
             "explanation": self.explanation,
             "assumptions": list(self.assumptions),
         }
-
-
-def _json_value(_inst: Any, _field: Any, value: Any) -> Any:
-    """Tuples (e.g. a cohort's types) as JSON lists."""
-    return list(value) if isinstance(value, tuple) else value
 
 
 def _drop_none(d: dict[str, Any]) -> dict[str, Any]:

@@ -1,0 +1,1 @@
+"""The rule language: expressions (parse, check, render), rules, statuses and threshold shapes."""

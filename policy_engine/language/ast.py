@@ -7,6 +7,8 @@ from fractions import Fraction
 
 import attrs
 
+from .numbers import exact_decimal
+
 
 @attrs.frozen
 class Num:
@@ -86,7 +88,7 @@ def render(node: Node) -> str:
     """Canonical text of an expression (used in explanations and round trips)."""
     if isinstance(node, Num):
         v = node.value
-        return str(v.numerator) if v.denominator == 1 else _decimal_text(v)
+        return str(v.numerator) if v.denominator == 1 else exact_decimal(v, MAX_DIGITS)
     if isinstance(node, Str):
         return '"' + node.value.replace("\\", "\\\\").replace('"', '\\"') + '"'
     if isinstance(node, Bool):
@@ -109,18 +111,3 @@ def render(node: Node) -> str:
 
 
 MAX_DIGITS = 5000  # literals come from finite decimals in at most 4000 characters, so this is exact
-
-
-def _decimal_text(v: Fraction) -> str:
-    # Literals in the source are finite decimals, so this is exact.
-    sign = "-" if v < 0 else ""
-    v = abs(v)
-    whole, rest = divmod(v.numerator, v.denominator)
-    digits = []
-    for _ in range(MAX_DIGITS):
-        if rest == 0:
-            break
-        rest *= 10
-        d, rest = divmod(rest, v.denominator)
-        digits.append(str(d))
-    return f"{sign}{whole}." + "".join(digits)

@@ -26,6 +26,33 @@ def format_month(index: int) -> str:
     return f"{index // 12:04d}-{index % 12 + 1:02d}"
 
 
+MONTH_NAMES = (
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+)
+"""English month names, January first (never the locale's)."""
+
+
+def month_words(index: int) -> str:
+    """Month index -> ``"March 2025"``."""
+    return f"{MONTH_NAMES[index % 12]} {index // 12}"
+
+
+def date_words(value: dt.date) -> str:
+    """A date as a reader writes it: ``"31 March 2025"``."""
+    return f"{value.day} {MONTH_NAMES[value.month - 1]} {value.year}"
+
+
 def month_end(index: int) -> dt.date:
     """The last day of the month."""
     year, month = index // 12, index % 12 + 1

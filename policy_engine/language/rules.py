@@ -6,11 +6,25 @@ import datetime as dt
 from collections.abc import Mapping
 from fractions import Fraction
 from types import MappingProxyType
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import attrs
 
 from .ast import Node
+from .months import date_words, month_words
+from .statuses import (
+    NEGATIVE_STATUS,
+    POSITIVE_STATUS,
+    STATUSES,
+    Branch,
+    Clause,
+    decision_table,
+    decision_tree,
+    negative_status,
+)
+
+if TYPE_CHECKING:
+    from .shape import Shape
 
 __all__ = [
     "NEGATIVE_STATUS",
@@ -24,6 +38,7 @@ __all__ = [
     "Parameter",
     "Period",
     "Rule",
+    "ServiceDef",
     "Source",
 ]
 
@@ -37,20 +52,6 @@ ORGANISATION_TYPES: tuple[str, ...] = (
     "pcn",
 )
 RULE_KINDS: tuple[str, ...] = ("obligation", "target", "breach", "eligibility")
-STATUSES: tuple[str, ...] = (
-    "met",
-    "met_late",
-    "not_met",
-    "due",
-    "overdue",
-    "breached",
-    "not_breached",
-    "eligible",
-    "not_eligible",
-    "unknown",
-    "not_applicable",
-)
-"""Every status an outcome can have (see docs/rule-language.md)."""
 RuleKind = Literal["obligation", "target", "breach", "eligibility"]
 Timing = Literal["standing", "within_year", "dated"]
 
@@ -67,16 +68,6 @@ TIMINGS: Mapping[str, str] = MappingProxyType(
     }
 )
 """How an obligation is judged over time (its ``timing``), with the statuses each gives."""
-
-POSITIVE_STATUS: Mapping[str, str] = MappingProxyType(
-    {"target": "met", "breach": "breached", "eligibility": "eligible", "obligation": "met"}
-)
-"""The status of a rule of each kind whose condition is true when it is judged."""
-NEGATIVE_STATUS: Mapping[str, str] = MappingProxyType(
-    {"target": "not_met", "breach": "not_breached", "eligibility": "not_eligible", "obligation": "overdue"}
-)
-"""The status of a rule of each kind whose condition is false when it is judged (a *standing*
-obligation is ``not_met`` instead of ``overdue``: see ``Rule.negative_status``)."""
 
 
 @attrs.frozen
@@ -115,24 +106,42 @@ class Period:
 
 @attrs.frozen
 class MetricDef:
-    """A metric a rule may read. ``proportion`` and ``rate`` are numerator/denominator counts."""
+    """A metric a rule may read. ``proportion`` and ``rate`` are numerator/denominator counts.
+
+    ``label`` is the noun phrase the rule reference names it by (``share of …``, ``number of …``),
+    without an article; ``description`` says exactly what is counted.
+    """
 
     name: str
     kind: Literal["proportion", "rate", "value"]
     unit: str
     description: str
     area: str
+    label: str = ""
 
 
 @attrs.frozen
 class FactDef:
-    """A declared fact a rule may read."""
+    """A declared fact a rule may read. ``label`` is the short clause the rule reference names it
+    by (``the ICB has published its plan``)."""
 
     name: str
     type: Literal["boolean", "number", "date", "string"]
     description: str
     area: str
     unit: str | None = None
+    label: str = ""
+
+
+@attrs.frozen
+class ServiceDef:
+    """A service or capability an organisation may declare (``has_service``). ``label`` is the
+    short phrase the rule reference names it by (``a Type 1 A&E department``)."""
+
+    name: str
+    description: str
+    area: str
+    label: str = ""
 
 
 def _freeze_params(value: Mapping[str, Parameter]) -> Mapping[str, Parameter]:
@@ -171,6 +180,14 @@ class Rule:
     cohort: str | None = None
     """Rules that use rank() only: the scope of the cohort they rank within (``"national"``)."""
     stratum: int = 0
+    shape: Shape = attrs.field(init=False, eq=False, repr=False)
+    """The condition's threshold shape (``language.shape``), computed when the rule is built."""
+
+    @shape.default
+    def _shape(self) -> Shape:
+        from .shape import shape_of  # the shape module reads the checker, which reads this module
+
+        return shape_of(self.condition, {n: p.value for n, p in self.parameters.items()})
 
     def applies_to_type(self, org_type: str) -> bool:
         """Whether organisations of this type are subject to the rule."""
@@ -184,14 +201,36 @@ class Rule:
     @property
     def negative_status(self) -> str:
         """The status when the condition is false at the time the rule is judged."""
-        return "not_met" if self.timing == "standing" else NEGATIVE_STATUS[self.kind]
+        return negative_status(self.kind, self.timing)
+
+    @property
+    def decision_table(self) -> tuple[Clause, ...]:
+        """The clauses that decide this rule's status (``statuses.decision_table``)."""
+        return decision_table(
+            self.kind,
+            self.timing,
+            self.applicable_if is not None,
+            self.completed_on is not None and self.deadline is not None,
+        )
+
+    @property
+    def decision_tree(self) -> Branch | Clause:
+        """The decision table as a tree that reads each input at most once."""
+        return decision_tree(self.decision_table)
+
+    @property
+    def judged_from(self) -> dt.date | None:
+        """The first date on which the rule is judged (None: every date): the day after its
+        deadline, or, for a standing requirement, the day it is in force."""
+        if self.timing == "standing":
+            return self.in_force
+        return None if self.deadline is None else self.deadline + dt.timedelta(days=1)
 
     def judged_on(self, as_of: dt.date) -> bool:
         """Whether the rule is judged on ``as_of`` (else it is ``due``, unless an obligation is
-        already met): after its deadline, or, for a standing requirement, from the day it is in force."""
-        if self.timing == "standing":
-            return self.in_force is None or as_of >= self.in_force
-        return self.deadline is None or as_of > self.deadline
+        already met): from ``judged_from``."""
+        start = self.judged_from
+        return start is None or as_of >= start
 
     def timing_label(self) -> str:
         """The timing in a few words, for a table cell (``timing_text`` says it in full)."""
@@ -230,9 +269,10 @@ class Rule:
 
 
 def _months(period: Period) -> str:
-    first, last = (dt.date(m // 12, m % 12 + 1, 1) for m in (period.start, period.end))
-    return f"{last:%B %Y}" if first == last else f"{first:%B %Y} to {last:%B %Y}"
+    if period.start == period.end:
+        return month_words(period.end)
+    return f"{month_words(period.start)} to {month_words(period.end)}"
 
 
 def _day(date: dt.date | None) -> str:
-    return f"{date.day} {date:%B %Y}" if date is not None else "?"
+    return date_words(date) if date is not None else "?"

@@ -1,0 +1,1 @@
+"""Rendering for people: the rule reference pages and the evaluation report."""

@@ -8,43 +8,18 @@ from collections.abc import Sequence
 from fractions import Fraction
 
 from ..data.state import Organisation, State
-from ..evaluation.expressions import format_number
 from ..evaluation.outcomes import Evaluation, Outcome
 from ..evaluation.select import Selectors
-from ..language.ast import Binary, Call, Name, Node
-from ..language.checker import METRIC_FUNCTIONS, metric_calls, name_arg
+from ..language.ast import Call, Node
+from ..language.checker import metric_calls, name_arg
 from ..language.months import format_month, month_complete, parse_month
+from ..language.numbers import format_number
 from ..language.rules import Rule
+from ..language.statuses import STATUS_INFO, STATUS_ORDER
 from ..rulebook.loader import Rulebook
 
 __all__ = ["STATUS_ORDER", "render_report"]
 
-STATUS_ORDER = (
-    "breached",
-    "overdue",
-    "not_met",
-    "unknown",
-    "due",
-    "met_late",
-    "met",
-    "eligible",
-    "not_eligible",
-    "not_breached",
-    "not_applicable",
-)
-_COLOURS = {
-    "breached": "#b00020",
-    "overdue": "#b00020",
-    "not_met": "#d35400",
-    "unknown": "#7f8c8d",
-    "due": "#2c7fb8",
-    "met_late": "#b7950b",
-    "met": "#1e8449",
-    "eligible": "#1e8449",
-    "not_eligible": "#7f8c8d",
-    "not_breached": "#1e8449",
-    "not_applicable": "#aaaaaa",
-}
 _PCT_FUNCS = {"pct", "min_pct", "max_pct"}
 
 
@@ -54,12 +29,10 @@ def _metric_call(node: Node) -> Call | None:
 
 
 def _threshold(rule: Rule) -> Fraction | None:
-    node = rule.condition
-    if isinstance(node, Binary) and node.op in ("<", "<=", ">", ">="):
-        for side, other in ((node.left, node.right), (node.right, node.left)):
-            if isinstance(side, Call) and side.func in METRIC_FUNCTIONS and isinstance(other, Name):
-                if other.parts[0] == "param":
-                    return rule.parameters[other.parts[1]].value
+    """The parameter a one-comparison metric rule compares with (the chart's threshold line)."""
+    c = rule.shape.single
+    if c is not None and c.op in ("<", "<=", ">", ">=") and c.reads_metric() and c.parameter is not None:
+        return rule.parameters[c.parameter].value
     return None
 
 
@@ -181,7 +154,7 @@ def render_report(
             f"{html.escape(org.name or org.type)}</h2><p>{html.escape(org.type)}; {counts}</p>"
         )
         for status, items in _grouped(mine):
-            body.append(f'<h3 style="color:{_COLOURS[status]}">{status} ({len(items)})</h3>')
+            body.append(f'<h3 style="color:{STATUS_INFO[status].colour}">{status} ({len(items)})</h3>')
             body.append(
                 '<table class="outcomes"><thead><tr><th>rule</th><th>when</th><th>explanation</th>'
                 "<th>chart</th></tr></thead><tbody>"

@@ -16,16 +16,16 @@ from types import MappingProxyType
 from typing import Any, cast
 
 import attrs
-import jsonschema
 import yaml
 
-from .._resources import bundled_rulebooks, load_schema, policies_root
+from .._resources import bundled_rulebooks, policies_root
+from ..data.schemas import schema_validator
 from ..errors import ErrorDetail, ExpressionError, RulebookError
 from ..language.ast import Node
 from ..language.checker import BOOL, DATE, CheckContext, CheckError, check
 from ..language.months import parse_date, parse_month
 from ..language.parser import ParseError, parse
-from ..language.rules import FactDef, MetricDef, Parameter, Period, Rule, Source
+from ..language.rules import FactDef, MetricDef, Parameter, Period, Rule, ServiceDef, Source
 
 __all__ = ["Rulebook", "load_rulebook", "normalise_text"]
 
@@ -55,7 +55,7 @@ class Rulebook:
     periods: Mapping[str, Period]
     metrics: Mapping[str, MetricDef]
     facts: Mapping[str, FactDef]
-    services: Mapping[str, str]
+    services: Mapping[str, ServiceDef]
     areas: Mapping[str, str]
     rules: tuple[Rule, ...]
     digest: str
@@ -155,9 +155,7 @@ def _path(file: str, parts: Any) -> str:
 
 
 def _validate(file: str, doc: Any, defn: str) -> list[ErrorDetail]:
-    schema = load_schema("rulebook.schema.json")
-    cls = jsonschema.validators.validator_for(schema)
-    validator = cls({**schema, "$ref": f"#/$defs/{defn}"})
+    validator = schema_validator("rulebook.schema.json", definition=defn)
     out = []
     for err in sorted(validator.iter_errors(doc), key=lambda e: list(map(str, e.absolute_path))):
         value = repr(err.instance)
@@ -261,7 +259,7 @@ def load_rulebook(name_or_path: str | os.PathLike[str] = "nhs-2024-25") -> Ruleb
 
     metrics: dict[str, MetricDef] = {}
     facts: dict[str, FactDef] = {}
-    services: dict[str, str] = {}
+    services: dict[str, ServiceDef] = {}
     areas: dict[str, str] = {}
     raw_rules: list[tuple[str, int, dict[str, Any], str]] = []
     for fname, doc in docs.items():
@@ -278,19 +276,19 @@ def load_rulebook(name_or_path: str | os.PathLike[str] = "nhs-2024-25") -> Ruleb
             unit = "percent" if m["kind"] == "proportion" else m["unit"]
             if m["kind"] == "proportion" and m["unit"] != "percent":
                 errors.append(ErrorDetail(f"{fname}.metrics.{mname}.unit", "a proportion's unit is percent", m["unit"]))
-            metrics[mname] = MetricDef(mname, m["kind"], unit, m["description"], area)
+            metrics[mname] = MetricDef(mname, m["kind"], unit, m["description"], area, m["label"])
         for fact_name, f in (doc.get("facts") or {}).items():
             if fact_name in facts:
                 errors.append(
                     ErrorDetail(f"{fname}.facts.{fact_name}", f"already declared in {facts[fact_name].area}.yaml")
                 )
                 continue
-            facts[fact_name] = FactDef(fact_name, f["type"], f["description"], area, f.get("unit"))
-        for sname, desc in (doc.get("services") or {}).items():
+            facts[fact_name] = FactDef(fact_name, f["type"], f["description"], area, f.get("unit"), f["label"])
+        for sname, svc in (doc.get("services") or {}).items():
             if sname in services:
                 errors.append(ErrorDetail(f"{fname}.services.{sname}", "already declared in another file"))
                 continue
-            services[sname] = desc
+            services[sname] = ServiceDef(sname, svc["description"], area, svc["label"])
         for i, r in enumerate(doc["rules"]):
             raw_rules.append((fname, i, r, area))
 
@@ -381,7 +379,7 @@ def _build_rule(
     area: str,
     metrics: Mapping[str, MetricDef],
     facts: Mapping[str, FactDef],
-    services: Mapping[str, str],
+    services: Mapping[str, ServiceDef],
     periods: Mapping[str, Period],
     rule_types: Mapping[str, tuple[str, ...]],
     source_texts: Mapping[str, str],

@@ -9,11 +9,10 @@ from fractions import Fraction
 from pathlib import Path
 
 import attrs
-import jsonschema
 
-from .._resources import load_schema
+from ..data.schemas import schema_validator
 from ..errors import ErrorDetail, RulebookError
-from ..evaluation.expressions import format_number
+from ..language.numbers import format_number
 from ..language.rules import Rule
 from .loader import Rulebook, _plain, _read_yaml
 
@@ -47,7 +46,7 @@ def load_overlay(path: str | os.PathLike[str]) -> Overlay:
         ErrorDetail(
             p.name + "".join(f"[{x}]" if isinstance(x, int) else f".{x}" for x in e.absolute_path), e.message[:200]
         )
-        for e in jsonschema.Draft202012Validator(load_schema("overlay.schema.json")).iter_errors(doc)
+        for e in schema_validator("overlay.schema.json").iter_errors(doc)
     ]
     if errors:
         raise RulebookError("the overlay does not match its schema", errors)

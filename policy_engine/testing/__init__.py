@@ -1,7 +1,8 @@
 """Helpers for test suites that assert policy outcomes (public API).
 
 * ``load_scenarios(path)`` / ``run_scenario(scenario, rulebook, backend=...)`` — YAML scenario files
-  (a small state, an ``as_of`` date, the expected outcomes), readable by a policy analyst.
+  (a small state, an ``as_of`` date, the expected outcomes), readable by a policy analyst, checked
+  against ``schemas/scenario.schema.json`` (``ScenarioFileError`` names the file and the place).
 * ``assert_outcome(evaluation, rule_id, org_id, status)`` — an assertion whose failure message
   shows the outcome, its evidence and its explanation.
 * ``policy_engine.testing.strategies`` — Hypothesis strategies: ``states()``, ``organisations()``,
@@ -28,6 +29,7 @@ __all__ = [
     "Expectation",
     "Scenario",
     "ScenarioFailure",
+    "ScenarioFileError",
     "Threshold",
     "assert_outcome",
     "boundary_state",

@@ -18,12 +18,13 @@ from .boundaries import (
     rule_thresholds,
     thresholds,
 )
-from .scenarios import Expectation, Scenario, ScenarioFailure, load_scenarios, run_scenario
+from .scenarios import Expectation, Scenario, ScenarioFailure, ScenarioFileError, load_scenarios, run_scenario
 
 __all__ = [
     "Expectation",
     "Scenario",
     "ScenarioFailure",
+    "ScenarioFileError",
     "Threshold",
     "assert_outcome",
     "boundary_state",

@@ -28,9 +28,10 @@ from typing import Any
 import attrs
 
 from ..errors import ErrorDetail, RulebookError
-from ..language.ast import Binary, Bool, Call, Name, Node, Str
+from ..language.ast import Binary, Bool, Call
 from ..language.months import format_month, month_end
 from ..language.rules import POSITIVE_STATUS, Rule
+from ..language.shape import Comparison, catalogue_name
 from ..rulebook.loader import Rulebook, load_rulebook
 
 __all__ = [
@@ -118,55 +119,23 @@ class _Infeasible(Exception):
     pass
 
 
-def _param_name(node: Node) -> str | None:
-    if isinstance(node, Name) and len(node.parts) == 2 and node.parts[0] == "param":
-        return node.parts[1]
-    return None
-
-
-def _name_of(node: Node) -> str | None:
-    if isinstance(node, Name) and len(node.parts) == 1:
-        return node.parts[0]
-    if isinstance(node, Str):
-        return node.value
-    return None
-
-
-def _measured(node: Node, book: Rulebook) -> tuple[str, str, str | None] | None:
-    """(function, subject, period) if ``node`` reads one metric over one period or one number fact."""
-    if not isinstance(node, Call):
+def _comparison(rule: Rule, c: Comparison | None, book: Rulebook) -> Threshold | None:
+    """A conjunct of the rule's threshold shape that compares one metric over one period, or one
+    number fact, with one of the rule's parameters."""
+    if c is None or c.op not in _MIRROR or c.parameter is None or c.parameter not in rule.parameters:
         return None
-    if node.func in COUNT_FUNCTIONS | VALUE_FUNCTIONS and len(node.args) == 2:
-        metric, period = _name_of(node.args[0]), _name_of(node.args[1])
-        if metric is not None and period is not None and metric in book.metrics and period in book.periods:
-            return node.func, metric, period
-    if node.func == "fact" and len(node.args) == 1:
-        fact = _name_of(node.args[0])
-        if fact is not None and fact in book.facts and book.facts[fact].type == "number":
-            return "fact", fact, None
-    return None
-
-
-def _comparison(rule: Rule, node: Node, book: Rulebook) -> Threshold | None:
-    if not isinstance(node, Binary) or node.op not in _MIRROR:
+    if c.reads_metric():
+        if c.subject not in book.metrics or c.period not in book.periods:
+            return None
+    elif c.function != "fact" or c.subject is None or c.subject not in book.facts:
         return None
-    op, left, right = node.op, node.left, node.right
-    if _param_name(left) is not None and _param_name(right) is None:
-        op, left, right = _MIRROR[op], right, left
-    pname = _param_name(right)
-    measured = _measured(left, book)
-    if pname is None or measured is None or pname not in rule.parameters:
+    elif book.facts[c.subject].type != "number":
         return None
-    param = rule.parameters[pname]
+    assert c.function is not None and c.subject is not None
+    param = rule.parameters[c.parameter]
     return Threshold(
-        rule.id, rule.kind, measured[0], measured[1], measured[2], op, pname, param.value, param.unit, param.wording
+        rule.id, rule.kind, c.function, c.subject, c.period, c.op, c.parameter, param.value, param.unit, param.wording
     )
-
-
-def _conjuncts(node: Node) -> list[Node]:
-    if isinstance(node, Binary) and node.op == "and":
-        return _conjuncts(node.left) + _conjuncts(node.right)
-    return [node]
 
 
 def _guard_ok(rule: Rule) -> bool:
@@ -197,8 +166,7 @@ def _guard_ok(rule: Rule) -> bool:
 def _rule_thresholds(rule: Rule, book: Rulebook) -> tuple[Threshold, ...]:
     if rule.uses_rank or rule.depends_on or not _guard_ok(rule):
         return ()
-    parts = _conjuncts(rule.condition)
-    found = [_comparison(rule, p, book) for p in parts]
+    found = [_comparison(rule, c, book) for c in rule.shape.comparisons]
     if not found or any(t is None for t in found):
         return ()
     ts = [t for t in found if t is not None]
@@ -335,13 +303,13 @@ def _guard_inputs(rule: Rule) -> tuple[list[str], list[str]]:
         n = stack.pop()
         if isinstance(n, Binary):
             if n.op == "==" and isinstance(n.left, Call) and n.left.func == "fact":
-                name = _name_of(n.left.args[0])
+                name = catalogue_name(n.left.args[0])
                 if name is not None:
                     facts.append(name)
                 continue
             stack += [n.left, n.right]
         elif isinstance(n, Call) and n.func == "has_service":
-            name = _name_of(n.args[0])
+            name = catalogue_name(n.args[0])
             if name is not None:
                 services.append(name)
     return sorted(set(services)), sorted(set(facts))

@@ -1,79 +1,24 @@
-"""YAML scenario files: a small state, an as_of date and the outcomes expected."""
+"""YAML scenario files: a small state, an as_of date and the outcomes expected.
+
+Reading a file is ``policy_engine.data.scenarios.load_scenarios`` (checked against
+``schemas/scenario.schema.json``; re-exported here); this module evaluates scenarios.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
-import os
-from pathlib import Path
-from typing import Any
 
-import attrs
-import yaml
-
-from ..errors import ErrorDetail, PolicyError, SelectorError
+from ..data.scenarios import Expectation, Scenario, ScenarioFileError, load_scenarios
+from ..errors import SelectorError
 from ..evaluation.engine import evaluate
 from ..evaluation.outcomes import Evaluation
 from ..rulebook.loader import Rulebook
 
-
-@attrs.frozen
-class Expectation:
-    """One expected outcome: a rule, an organisation, a status (or ``absent``)."""
-
-    rule: str
-    org: str
-    status: str
-    explanation_contains: str | None = None
-
-
-@attrs.frozen
-class Scenario:
-    """A named state + as_of + expectations, from a scenario file."""
-
-    name: str
-    file: str
-    as_of: str
-    state: dict[str, Any]
-    expect: tuple[Expectation, ...]
+__all__ = ["Expectation", "Scenario", "ScenarioFailure", "ScenarioFileError", "load_scenarios", "run_scenario"]
 
 
 class ScenarioFailure(AssertionError):
     """Raised when an evaluation does not give the expected outcomes; lists every mismatch."""
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
-        return value.isoformat()
-    return value
-
-
-def load_scenarios(path: str | os.PathLike[str]) -> list[Scenario]:
-    """Read a scenario file. Raises PolicyError naming the file if it is malformed."""
-    p = Path(path)
-    try:
-        doc = _plain(yaml.safe_load(p.read_text(encoding="utf-8")))
-    except (OSError, yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise PolicyError("cannot read scenario file", [ErrorDetail(str(p), str(exc))]) from None
-    if not isinstance(doc, dict) or not isinstance(doc.get("scenarios"), list):
-        raise PolicyError("not a scenario file", [ErrorDetail(str(p), "expected a top-level 'scenarios' list")])
-    out = []
-    for i, s in enumerate(doc["scenarios"]):
-        where = f"{p}: scenarios[{i}]"
-        try:
-            state = {"as_of": s["as_of"], "organisations": s["organisations"]}
-            if "cohorts" in s:  # complete cohorts the scenario's state declares (for rank() rules)
-                state["cohorts"] = s["cohorts"]
-            expect = tuple(
-                Expectation(e["rule"], e["org"], e["status"], e.get("explanation_contains")) for e in s["expect"]
-            )
-            out.append(Scenario(str(s["name"]), str(p), str(s["as_of"]), state, expect))
-        except (KeyError, TypeError) as exc:
-            raise PolicyError("malformed scenario", [ErrorDetail(where, f"missing or wrong field: {exc}")]) from None
-    return out
 
 
 def run_scenario(scenario: Scenario, rulebook: Rulebook | str | None = None, backend: str = "native") -> Evaluation:

@@ -1,0 +1,178 @@
+"""Scenario files: the one reader of the YAML files of ``tests/scenarios`` and ``test_*.policy.yaml``.
+
+A scenario file holds a list of scenarios, each a small state (``as_of``, ``organisations``,
+optional ``cohorts``), a name and the outcomes expected of it; ``schemas/scenario.schema.json`` is
+its format. ``load_scenarios`` reads and checks one file; ``scenario_files`` and ``scenario_index``
+read a folder of them (the rule reference lists the tests naming each rule, the coverage ledger
+and the linter count them). Evaluating a scenario is ``policy_engine.testing.run_scenario``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from pathlib import Path
+from typing import Any
+
+import attrs
+import jsonschema
+import yaml
+
+from ..errors import ErrorDetail, PolicyError
+from .schemas import schema_validator
+
+__all__ = [
+    "SCENARIO_SUFFIXES",
+    "Expectation",
+    "Scenario",
+    "ScenarioFileError",
+    "load_scenarios",
+    "scenario_files",
+    "scenario_index",
+]
+
+SCENARIO_SUFFIXES = (".yaml", ".yml")
+"""The file name endings of scenario files in a folder of them."""
+
+_YAML_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # plain data only
+_MAX_ERRORS = 20
+
+
+class ScenarioFileError(PolicyError, ValueError):
+    """A scenario file that cannot be read or does not match ``schemas/scenario.schema.json``;
+    each detail names the file and the path inside it (``…/62day.yaml: scenarios[3].expect[0].status``)."""
+
+
+@attrs.frozen
+class Expectation:
+    """One expected outcome: a rule, an organisation, a status (or ``absent``)."""
+
+    rule: str
+    org: str
+    status: str
+    explanation_contains: str | None = None
+
+
+@attrs.frozen
+class Scenario:
+    """A named state + as_of + expectations, from a scenario file."""
+
+    name: str
+    file: str
+    as_of: str
+    state: dict[str, Any]
+    expect: tuple[Expectation, ...]
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        return value.isoformat()
+    return value
+
+
+def _where(file: Path, path: Any) -> str:
+    inside = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path).lstrip(".")
+    return f"{file}: {inside}" if inside else str(file)
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _detail(file: Path, err: jsonschema.ValidationError) -> ErrorDetail:
+    """One schema error as a detail a scenario author can act on."""
+    where = _where(file, err.absolute_path)
+    expected: Any = err.validator_value
+    schema: Any = err.schema
+    instance: Any = err.instance
+    if err.validator == "required" and isinstance(instance, dict):
+        missing = [k for k in expected if k not in instance]
+        return ErrorDetail(where, "missing " + ", ".join(repr(k) for k in missing))
+    if err.validator == "additionalProperties" and isinstance(instance, dict):
+        known = sorted(schema.get("properties", {}))
+        unknown = sorted(str(k) for k in instance if k not in known)
+        fields = ", ".join(repr(k) for k in unknown)
+        return ErrorDetail(where, f"unknown field {fields} (expected {', '.join(known)})")
+    if err.validator == "enum":
+        return ErrorDetail(where, "expected one of " + ", ".join(map(str, expected)), _shown(instance))
+    if err.validator == "type":
+        words = {"array": "a list", "object": "a mapping", "string": "a string"}
+        return ErrorDetail(where, f"expected {words.get(str(expected), expected)}", _shown(instance))
+    if err.validator == "pattern" and list(err.absolute_path)[-1:] == ["as_of"]:
+        return ErrorDetail(where, "expected a date YYYY-MM-DD", _shown(instance))
+    if err.validator == "minLength":
+        return ErrorDetail(where, "must not be empty")
+    return ErrorDetail(where, err.message[:200])
+
+
+def load_scenarios(path: str | os.PathLike[str]) -> list[Scenario]:
+    """Read a scenario file and check it against ``schemas/scenario.schema.json``.
+
+    Raises ScenarioFileError (a PolicyError) naming the file, with every problem found (up to 20)
+    and where it is in the file.
+    """
+    p = Path(path)
+    try:
+        doc = _plain(yaml.load(p.read_text(encoding="utf-8"), Loader=_YAML_LOADER))  # noqa: S506 - safe loader
+    except (OSError, yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise ScenarioFileError("cannot read scenario file", [ErrorDetail(str(p), str(exc))]) from None
+    errors = sorted(
+        schema_validator("scenario.schema.json").iter_errors(doc),
+        key=lambda e: ([f"{x:09d}" if isinstance(x, int) else str(x) for x in e.absolute_path], str(e.validator)),
+    )
+    if errors:
+        details = list(dict.fromkeys(_detail(p, e) for e in errors))  # a detail names every missing field
+        if len(details) > _MAX_ERRORS:
+            more = len(details) - _MAX_ERRORS
+            details = [*details[:_MAX_ERRORS], ErrorDetail(str(p), f"and {more} more problems")]
+        summary = (
+            "not a scenario file" if not isinstance(doc, dict) or "scenarios" not in doc else "malformed scenario file"
+        )
+        raise ScenarioFileError(summary, details)
+    out = []
+    for s in doc["scenarios"]:
+        state: dict[str, Any] = {"as_of": s["as_of"], "organisations": s["organisations"]}
+        if "cohorts" in s:  # complete cohorts the scenario's state declares (for rank() rules)
+            state["cohorts"] = s["cohorts"]
+        expect = tuple(
+            Expectation(e["rule"], e["org"], e["status"], e.get("explanation_contains")) for e in s["expect"]
+        )
+        out.append(Scenario(s["name"], str(p), s["as_of"], state, expect))
+    return out
+
+
+def scenario_files(folder: str | os.PathLike[str]) -> list[Path]:
+    """The scenario files under ``folder`` (``*.yaml`` and ``*.yml``, recursively), sorted; none
+    when the folder does not exist."""
+    root = Path(folder)
+    if not root.is_dir():
+        return []
+    return sorted(p for p in root.rglob("*") if p.suffix in SCENARIO_SUFFIXES and p.is_file())
+
+
+def scenario_index(folder: str | os.PathLike[str] | None = None) -> dict[str, list[tuple[str, str, str, str]]]:
+    """Rule id -> (file, scenario name, organisation, expected status) for every expectation naming
+    the rule, by file and then in the order of the file (a repeated expectation once).
+
+    ``folder`` defaults to ``tests/scenarios`` under the current directory; an absent folder (an
+    installed package has no tests) gives an empty index. Paths are shown as ``tests/scenarios/…``
+    for a folder of that name, otherwise as given. Every file is read with :func:`load_scenarios`,
+    so a malformed one raises ScenarioFileError.
+    """
+    root = Path(folder) if folder is not None else Path.cwd() / "tests" / "scenarios"
+    shown = "tests/scenarios" if root.parts[-2:] == ("tests", "scenarios") else root.as_posix()
+    out: dict[str, dict[tuple[str, int, str, str], str]] = {}
+    for path in scenario_files(root):
+        rel = f"{shown}/{path.relative_to(root).as_posix()}"
+        for i, sc in enumerate(load_scenarios(path)):
+            for exp in sc.expect:
+                out.setdefault(exp.rule, {})[(rel, i, exp.org, exp.status)] = sc.name
+    return {
+        rid: [(file, cases[(file, i, org, st)], org, st) for file, i, org, st in sorted(cases)]
+        for rid, cases in sorted(out.items())
+    }

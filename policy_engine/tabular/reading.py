@@ -1,0 +1,105 @@
+"""Reading table files: the format of a file name, CSV and Parquet files read in
+batches, and how a file's problems name its rows (CSV lines, Parquet data rows)."""
+
+from __future__ import annotations
+
+import csv
+import os
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Literal
+
+import polars as pl
+
+from ..errors import ErrorDetail, StateError
+from .problems import RowNames
+
+Format = Literal["csv", "parquet", "jsonl"]
+
+
+def table_format(path: str | os.PathLike[str]) -> Format:
+    """The format of a table file, from its extension (.csv, .parquet/.pq, .jsonl/.ndjson)."""
+    suffix = Path(path).suffix.lower()
+    if suffix == ".csv":
+        return "csv"
+    if suffix in (".parquet", ".pq"):
+        return "parquet"
+    if suffix in (".jsonl", ".ndjson"):
+        return "jsonl"
+    raise StateError(
+        "unknown table format",
+        [ErrorDetail(str(path), "expected a .csv, .parquet or .jsonl file name", suffix or "(none)")],
+    )
+
+
+def _read_batches(path: str | os.PathLike[str], chunk_rows: int) -> Iterator[pl.DataFrame]:
+    """Batches of a CSV (every column read as text) or Parquet file, in file order, read as they
+    are needed: memory holds one batch (for Parquet, at most the row groups the batch spans)."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    fmt = table_format(path)
+    if fmt not in ("csv", "parquet"):
+        raise StateError("not a table", [ErrorDetail(str(path), "expected a .csv or .parquet input table", fmt)])
+    try:
+        if fmt == "parquet":
+            scan = pl.scan_parquet(os.fspath(path))
+            rows = scan.select(pl.len()).collect().item()
+            for offset in range(0, rows, chunk_rows):  # row-group pruning: only the groups it spans
+                yield scan.slice(offset, chunk_rows).collect()
+            if not rows:  # no rows: the columns are still checked
+                yield scan.head(0).collect()
+            return
+        with open(path, encoding="utf-8-sig", newline="") as fh:
+            header = next(csv.reader([fh.readline()]), [])
+        reader = pacsv.open_csv(
+            os.fspath(path),
+            read_options=pacsv.ReadOptions(block_size=1 << 22),
+            convert_options=pacsv.ConvertOptions(
+                column_types=dict.fromkeys(header, pa.string()), strings_can_be_null=True, null_values=[""]
+            ),
+        )
+        empty = True
+        for batch in reader:
+            empty = False
+            yield pl.DataFrame(pa.Table.from_batches([batch]))
+        if empty:  # a header and no rows: the columns are still checked
+            yield pl.DataFrame({name: pl.Series([], dtype=pl.String) for name in header})
+    except (OSError, UnicodeDecodeError, pl.exceptions.PolarsError, pa.ArrowException) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise StateError("cannot read the table", [ErrorDetail(str(path), first)]) from None
+
+
+def _row_names(source: str | os.PathLike[str]) -> RowNames:
+    """How a file's problems name their rows: a CSV file's line (1-based, the header is line 1,
+    a quoted cell may span lines), or a Parquet file's data row (1-based, no header)."""
+    if table_format(source) != "csv":
+        return lambda rows: {i: f"data row {i + 1}, column {{column}}" for i in rows}
+
+    def lines(rows: Sequence[int]) -> dict[int, str]:
+        wanted, out = set(rows), dict[int, str]()
+        if not wanted:
+            return out
+        last = max(wanted)
+        limit = csv.field_size_limit()
+        try:
+            csv.field_size_limit(2**31 - 1)  # a cell too long for the mapping is still a cell to count past
+            with open(source, encoding="utf-8-sig", newline="") as fh:
+                reader = csv.reader(fh)
+                before = 0  # lines read before the record
+                record = -1  # the header
+                for cells in reader:
+                    if cells:  # blank lines are not rows (Arrow's reader skips them too)
+                        if record in wanted:
+                            out[record] = f"line {before + 1}, column {{column}}"
+                        record += 1
+                        if record > last:
+                            break
+                    before = reader.line_num
+        except (OSError, ValueError, csv.Error):  # unreadable as Python reads CSV: rows keep their numbers
+            pass
+        finally:
+            csv.field_size_limit(limit)
+        return {i: out.get(i, f"data row {i + 1}, column {{column}}") for i in rows}
+
+    return lines
