@@ -61,7 +61,7 @@ def per_state(rows: int, backend: str = "all", total: int | None = None) -> dict
     import tables
 
     from policy_engine import evaluate, load_rulebook, statuses
-    from policy_engine.evaluation.engine import available_backends
+    from policy_engine.engine import available_backends
     from policy_engine.tabular import frame_to_states
 
     book = load_rulebook("nhs-2024-25")
@@ -130,7 +130,7 @@ def main(argv: list[str]) -> None:
         print(json.dumps(per_state(2000, argv[1], int(argv[2]))))
         return
     if "--backends" in argv:  # compiled, native, durable at 10k, 100k and 1M organisation-evaluations
-        from policy_engine.evaluation.engine import available_backends
+        from policy_engine.engine import available_backends
 
         today = time.strftime("%Y-%m-%d")
         print(f"bench_tables --backends: states of 250 organisations (2,000 generated rows, cycled), {today}")

@@ -20,8 +20,19 @@ from .data.state import (
     state_from_json,
     validate_state,
 )
+from .engine import (
+    EVALUATE_BACKENDS,
+    STATUSES_BACKENDS,
+    Backend,
+    available_backends,
+    evaluate,
+    evaluate_many,
+    resolve_backend,
+    statuses,
+)
 from .errors import (
     EngineError,
+    ErrorCode,
     ErrorDetail,
     ExpressionError,
     PolicyError,
@@ -29,20 +40,22 @@ from .errors import (
     SelectorError,
     StateError,
 )
-from .evaluation.engine import Backend, available_backends, evaluate, evaluate_many, resolve_backend, statuses
 from .evaluation.outcomes import STATUSES, Citation, DecisionRecord, Evaluation, Evidence, Firing, Outcome
-from .language.rules import ORGANISATION_TYPES, TIMINGS, Parameter, Period, Rule, Source
+from .language.rules import ORGANISATION_TYPES, TIMINGS, Parameter, Period, Rule, RuleKind, Source, Status
 from .rulebook.loader import Rulebook, load_rulebook
 
 __all__ = [
+    "EVALUATE_BACKENDS",
     "ORGANISATION_TYPES",
     "STATUSES",
+    "STATUSES_BACKENDS",
     "TIMINGS",
     "Backend",
     "Citation",
     "CompleteCohort",
     "DecisionRecord",
     "EngineError",
+    "ErrorCode",
     "ErrorDetail",
     "Evaluation",
     "Evidence",
@@ -57,12 +70,14 @@ __all__ = [
     "Period",
     "PolicyError",
     "Rule",
+    "RuleKind",
     "Rulebook",
     "RulebookError",
     "SelectorError",
     "Source",
     "State",
     "StateError",
+    "Status",
     "available_backends",
     "evaluate",
     "evaluate_many",

@@ -48,7 +48,7 @@ def imports() -> list[tuple[str, str, int]]:
             else:
                 continue
             if len(target) == 1:  # from policy_engine import x: x is the top level
-                target = target + [node.names[0].name]
+                target = [*target, node.names[0].name]
             out.append(("/".join(here), _top(target), node.lineno))
     return out
 

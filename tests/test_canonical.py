@@ -1,4 +1,4 @@
-"""The one canonical JSON (policy_engine.data.canonical): the digests made with it are today's,
+"""The one canonical JSON (policy_engine.io.canonical): the digests made with it are today's,
 byte for byte, and it is json.dumps's compact sorted form wherever that form is defined."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import pytest
 import policy_engine as pe
 from policy_engine import cli
 from policy_engine.audit.records import append_log, decision_record
-from policy_engine.data.canonical import canonical_json, readable_json
+from policy_engine.io.canonical import canonical_json, readable_json
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "state.json"
 

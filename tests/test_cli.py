@@ -432,3 +432,34 @@ def test_console_script_exits_2_on_an_unknown_organisation() -> None:
     assert result.returncode == EXIT_USAGE and result.stdout == ""
     assert "did you mean EXB?" in result.stderr and "no organisation 'EXZ'" in result.stderr
     assert "did you mean breached" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_every_command_is_declared_once_and_is_what_the_parser_offers() -> None:
+    import argparse
+
+    from policy_engine import cli
+
+    names = [c.name for c in cli.COMMANDS]
+    assert len(names) == len(set(names))
+    parser = cli._parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    assert list(sub.choices) == names
+
+
+def test_backend_names_are_the_libraries(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import policy_engine as pe
+
+    for backend in pe.EVALUATE_BACKENDS:
+        if backend == "durable" and "durable" not in pe.available_backends():
+            continue
+        code, out, err = _run("evaluate", _state_file(tmp_path), "--backend", backend.value, "--format", "json")
+        assert code == EXIT_OK, err
+        assert json.loads(out)["record"]["backend"] == pe.resolve_backend(backend)
+    # columnar is the table evaluator: a state file is a usage error that says so, and nothing is written.
+    code, out, err = _run("evaluate", _state_file(tmp_path), "--backend", "columnar")
+    assert code == EXIT_USAGE and out == ""
+    assert "--backend columnar evaluates tables only" in err and "auto, native, durable" in err
+    # compiled gives statuses only: not a choice of a command that prints outcomes.
+    for command in (["evaluate", _state_file(tmp_path)], ["explain", _state_file(tmp_path), "uec.ae-4h-78", "RA1"]):
+        code, _, _ = _run(*command, "--backend", "compiled")
+        assert code == EXIT_USAGE and "invalid choice: 'compiled'" in capsys.readouterr().err  # argparse's own

@@ -35,7 +35,7 @@ def test_the_example_at_many_dates(as_of: str | None) -> None:
     assert pe.statuses(EXAMPLE, BOOK, as_of=as_of) == reference(EXAMPLE, as_of)
 
 
-BACKENDS = ["compiled"] + (["durable"] if "durable" in pe.available_backends() else [])
+BACKENDS = ["compiled", "native", "columnar"] + (["durable"] if "durable" in pe.available_backends() else [])
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -52,8 +52,8 @@ def test_durable_statuses_agree_with_the_reference(doc: dict[str, Any], as_of: d
 
 
 def test_an_unknown_statuses_backend_is_an_engine_error() -> None:
-    with pytest.raises(pe.EngineError):
-        pe.statuses(EXAMPLE, BOOK, backend="native")
+    with pytest.raises(pe.EngineError, match="expected compiled, durable, native, columnar or auto"):
+        pe.statuses(EXAMPLE, BOOK, backend="reference")
 
 
 def test_every_organisation_has_an_entry_even_with_no_rules() -> None:

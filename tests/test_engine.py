@@ -321,3 +321,68 @@ def test_before_a_deadline_never_overdue_after_it_never_due(state: dict[str, Any
                 assert o.status in ("due", "not_applicable", "unknown")
         else:
             assert o.status != "due"
+
+
+# --------------------------------------------------------------------------- one backend vocabulary
+
+
+def test_backend_names_each_evaluator_once() -> None:
+    assert [b.value for b in pe.Backend] == ["native", "durable", "compiled", "columnar", "auto"]
+    assert set(pe.EVALUATE_BACKENDS) | set(pe.STATUSES_BACKENDS) == set(pe.Backend)
+    # The text and the member are the same name.
+    assert pe.Backend("native") is pe.Backend.NATIVE
+    assert pe.resolve_backend(pe.Backend.NATIVE) == "native"
+
+
+@pytest.mark.parametrize("backend", ["native", pe.Backend.NATIVE, *BACKENDS, "auto", pe.Backend.AUTO])
+def test_evaluate_accepts_its_backends_as_text_or_member(backend: str) -> None:
+    ev = pe.evaluate(STATE, BOOK, backend=backend, evaluated_at=STAMP)
+    assert ev.record.backend == pe.resolve_backend(backend)
+    assert type(ev.record.backend) is str  # plain text in the record, not the enumeration
+
+
+@pytest.mark.parametrize("backend", ["compiled", "columnar"])
+def test_evaluate_refuses_a_statuses_only_backend_naming_what_to_use(backend: str) -> None:
+    with pytest.raises(pe.EngineError, match="backend not accepted by evaluate") as info:
+        pe.evaluate(STATE, BOOK, backend=backend)
+    text = str(info.value)
+    assert f"use statuses(..., backend='{backend}')" in text
+    assert "evaluate accepts auto, native or durable" in text
+
+
+def test_unknown_backend_names_the_accepted_ones() -> None:
+    with pytest.raises(pe.EngineError, match="expected auto, native or durable"):
+        pe.evaluate(STATE, BOOK, backend="prolog")
+    with pytest.raises(pe.EngineError, match="expected compiled, durable, native, columnar or auto"):
+        pe.statuses(STATE, BOOK, backend="prolog")
+
+
+@pytest.mark.parametrize("as_of", [None, "2025-04-30", "2024-06-30"])
+def test_statuses_gives_the_same_on_every_backend(as_of: str | None) -> None:
+    state = pe.load_state(os.path.join(os.path.dirname(__file__), "..", "examples", "state.json"))
+    expected = pe.statuses(state, BOOK, as_of=as_of)
+    names = ["compiled", "native", "columnar", "auto", pe.Backend.COLUMNAR]
+    names += ["durable"] if "durable" in BACKENDS else []
+    for backend in names:
+        assert pe.statuses(state, BOOK, as_of=as_of, backend=backend) == expected, backend
+    full = pe.evaluate(state, BOOK, as_of=as_of, backend="native")
+    assert {(o.org_id, o.rule_id): o.status for o in full.outcomes} == {
+        (org, rid): s for org, rules in expected.items() for rid, s in rules.items()
+    }
+
+
+def test_auto_is_the_functions_own_choice() -> None:
+    assert pe.resolve_backend("auto", "statuses") == "compiled"
+    assert pe.resolve_backend("auto") == ("durable" if "durable" in BACKENDS else "native")
+
+
+# --------------------------------------------------------------------------- typed kinds and statuses
+
+
+def test_the_status_type_is_exactly_the_statuses() -> None:
+    from typing import get_args
+
+    from policy_engine.language.rules import RULE_KINDS, STATUSES, RuleKind, Status
+
+    assert get_args(Status) == STATUSES
+    assert get_args(RuleKind) == RULE_KINDS

@@ -1,4 +1,4 @@
-"""The one atomic-write helper (policy_engine.data.files): a destination appears whole or not at
+"""The one atomic-write helper (policy_engine.io.files): a destination appears whole or not at
 all, no temporary file is left behind, and an unwritable destination is a PolicyError naming it."""
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from policy_engine.data.files import TEMP_PREFIX, atomic_write, write_text_atomic
 from policy_engine.errors import PolicyError
+from policy_engine.io.files import TEMP_PREFIX, atomic_write, write_text_atomic
 
 
 def _leftovers(folder: Path) -> list[str]:

@@ -363,7 +363,8 @@ def test_reference_table_problems_are_all_listed(tmp_path: Path) -> None:
     )
     with pytest.raises(ReferenceTableError) as info:
         read_reference(ref)
-    assert [d.path.rsplit(":", 1)[1] for d in info.value.details] == ["3", "4", "5"]
+    assert [(d.code, d.line) for d in info.value.details] == [("import.reference", n) for n in (3, 4, 5)]
+    assert info.value.details[0].path == f"{ref}:3"
     assert "type must be one of" in info.value.details[1].message
     assert "listed again with different details" in info.value.details[2].message
     good = read_reference(REF)

@@ -10,13 +10,17 @@ import time
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 import yaml
+from hypothesis import given
+from hypothesis import strategies as st
 
 import policy_engine as pe
 from policy_engine._resources import policies_root
 from policy_engine.errors import ErrorDetail
 from policy_engine.language.rules import ServiceDef
+from policy_engine.rulebook.loader import _order
 
 BUNDLED = policies_root() / "nhs-2024-25"
 DOC = "news-hhe-designated-lead.txt"
@@ -814,3 +818,30 @@ def test_timings_set_the_dates_they_judge_by(tmp_path: Path) -> None:
     assert "by 31 March 2025 (the text gives no date)" in within.timing_text()
     assert within.timing_label() == "by 31 March 2025 (within the year)" and dated.timing_label() == "by 30 June 2024"
     assert standing.negative_status == "not_met" and within.negative_status == "overdue"
+
+
+@st.composite
+def _rule_graphs(draw: st.DrawFn) -> dict[str, tuple[tuple[str, ...], bool]]:
+    """Rule ids -> (the ids they read, whether they rank), acyclic: a rule reads only rules drawn before it."""
+    ids = draw(st.lists(st.sampled_from([f"r{i:02d}" for i in range(40)]), min_size=1, max_size=15, unique=True))
+    return {
+        rid: (tuple(sorted(draw(st.sets(st.sampled_from(ids[:k]), max_size=3)))) if k else (), draw(st.booleans()))
+        for k, rid in enumerate(ids)
+    }
+
+
+@given(_rule_graphs())
+def test_rules_are_ordered_smallest_ready_id_first(graph: dict[str, tuple[tuple[str, ...], bool]]) -> None:
+    """The order of ``book.rules`` (seen in outcomes, traces and the docs): after its dependencies,
+    the smallest id of the rules that are ready; a rule that ranks is one stratum above what it reads."""
+    template = pe.load_rulebook().rules[0]
+    rules = {
+        rid: attrs.evolve(template, id=rid, depends_on=deps, uses_rank=ranks) for rid, (deps, ranks) in graph.items()
+    }
+    done: dict[str, int] = {}
+    for r in _order(rules):
+        ready = [rid for rid, (deps, _) in graph.items() if rid not in done and all(d in done for d in deps)]
+        assert r.id == min(ready)
+        assert r.stratum == max((done[d] for d in r.depends_on), default=0) + r.uses_rank
+        done[r.id] = r.stratum
+    assert sorted(done) == sorted(graph)

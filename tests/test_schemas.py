@@ -1,4 +1,4 @@
-"""The one validator factory (policy_engine.data.schemas): one cached validator per schema and
+"""The one validator factory (policy_engine.io.schemas): one cached validator per schema and
 options, with the format checker exactly where it always was."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 import jsonschema
 import pytest
 
-from policy_engine.data.schemas import schema_validator
+from policy_engine.io.schemas import schema_validator
 
 
 def test_validators_are_built_once() -> None:

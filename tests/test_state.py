@@ -23,6 +23,7 @@ import policy_engine as pe
 import policy_engine.data.state as state_module
 from policy_engine.data.state import view_at
 from policy_engine.errors import ErrorDetail
+from policy_engine.language.months import parse_month
 from policy_engine.language.rules import FactDef
 from policy_engine.testing import strategies
 
@@ -740,6 +741,52 @@ def test_mutating_the_document_cannot_bypass_the_rulebook_checks(book: pe.Rulebo
         pass  # a deeply frozen document is one fix
     with pytest.raises(pe.StateError):
         pe.evaluate(state, book, backend="native")
+
+
+def test_a_state_is_one_representation_its_digest_is_of_its_own_content(book: pe.Rulebook) -> None:
+    import hashlib
+
+    state = _frozen()
+    assert state.digest == hashlib.sha256(state.canonical.encode("utf-8")).hexdigest()
+    # Nothing but the canonical text can be given: the organisations, dates and digest follow from it.
+    for field, value in (("organisations", ()), ("as_of", None), ("cohorts", ()), ("digest", "0" * 64)):
+        with pytest.raises(TypeError, match=field):
+            attrs.evolve(state, **{field: value})
+    # A new text is validated and everything is derived from it again.
+    changed = state.document
+    changed["organisations"][0]["metrics"]["ae_4h_all"][0]["numerator"] = 700
+    again = attrs.evolve(state, canonical=json.dumps(changed, default=str))
+    assert again.digest == pe.state_from_dict(changed).digest != state.digest
+    assert again.organisations[0].metrics["ae_4h_all"][parse_month("2025-03")].numerator == 700
+    # The record names the digest of what was evaluated.
+    for made in (state, again):
+        ev = pe.evaluate(made, book, backend="native")
+        assert ev.record.state_digest == hashlib.sha256(state_module.canonical_json(made.document).encode()).hexdigest()
+    assert pe.evaluate(again, book).find(rule_id="uec.ae-4h-78")[0].status == "not_met"
+    assert pe.evaluate(state, book).find(rule_id="uec.ae-4h-78")[0].status == "met"
+
+
+def test_a_state_made_from_text_is_validated_and_canonical() -> None:
+    state = _frozen()
+    pretty = json.dumps(json.loads(state.canonical), indent=2)
+    assert pretty != state.canonical
+    again = pe.State(pretty)
+    assert again == state and again.canonical == state.canonical and again.digest == state.digest
+    assert again.organisations == state.organisations and again.as_of == state.as_of
+    bad = {"organisations": [{"id": "RAA", "type": "acute_trust", "parent": "NOPE"}]}
+    with pytest.raises(pe.StateError, match="refers to no organisation"):
+        pe.State(json.dumps(bad))
+    with pytest.raises(pe.StateError, match="refers to no organisation"):
+        attrs.evolve(state, canonical=json.dumps(bad))
+    with pytest.raises(pe.StateError, match="not valid JSON"):
+        pe.State("{")
+
+
+def test_equal_states_are_equal_by_digest_and_hash_alike() -> None:
+    a, b = _frozen(), _frozen()
+    assert a == b and hash(a) == hash(b)
+    other = pe.state_from_dict(doc(org()))
+    assert a != other
 
 
 def test_floats_from_python_become_exact() -> None:

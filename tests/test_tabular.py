@@ -556,6 +556,13 @@ def test_cli_evaluates_a_table(tmp_path: Path) -> None:
     assert cli.run(["evaluate", str(src), "--batch", "-o", str(out)], stderr=summary) == 0
     assert pl.read_parquet(out).height == 20
     assert "20 rows (2 states)" in summary.getvalue()  # on the caller's stderr stream
+    # A table always runs on the columnar evaluator, which may be named; another evaluator may not.
+    again = tmp_path / "again.parquet"
+    assert cli.run(["evaluate", str(src), "--batch", "--backend", "columnar", "-o", str(again)], stderr=summary) == 0
+    assert pl.read_parquet(again).equals(pl.read_parquet(out))
+    refused = io.StringIO()
+    assert cli.run(["evaluate", str(src), "--batch", "--backend", "durable", "-o", str(again)], stderr=refused) == 3
+    assert "use the columnar evaluator" in refused.getvalue()
     bad = tmp_path / "bad.csv"
     bad.write_text("state_id,org_id,org_type,as_of\ns,RX1,acute_trust,2025-13-01\n")
     err = io.StringIO()

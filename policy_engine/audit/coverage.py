@@ -13,8 +13,8 @@ import attrs
 
 from .._resources import policies_root
 from ..data.scenarios import scenario_index
-from ..data.schemas import schema_validator
-from ..errors import ErrorDetail, RulebookError
+from ..errors import ErrorCode, ErrorDetail, RulebookError
+from ..io.schemas import schema_validator
 from ..rulebook.loader import Rulebook, _read_yaml, normalise_text
 
 __all__ = ["Coverage", "LedgerEntry", "load_coverage", "scenario_counts"]
@@ -151,6 +151,13 @@ class Coverage:
         )
 
 
+def _ledger_problem(
+    index: int, item: str, code: ErrorCode, field: tuple[str, ...], message: str, value: str | None = None
+) -> ErrorDetail:
+    """A problem with ``field`` of the ledger's item ``index``: ``coverage.yaml.ledger[0] (id).field``."""
+    return ErrorDetail("coverage.yaml", message, value, code=code, location=("ledger", index, *field), label=item)
+
+
 def load_coverage(rulebook: Rulebook) -> Coverage:
     """Read and check ``coverage.yaml`` beside a rulebook: schema, quotes found verbatim in their
     document, every listed rule defined, every rule listed. RulebookError lists every problem."""
@@ -160,13 +167,19 @@ def load_coverage(rulebook: Rulebook) -> Coverage:
         folder = Path(rulebook.location)
     entry = folder / "coverage.yaml"
     if not entry.is_file():
-        raise RulebookError("no coverage ledger", [ErrorDetail(rulebook.location, "coverage.yaml is missing")])
+        raise RulebookError(
+            "no coverage ledger",
+            [ErrorDetail(rulebook.location, "coverage.yaml is missing", code=ErrorCode.COVERAGE_MISSING)],
+        )
     doc = _read_yaml("coverage.yaml", entry.read_text(encoding="utf-8"))
     errors: list[ErrorDetail] = []
     validator = schema_validator("coverage.schema.json")
     for err in validator.iter_errors(doc):
-        where = "coverage.yaml" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err.absolute_path)
-        errors.append(ErrorDetail(where, err.message[:200]))
+        errors.append(
+            ErrorDetail(
+                "coverage.yaml", err.message[:200], code=ErrorCode.COVERAGE_SCHEMA, location=tuple(err.absolute_path)
+            )
+        )
     if errors:
         raise RulebookError("the coverage ledger does not match its schema", errors)
     known = {r.id for r in rulebook.rules}
@@ -174,18 +187,37 @@ def load_coverage(rulebook: Rulebook) -> Coverage:
     seen: set[str] = set()
     entries = []
     for i, e in enumerate(doc["ledger"]):
-        where = f"coverage.yaml.ledger[{i}] ({e['id']})"
         if e["id"] in seen:
-            errors.append(ErrorDetail(where, "duplicate ledger id"))
+            errors.append(_ledger_problem(i, e["id"], ErrorCode.COVERAGE_DUPLICATE, (), "duplicate ledger id"))
         seen.add(e["id"])
         text = rulebook.source_texts.get(e["document"])
         if text is None:
-            errors.append(ErrorDetail(f"{where}.document", "not one of the rulebook's sources", e["document"]))
+            errors.append(
+                _ledger_problem(
+                    i,
+                    e["id"],
+                    ErrorCode.COVERAGE_SOURCE,
+                    ("document",),
+                    "not one of the rulebook's sources",
+                    e["document"],
+                )
+            )
         elif normalise_text(e["quote"]) not in text:
-            errors.append(ErrorDetail(f"{where}.quote", f"not found verbatim in {e['document']}", e["quote"][:80]))
+            errors.append(
+                _ledger_problem(
+                    i,
+                    e["id"],
+                    ErrorCode.COVERAGE_SOURCE,
+                    ("quote",),
+                    f"not found verbatim in {e['document']}",
+                    e["quote"][:80],
+                )
+            )
         for rid in e.get("rules", []):
             if rid not in known:
-                errors.append(ErrorDetail(f"{where}.rules", "no such rule", rid))
+                errors.append(
+                    _ledger_problem(i, e["id"], ErrorCode.COVERAGE_UNKNOWN_RULE, ("rules",), "no such rule", rid)
+                )
             listed.add(rid)
         entries.append(
             LedgerEntry(
@@ -199,7 +231,9 @@ def load_coverage(rulebook: Rulebook) -> Coverage:
             )
         )
     for rid in sorted(known - listed):
-        errors.append(ErrorDetail("coverage.yaml", "rule implements no ledger item", rid))
+        errors.append(
+            ErrorDetail("coverage.yaml", "rule implements no ledger item", rid, code=ErrorCode.COVERAGE_UNLISTED_RULE)
+        )
     if errors:
         raise RulebookError("the coverage ledger is inconsistent", errors)
     return Coverage(rulebook, tuple(entries))

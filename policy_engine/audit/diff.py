@@ -8,7 +8,7 @@ from typing import Any
 import attrs
 
 from ..data.state import State
-from ..evaluation.engine import evaluate
+from ..engine import evaluate
 from ..language.numbers import format_number
 from ..language.rules import Rule
 from ..rulebook.loader import Rulebook

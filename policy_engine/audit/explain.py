@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..errors import ErrorDetail, PolicyError
+from ..errors import ErrorCode, ErrorDetail, PolicyError
 from ..evaluation.outcomes import Evaluation, Outcome
 from ..rulebook.loader import Rulebook
 
@@ -51,7 +51,10 @@ def explain(evaluation: Evaluation, rule_id: str, org_id: str, rulebook: Ruleboo
     except PolicyError:
         raise
     except Exception as exc:
-        raise PolicyError("cannot explain this outcome", [ErrorDetail(f"{rule_id} / {org_id}", str(exc))]) from exc
+        raise PolicyError(
+            "cannot explain this outcome",
+            [ErrorDetail(f"{rule_id} / {org_id}", str(exc), code=ErrorCode.EXPLAIN_FAILED)],
+        ) from exc
     lines: list[str] = []
     _render(tree, lines, 0)
     return "\n".join(lines)

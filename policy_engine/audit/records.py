@@ -9,13 +9,13 @@ from typing import Any
 
 import attrs
 
-from ..data.canonical import canonical_json
-from ..data.schemas import schema_validator
+from .. import engine as _engine
 from ..data.state import State
-from ..errors import ErrorDetail, PolicyError
-from ..evaluation import engine as _engine
-from ..evaluation.engine import evaluate
+from ..engine import evaluate
+from ..errors import ErrorCode, ErrorDetail, PolicyError
 from ..evaluation.outcomes import Evaluation
+from ..io.canonical import canonical_json
+from ..io.schemas import schema_validator
 from ..rulebook.loader import Rulebook, load_rulebook
 
 __all__ = ["RecordCheck", "append_log", "decision_record", "verify_record"]
@@ -91,9 +91,7 @@ def verify_record(record: Any, state: State, rulebook: Rulebook | str | None = N
     and ``fallback`` say so). Raises PolicyError if the record itself is malformed.
     """
     errors = [
-        ErrorDetail(
-            "record" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in e.absolute_path), e.message[:200]
-        )
+        ErrorDetail("record", e.message[:200], code=ErrorCode.RECORD_SCHEMA, location=tuple(e.absolute_path))
         for e in schema_validator("decision-record.schema.json", formats=True).iter_errors(record)
     ]
     if errors:

@@ -11,7 +11,7 @@ from typing import Any
 import attrs
 
 from ..data.state import State, state_from_dict, view_at
-from ..evaluation.engine import evaluate as evaluate_state
+from ..engine import evaluate as evaluate_state
 from ..evaluation.expressions import UNKNOWN, Env, evaluate
 from ..language.ast import Call, Node
 from ..language.checker import metric_calls, metric_key, name_arg

@@ -18,8 +18,8 @@ import attrs
 import jsonschema
 import yaml
 
-from ..errors import ErrorDetail, PolicyError
-from .schemas import schema_validator
+from ..errors import ErrorCode, ErrorDetail, PolicyError
+from ..io.schemas import schema_validator
 
 __all__ = [
     "SCENARIO_SUFFIXES",
@@ -74,9 +74,9 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _where(file: Path, path: Any) -> str:
-    inside = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path).lstrip(".")
-    return f"{file}: {inside}" if inside else str(file)
+def _at(file: Path, path: Any, message: str, value: str | None = None) -> ErrorDetail:
+    """A problem at ``path`` inside the scenario file: ``…/62day.yaml: scenarios[3].expect[0].status``."""
+    return ErrorDetail(str(file), message, value, code=ErrorCode.SCENARIO_FORMAT, location=tuple(path), in_file=True)
 
 
 def _shown(value: Any) -> str:
@@ -86,28 +86,28 @@ def _shown(value: Any) -> str:
 
 def _detail(file: Path, err: jsonschema.ValidationError) -> ErrorDetail:
     """One schema error as a detail a scenario author can act on."""
-    where = _where(file, err.absolute_path)
+    where = err.absolute_path
     expected: Any = err.validator_value
     schema: Any = err.schema
     instance: Any = err.instance
     if err.validator == "required" and isinstance(instance, dict):
         missing = [k for k in expected if k not in instance]
-        return ErrorDetail(where, "missing " + ", ".join(repr(k) for k in missing))
+        return _at(file, where, "missing " + ", ".join(repr(k) for k in missing))
     if err.validator == "additionalProperties" and isinstance(instance, dict):
         known = sorted(schema.get("properties", {}))
         unknown = sorted(str(k) for k in instance if k not in known)
         fields = ", ".join(repr(k) for k in unknown)
-        return ErrorDetail(where, f"unknown field {fields} (expected {', '.join(known)})")
+        return _at(file, where, f"unknown field {fields} (expected {', '.join(known)})")
     if err.validator == "enum":
-        return ErrorDetail(where, "expected one of " + ", ".join(map(str, expected)), _shown(instance))
+        return _at(file, where, "expected one of " + ", ".join(map(str, expected)), _shown(instance))
     if err.validator == "type":
         words = {"array": "a list", "object": "a mapping", "string": "a string"}
-        return ErrorDetail(where, f"expected {words.get(str(expected), expected)}", _shown(instance))
+        return _at(file, where, f"expected {words.get(str(expected), expected)}", _shown(instance))
     if err.validator == "pattern" and list(err.absolute_path)[-1:] == ["as_of"]:
-        return ErrorDetail(where, "expected a date YYYY-MM-DD", _shown(instance))
+        return _at(file, where, "expected a date YYYY-MM-DD", _shown(instance))
     if err.validator == "minLength":
-        return ErrorDetail(where, "must not be empty")
-    return ErrorDetail(where, err.message[:200])
+        return _at(file, where, "must not be empty")
+    return _at(file, where, err.message[:200])
 
 
 def load_scenarios(path: str | os.PathLike[str]) -> list[Scenario]:
@@ -120,7 +120,9 @@ def load_scenarios(path: str | os.PathLike[str]) -> list[Scenario]:
     try:
         doc = _plain(yaml.load(p.read_text(encoding="utf-8"), Loader=_YAML_LOADER))  # noqa: S506 - safe loader
     except (OSError, yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise ScenarioFileError("cannot read scenario file", [ErrorDetail(str(p), str(exc))]) from None
+        raise ScenarioFileError(
+            "cannot read scenario file", [ErrorDetail(str(p), str(exc), code=ErrorCode.SCENARIO_READ)]
+        ) from None
     errors = sorted(
         schema_validator("scenario.schema.json").iter_errors(doc),
         key=lambda e: ([f"{x:09d}" if isinstance(x, int) else str(x) for x in e.absolute_path], str(e.validator)),
@@ -129,7 +131,10 @@ def load_scenarios(path: str | os.PathLike[str]) -> list[Scenario]:
         details = list(dict.fromkeys(_detail(p, e) for e in errors))  # a detail names every missing field
         if len(details) > _MAX_ERRORS:
             more = len(details) - _MAX_ERRORS
-            details = [*details[:_MAX_ERRORS], ErrorDetail(str(p), f"and {more} more problems")]
+            details = [
+                *details[:_MAX_ERRORS],
+                ErrorDetail(str(p), f"and {more} more problems", code=ErrorCode.SCENARIO_FORMAT),
+            ]
         summary = (
             "not a scenario file" if not isinstance(doc, dict) or "scenarios" not in doc else "malformed scenario file"
         )

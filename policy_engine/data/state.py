@@ -8,7 +8,6 @@ import hashlib
 import json
 import math
 import os
-import re
 from collections.abc import Collection, Iterable, Mapping
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
@@ -19,10 +18,10 @@ from typing import TYPE_CHECKING, Any
 import attrs
 import jsonschema
 
-from ..errors import ErrorDetail, StateError
+from ..errors import ErrorCode, ErrorDetail, Location, StateError
+from ..io.canonical import canonical_json, readable_json
+from ..io.schemas import schema_validator
 from ..language.months import MONTH_FORMAT, format_month, month_complete, parse_date, parse_month
-from .canonical import canonical_json, readable_json
-from .schemas import schema_validator
 
 if TYPE_CHECKING:
     from ..rulebook.loader import Rulebook
@@ -91,18 +90,40 @@ class Organisation:
 
 @attrs.frozen
 class State:
-    """A validated, deeply immutable system state.
+    """A validated, deeply immutable system state, held in one representation.
 
-    ``canonical`` is the canonical JSON text it came from (``digest`` is its sha256); ``document``
-    and ``to_dict()`` give a fresh copy of that data, so changing a copy cannot change the state.
+    The state *is* its canonical JSON text, ``canonical`` (sorted keys, exact numbers, no spaces).
+    Everything else is derived from that text when the State is made and cannot be given
+    separately: ``organisations``, ``as_of`` and ``cohorts`` (frozen), and ``digest`` (the sha256
+    of ``canonical``, the one a decision record names). So no State can carry a digest that is
+    not the digest of its own validated content:
+
+    * ``State(text)`` parses and validates ``text`` (the schema and consistency checks of
+      ``validate_state``; StateError listing every problem) and derives the rest;
+      ``attrs.evolve(state, canonical=text)`` does the same;
+    * ``attrs.evolve(state, organisations=...)`` (or ``as_of``, ``cohorts``, ``digest``) is a
+      TypeError: change the document and make a new State (``state_from_dict``).
+
+    ``document`` and ``to_dict()`` give a fresh copy of the data, so changing a copy cannot change
+    the state. Two States are equal when their digests are.
     """
 
-    organisations: tuple[Organisation, ...]
-    as_of: dt.date | None
+    organisations: tuple[Organisation, ...] = attrs.field(init=False, eq=False)
+    as_of: dt.date | None = attrs.field(init=False, eq=False)
     canonical: str = attrs.field(eq=False, repr=False)
-    digest: str = attrs.field(repr=False)
-    cohorts: tuple[CompleteCohort, ...] = ()
+    digest: str = attrs.field(init=False, repr=False)
+    cohorts: tuple[CompleteCohort, ...] = attrs.field(init=False, eq=False)
     """The cohorts the state declares it holds completely (see ``CompleteCohort``)."""
+
+    def __attrs_post_init__(self) -> None:
+        _derive(self, _validated(_parse_json(self.canonical, "state"), None))
+
+    @classmethod
+    def _of_validated(cls, doc: Mapping[str, Any]) -> State:
+        """The State of a document ``validate_state`` accepted, numbers normalised (no second check)."""
+        state: State = object.__new__(cls)
+        _derive(state, doc)
+        return state
 
     @property
     def document(self) -> dict[str, Any]:
@@ -114,11 +135,36 @@ class State:
         for org in self.organisations:
             if org.id == org_id:
                 return org
-        raise StateError("unknown organisation", [ErrorDetail("organisations", "no organisation with this id", org_id)])
+        raise StateError(
+            "unknown organisation",
+            [
+                ErrorDetail(
+                    "organisations", "no organisation with this id", org_id, code=ErrorCode.STATE_UNKNOWN_ORGANISATION
+                )
+            ],
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """The state as plain JSON-compatible data (numbers stay exact)."""
         return json.loads(self.canonical, parse_float=Decimal)  # type: ignore[no-any-return]
+
+
+def _derive(state: State, doc: Mapping[str, Any]) -> None:
+    """Set every field of ``state`` from ``doc`` (validated, numbers normalised): the only place
+    a State's fields are written."""
+    canonical = canonical_json(doc)
+    fields = {
+        "organisations": tuple(organisations_of(doc)),
+        "as_of": parse_date(doc["as_of"]) if "as_of" in doc else None,
+        "canonical": canonical,
+        "digest": hashlib.sha256(canonical.encode("utf-8")).hexdigest(),
+        "cohorts": tuple(
+            CompleteCohort(c["scope"], tuple(c["types"]), c["source"], parse_date(c["date"]) if "date" in c else None)
+            for c in doc.get("cohorts") or ()
+        ),
+    }
+    for name, value in fields.items():
+        object.__setattr__(state, name, value)
 
 
 @attrs.frozen
@@ -204,26 +250,44 @@ def _parse_json(data: bytes | str, what: str) -> Any:
     if len(raw) > MAX_STATE_BYTES:
         raise StateError(
             f"{what} is too large",
-            [ErrorDetail("$", f"at most {MAX_STATE_BYTES} bytes are accepted", f"{len(raw)} bytes")],
+            [
+                ErrorDetail(
+                    "$",
+                    f"at most {MAX_STATE_BYTES} bytes are accepted",
+                    f"{len(raw)} bytes",
+                    code=ErrorCode.STATE_TOO_LARGE,
+                )
+            ],
         )
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise StateError(
             f"{what} is not UTF-8 text",
-            [ErrorDetail("$", f"invalid UTF-8 at byte {exc.start}", repr(raw[exc.start : exc.start + 4]))],
+            [
+                ErrorDetail(
+                    "$",
+                    f"invalid UTF-8 at byte {exc.start}",
+                    repr(raw[exc.start : exc.start + 4]),
+                    code=ErrorCode.STATE_ENCODING,
+                )
+            ],
         ) from None
     try:
         return json.loads(text, parse_float=Decimal, parse_constant=_reject_constant, object_pairs_hook=_no_duplicates)
     except RecursionError:
-        raise StateError(f"{what} is nested too deeply", [ErrorDetail("$", "nesting too deep")]) from None
+        raise StateError(
+            f"{what} is nested too deeply", [ErrorDetail("$", "nesting too deep", code=ErrorCode.STATE_PARSE)]
+        ) from None
     except json.JSONDecodeError as exc:
         raise StateError(
             f"{what} is not valid JSON",
-            [ErrorDetail(f"line {exc.lineno} column {exc.colno}", exc.msg)],
+            [ErrorDetail("", exc.msg, code=ErrorCode.STATE_PARSE, line=exc.lineno, column=exc.colno)],
         ) from None
     except ValueError as exc:
-        raise StateError(f"{what} is not valid JSON", [ErrorDetail("$", str(exc))]) from None
+        raise StateError(
+            f"{what} is not valid JSON", [ErrorDetail("$", str(exc), code=ErrorCode.STATE_PARSE)]
+        ) from None
 
 
 def load_state(path: str | os.PathLike[str]) -> State:
@@ -234,11 +298,20 @@ def load_state(path: str | os.PathLike[str]) -> State:
         if size > MAX_STATE_BYTES:
             raise StateError(
                 "state file is too large",
-                [ErrorDetail(str(p), f"at most {MAX_STATE_BYTES} bytes are accepted", f"{size} bytes")],
+                [
+                    ErrorDetail(
+                        str(p),
+                        f"at most {MAX_STATE_BYTES} bytes are accepted",
+                        f"{size} bytes",
+                        code=ErrorCode.STATE_TOO_LARGE,
+                    )
+                ],
             )
         data = p.read_bytes()
     except OSError as exc:
-        raise StateError("cannot read the state file", [ErrorDetail(str(p), exc.strerror or str(exc))]) from None
+        raise StateError(
+            "cannot read the state file", [ErrorDetail(str(p), exc.strerror or str(exc), code=ErrorCode.STATE_READ)]
+        ) from None
     return state_from_dict(_parse_json(data, f"state file {p}"))
 
 
@@ -250,11 +323,9 @@ def state_from_json(text: str | bytes) -> State:
 # --------------------------------------------------------------------------- validation
 
 
-def _json_path(parts: Any) -> str:
-    out = "state"
-    for p in parts:
-        out += f"[{p}]" if isinstance(p, int) else f".{p}"
-    return out
+def _at(code: ErrorCode, location: Location, message: str, value: str | None = None) -> ErrorDetail:
+    """A problem at ``location`` in the state document (its path reads ``state.organisations[1]...``)."""
+    return ErrorDetail("state", message, value, code=code, location=location)
 
 
 def _short(value: Any) -> str:
@@ -270,22 +341,22 @@ def _validator() -> jsonschema.protocols.Validator:
     return schema_validator("state.schema.json", formats=True)
 
 
-def _normalise_numbers(value: Any, path: str, errors: list[ErrorDetail]) -> Any:
+def _normalise_numbers(value: Any, errors: list[ErrorDetail]) -> Any:
     """Floats from Python callers become exact Decimals; NaN/Infinity are refused.
 
     Walks iteratively (hostile inputs may nest deeply) and returns a copy, never the caller's data.
     """
     out_root: list[Any] = [None]
-    todo: list[tuple[Any, str, Any, Any]] = [(value, path, out_root, 0)]
+    todo: list[tuple[Any, Location, Any, Any]] = [(value, (), out_root, 0)]
     while todo:
         item, where, parent, key = todo.pop()
         if isinstance(item, bool) or item is None or isinstance(item, (str, int, Decimal)):
             if isinstance(item, Decimal) and not item.is_finite():
-                errors.append(ErrorDetail(where, "expected a finite number", str(item)))
+                errors.append(_at(ErrorCode.STATE_VALUE, where, "expected a finite number", str(item)))
             parent[key] = item
         elif isinstance(item, float):
             if not math.isfinite(item):
-                errors.append(ErrorDetail(where, "expected a finite number", repr(item)))
+                errors.append(_at(ErrorCode.STATE_VALUE, where, "expected a finite number", repr(item)))
                 parent[key] = item
             else:
                 parent[key] = Decimal(repr(item))
@@ -294,18 +365,18 @@ def _normalise_numbers(value: Any, path: str, errors: list[ErrorDetail]) -> Any:
             parent[key] = d
             for k, v in item.items():
                 if not isinstance(k, str):
-                    errors.append(ErrorDetail(where, "object keys must be strings", repr(k)))
+                    errors.append(_at(ErrorCode.STATE_VALUE, where, "object keys must be strings", repr(k)))
                     continue
-                todo.append((v, f"{where}.{k}", d, k))
+                todo.append((v, (*where, k), d, k))
         elif isinstance(item, (list, tuple)):
             lst: list[Any] = [None] * len(item)
             parent[key] = lst
             for i, v in enumerate(item):
-                todo.append((v, f"{where}[{i}]", lst, i))
+                todo.append((v, (*where, i), lst, i))
         elif isinstance(item, dt.date) and not isinstance(item, dt.datetime):
             parent[key] = item.isoformat()
         else:
-            errors.append(ErrorDetail(where, "expected a JSON value", type(item).__name__))
+            errors.append(_at(ErrorCode.STATE_VALUE, where, "expected a JSON value", type(item).__name__))
             parent[key] = None
     return out_root[0]
 
@@ -333,8 +404,8 @@ def validate_state(document: Any, rulebook: Rulebook | None = None) -> list[Erro
     """
     errors: list[ErrorDetail] = []
     if not _depth_ok(document):
-        return [ErrorDetail("state", "nested more than 64 levels deep")]
-    doc = _normalise_numbers(document, "state", errors)
+        return [_at(ErrorCode.STATE_PARSE, (), "nested more than 64 levels deep")]
+    doc = _normalise_numbers(document, errors)
     if not errors:
         seen: set[ErrorDetail] = set()
         for err in sorted(_validator().iter_errors(doc), key=lambda e: (list(map(str, e.absolute_path)), e.message)):
@@ -349,9 +420,6 @@ def validate_state(document: Any, rulebook: Rulebook | None = None) -> list[Erro
     return _name_organisations(doc, errors)
 
 
-_ORG_PATH = re.compile(r"^state\.organisations\[(\d+)\]")
-
-
 def _name_organisations(doc: Any, errors: list[ErrorDetail]) -> list[ErrorDetail]:
     """Each problem inside ``organisations[i]`` also names that organisation's id (when it has a
     text id), so that ``str()`` reads ``state.organisations[1] (EXA).metrics...``."""
@@ -360,9 +428,10 @@ def _name_organisations(doc: Any, errors: list[ErrorDetail]) -> list[ErrorDetail
         return errors
     out = []
     for detail in errors:
-        m = _ORG_PATH.match(detail.path)
-        if m is not None and detail.org is None and int(m.group(1)) < len(orgs):
-            org = orgs[int(m.group(1))]
+        at = detail.location[:2] if detail.subject == "state" and detail.line is None else ()
+        index = at[1] if len(at) == 2 and at[0] == "organisations" else None
+        if isinstance(index, int) and detail.org is None and index < len(orgs):
+            org = orgs[index]
             org_id = org.get("id") if isinstance(org, Mapping) else None
             if isinstance(org_id, str) and org_id:
                 detail = attrs.evolve(detail, org=org_id)
@@ -377,7 +446,6 @@ def _did_you_mean(name: str, known: Collection[str]) -> str:
 
 
 def _schema_error(err: jsonschema.ValidationError) -> ErrorDetail:
-    path = _json_path(err.absolute_path)
     v = err.validator
     if v == "oneOf" and isinstance(err.instance, Mapping) and "period" in err.instance:
         msg = "expected either numerator and denominator (counts) or value, not both or neither"
@@ -401,7 +469,7 @@ def _schema_error(err: jsonschema.ValidationError) -> ErrorDetail:
         msg = f"expected a value {'>=' if v == 'minimum' else '<='} {err.validator_value}"
     else:
         msg = err.message
-    return ErrorDetail(path, msg, _short(err.instance))
+    return _at(ErrorCode.STATE_SCHEMA, tuple(err.absolute_path), msg, _short(err.instance))
 
 
 def _date_problem(value: Any) -> str:
@@ -417,25 +485,27 @@ def _check_identifiers(doc: Mapping[str, Any], errors: list[ErrorDetail]) -> Non
     """Schema patterns end in ``$``, which Python also matches before a final newline: refuse that
     here, so "RA1\\n" is not a second RA1 and "2025-03\\n" not a second March."""
 
-    def check(value: Any, where: str) -> None:
+    def check(value: Any, where: Location) -> None:
         if isinstance(value, str) and (value != value.strip() or "\n" in value):
-            errors.append(ErrorDetail(where, "must not contain line breaks or surrounding spaces", _short(value)))
+            errors.append(
+                _at(ErrorCode.STATE_SCHEMA, where, "must not contain line breaks or surrounding spaces", _short(value))
+            )
 
     for i, org in enumerate(doc["organisations"]):
-        base = f"state.organisations[{i}]"
+        base: Location = ("organisations", i)
         for field in ("id", "parent", "pcn"):
-            check(org.get(field), f"{base}.{field}")
+            check(org.get(field), (*base, field))
         for j, service in enumerate(org.get("services", [])):
-            check(service, f"{base}.services[{j}]")
+            check(service, (*base, "services", j))
         for mname, series in org.get("metrics", {}).items():
-            check(mname, f"{base}.metrics.{mname}")
+            check(mname, (*base, "metrics", mname))
             for j, obs in enumerate(series):
-                check(obs["period"], f"{base}.metrics.{mname}[{j}].period")
+                check(obs["period"], (*base, "metrics", mname, j, "period"))
         for j, fact in enumerate(org.get("facts", [])):
-            check(fact["name"], f"{base}.facts[{j}].name")
-            check(fact["date"], f"{base}.facts[{j}].date")
+            check(fact["name"], (*base, "facts", j, "name"))
+            check(fact["date"], (*base, "facts", j, "date"))
     if "as_of" in doc:
-        check(doc["as_of"], "state.as_of")
+        check(doc["as_of"], ("as_of",))
 
 
 def _check_consistency(doc: Mapping[str, Any], errors: list[ErrorDetail]) -> None:
@@ -445,8 +515,9 @@ def _check_consistency(doc: Mapping[str, Any], errors: list[ErrorDetail]) -> Non
     for i, org in enumerate(orgs):
         if org["id"] in by_id:
             errors.append(
-                ErrorDetail(
-                    f"state.organisations[{i}].id",
+                _at(
+                    ErrorCode.STATE_DUPLICATE,
+                    ("organisations", i, "id"),
                     f"duplicate organisation id (also organisations[{by_id[org['id']][0]}])",
                     _short(org["id"]),
                 )
@@ -454,30 +525,36 @@ def _check_consistency(doc: Mapping[str, Any], errors: list[ErrorDetail]) -> Non
         else:
             by_id[org["id"]] = (i, org["type"])
     for i, org in enumerate(orgs):
-        base = f"state.organisations[{i}]"
+        base: Location = ("organisations", i)
         for field, expected in (("parent", "icb"), ("pcn", "pcn")):
             ref = org.get(field)
             if ref is None:
                 continue
             target = by_id.get(ref)
+            where = (*base, field)
             if target is None:
-                errors.append(ErrorDetail(f"{base}.{field}", "refers to no organisation in the state", _short(ref)))
+                errors.append(
+                    _at(ErrorCode.STATE_REFERENCE, where, "refers to no organisation in the state", _short(ref))
+                )
             elif target[1] != expected:
                 errors.append(
-                    ErrorDetail(
-                        f"{base}.{field}", f"must refer to an organisation of type {expected}", f"{ref} is {target[1]}"
+                    _at(
+                        ErrorCode.STATE_REFERENCE,
+                        where,
+                        f"must refer to an organisation of type {expected}",
+                        f"{ref} is {target[1]}",
                     )
                 )
             elif ref == org["id"]:
-                errors.append(ErrorDetail(f"{base}.{field}", "an organisation cannot be its own parent", ref))
+                errors.append(_at(ErrorCode.STATE_REFERENCE, where, "an organisation cannot be its own parent", ref))
         for mname, series in org.get("metrics", {}).items():
             seen: dict[str, int] = {}
             for j, obs in enumerate(series):
-                where = f"{base}.metrics.{mname}[{j}]"
                 if obs["period"] in seen:
                     errors.append(
-                        ErrorDetail(
-                            f"{where}.period",
+                        _at(
+                            ErrorCode.STATE_DUPLICATE,
+                            (*base, "metrics", mname, j, "period"),
                             f"a second observation for this month (first at [{seen[obs['period']]}])",
                             obs["period"],
                         )
@@ -488,8 +565,9 @@ def _check_consistency(doc: Mapping[str, Any], errors: list[ErrorDetail]) -> Non
             key = (fact["name"], fact["date"])
             if key in declared:
                 errors.append(
-                    ErrorDetail(
-                        f"{base}.facts[{j}]",
+                    _at(
+                        ErrorCode.STATE_DUPLICATE,
+                        (*base, "facts", j),
                         f"{fact['name']} is declared twice for {fact['date']} (also facts[{declared[key]}])",
                         _short(fact["value"]),
                     )
@@ -499,12 +577,13 @@ def _check_consistency(doc: Mapping[str, Any], errors: list[ErrorDetail]) -> Non
 
 def _check_catalogue(doc: Mapping[str, Any], rulebook: Rulebook, errors: list[ErrorDetail]) -> None:
     for i, org in enumerate(doc["organisations"]):
-        base = f"state.organisations[{i}]"
+        base: Location = ("organisations", i)
         for s in org.get("services", []):
             if s not in rulebook.services:
                 errors.append(
-                    ErrorDetail(
-                        f"{base}.services",
+                    _at(
+                        ErrorCode.STATE_UNKNOWN_SERVICE,
+                        (*base, "services"),
                         f"unknown service{_did_you_mean(s, rulebook.services)} (not in the rulebook's catalogue)",
                         _short(s),
                     )
@@ -513,22 +592,31 @@ def _check_catalogue(doc: Mapping[str, Any], rulebook: Rulebook, errors: list[Er
             mdef = rulebook.metrics.get(mname)
             if mdef is None:
                 errors.append(
-                    ErrorDetail(
-                        f"{base}.metrics.{mname}",
+                    _at(
+                        ErrorCode.STATE_UNKNOWN_METRIC,
+                        (*base, "metrics", mname),
                         f"unknown metric{_did_you_mean(mname, rulebook.metrics)} (not in the rulebook's "
                         "catalogue; a misspelt name would silently read as missing data)",
                     )
                 )
                 continue
             for j, obs in enumerate(series):
-                where = f"{base}.metrics.{mname}[{j}]"
+                where = (*base, "metrics", mname, j)
                 if mdef.kind == "value":
                     if "value" not in obs:
-                        errors.append(ErrorDetail(where, f"{mname} is a value metric: expected value", _short(obs)))
+                        errors.append(
+                            _at(
+                                ErrorCode.STATE_METRIC_KIND,
+                                where,
+                                f"{mname} is a value metric: expected value",
+                                _short(obs),
+                            )
+                        )
                     continue
                 if "numerator" not in obs:
                     errors.append(
-                        ErrorDetail(
+                        _at(
+                            ErrorCode.STATE_METRIC_KIND,
                             where,
                             f"{mname} is a {mdef.kind} metric: expected numerator and denominator counts",
                             _short(obs),
@@ -537,18 +625,24 @@ def _check_catalogue(doc: Mapping[str, Any], rulebook: Rulebook, errors: list[Er
                     continue
                 if mdef.kind == "proportion" and obs["numerator"] > obs["denominator"]:
                     errors.append(
-                        ErrorDetail(
-                            where, "expected numerator <= denominator", f"{obs['numerator']} > {obs['denominator']}"
+                        _at(
+                            ErrorCode.STATE_PROPORTION,
+                            where,
+                            "expected numerator <= denominator",
+                            f"{obs['numerator']} > {obs['denominator']}",
                         )
                     )
         for j, fact in enumerate(org.get("facts", [])):
-            where = f"{base}.facts[{j}]"
+            where = (*base, "facts", j)
             fdef = rulebook.facts.get(fact["name"])
             if fdef is None:
                 hint = _did_you_mean(fact["name"], rulebook.facts)
                 errors.append(
-                    ErrorDetail(
-                        f"{where}.name", f"unknown fact{hint} (not in the rulebook's catalogue)", _short(fact["name"])
+                    _at(
+                        ErrorCode.STATE_UNKNOWN_FACT,
+                        (*where, "name"),
+                        f"unknown fact{hint} (not in the rulebook's catalogue)",
+                        _short(fact["name"]),
                     )
                 )
                 continue
@@ -563,7 +657,7 @@ def _check_catalogue(doc: Mapping[str, Any], rulebook: Rulebook, errors: list[Er
                 expects = f"{fact['name']} expects a {fdef.type}"
                 if fdef.type == "date":
                     expects += " as YYYY-MM-DD, e.g. 2025-03-31"
-                errors.append(ErrorDetail(f"{where}.value", expects, _short(value)))
+                errors.append(_at(ErrorCode.STATE_FACT_TYPE, (*where, "value"), expects, _short(value)))
 
 
 def _is_date(text: str) -> bool:
@@ -579,30 +673,22 @@ def _is_date(text: str) -> bool:
 
 def state_from_dict(document: Any, rulebook: Rulebook | None = None) -> State:
     """Validate a state given as Python data and freeze it. Raises StateError listing every problem."""
+    return State._of_validated(_validated(document, rulebook))
+
+
+def _validated(document: Any, rulebook: Rulebook | None) -> dict[str, Any]:
+    """A copy of ``document`` with exact numbers, once ``validate_state`` accepts it (StateError otherwise)."""
     errors = validate_state(document, rulebook)
     if errors:
         raise StateError(f"the state is invalid ({len(errors)} problem{'s' if len(errors) != 1 else ''})", errors)
-    doc = _normalise_numbers(document, "state", [])
-    return _freeze(doc)
+    return _normalise_numbers(document, [])  # type: ignore[no-any-return]
 
 
 def _to_fraction(value: Any) -> Fraction:
     try:
         return Fraction(Decimal(value) if not isinstance(value, Decimal) else value)
     except (InvalidOperation, ValueError) as exc:  # pragma: no cover - schema guarantees numbers
-        raise StateError("not a number", [ErrorDetail("state", str(exc), repr(value))]) from None
-
-
-def _freeze(doc: Mapping[str, Any]) -> State:
-    orgs = organisations_of(doc)
-    as_of = parse_date(doc["as_of"]) if "as_of" in doc else None
-    canonical = canonical_json(doc)
-    digest = hashlib.sha256(canonical.encode("utf-8")).hexdigest()
-    cohorts = tuple(
-        CompleteCohort(c["scope"], tuple(c["types"]), c["source"], parse_date(c["date"]) if "date" in c else None)
-        for c in doc.get("cohorts") or ()
-    )
-    return State(tuple(orgs), as_of, canonical, digest, cohorts)
+        raise StateError("not a number", [_at(ErrorCode.STATE_VALUE, (), str(exc), repr(value))]) from None
 
 
 def organisations_of(doc: Mapping[str, Any]) -> list[Organisation]:

@@ -20,7 +20,7 @@ import attrs
 
 from ..data.state import CompleteCohort, complete_cohort
 from ..language.ast import Binary, Call, Name, Num
-from ..language.rules import Rule
+from ..language.rules import Rule, Status
 from .expressions import UNKNOWN, Value
 
 __all__ = ["MAX_RANK_RANGE", "RankRange", "Ranking", "cutoff_rank", "rank_cohort", "settle"]
@@ -108,7 +108,7 @@ def rank_cohort(rule: Rule, members: Sequence[tuple[K, Value, Value]], cohorts: 
     return Ranking(declared, len(members), values, tuple(uncertain))
 
 
-def settle(rank: Value | RankRange, status_of: Callable[[Value], str]) -> str:
+def settle(rank: Value | RankRange, status_of: Callable[[Value], Status]) -> Status:
     """The status given a rank: ``status_of(rank)``, or, for a range, the status every rank in it
     gives (unknown if they differ or the range is wider than MAX_RANK_RANGE)."""
     if not isinstance(rank, RankRange):

@@ -22,7 +22,7 @@ from ..data.state import CompleteCohort, Organisation, facts_at
 from ..language.ast import Binary, Bool, Call, Name, Node, Num, Str, Unary
 from ..language.checker import metric_key, name_arg
 from ..language.months import month_end
-from ..language.rules import Rule
+from ..language.rules import Rule, Status
 from ..language.statuses import Input, Tri, status_function
 from ..rulebook.loader import Rulebook
 from .cohort import Ranking, rank_cohort, settle
@@ -54,7 +54,7 @@ class Ctx:
         self.series = org.metrics
         self.services = org.services
         self.facts = facts_at(org, as_of, date_facts)
-        self.outcomes: dict[str, str] = {}
+        self.outcomes: dict[str, Status] = {}
         self.rank: Any = UNKNOWN
 
     def at_rank(self, rank: Any) -> Ctx:
@@ -280,7 +280,7 @@ class _Compiler:
         return values
 
 
-def _status_fn(book: Rulebook, rule: Rule) -> Callable[[Ctx], str]:
+def _status_fn(book: Rulebook, rule: Rule) -> Callable[[Ctx], Status]:
     """The rule's status for one organisation: its decision table (``language.statuses``) over
     the compiled guard, condition and completion date."""
     comp = _Compiler(book, rule)
@@ -311,16 +311,16 @@ class Program:
     def __init__(self, book: Rulebook) -> None:
         self.book = book
         levels = dependency_levels(book)
-        self.levels: list[list[tuple[Rule, Callable[[Ctx], str]]]] = [
+        self.levels: list[list[tuple[Rule, Callable[[Ctx], Status]]]] = [
             [] for _ in range(max(levels.values(), default=-1) + 1)
         ]
         for rule in book.rules:
             self.levels[levels[rule.id]].append((rule, _status_fn(book, rule)))
-        self.by_type: list[dict[str, list[tuple[str, Callable[[Ctx], str]]]]] = [
+        self.by_type: list[dict[str, list[tuple[str, Callable[[Ctx], Status]]]]] = [
             {t: [(r.id, f) for r, f in level if t in r.applies_to and not r.uses_rank] for t in _types(book)}
             for level in self.levels
         ]
-        self.ranked: list[list[tuple[Rule, Callable[[Ctx], str], Fn, Fn | None]]] = []
+        self.ranked: list[list[tuple[Rule, Callable[[Ctx], Status], Fn, Fn | None]]] = []
         for level in self.levels:
             ranked = []
             for rule, fn in level:
@@ -343,7 +343,7 @@ class Program:
 
     def run(
         self, orgs: Sequence[Organisation], as_of: dt.date, cohorts: Sequence[CompleteCohort] = ()
-    ) -> dict[str, dict[str, str]]:
+    ) -> dict[str, dict[str, Status]]:
         """org id -> rule id -> status, for every rule that applies to the organisation's type."""
         ctxs = list(zip(orgs, self.contexts(orgs, as_of), strict=True))
         for by_type, ranked in zip(self.by_type, self.ranked, strict=True):
@@ -375,7 +375,7 @@ def cohort_ranks(
     return rank_cohort(rule, members, cohorts)
 
 
-def ranked_status(fn: Callable[[Ctx], str], c: Ctx, rank: Any) -> str:
+def ranked_status(fn: Callable[[Ctx], Status], c: Ctx, rank: Any) -> Status:
     """A rank() rule's status for one member: every rank its range allows must agree."""
     return settle(rank, lambda r: fn(c.at_rank(r)))
 

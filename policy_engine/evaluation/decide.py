@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from fractions import Fraction
 
 from ..data.state import CompleteCohort, OrgView
-from ..language.rules import Rule
+from ..language.rules import Rule, Status
 from ..language.statuses import STATUS_INFO, Input, Tri, decide_status
 from ..rulebook.loader import Rulebook
 from .cohort import Ranking, RankRange, cutoff_rank, rank_cohort, settle
@@ -94,7 +94,7 @@ def decide(
     status, reason = _status(rule, env, as_of)
     if isinstance(possible, RankRange) and status == "unknown":
 
-        def status_at(r: Value) -> str:
+        def status_at(r: Value) -> Status:
             return _status(rule, _env(rule, view, as_of, book, outcomes, r, record=False), as_of)[0]
 
         settled = settle(possible, status_at)
@@ -126,7 +126,7 @@ def decide(
     )
 
 
-def _status(rule: Rule, env: Env, as_of: dt.date) -> tuple[str, str]:
+def _status(rule: Rule, env: Env, as_of: dt.date) -> tuple[Status, str]:
     """The rule's status and the reason, by its decision table (``language.statuses``)."""
     done: list[Value] = []
 

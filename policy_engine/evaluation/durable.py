@@ -37,8 +37,8 @@ from typing import Any
 import attrs
 
 from ..data.state import CompleteCohort, Organisation, OrgView
-from ..errors import EngineError, ErrorDetail
-from ..language.rules import Rule
+from ..errors import EngineError, ErrorCode, ErrorDetail
+from ..language.rules import Rule, Status
 from ..rulebook.loader import Rulebook
 from .cohort import Ranking
 from .compiled import Ctx, Program, ranked_status
@@ -84,7 +84,7 @@ class _Session:
     book: Rulebook
     as_of: dt.date
     views: dict[str, OrgView]
-    statuses: dict[str, dict[str, str]]
+    statuses: dict[str, dict[str, Status]]
     outcomes: list[Outcome] = attrs.field(factory=list)
     errors: list[str] = attrs.field(factory=list)
     ranks: dict[str, Ranking[str]] = attrs.field(factory=dict)
@@ -163,6 +163,7 @@ def _compile(book: Rulebook) -> _Compiled:
                         f"durable-rules supports at most {MAX_RULES_PER_RULESET} rules in one "
                         "ruleset; use backend='native'",
                         str(len(book.rules)),
+                        code=ErrorCode.ENGINE_DURABLE,
                     )
                 ],
             )
@@ -201,7 +202,8 @@ def _assert(ruleset: str, fact: dict[str, Any]) -> bool:
         return False
     except _engine.MessageObservedException as exc:
         raise EngineError(
-            "durable-rules rejected a fact as a duplicate", [ErrorDetail(str(fact.get("org")), str(exc))]
+            "durable-rules rejected a fact as a duplicate",
+            [ErrorDetail(str(fact.get("org")), str(exc), code=ErrorCode.ENGINE_DURABLE)],
         ) from None
     return True
 
@@ -212,7 +214,10 @@ def _require() -> None:
             "the durable backend is not available on this Python",
             [
                 ErrorDetail(
-                    "backend", "durable-rules does not import here; use backend='native' or 'auto'", _IMPORT_ERROR
+                    "backend",
+                    "durable-rules does not import here; use backend='native' or 'auto'",
+                    _IMPORT_ERROR,
+                    code=ErrorCode.ENGINE_DURABLE,
                 )
             ],
         )
@@ -238,7 +243,7 @@ def run_statuses(
     orgs: Sequence[Organisation],
     as_of: dt.date,
     cohorts: Sequence[CompleteCohort] = (),
-) -> dict[str, dict[str, str]]:
+) -> dict[str, dict[str, Status]]:
     """Statuses only: durable matches and chains, the compiled closures (``program``) decide."""
     _require()
     ctxs = dict(zip((o.id for o in orgs), program.contexts(orgs, as_of), strict=True))
@@ -318,10 +323,19 @@ def _drive(
                 if sid in started:
                     _host().delete_state(compiled.name, sid)
     if ses.errors:
-        raise EngineError("a rule failed inside the durable backend", [ErrorDetail("durable", e) for e in ses.errors])
+        raise EngineError(
+            "a rule failed inside the durable backend",
+            [ErrorDetail("durable", e, code=ErrorCode.ENGINE_DURABLE) for e in ses.errors],
+        )
     expected = sum(per_type.get(t, 0) for _, t in orgs)
     if ses.decided != expected:
         raise EngineError(
             "the durable backend did not reach a complete fixpoint",
-            [ErrorDetail("durable", f"expected {expected} outcomes, the network produced {ses.decided}")],
+            [
+                ErrorDetail(
+                    "durable",
+                    f"expected {expected} outcomes, the network produced {ses.decided}",
+                    code=ErrorCode.ENGINE_DURABLE,
+                )
+            ],
         )

@@ -6,6 +6,7 @@ import datetime as dt
 from collections.abc import Sequence
 
 from ..data.state import CompleteCohort, OrgView
+from ..language.rules import Status
 from ..rulebook.loader import Rulebook
 from .decide import cohort_ranks, decide
 from .outcomes import Outcome
@@ -20,7 +21,7 @@ def run(
     """Every applicable (rule, organisation) outcome. Rules run in topological order, so each rule
     reads the statuses of the rules it depends on; rank() rules first rank the whole cohort, which
     counts only if the state declares it complete (``cohorts``)."""
-    statuses: dict[str, dict[str, str]] = {v.org.id: {} for v in views}
+    statuses: dict[str, dict[str, Status]] = {v.org.id: {} for v in views}
     out: list[Outcome] = []
     for rule in book.rules:
         cohort = [v for v in views if rule.applies_to_type(v.org.type)]

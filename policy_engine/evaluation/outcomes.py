@@ -9,12 +9,22 @@ from typing import Any
 
 import attrs
 
-from ..errors import ErrorDetail, PolicyError
-from ..language.rules import STATUSES
+from ..errors import ErrorCode, ErrorDetail, PolicyError
+from ..language.rules import STATUSES, RuleKind, Status
 from .evidence import Evidence
 from .select import Selectors
 
-__all__ = ["STATUSES", "Citation", "DecisionRecord", "Evaluation", "Evidence", "Firing", "Outcome"]
+__all__ = [
+    "STATUSES",
+    "Citation",
+    "DecisionRecord",
+    "Evaluation",
+    "Evidence",
+    "Firing",
+    "Outcome",
+    "RuleKind",
+    "Status",
+]
 
 
 @attrs.frozen
@@ -34,8 +44,8 @@ class Outcome:
 
     rule_id: str
     org_id: str
-    kind: str
-    status: str
+    kind: RuleKind
+    status: Status
     title: str
     deadline: dt.date | None
     period: str | None
@@ -72,7 +82,7 @@ class Firing:
     step: int
     rule_id: str
     org_id: str
-    status: str
+    status: Status
     stratum: int
     inputs: tuple[tuple[str, str], ...] = ()
 
@@ -154,6 +164,7 @@ class Evaluation:
                 ErrorDetail(
                     f"{rule_id} / {org_id}",
                     "the rule produced no outcome for this organisation (it does not apply to its type)",
+                    code=ErrorCode.EVALUATION_NO_OUTCOME,
                 )
             ],
         )
@@ -180,9 +191,9 @@ class Evaluation:
             and (statuses is None or o.status in statuses)
         ]
 
-    def counts(self) -> dict[str, int]:
+    def counts(self) -> dict[Status, int]:
         """Number of outcomes per status."""
-        out: dict[str, int] = {}
+        out: dict[Status, int] = {}
         for o in self.outcomes:
             out[o.status] = out.get(o.status, 0) + 1
         return dict(sorted(out.items()))

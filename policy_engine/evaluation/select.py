@@ -8,7 +8,7 @@ import difflib
 import re
 from collections.abc import Iterable
 
-from ..errors import ErrorDetail, SelectorError
+from ..errors import ErrorCode, ErrorDetail, SelectorError
 
 __all__ = ["Selectors", "split_values"]
 
@@ -84,7 +84,7 @@ class Selectors:
             given = f"no {kind} {value!r}" + (f" {scope}" if scope else "") if value else f"an empty {kind}"
             close = suggestions(value, known) if value else []
             hint = f"did you mean {_either(close)}?" if close else _listing(known)
-            self.details.append(ErrorDetail(where, f"{given}; {hint}"))
+            self.details.append(ErrorDetail(where, f"{given}; {hint}", code=ErrorCode.SELECTOR_UNKNOWN))
             if kind not in self.kinds:
                 self.kinds.append(kind)
 

@@ -29,7 +29,7 @@ from types import ModuleType
 from typing import Any
 
 from ..data.state import state_from_dict
-from ..errors import ErrorDetail, StateError
+from ..errors import ErrorCode, ErrorDetail, StateError
 from ..language.months import parse_date
 from ..rulebook.loader import Rulebook, load_rulebook
 from . import ae, ambulance, cancer, diagnostics, rtt
@@ -99,12 +99,20 @@ def _as_of(value: dt.date | str | None) -> dt.date | None:
     try:
         return parse_date(value)
     except ValueError as exc:
-        raise StateError("invalid as_of date", [ErrorDetail("as_of", str(exc), repr(value))]) from None
+        raise StateError(
+            "invalid as_of date", [ErrorDetail("as_of", str(exc), repr(value), code=ErrorCode.ARGUMENT_VALUE)]
+        ) from None
 
 
 def _check_services(ref: Reference, book: Rulebook) -> None:
     problems = [
-        ErrorDetail(f"{ref.file}:{org.line}", "unknown service (not in the rulebook's catalogue)", service)
+        ErrorDetail(
+            ref.file,
+            "unknown service (not in the rulebook's catalogue)",
+            service,
+            code=ErrorCode.IMPORT_UNKNOWN_SERVICE,
+            line=org.line,
+        )
         for org in ref.orgs.values()
         for service in org.services or ()
         if service not in book.services

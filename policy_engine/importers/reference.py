@@ -27,7 +27,7 @@ from collections.abc import Mapping
 
 import attrs
 
-from ..errors import ErrorDetail
+from ..errors import ErrorCode, ErrorDetail
 from ..language.rules import ORGANISATION_TYPES
 from .errors import ReferenceTableError
 from .table import Column, Layout, is_ods_code, open_table
@@ -74,6 +74,11 @@ class Reference:
         return self.orgs.get(code)
 
 
+def _row_problem(file: str, line: int, message: str, value: str | None = None) -> ErrorDetail:
+    """A problem with the row on ``line`` of the reference table ``file``: ``file:line``."""
+    return ErrorDetail(file, message, value, code=ErrorCode.IMPORT_REFERENCE, line=line)
+
+
 def read_reference(path: str | os.PathLike[str]) -> Reference:
     """Read an organisation reference table (see the module docstring for its columns).
 
@@ -86,18 +91,23 @@ def read_reference(path: str | os.PathLike[str]) -> Reference:
     for row in table.rows():
         if row.is_blank() or row.cells[0].strip().startswith("#"):
             continue
-        where = f"{table.file}:{row.line}"
         code = table.cell(row, "ods_code").upper()
         if not is_ods_code(code):
-            problems.append(ErrorDetail(where, "ods_code must be an ODS code (letters and digits)", repr(code)))
+            problems.append(
+                _row_problem(table.file, row.line, "ods_code must be an ODS code (letters and digits)", repr(code))
+            )
             continue
         org_type = table.cell(row, "type").casefold().replace(" ", "_")
         if org_type not in ORGANISATION_TYPES:
-            problems.append(ErrorDetail(where, f"type must be one of {', '.join(ORGANISATION_TYPES)}", org_type))
+            problems.append(
+                _row_problem(table.file, row.line, f"type must be one of {', '.join(ORGANISATION_TYPES)}", org_type)
+            )
             continue
         icb = table.cell(row, "icb").upper() or None
         if icb is not None and (not is_ods_code(icb) or icb == code):
-            problems.append(ErrorDetail(where, "icb must be the ODS code of another organisation", repr(icb)))
+            problems.append(
+                _row_problem(table.file, row.line, "icb must be the ODS code of another organisation", repr(icb))
+            )
             continue
         services_text = table.cell(row, "services")
         services = tuple(s for s in _SPLIT.split(services_text) if s) if services_text else None
@@ -114,15 +124,20 @@ def read_reference(path: str | os.PathLike[str]) -> Reference:
         if previous is not None:
             if attrs.evolve(previous, line=row.line) != ref:
                 problems.append(
-                    ErrorDetail(where, f"{code} is listed again with different details (first at line {previous.line})")
+                    _row_problem(
+                        table.file,
+                        row.line,
+                        f"{code} is listed again with different details (first at line {previous.line})",
+                    )
                 )
             continue
         orgs[code] = ref
     for ref in orgs.values():
         if ref.icb is not None and ref.icb in orgs and orgs[ref.icb].type != "icb":
             problems.append(
-                ErrorDetail(
-                    f"{table.file}:{ref.line}",
+                _row_problem(
+                    table.file,
+                    ref.line,
                     f"icb {ref.icb} is listed with type {orgs[ref.icb].type}, not icb",
                 )
             )

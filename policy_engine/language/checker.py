@@ -28,10 +28,14 @@ STATUS = Type("status")
 
 
 class CheckError(Exception):
-    def __init__(self, message: str, pos: int) -> None:
+    """An expression does not type-check; ``unknown`` when it names something that does not exist
+    (a metric, period, fact, service, parameter, rule, function or name)."""
+
+    def __init__(self, message: str, pos: int, *, unknown: bool = False) -> None:
         super().__init__(message)
         self.message = message
         self.pos = pos
+        self.unknown = unknown
 
 
 @attrs.define
@@ -127,9 +131,13 @@ def _check_name(node: Name, ctx: CheckContext) -> Type:
         param = ctx.parameters.get(node.parts[1])
         if param is None:
             known = ", ".join(sorted(ctx.parameters)) or "none"
-            raise CheckError(f"unknown parameter {node.parts[1]!r} (the rule declares: {known})", node.pos)
+            raise CheckError(
+                f"unknown parameter {node.parts[1]!r} (the rule declares: {known})", node.pos, unknown=True
+            )
         return Type("number", param.unit)
-    raise CheckError(f"unknown name {dotted!r}: expected as_of, deadline, param.NAME or a function call", node.pos)
+    raise CheckError(
+        f"unknown name {dotted!r}: expected as_of, deadline, param.NAME or a function call", node.pos, unknown=True
+    )
 
 
 def _check_binary(node: Binary, ctx: CheckContext) -> Type:
@@ -181,26 +189,28 @@ def _arity(node: Call, n: int) -> None:
 def _check_call(node: Call, ctx: CheckContext) -> Type:
     func = node.func
     if func not in FUNCTIONS:
-        raise CheckError(f"unknown function {func!r} (known: {', '.join(sorted(FUNCTIONS))})", node.pos)
+        raise CheckError(f"unknown function {func!r} (known: {', '.join(sorted(FUNCTIONS))})", node.pos, unknown=True)
     if func in _METRIC_FUNCS:
         _arity(node, 2)
         kind, result = _METRIC_FUNCS[func]
         mname = name_arg(node.args[0], "metric")
         metric = ctx.metrics.get(mname)
         if metric is None:
-            raise CheckError(f"unknown metric {mname!r}", node.args[0].pos)
+            raise CheckError(f"unknown metric {mname!r}", node.args[0].pos, unknown=True)
         if metric.kind != kind:
             raise CheckError(f"{func}() needs a {kind} metric; {mname!r} is a {metric.kind}", node.args[0].pos)
         pname = name_arg(node.args[1], "period")
         if pname not in ctx.periods:
-            raise CheckError(f"unknown period {pname!r} (known: {', '.join(sorted(ctx.periods))})", node.args[1].pos)
+            raise CheckError(
+                f"unknown period {pname!r} (known: {', '.join(sorted(ctx.periods))})", node.args[1].pos, unknown=True
+            )
         return result(metric)
     if func in ("fact", "fact_date", "has_fact"):
         _arity(node, 1)
         fname = name_arg(node.args[0], "fact")
         fdef = ctx.facts.get(fname)
         if fdef is None:
-            raise CheckError(f"unknown fact {fname!r}", node.args[0].pos)
+            raise CheckError(f"unknown fact {fname!r}", node.args[0].pos, unknown=True)
         if func == "fact_date":
             return DATE
         if func == "has_fact":
@@ -210,7 +220,7 @@ def _check_call(node: Call, ctx: CheckContext) -> Type:
         _arity(node, 1)
         sname = name_arg(node.args[0], "service")
         if sname not in ctx.services:
-            raise CheckError(f"unknown service {sname!r}", node.args[0].pos)
+            raise CheckError(f"unknown service {sname!r}", node.args[0].pos, unknown=True)
         return BOOL
     if func == "outcome":
         _arity(node, 1)
@@ -219,7 +229,7 @@ def _check_call(node: Call, ctx: CheckContext) -> Type:
             raise CheckError("outcome() takes a rule id as a string", arg.pos)
         types = ctx.rule_types.get(arg.value)
         if types is None:
-            raise CheckError(f"unknown rule {arg.value!r}", arg.pos)
+            raise CheckError(f"unknown rule {arg.value!r}", arg.pos, unknown=True)
         missing = [t for t in ctx.applies_to if t not in types]
         if missing:
             raise CheckError(

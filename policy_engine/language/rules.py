@@ -18,6 +18,7 @@ from .statuses import (
     STATUSES,
     Branch,
     Clause,
+    Status,
     decision_table,
     decision_tree,
     negative_status,
@@ -40,6 +41,7 @@ __all__ = [
     "Rule",
     "ServiceDef",
     "Source",
+    "Status",
 ]
 
 ORGANISATION_TYPES: tuple[str, ...] = (
@@ -194,12 +196,12 @@ class Rule:
         return org_type in self.applies_to
 
     @property
-    def positive_status(self) -> str:
+    def positive_status(self) -> Status:
         """The status when the condition is true at the time the rule is judged."""
         return POSITIVE_STATUS[self.kind]
 
     @property
-    def negative_status(self) -> str:
+    def negative_status(self) -> Status:
         """The status when the condition is false at the time the rule is judged."""
         return negative_status(self.kind, self.timing)
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
-from typing import Any, Final, Literal, TypeVar
+from typing import Any, Final, Literal, TypeVar, cast
 
 import attrs
 
@@ -34,6 +34,7 @@ __all__ = [
     "Branch",
     "Clause",
     "Input",
+    "Status",
     "StatusInfo",
     "Tri",
     "decide_status",
@@ -95,7 +96,22 @@ STATUS_INFO: Final[Mapping[str, StatusInfo]] = _info(
 STATUS_ORDER: Final[tuple[str, ...]] = tuple(STATUS_INFO)
 """Statuses in report order, worst first."""
 
-STATUSES: Final[tuple[str, ...]] = (
+Status = Literal[
+    "met",
+    "met_late",
+    "not_met",
+    "due",
+    "overdue",
+    "breached",
+    "not_breached",
+    "eligible",
+    "not_eligible",
+    "unknown",
+    "not_applicable",
+]
+"""The type of a status: exactly the values of ``STATUSES`` (``tests/test_engine.py`` checks it)."""
+
+STATUSES: Final[tuple[Status, ...]] = (
     "met",
     "met_late",
     "not_met",
@@ -110,18 +126,18 @@ STATUSES: Final[tuple[str, ...]] = (
 )
 """Every status an outcome can have (see docs/rule-language.md), in their published order."""
 
-POSITIVE_STATUS: Final[Mapping[str, str]] = MappingProxyType(
+POSITIVE_STATUS: Final[Mapping[str, Status]] = MappingProxyType(
     {"target": "met", "breach": "breached", "eligibility": "eligible", "obligation": "met"}
 )
 """The status of a rule of each kind whose condition is true when it is judged."""
-NEGATIVE_STATUS: Final[Mapping[str, str]] = MappingProxyType(
+NEGATIVE_STATUS: Final[Mapping[str, Status]] = MappingProxyType(
     {"target": "not_met", "breach": "not_breached", "eligibility": "not_eligible", "obligation": "overdue"}
 )
 """The status of a rule of each kind whose condition is false when it is judged (a *standing*
 obligation is ``not_met`` instead of ``overdue``: see ``negative_status``)."""
 
 
-def negative_status(kind: str, timing: str | None) -> str:
+def negative_status(kind: str, timing: str | None) -> Status:
     """The status of a rule whose condition is false when it is judged."""
     return "not_met" if timing == "standing" else NEGATIVE_STATUS[kind]
 
@@ -142,7 +158,7 @@ class Clause:
     ``{deadline}``, ``{in_force}``, ``{done}`` (the completion date) and ``{as_of}``."""
 
     tests: tuple[tuple[Input, Tri], ...]
-    status: str
+    status: Status
     reason: str = ""
 
 
@@ -242,7 +258,7 @@ def decide_status(tree: Branch | Clause, read: Callable[[Input], Tri]) -> Clause
 
 def status_function(
     tree: Branch | Clause, readers: Mapping[Input, Callable[[C], object]], unknown: object = "unknown"
-) -> Callable[[C], str]:
+) -> Callable[[C], Status]:
     """``decide_status`` bound to one reader per input, for an evaluator that decides many
     organisations: the status of the subject passed to the function. A reader returns True,
     False or the evaluator's own ``unknown`` value."""
@@ -257,12 +273,12 @@ def status_function(
 
     root = bind(tree)
 
-    def status(subject: C) -> str:
+    def status(subject: C) -> Status:
         node: Any = root
         while not isinstance(node, str):
             read, branches = node
             node = branches[read(subject)]
-        return str(node)
+        return cast(Status, node)
 
     return status
 

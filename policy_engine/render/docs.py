@@ -40,7 +40,7 @@ def generate(
     Markdown files in ``out_dir`` that are no longer generated are removed, so the folder holds
     exactly the current reference. ``scenarios`` as for :func:`render_pages`.
     """
-    from ..data.files import write_text_atomic
+    from ..io.files import write_text_atomic
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

@@ -14,7 +14,7 @@ from typing import Any
 
 from ..audit.coverage import load_coverage
 from ..data.scenarios import scenario_index
-from ..errors import RulebookError
+from ..errors import ErrorCode, RulebookError
 from ..language.ast import Call, walk
 from ..language.checker import METRIC_FUNCTIONS, name_arg
 from ..language.rules import Rule
@@ -253,7 +253,7 @@ def _coverage_page(book: Rulebook) -> str | None:
     try:
         coverage = load_coverage(book)
     except RulebookError as exc:
-        if exc.summary == "no coverage ledger":
+        if [d.code for d in exc.details] == [ErrorCode.COVERAGE_MISSING]:
             return None
         raise
     areas = {r.id: r.area for r in book.rules}

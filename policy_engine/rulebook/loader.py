@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import graphlib
 import hashlib
+import heapq
 import math
 import os
 import re
@@ -19,13 +22,13 @@ import attrs
 import yaml
 
 from .._resources import bundled_rulebooks, policies_root
-from ..data.schemas import schema_validator
-from ..errors import ErrorDetail, ExpressionError, RulebookError
+from ..errors import ErrorCode, ErrorDetail, ExpressionError, Location, RulebookError
+from ..io.schemas import schema_validator
 from ..language.ast import Node
 from ..language.checker import BOOL, DATE, CheckContext, CheckError, check
 from ..language.months import parse_date, parse_month
 from ..language.parser import ParseError, parse
-from ..language.rules import FactDef, MetricDef, Parameter, Period, Rule, ServiceDef, Source
+from ..language.rules import FactDef, MetricDef, Parameter, Period, Rule, ServiceDef, Source, Timing
 
 __all__ = ["Rulebook", "load_rulebook", "normalise_text"]
 
@@ -78,7 +81,10 @@ class Rulebook:
         for r in self.rules:
             if r.id == rule_id:
                 return r
-        raise RulebookError("unknown rule", [ErrorDetail(self.id, "no rule with this id", rule_id)])
+        raise RulebookError(
+            "unknown rule",
+            [ErrorDetail(self.id, "no rule with this id", rule_id, code=ErrorCode.RULEBOOK_UNKNOWN_RULE)],
+        )
 
     @property
     def date_facts(self) -> frozenset[str]:
@@ -119,18 +125,23 @@ class _SafeNoAliasLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
 
-def _read_yaml(name: str, text: str) -> Any:
+def _read_yaml(name: str, text: str, code: ErrorCode = ErrorCode.RULEBOOK_PARSE) -> Any:
+    """The YAML document of the file ``name``; RulebookError (its detail coded ``code``) if it is not one."""
     try:
         return yaml.load(text, Loader=_SafeNoAliasLoader)  # noqa: S506 - SafeLoader subclass
     except RecursionError:
-        raise RulebookError("a rule file is nested too deeply", [ErrorDetail(name, "nesting too deep")]) from None
+        raise RulebookError(
+            "a rule file is nested too deeply", [ErrorDetail(name, "nesting too deep", code=code)]
+        ) from None
     except ValueError as exc:  # e.g. an unquoted impossible date such as 2025-02-30
-        raise RulebookError("a rule file holds an invalid value", [ErrorDetail(name, str(exc))]) from None
+        raise RulebookError("a rule file holds an invalid value", [ErrorDetail(name, str(exc), code=code)]) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        where = f"{name}:{mark.line + 1}:{mark.column + 1}" if mark is not None else name
+        line, column = (mark.line + 1, mark.column + 1) if mark is not None else (None, None)
         problem = getattr(exc, "problem", None) or str(exc)
-        raise RulebookError("a rule file is not valid YAML", [ErrorDetail(where, str(problem))]) from None
+        raise RulebookError(
+            "a rule file is not valid YAML", [ErrorDetail(name, str(problem), code=code, line=line, column=column)]
+        ) from None
 
 
 def _plain(value: Any) -> Any:
@@ -147,13 +158,6 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _path(file: str, parts: Any) -> str:
-    out = file
-    for p in parts:
-        out += f"[{p}]" if isinstance(p, int) else f".{p}"
-    return out
-
-
 def _validate(file: str, doc: Any, defn: str) -> list[ErrorDetail]:
     validator = schema_validator("rulebook.schema.json", definition=defn)
     out = []
@@ -161,9 +165,11 @@ def _validate(file: str, doc: Any, defn: str) -> list[ErrorDetail]:
         value = repr(err.instance)
         out.append(
             ErrorDetail(
-                _path(file, err.absolute_path),
+                file,
                 err.message if len(err.message) < 200 else err.message[:200] + "...",
                 value if len(value) < 80 else value[:77] + "...",
+                code=ErrorCode.RULEBOOK_SCHEMA,
+                location=tuple(err.absolute_path),
             )
         )
     return out
@@ -180,11 +186,20 @@ def _open_folder(name_or_path: str | os.PathLike[str]) -> tuple[Traversable, str
             return root, f"bundled:{text}"
         raise RulebookError(
             "unknown rulebook",
-            [ErrorDetail(text, f"no bundled rulebook of this name (bundled: {', '.join(bundled_rulebooks())})")],
+            [
+                ErrorDetail(
+                    text,
+                    f"no bundled rulebook of this name (bundled: {', '.join(bundled_rulebooks())})",
+                    code=ErrorCode.RULEBOOK_NOT_FOUND,
+                )
+            ],
         )
     path = Path(text)
     if not path.is_dir():
-        raise RulebookError("rulebook folder not found", [ErrorDetail(text, "expected a folder holding rulebook.yaml")])
+        raise RulebookError(
+            "rulebook folder not found",
+            [ErrorDetail(text, "expected a folder holding rulebook.yaml", code=ErrorCode.RULEBOOK_NOT_FOUND)],
+        )
     return cast(Traversable, path), str(path)
 
 
@@ -196,18 +211,81 @@ def _files(root: Traversable) -> list[tuple[str, str]]:
             if len(raw) > MAX_RULE_FILE_BYTES:
                 raise RulebookError(
                     "a rule file is too large",
-                    [ErrorDetail(entry.name, f"at most {MAX_RULE_FILE_BYTES} bytes", str(len(raw)))],
+                    [
+                        ErrorDetail(
+                            entry.name,
+                            f"at most {MAX_RULE_FILE_BYTES} bytes",
+                            str(len(raw)),
+                            code=ErrorCode.RULEBOOK_TOO_LARGE,
+                        )
+                    ],
                 )
             try:
                 out.append((entry.name, raw.decode("utf-8")))
             except UnicodeDecodeError as exc:
                 raise RulebookError(
-                    "a rule file is not UTF-8", [ErrorDetail(entry.name, f"invalid UTF-8 at byte {exc.start}")]
+                    "a rule file is not UTF-8",
+                    [ErrorDetail(entry.name, f"invalid UTF-8 at byte {exc.start}", code=ErrorCode.RULEBOOK_ENCODING)],
                 ) from None
     return out
 
 
 # --------------------------------------------------------------------------- loading
+
+_EXPRESSION_CODES = frozenset(
+    {
+        ErrorCode.EXPRESSION_PARSE,
+        ErrorCode.EXPRESSION_UNKNOWN_NAME,
+        ErrorCode.EXPRESSION_TYPE,
+        ErrorCode.EXPRESSION_SELF_REFERENCE,
+        ErrorCode.RULE_COMPLETED_ON,
+    }
+)
+"""The problems that make an ``ExpressionError`` when every problem of a rulebook is one of them
+(a misplaced ``completed_on`` among them: it is judged with the rule's expressions)."""
+
+
+@attrs.frozen
+class _RawRule:
+    """One rule as written: its file, its index in the file's ``rules`` and its area."""
+
+    file: str
+    index: int
+    doc: Mapping[str, Any]
+    area: str
+
+    @property
+    def id(self) -> Any:
+        return self.doc["id"]
+
+    def problem(
+        self, code: ErrorCode, field: Location, message: str, value: str | None = None, column: int | None = None
+    ) -> ErrorDetail:
+        """A problem with ``field`` of this rule: ``area.yaml: rules[0] (id).field``."""
+        return ErrorDetail(
+            self.file,
+            message,
+            value,
+            code=code,
+            location=("rules", self.index, *field),
+            label=self.id,
+            column=column,
+            in_file=True,
+        )
+
+
+@attrs.frozen
+class _Catalogue:
+    """Everything a rule is checked against: the catalogues, the other rules and the planning year."""
+
+    metrics: Mapping[str, MetricDef]
+    facts: Mapping[str, FactDef]
+    services: Mapping[str, ServiceDef]
+    areas: Mapping[str, str]
+    periods: Mapping[str, Period]
+    source_texts: Mapping[str, str]
+    rule_types: Mapping[str, tuple[str, ...]]
+    year: tuple[dt.date, dt.date]
 
 
 def load_rulebook(name_or_path: str | os.PathLike[str] = "nhs-2024-25") -> Rulebook:
@@ -217,11 +295,47 @@ def load_rulebook(name_or_path: str | os.PathLike[str] = "nhs-2024-25") -> Ruleb
     rule id and position.
     """
     root, location = _open_folder(name_or_path)
-    files = _files(root)
-    names = [n for n, _ in files]
-    if "rulebook.yaml" not in names:
-        raise RulebookError("not a rulebook folder", [ErrorDetail(location, "rulebook.yaml is missing")])
     digest = hashlib.sha256()
+    docs = _documents(_files(root), location, digest)
+    manifest = docs.pop("rulebook.yaml")
+    errors: list[ErrorDetail] = []
+    periods = _periods(manifest["periods"], errors)
+    source_texts = _source_texts(root, manifest["rulebook"]["sources"], digest, errors)
+    metrics, facts, services, areas, raw_rules = _catalogues(docs, errors)
+    rule_types = _rule_types(raw_rules, location, errors)
+    if errors:
+        raise RulebookError("the rulebook is inconsistent", errors)
+    meta = manifest["rulebook"]
+    year = (parse_date(meta["start"]), parse_date(meta["end"]))
+    catalogue = _Catalogue(metrics, facts, services, areas, periods, source_texts, rule_types, year)
+    rules = _build_rules(raw_rules, catalogue)
+    return Rulebook(
+        id=meta["id"],
+        title=meta["title"],
+        version=meta["version"],
+        start=year[0],
+        end=year[1],
+        sources=tuple(meta["sources"]),
+        periods=MappingProxyType(periods),
+        metrics=MappingProxyType(metrics),
+        facts=MappingProxyType(facts),
+        services=MappingProxyType(services),
+        areas=MappingProxyType(areas),
+        rules=_order(rules),
+        digest=digest.hexdigest(),
+        location=location,
+        source_texts=MappingProxyType(source_texts),
+    )
+
+
+def _documents(files: list[tuple[str, str]], location: str, digest: Any) -> dict[str, Any]:
+    """Every rule file's document (``rulebook.yaml`` included; not ``coverage.yaml``), each checked
+    against the rulebook schema; every file, the ledger included, goes into ``digest``."""
+    if "rulebook.yaml" not in (name for name, _ in files):
+        raise RulebookError(
+            "not a rulebook folder",
+            [ErrorDetail(location, "rulebook.yaml is missing", code=ErrorCode.RULEBOOK_NOT_FOUND)],
+        )
     errors: list[ErrorDetail] = []
     docs: dict[str, Any] = {}
     for name, text in files:
@@ -233,177 +347,166 @@ def load_rulebook(name_or_path: str | os.PathLike[str] = "nhs-2024-25") -> Ruleb
         docs[name] = doc
     if errors:
         raise RulebookError("rule files do not match the rulebook schema", errors)
+    return docs
 
-    manifest_doc = docs.pop("rulebook.yaml")
-    manifest, periods_doc = manifest_doc["rulebook"], manifest_doc["periods"]
+
+def _periods(doc: Mapping[str, Any], errors: list[ErrorDetail]) -> dict[str, Period]:
     periods: dict[str, Period] = {}
-    for pname, p in periods_doc.items():
+    for pname, p in doc.items():
         start, end = parse_month(p["start"]), parse_month(p["end"])
         if end < start:
             errors.append(
-                ErrorDetail(f"rulebook.yaml.periods.{pname}", "end is before start", f"{p['start']}..{p['end']}")
+                ErrorDetail(
+                    "rulebook.yaml",
+                    "end is before start",
+                    f"{p['start']}..{p['end']}",
+                    code=ErrorCode.RULEBOOK_INCONSISTENT,
+                    location=("periods", pname),
+                )
             )
         periods[pname] = Period(pname, start, end)
+    return periods
+
+
+def _source_texts(root: Traversable, names: list[str], digest: Any, errors: list[ErrorDetail]) -> dict[str, str]:
+    """The text of each source document in ``sources/`` (whitespace normalised), into ``digest``."""
     sources_dir = root / "sources"
     source_texts: dict[str, str] = {}
-    for doc_name in manifest["sources"]:
+    for doc_name in names:
         entry = sources_dir / doc_name
         if not entry.is_file():
             errors.append(
-                ErrorDetail("rulebook.yaml.rulebook.sources", "source document not found in sources/", doc_name)
+                ErrorDetail(
+                    "rulebook.yaml",
+                    "source document not found in sources/",
+                    doc_name,
+                    code=ErrorCode.RULEBOOK_SOURCE,
+                    location=("rulebook", "sources"),
+                )
             )
             continue
         raw = entry.read_bytes()
         digest.update(b"source:" + doc_name.encode() + b"\0" + raw + b"\0")
         source_texts[doc_name] = normalise_text(raw.decode("utf-8"))
+    return source_texts
 
+
+def _catalogues(
+    docs: Mapping[str, Any], errors: list[ErrorDetail]
+) -> tuple[dict[str, MetricDef], dict[str, FactDef], dict[str, ServiceDef], dict[str, str], list[_RawRule]]:
+    """The metrics, facts, services and areas the area files declare, and their rules as written."""
     metrics: dict[str, MetricDef] = {}
     facts: dict[str, FactDef] = {}
     services: dict[str, ServiceDef] = {}
     areas: dict[str, str] = {}
-    raw_rules: list[tuple[str, int, dict[str, Any], str]] = []
+    raw_rules: list[_RawRule] = []
+
+    def problem(code: ErrorCode, fname: str, location: Location, message: str, value: str | None = None) -> ErrorDetail:
+        return ErrorDetail(fname, message, value, code=code, location=location)
+
+    duplicate, inconsistent = ErrorCode.RULEBOOK_DUPLICATE, ErrorCode.RULEBOOK_INCONSISTENT
+
     for fname, doc in docs.items():
         area = doc["area"]
         if area != fname.rsplit(".", 1)[0]:
-            errors.append(ErrorDetail(f"{fname}.area", "must equal the file name without .yaml", area))
+            errors.append(problem(inconsistent, fname, ("area",), "must equal the file name without .yaml", area))
         areas[area] = doc["title"]
         for mname, m in (doc.get("metrics") or {}).items():
             if mname in metrics:
                 errors.append(
-                    ErrorDetail(f"{fname}.metrics.{mname}", f"already declared in {metrics[mname].area}.yaml")
+                    problem(duplicate, fname, ("metrics", mname), f"already declared in {metrics[mname].area}.yaml")
                 )
                 continue
             unit = "percent" if m["kind"] == "proportion" else m["unit"]
             if m["kind"] == "proportion" and m["unit"] != "percent":
-                errors.append(ErrorDetail(f"{fname}.metrics.{mname}.unit", "a proportion's unit is percent", m["unit"]))
+                errors.append(
+                    problem(
+                        inconsistent, fname, ("metrics", mname, "unit"), "a proportion's unit is percent", m["unit"]
+                    )
+                )
             metrics[mname] = MetricDef(mname, m["kind"], unit, m["description"], area, m["label"])
         for fact_name, f in (doc.get("facts") or {}).items():
             if fact_name in facts:
                 errors.append(
-                    ErrorDetail(f"{fname}.facts.{fact_name}", f"already declared in {facts[fact_name].area}.yaml")
+                    problem(duplicate, fname, ("facts", fact_name), f"already declared in {facts[fact_name].area}.yaml")
                 )
                 continue
             facts[fact_name] = FactDef(fact_name, f["type"], f["description"], area, f.get("unit"), f["label"])
         for sname, svc in (doc.get("services") or {}).items():
             if sname in services:
-                errors.append(ErrorDetail(f"{fname}.services.{sname}", "already declared in another file"))
+                errors.append(problem(duplicate, fname, ("services", sname), "already declared in another file"))
                 continue
             services[sname] = ServiceDef(sname, svc["description"], area, svc["label"])
-        for i, r in enumerate(doc["rules"]):
-            raw_rules.append((fname, i, r, area))
+        raw_rules.extend(_RawRule(fname, i, r, area) for i, r in enumerate(doc["rules"]))
+    return metrics, facts, services, areas, raw_rules
 
+
+def _rule_types(raw_rules: list[_RawRule], location: str, errors: list[ErrorDetail]) -> dict[str, tuple[str, ...]]:
+    """Each rule id with the organisation types it applies to; a repeated id or too many rules is a problem."""
     rule_types: dict[str, tuple[str, ...]] = {}
-    for fname, i, r, _ in raw_rules:
-        if r["id"] in rule_types:
-            errors.append(ErrorDetail(f"{fname}.rules[{i}].id", "duplicate rule id", r["id"]))
-        rule_types[r["id"]] = tuple(r["applies_to"])
+    for raw in raw_rules:
+        if raw.id in rule_types:
+            errors.append(
+                ErrorDetail(
+                    raw.file,
+                    "duplicate rule id",
+                    raw.id,
+                    code=ErrorCode.RULEBOOK_DUPLICATE,
+                    location=("rules", raw.index, "id"),
+                )
+            )
+        rule_types[raw.id] = tuple(raw.doc["applies_to"])
     if len(raw_rules) > MAX_RULES:
-        errors.append(ErrorDetail(location, f"at most {MAX_RULES} rules are supported", str(len(raw_rules))))
-    if errors:
-        raise RulebookError("the rulebook is inconsistent", errors)
-
-    book_start, book_end = parse_date(manifest["start"]), parse_date(manifest["end"])
-    rules: dict[str, Rule] = {}
-    for fname, i, r, area in raw_rules:
-        rule = _build_rule(
-            fname,
-            i,
-            r,
-            area,
-            metrics,
-            facts,
-            services,
-            periods,
-            rule_types,
-            source_texts,
-            (book_start, book_end),
-            errors,
+        errors.append(
+            ErrorDetail(
+                location,
+                f"at most {MAX_RULES} rules are supported",
+                str(len(raw_rules)),
+                code=ErrorCode.RULEBOOK_TOO_LARGE,
+            )
         )
+    return rule_types
+
+
+def _build_rules(raw_rules: list[_RawRule], catalogue: _Catalogue) -> dict[str, Rule]:
+    """Every rule checked and built; RulebookError (ExpressionError if only expressions are wrong)
+    listing the problems of all of them."""
+    errors: list[ErrorDetail] = []
+    rules: dict[str, Rule] = {}
+    for raw in raw_rules:
+        rule = _build_rule(raw, catalogue, errors)
         if rule is not None:
             rules[rule.id] = rule
     if errors:
-        if all(
-            " at column " in e.path or e.path.endswith((".condition", ".applicable_if", ".completed_on"))
-            for e in errors
-        ):
+        if all(e.code in _EXPRESSION_CODES for e in errors):
             raise ExpressionError("rule expressions do not parse or type-check", errors)
         raise RulebookError("the rulebook has invalid rules", errors)
-    ordered = _order(rules)
-    return Rulebook(
-        id=manifest["id"],
-        title=manifest["title"],
-        version=manifest["version"],
-        start=book_start,
-        end=book_end,
-        sources=tuple(manifest["sources"]),
-        periods=MappingProxyType(periods),
-        metrics=MappingProxyType(metrics),
-        facts=MappingProxyType(facts),
-        services=MappingProxyType(services),
-        areas=MappingProxyType(areas),
-        rules=ordered,
-        digest=digest.hexdigest(),
-        location=location,
-        source_texts=MappingProxyType(source_texts),
-    )
+    return rules
 
 
-def _expr(
-    fname: str, rid: str, i: int, field: str, text: str, ctx: CheckContext, expect: Any, errors: list[ErrorDetail]
-) -> Node | None:
-    where = f"{fname}: rules[{i}] ({rid}).{field}"
-    try:
-        node = parse(text)
-        typ = check(node, ctx)
-    except ParseError as exc:
-        errors.append(ErrorDetail(f"{where} at column {exc.pos + 1}", exc.message, _caret(text, exc.pos)))
-        return None
-    except CheckError as exc:
-        errors.append(ErrorDetail(f"{where} at column {exc.pos + 1}", exc.message, _caret(text, exc.pos)))
-        return None
-    if typ != expect:
-        errors.append(ErrorDetail(where, f"must be a {expect.kind} expression, but it is {typ}", text))
-        return None
-    return node
+@attrs.frozen
+class _Schedule:
+    """When a rule is judged: its deadline, its timing and the date a standing obligation is in force from."""
+
+    deadline: dt.date | None
+    timing: Timing | None
+    in_force: dt.date | None
 
 
-def _caret(text: str, pos: int) -> str:
-    lo = max(0, pos - 30)
-    return f"...{text[lo:pos]} >>> {text[pos : pos + 30]}" if lo else f"{text[:pos]} >>> {text[pos : pos + 30]}"
-
-
-def _build_rule(
-    fname: str,
-    i: int,
-    r: dict[str, Any],
-    area: str,
-    metrics: Mapping[str, MetricDef],
-    facts: Mapping[str, FactDef],
-    services: Mapping[str, ServiceDef],
-    periods: Mapping[str, Period],
-    rule_types: Mapping[str, tuple[str, ...]],
-    source_texts: Mapping[str, str],
-    year: tuple[dt.date, dt.date],
-    errors: list[ErrorDetail],
-) -> Rule | None:
-    rid = r["id"]
-    before = len(errors)
-    where = f"{fname}: rules[{i}] ({rid})"
-    params = {
-        n: Parameter(n, Fraction(Decimal(str(p["value"]))), p["unit"], p.get("wording"))
-        for n, p in (r.get("parameters") or {}).items()
-    }
+def _schedule(raw: _RawRule, year: tuple[dt.date, dt.date], errors: list[ErrorDetail]) -> _Schedule:
+    r = raw.doc
     deadline = None
     if "deadline" in r:
         try:
             deadline = parse_date(r["deadline"])
         except ValueError as exc:
-            errors.append(ErrorDetail(f"{where}.deadline", str(exc), r["deadline"]))
+            errors.append(raw.problem(ErrorCode.RULE_DEADLINE, ("deadline",), str(exc), r["deadline"]))
     timing, in_force = r.get("timing"), None
     if deadline is not None and not (year[0] <= deadline <= year[1]):
         errors.append(
-            ErrorDetail(
-                f"{where}.deadline",
+            raw.problem(
+                ErrorCode.RULE_DEADLINE,
+                ("deadline",),
                 f"outside the planning year {year[0]}..{year[1]}: a rule of this rulebook is judged by the year's end",
                 r["deadline"],
             )
@@ -411,18 +514,24 @@ def _build_rule(
     if r["kind"] != "obligation":
         if timing is not None:
             errors.append(
-                ErrorDetail(
-                    f"{where}.timing",
+                raw.problem(
+                    ErrorCode.RULE_TIMING,
+                    ("timing",),
                     "only obligations have a timing (other kinds are judged after their deadline)",
                     timing,
                 )
             )
     elif timing == "dated" and "deadline" not in r:
-        errors.append(ErrorDetail(f"{where}.timing", "a dated obligation needs the deadline the text gives", timing))
+        errors.append(
+            raw.problem(
+                ErrorCode.RULE_TIMING, ("timing",), "a dated obligation needs the deadline the text gives", timing
+            )
+        )
     elif timing in ("standing", "within_year") and "deadline" in r:
         errors.append(
-            ErrorDetail(
-                f"{where}.deadline",
+            raw.problem(
+                ErrorCode.RULE_DEADLINE,
+                ("deadline",),
                 f"a {timing} obligation has no deadline of its own (use timing: dated for a date the text gives)",
                 r["deadline"],
             )
@@ -432,111 +541,236 @@ def _build_rule(
     elif timing == "standing":
         in_force = year[0]
     if "completed_on" in r and timing == "standing":
-        errors.append(ErrorDetail(f"{where}.completed_on", "a standing obligation has no completion date", timing))
-    period = None
-    if "period" in r:
-        period = periods.get(r["period"])
-        if period is None:
-            errors.append(ErrorDetail(f"{where}.period", "unknown period", r["period"]))
-    applies_to = tuple(r["applies_to"])
+        errors.append(
+            raw.problem(
+                ErrorCode.RULE_COMPLETED_ON, ("completed_on",), "a standing obligation has no completion date", timing
+            )
+        )
+    return _Schedule(deadline, timing, in_force)
+
+
+@attrs.frozen
+class _Expressions:
+    """A rule's checked expressions, the rules they read and whether the condition ranks."""
+
+    condition: Node | None
+    applicable_if: Node | None
+    completed_on: Node | None
+    depends_on: frozenset[str]
+    rank_calls: int
+
+
+def _expressions(
+    raw: _RawRule, catalogue: _Catalogue, params: Mapping[str, Parameter], has_deadline: bool, errors: list[ErrorDetail]
+) -> _Expressions:
+    r = raw.doc
     ctx = CheckContext(
-        metrics, facts, frozenset(services), periods, params, rule_types, applies_to, has_deadline=deadline is not None
+        catalogue.metrics,
+        catalogue.facts,
+        frozenset(catalogue.services),
+        catalogue.periods,
+        params,
+        catalogue.rule_types,
+        tuple(r["applies_to"]),
+        has_deadline=has_deadline,
     )
-    condition = _expr(fname, rid, i, "condition", r["condition"], ctx, BOOL, errors)
+    condition = _expr(raw, "condition", ctx, BOOL, errors)
     guard_ctx = attrs.evolve(ctx, allow_rank=False, depends_on=set(), rank_calls=0)
     guard = None
     if "applicable_if" in r:
-        guard = _expr(fname, rid, i, "applicable_if", r["applicable_if"], guard_ctx, BOOL, errors)
+        guard = _expr(raw, "applicable_if", guard_ctx, BOOL, errors)
     completed = None
     if "completed_on" in r:
         if r["kind"] != "obligation":
-            errors.append(ErrorDetail(f"{where}.completed_on", "only obligations have completed_on", r["kind"]))
+            errors.append(
+                raw.problem(
+                    ErrorCode.RULE_COMPLETED_ON, ("completed_on",), "only obligations have completed_on", r["kind"]
+                )
+            )
         done_ctx = attrs.evolve(ctx, allow_rank=False, depends_on=set(), rank_calls=0)
-        completed = _expr(fname, rid, i, "completed_on", r["completed_on"], done_ctx, DATE, errors)
+        completed = _expr(raw, "completed_on", done_ctx, DATE, errors)
         guard_ctx.depends_on |= done_ctx.depends_on
-    if rid in ctx.depends_on | guard_ctx.depends_on:
-        errors.append(ErrorDetail(f"{where}.condition", "a rule cannot read its own outcome", rid))
-    src = r["source"]
-    doc_text = source_texts.get(src["document"])
-    if doc_text is None:
-        errors.append(ErrorDetail(f"{where}.source.document", "not one of the rulebook's sources", src["document"]))
-    elif normalise_text(src["quote"]) not in doc_text:
+    depends_on = frozenset(ctx.depends_on | guard_ctx.depends_on)
+    if raw.id in depends_on:
         errors.append(
-            ErrorDetail(f"{where}.source.quote", f"not found verbatim in {src['document']}", src["quote"][:80])
-        )
-    confidence = r.get("confidence", "quoted")
-    if confidence != "quoted" and src["document"] != "national-objectives-2024-25.md":
-        errors.append(
-            ErrorDetail(
-                f"{where}.confidence", f"{confidence} rules cite the national objectives table", src["document"]
+            raw.problem(
+                ErrorCode.EXPRESSION_SELF_REFERENCE, ("condition",), "a rule cannot read its own outcome", raw.id
             )
         )
-    if condition is not None and ctx.rank_calls and "cohort" not in r:
+    return _Expressions(condition, guard, completed, depends_on, ctx.rank_calls)
+
+
+def _expr(raw: _RawRule, field: str, ctx: CheckContext, expect: Any, errors: list[ErrorDetail]) -> Node | None:
+    text = raw.doc[field]
+    try:
+        node = parse(text)
+        typ = check(node, ctx)
+    except ParseError as exc:
         errors.append(
-            ErrorDetail(f"{where}.cohort", "a rule that uses rank() must say which cohort it ranks within", "missing")
+            raw.problem(ErrorCode.EXPRESSION_PARSE, (field,), exc.message, _caret(text, exc.pos), column=exc.pos + 1)
         )
-    elif not ctx.rank_calls and "cohort" in r:
-        errors.append(ErrorDetail(f"{where}.cohort", "only rules that use rank() have a cohort", r["cohort"]))
-    if len(errors) > before or condition is None:
         return None
+    except CheckError as exc:
+        code = ErrorCode.EXPRESSION_UNKNOWN_NAME if exc.unknown else ErrorCode.EXPRESSION_TYPE
+        errors.append(raw.problem(code, (field,), exc.message, _caret(text, exc.pos), column=exc.pos + 1))
+        return None
+    if typ != expect:
+        errors.append(
+            raw.problem(
+                ErrorCode.EXPRESSION_TYPE, (field,), f"must be a {expect.kind} expression, but it is {typ}", text
+            )
+        )
+        return None
+    return node
+
+
+def _caret(text: str, pos: int) -> str:
+    lo = max(0, pos - 30)
+    return f"...{text[lo:pos]} >>> {text[pos : pos + 30]}" if lo else f"{text[:pos]} >>> {text[pos : pos + 30]}"
+
+
+def _check_citation(raw: _RawRule, source_texts: Mapping[str, str], errors: list[ErrorDetail]) -> None:
+    """The rule's source is one of the rulebook's, its quote is found there verbatim, and a rule
+    that is not quoted cites the national objectives table."""
+    src = raw.doc["source"]
+    doc_text = source_texts.get(src["document"])
+    if doc_text is None:
+        errors.append(
+            raw.problem(
+                ErrorCode.RULE_SOURCE, ("source", "document"), "not one of the rulebook's sources", src["document"]
+            )
+        )
+    elif normalise_text(src["quote"]) not in doc_text:
+        errors.append(
+            raw.problem(
+                ErrorCode.RULE_SOURCE,
+                ("source", "quote"),
+                f"not found verbatim in {src['document']}",
+                src["quote"][:80],
+            )
+        )
+    confidence = raw.doc.get("confidence", "quoted")
+    if confidence != "quoted" and src["document"] != "national-objectives-2024-25.md":
+        errors.append(
+            raw.problem(
+                ErrorCode.RULE_SOURCE,
+                ("confidence",),
+                f"{confidence} rules cite the national objectives table",
+                src["document"],
+            )
+        )
+
+
+def _check_cohort(raw: _RawRule, exprs: _Expressions, errors: list[ErrorDetail]) -> None:
+    """A rule that ranks says which cohort it ranks within; only such a rule has a cohort."""
+    if exprs.condition is not None and exprs.rank_calls and "cohort" not in raw.doc:
+        errors.append(
+            raw.problem(
+                ErrorCode.RULE_COHORT,
+                ("cohort",),
+                "a rule that uses rank() must say which cohort it ranks within",
+                "missing",
+            )
+        )
+    elif not exprs.rank_calls and "cohort" in raw.doc:
+        errors.append(
+            raw.problem(
+                ErrorCode.RULE_COHORT, ("cohort",), "only rules that use rank() have a cohort", raw.doc["cohort"]
+            )
+        )
+
+
+def _build_rule(raw: _RawRule, catalogue: _Catalogue, errors: list[ErrorDetail]) -> Rule | None:
+    """The rule, checked against the catalogue; None (its problems added to ``errors``) if it has any."""
+    r = raw.doc
+    before = len(errors)
+    params = {
+        n: Parameter(n, Fraction(Decimal(str(p["value"]))), p["unit"], p.get("wording"))
+        for n, p in (r.get("parameters") or {}).items()
+    }
+    schedule = _schedule(raw, catalogue.year, errors)
+    period = None
+    if "period" in r:
+        period = catalogue.periods.get(r["period"])
+        if period is None:
+            errors.append(raw.problem(ErrorCode.RULE_PERIOD, ("period",), "unknown period", r["period"]))
+    exprs = _expressions(raw, catalogue, params, schedule.deadline is not None, errors)
+    _check_citation(raw, catalogue.source_texts, errors)
+    _check_cohort(raw, exprs, errors)
+    if len(errors) > before or exprs.condition is None:
+        return None
+    src = r["source"]
     return Rule(
-        id=rid,
+        id=raw.id,
         title=r["title"],
         kind=r["kind"],
-        area=area,
-        applies_to=applies_to,
+        area=raw.area,
+        applies_to=tuple(r["applies_to"]),
         condition_text=r["condition"],
-        condition=condition,
+        condition=exprs.condition,
         source=Source(src["document"], src["section"], src["quote"]),
-        file=fname,
+        file=raw.file,
         parameters=params,
         applicable_if_text=r.get("applicable_if"),
-        applicable_if=guard,
+        applicable_if=exprs.applicable_if,
         completed_on_text=r.get("completed_on"),
-        completed_on=completed,
+        completed_on=exprs.completed_on,
         period=period,
-        deadline=deadline,
-        timing=timing,
-        in_force=in_force,
+        deadline=schedule.deadline,
+        timing=schedule.timing,
+        in_force=schedule.in_force,
         objective=r.get("objective"),
-        confidence=confidence,
+        confidence=r.get("confidence", "quoted"),
         assumptions=tuple(r.get("assumptions") or ()),
-        depends_on=tuple(sorted(ctx.depends_on | guard_ctx.depends_on)),
-        uses_rank=ctx.rank_calls > 0,
+        depends_on=tuple(sorted(exprs.depends_on)),
+        uses_rank=exprs.rank_calls > 0,
         cohort=r.get("cohort"),
     )
 
 
-def _order(rules: Mapping[str, Rule]) -> tuple[Rule, ...]:
-    """Topological order (ties by id) with strata; a cycle is an error naming it."""
-    indegree = {rid: len(r.depends_on) for rid, r in rules.items()}
-    users: dict[str, list[str]] = {rid: [] for rid in rules}
-    for rid, r in rules.items():
-        for dep in r.depends_on:
-            users[dep].append(rid)
-    ready = sorted(rid for rid, n in indegree.items() if n == 0)
-    out: list[Rule] = []
-    strata: dict[str, int] = {}
-    import heapq
+# --------------------------------------------------------------------------- order
 
-    heapq.heapify(ready)
-    while ready:
-        rid = heapq.heappop(ready)
-        rule = rules[rid]
-        stratum = max((strata[d] for d in rule.depends_on), default=0) + (1 if rule.uses_rank else 0)
-        strata[rid] = stratum
-        out.append(attrs.evolve(rule, stratum=stratum))
-        for user in users[rid]:
-            indegree[user] -= 1
-            if indegree[user] == 0:
-                heapq.heappush(ready, user)
-    if len(out) != len(rules):
-        cycle = _find_cycle({rid: r.depends_on for rid, r in rules.items() if rid not in strata})
+
+def _order(rules: Mapping[str, Rule]) -> tuple[Rule, ...]:
+    """Dependency order, the ready rule with the smallest id first, each with its stratum (one more
+    than its dependencies' for a rule that ranks); a cycle is an error naming it.
+
+    graphlib says which rules are ready; a heap picks the smallest of them each time, which makes
+    the order the same on every run (graphlib alone gives its ready rules in insertion order).
+    """
+    graph = {rid: r.depends_on for rid, r in rules.items()}
+    sorter = graphlib.TopologicalSorter(graph)
+    try:
+        sorter.prepare()
+    except graphlib.CycleError:
+        cycle = _find_cycle(_blocked(graph))
         raise RulebookError(
             "rules depend on each other in a cycle, so no fixpoint exists",
-            [ErrorDetail(rules[cycle[0]].file, "cycle: " + " -> ".join(cycle), cycle[0])],
-        )
+            [ErrorDetail(rules[cycle[0]].file, "cycle: " + " -> ".join(cycle), cycle[0], code=ErrorCode.RULE_CYCLE)],
+        ) from None
+    ready: list[str] = []
+    out: list[Rule] = []
+    strata: dict[str, int] = {}
+    while sorter.is_active():
+        for rid in sorter.get_ready():
+            heapq.heappush(ready, rid)
+        rid = heapq.heappop(ready)
+        rule = rules[rid]
+        strata[rid] = max((strata[d] for d in rule.depends_on), default=0) + (1 if rule.uses_rank else 0)
+        out.append(attrs.evolve(rule, stratum=strata[rid]))
+        sorter.done(rid)
     return tuple(out)
+
+
+def _blocked(graph: Mapping[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
+    """The rules that no order reaches: those on a cycle or depending on one."""
+    left = dict(graph)
+    while True:
+        free = [rid for rid, deps in left.items() if not any(d in left for d in deps)]
+        if not free:
+            return left
+        for rid in free:
+            del left[rid]
 
 
 def _find_cycle(graph: Mapping[str, tuple[str, ...]]) -> list[str]:
@@ -549,3 +783,9 @@ def _find_cycle(graph: Mapping[str, tuple[str, ...]]) -> list[str]:
         path.append(node)
         node = min(d for d in graph[node] if d in graph)
     return [*path[seen[node] :], node]
+
+
+@functools.cache
+def default_rulebook() -> Rulebook:
+    """The bundled ``nhs-2024-25`` rulebook, loaded once per process."""
+    return load_rulebook("nhs-2024-25")

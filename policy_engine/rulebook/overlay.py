@@ -10,8 +10,8 @@ from pathlib import Path
 
 import attrs
 
-from ..data.schemas import schema_validator
-from ..errors import ErrorDetail, RulebookError
+from ..errors import ErrorCode, ErrorDetail, RulebookError
+from ..io.schemas import schema_validator
 from ..language.numbers import format_number
 from ..language.rules import Rule
 from .loader import Rulebook, _plain, _read_yaml
@@ -36,16 +36,19 @@ def load_overlay(path: str | os.PathLike[str]) -> Overlay:
     try:
         raw = p.read_bytes()
     except OSError as exc:
-        raise RulebookError("cannot read the overlay", [ErrorDetail(str(p), exc.strerror or str(exc))]) from None
+        raise RulebookError(
+            "cannot read the overlay", [ErrorDetail(str(p), exc.strerror or str(exc), code=ErrorCode.OVERLAY_READ)]
+        ) from None
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise RulebookError("the overlay is not UTF-8", [ErrorDetail(str(p), f"invalid byte at {exc.start}")]) from None
-    doc = _plain(_read_yaml(p.name, text))
+        raise RulebookError(
+            "the overlay is not UTF-8",
+            [ErrorDetail(str(p), f"invalid byte at {exc.start}", code=ErrorCode.OVERLAY_ENCODING)],
+        ) from None
+    doc = _plain(_read_yaml(p.name, text, ErrorCode.OVERLAY_PARSE))
     errors = [
-        ErrorDetail(
-            p.name + "".join(f"[{x}]" if isinstance(x, int) else f".{x}" for x in e.absolute_path), e.message[:200]
-        )
+        ErrorDetail(p.name, e.message[:200], code=ErrorCode.OVERLAY_SCHEMA, location=tuple(e.absolute_path))
         for e in schema_validator("overlay.schema.json").iter_errors(doc)
     ]
     if errors:
@@ -67,13 +70,24 @@ def apply_overlay(book: Rulebook, overlay: Overlay | str | os.PathLike[str]) -> 
     ov = overlay if isinstance(overlay, Overlay) else load_overlay(overlay)
     errors: list[ErrorDetail] = []
     if ov.rulebook != book.id:
-        errors.append(ErrorDetail(f"overlay {ov.id}", f"is for rulebook {ov.rulebook}, not {book.id}"))
+        errors.append(
+            ErrorDetail(
+                f"overlay {ov.id}", f"is for rulebook {ov.rulebook}, not {book.id}", code=ErrorCode.OVERLAY_RULEBOOK
+            )
+        )
     by_id = {r.id: r for r in book.rules}
     new_rules: dict[str, Rule] = {}
     for rid, params in ov.parameters.items():
         rule = by_id.get(rid)
         if rule is None:
-            errors.append(ErrorDetail(f"overlay {ov.id}.parameters.{rid}", "no such rule"))
+            errors.append(
+                ErrorDetail(
+                    f"overlay {ov.id}",
+                    "no such rule",
+                    code=ErrorCode.OVERLAY_UNKNOWN_RULE,
+                    location=("parameters", rid),
+                )
+            )
             continue
         changed = dict(rule.parameters)
         for name, (value, unit, reason) in params.items():
@@ -82,16 +96,21 @@ def apply_overlay(book: Rulebook, overlay: Overlay | str | os.PathLike[str]) -> 
                 known = ", ".join(sorted(rule.parameters)) or "none"
                 errors.append(
                     ErrorDetail(
-                        f"overlay {ov.id}.parameters.{rid}.{name}", f"the rule has no such parameter (it has: {known})"
+                        f"overlay {ov.id}",
+                        f"the rule has no such parameter (it has: {known})",
+                        code=ErrorCode.OVERLAY_UNKNOWN_PARAMETER,
+                        location=("parameters", rid, name),
                     )
                 )
                 continue
             if unit is not None and unit != current.unit:
                 errors.append(
                     ErrorDetail(
-                        f"overlay {ov.id}.parameters.{rid}.{name}.unit",
+                        f"overlay {ov.id}",
                         f"an overlay cannot change the unit ({current.unit})",
                         unit,
+                        code=ErrorCode.OVERLAY_UNIT,
+                        location=("parameters", rid, name, "unit"),
                     )
                 )
                 continue

@@ -29,9 +29,9 @@ STATUS_DTYPE = columnar.STATUS_ENUM
 def _default_book(rulebook: Rulebook | None) -> Rulebook:
     if rulebook is not None:
         return rulebook
-    from ..evaluation.engine import _default_rulebook
+    from ..rulebook.loader import default_rulebook
 
-    return _default_rulebook()
+    return default_rulebook()
 
 
 @attrs.frozen

@@ -10,8 +10,8 @@ from typing import Any
 
 import attrs
 
-from ..data.files import atomic_write
 from ..errors import ErrorDetail, StateError
+from ..io.files import atomic_write
 from ..rulebook.loader import Rulebook
 from .chunking import _check_apart, _state_chunks
 from .columns import _default_book
@@ -59,7 +59,7 @@ def evaluate_table(
     takes several times the memory of Parquet's typed columns.
 
     The destination appears only if every row was valid and evaluated (it is written to a
-    temporary file beside it and renamed at the end: ``data.files.atomic_write``); otherwise
+    temporary file beside it and renamed at the end: ``io.files.atomic_write``); otherwise
     StateError names the bad cells (PolicyError names a destination that cannot be written)."""
     book = _default_book(rulebook)
     out_fmt = table_format(destination)

@@ -27,10 +27,10 @@ from typing import Any
 
 import attrs
 
-from ..errors import ErrorDetail, RulebookError
+from ..errors import ErrorCode, ErrorDetail, RulebookError
 from ..language.ast import Binary, Bool, Call
 from ..language.months import format_month, month_end
-from ..language.rules import POSITIVE_STATUS, Rule
+from ..language.rules import POSITIVE_STATUS, Rule, Status
 from ..language.shape import Comparison, catalogue_name
 from ..rulebook.loader import Rulebook, load_rulebook
 
@@ -209,6 +209,7 @@ def rule_thresholds(rule_id: str, rulebook: Rulebook | None = None) -> tuple[Thr
                     "expected a condition F(metric, period) OP param.NAME or fact(name) OP param.NAME "
                     "(or an 'and' of them)",
                     rule.condition_text,
+                    code=ErrorCode.RULE_NO_THRESHOLD,
                 )
             ],
         )
@@ -382,19 +383,19 @@ def boundary_state(
     return {"as_of": as_of.isoformat(), "organisations": [org]}
 
 
-def positive_status(kind: str) -> str:
+def positive_status(kind: str) -> Status:
     """The status a rule of this kind gives when its condition is true (``met``, ``eligible``...)."""
     return POSITIVE_STATUS[kind]
 
 
-def negative_status(rule: Rule, as_of: dt.date) -> str:
+def negative_status(rule: Rule, as_of: dt.date) -> Status:
     """The status a rule gives when its condition is false at ``as_of`` (after any deadline)."""
     if rule.kind == "obligation" and not rule.judged_on(as_of):
         return "due"
     return rule.negative_status
 
 
-def expected_status(threshold: Threshold, offset: int, rulebook: Rulebook | None = None) -> str:
+def expected_status(threshold: Threshold, offset: int, rulebook: Rulebook | None = None) -> Status:
     """The status ``threshold.rule_id`` must give ``boundary_state(threshold, offset)``."""
     book = _book(rulebook)
     rule = book.rule(threshold.rule_id)

@@ -29,6 +29,7 @@ import pytest
 
 if TYPE_CHECKING:  # imported where they are used (see the module's docstring)
     from ..data.state import State
+    from ..engine import Backend
     from ..evaluation.outcomes import Evaluation
     from ..rulebook.loader import Rulebook
     from .scenarios import Scenario
@@ -43,7 +44,7 @@ class Evaluator(Protocol):
     """The type of the ``policy_evaluate`` fixture."""
 
     def __call__(
-        self, state: State | Mapping[str, Any], *, as_of: str | None = None, backend: str = "auto"
+        self, state: State | Mapping[str, Any], *, as_of: str | None = None, backend: Backend | str = "auto"
     ) -> Evaluation: ...
 
 
@@ -94,9 +95,11 @@ def policy_evaluate(policy_rulebook: Rulebook) -> Evaluator:
     """``policy_evaluate(state, *, as_of=None, backend="auto") -> Evaluation`` on ``policy_rulebook``.
 
     Session-scoped (it holds no state), so it can be used in Hypothesis ``@given`` tests."""
-    from ..evaluation.engine import evaluate
+    from ..engine import evaluate
 
-    def run(state: State | Mapping[str, Any], *, as_of: str | None = None, backend: str = "auto") -> Evaluation:
+    def run(
+        state: State | Mapping[str, Any], *, as_of: str | None = None, backend: Backend | str = "auto"
+    ) -> Evaluation:
         return evaluate(state, policy_rulebook, as_of=as_of, backend=backend)
 
     return run
@@ -128,8 +131,8 @@ class PolicyScenarioFile(pytest.File):
     """A ``test_*.policy.yaml`` file: one item per scenario and backend."""
 
     def collect(self) -> Iterator[PolicyScenarioItem]:
+        from ..engine import available_backends
         from ..errors import PolicyError
-        from ..evaluation.engine import available_backends
         from .scenarios import load_scenarios
 
         try:
@@ -186,11 +189,11 @@ class PolicyScenarioItem(pytest.Item):
         except ScenarioFailure as exc:
             if not unknown:
                 raise
-            mismatches = str(exc).split("\n", 1)[1:]
-            unknown.extend(mismatches)
+            unknown.extend(exc.mismatches)
         if unknown:
             raise ScenarioFailure(
-                f"scenario {self.scenario.name!r} ({self.scenario.file}, {self.backend}):\n" + "\n".join(unknown)
+                f"scenario {self.scenario.name!r} ({self.scenario.file}, {self.backend}):\n" + "\n".join(unknown),
+                unknown,
             )
 
     def repr_failure(

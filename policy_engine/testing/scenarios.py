@@ -7,10 +7,11 @@ Reading a file is ``policy_engine.data.scenarios.load_scenarios`` (checked again
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 
 from ..data.scenarios import Expectation, Scenario, ScenarioFileError, load_scenarios
+from ..engine import Backend, evaluate
 from ..errors import SelectorError
-from ..evaluation.engine import evaluate
 from ..evaluation.outcomes import Evaluation
 from ..rulebook.loader import Rulebook
 
@@ -18,10 +19,19 @@ __all__ = ["Expectation", "Scenario", "ScenarioFailure", "ScenarioFileError", "l
 
 
 class ScenarioFailure(AssertionError):
-    """Raised when an evaluation does not give the expected outcomes; lists every mismatch."""
+    """Raised when an evaluation does not give the expected outcomes; lists every mismatch.
+
+    ``mismatches`` holds them one by one (each as its text in the message).
+    """
+
+    def __init__(self, message: str, mismatches: Sequence[str] = ()) -> None:
+        super().__init__(message)
+        self.mismatches: tuple[str, ...] = tuple(mismatches)
 
 
-def run_scenario(scenario: Scenario, rulebook: Rulebook | str | None = None, backend: str = "native") -> Evaluation:
+def run_scenario(
+    scenario: Scenario, rulebook: Rulebook | str | None = None, backend: Backend | str = Backend.NATIVE
+) -> Evaluation:
     """Evaluate a scenario and check every expectation; ScenarioFailure lists all mismatches (a
     rule the rulebook lacks or an organisation the state lacks is one, with its close matches)."""
     evaluation = evaluate(
@@ -44,5 +54,7 @@ def run_scenario(scenario: Scenario, rulebook: Rulebook | str | None = None, bac
                 f"  {e.rule} / {e.org}: explanation lacks {e.explanation_contains!r}: {found[0].explanation}"
             )
     if problems:
-        raise ScenarioFailure(f"scenario {scenario.name!r} ({scenario.file}, {backend}):\n" + "\n".join(problems))
+        raise ScenarioFailure(
+            f"scenario {scenario.name!r} ({scenario.file}, {backend}):\n" + "\n".join(problems), problems
+        )
     return evaluation

@@ -1,0 +1,40 @@
+"""The import command: a state built from NHS England statistics files."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from .command import Command, Context, arg
+
+__all__ = ["IMPORT"]
+
+
+def _import(args: argparse.Namespace, ctx: Context) -> str:
+    from ..importers import import_files
+
+    doc, summary = import_files(
+        args.kind,
+        args.files,
+        args.reference,
+        as_of=args.as_of,
+        infer_services=args.infer_services,
+        rulebook=ctx.rulebook,
+    )
+    ctx.err.write(summary.to_text())
+    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+
+
+IMPORT = Command(
+    "import",
+    "build a state from NHS England statistics files (summary on stderr)",
+    (
+        arg("kind", help="ae, ambulance (aqi), cancer (cwt), rtt, diagnostics (dm01), or auto"),
+        arg("files", nargs="+", metavar="FILE", help="published CSV files (or zip files holding one CSV)"),
+        arg("--reference", metavar="ORGS.csv", help="organisation reference table: ods_code, name, type, icb"),
+        arg("--as-of", help="the state's as_of (default: the day after the last month with data)"),
+        arg("--infer-services", action="store_true", help="declare A&E services from the attendances"),
+        arg("-o", "--output", help="write the state to this file instead of stdout (atomically)"),
+    ),
+    _import,
+)

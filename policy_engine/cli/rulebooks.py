@@ -1,0 +1,237 @@
+"""The commands on a rulebook: rules, coverage, lint, verify-sources and diff."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from ..errors import ErrorCode, ErrorDetail
+from ..evaluation.select import split_values
+from ..rulebook.loader import Rulebook
+from .command import Command, Context, arg, check_selectors, filters
+
+__all__ = ["COVERAGE", "DIFF", "LINT", "RULES", "VERIFY_SOURCES"]
+
+
+# --------------------------------------------------------------------------- rules
+
+
+def _rules(args: argparse.Namespace, ctx: Context) -> str:
+    book = ctx.rulebook
+    areas = split_values(args.area)
+    args.area = areas
+    check_selectors(book, None, areas=areas)
+    return _rules_json(book, areas) if args.format == "json" else _rules_table(book, areas)
+
+
+def _rules_table(book: Rulebook, areas: Sequence[str] | None) -> str:
+    lines = []
+    for r in sorted(book.rules, key=lambda r: (r.area, r.id)):
+        if areas is not None and r.area not in areas:
+            continue
+        lines.append(f"{r.id}  [{r.kind}; {', '.join(r.applies_to)}; {r.timing_label()}]")
+        lines.append(f"    {r.title}")
+        lines.append(f"    when: {r.condition_text}")
+        lines.append(f"    source: {r.source.document} \u00a7 {r.source.section} [{r.confidence}]")
+        lines.append(f"    \u201c{r.source.quote}\u201d")
+    if areas is None:
+        lines.append(f"\n{len(book.rules)} rules in {book.id} {book.version}")
+    else:
+        shown, chosen = sum(1 for r in book.rules if r.area in areas), filters(area=areas)
+        head = "" if shown else f"No rule matched {chosen}.\n"
+        lines.append(f"{head}\n{shown} of {len(book.rules)} rules in {book.id} {book.version} matched {chosen}")
+    return "\n".join(lines) + "\n"
+
+
+def _rules_json(book: Rulebook, areas: Sequence[str] | None) -> str:
+    out = []
+    for r in sorted(book.rules, key=lambda r: (r.area, r.id)):
+        if areas is not None and r.area not in areas:
+            continue
+        out.append(
+            {
+                "id": r.id,
+                "title": r.title,
+                "kind": r.kind,
+                "area": r.area,
+                "applies_to": list(r.applies_to),
+                "condition": r.condition_text,
+                "applicable_if": r.applicable_if_text,
+                "deadline": r.deadline.isoformat() if r.deadline else None,
+                "timing": r.timing,
+                "timing_text": r.timing_text(),
+                "parameters": {
+                    n: {"value": str(p.value), "unit": p.unit, "wording": p.wording} for n, p in r.parameters.items()
+                },
+                "source": {"document": r.source.document, "section": r.source.section, "quote": r.source.quote},
+                "confidence": r.confidence,
+                "objective": r.objective,
+                "assumptions": list(r.assumptions),
+                "depends_on": list(r.depends_on),
+            }
+        )
+    return json.dumps(out, indent=2, ensure_ascii=False) + "\n"
+
+
+RULES = Command(
+    "rules",
+    "list the rules with their citations",
+    (
+        arg("--format", choices=["table", "json"], default="table"),
+        arg("--area", action="append", help="only these areas (comma-separated list; repeatable)"),
+    ),
+    _rules,
+)
+
+
+# --------------------------------------------------------------------------- coverage
+
+
+def _coverage(args: argparse.Namespace, ctx: Context) -> str:
+    from ..audit.coverage import load_coverage, scenario_counts
+
+    cov = load_coverage(ctx.rulebook)
+    counts = scenario_counts(args.scenarios)
+    if args.format == "html":
+        return cov.to_html(counts)
+    return cov.to_json() + "\n" if args.format == "json" else cov.to_markdown(counts)
+
+
+COVERAGE = Command(
+    "coverage",
+    "the coverage ledger: guidance items -> rules, with counts per area",
+    (
+        arg("--format", choices=["markdown", "html", "json"], default="markdown"),
+        arg("--scenarios", help="folder of scenario files to count (default: tests/scenarios if present)"),
+    ),
+    _coverage,
+)
+
+
+# --------------------------------------------------------------------------- lint
+
+
+def _lint(args: argparse.Namespace, ctx: Context) -> str:
+    from ..audit.lint import lint
+    from ..errors import RulebookError
+
+    findings = lint(args.rulebook_path, args.scenarios)
+    if args.format == "json":
+        text = json.dumps([_attrs_dict(f) for f in findings], indent=2) + "\n"
+    else:
+        counts = {s: sum(1 for f in findings if f.severity == s) for s in ("error", "warning", "info")}
+        text = "".join(f"{f}\n" for f in findings)
+        text += f"{counts['error']} error(s), {counts['warning']} warning(s), {counts['info']} info\n"
+    errors = [f for f in findings if f.severity == "error"]
+    if errors:
+        raise RulebookError(
+            f"lint found {len(errors)} error(s)",
+            [ErrorDetail(f.rule_id, f"{f.code} {f.message}", code=ErrorCode.LINT_ERROR) for f in errors],
+        )
+    return text
+
+
+def _attrs_dict(obj: Any) -> dict[str, Any]:
+    import attrs
+
+    return attrs.asdict(obj)
+
+
+LINT = Command(
+    "lint",
+    "static checks of a rulebook (exit 3 on errors)",
+    (
+        arg(
+            "rulebook_path",
+            nargs="?",
+            default="nhs-2024-25",
+            metavar="RULEBOOK",
+            help="bundled rulebook name or folder path",
+        ),
+        arg("--format", choices=["text", "json"], default="text"),
+        arg("--scenarios", help="folder of scenario files (default: tests/scenarios if present)"),
+    ),
+    _lint,
+    rulebook=False,
+)
+
+
+# --------------------------------------------------------------------------- verify-sources
+
+
+def _verify_sources(args: argparse.Namespace, ctx: Context) -> str:
+    """Quotes are already verified when a rulebook loads; this reports what they were checked against."""
+    import hashlib
+
+    from ..audit.coverage import load_coverage
+    from ..rulebook.loader import normalise_text
+
+    book = ctx.rulebook
+    cov = load_coverage(book)
+    lines = [f"Guidance texts of {book.id} {book.version} ({book.location}):"]
+    root = _source_folder(book)
+    for name in book.sources:
+        raw = (root / name).read_bytes()
+        lines.append(f"  {hashlib.sha256(raw).hexdigest()}  {len(raw):7d} bytes  {name}")
+    rule_quotes = sum(1 for r in book.rules if normalise_text(r.source.quote) in book.source_texts[r.source.document])
+    ledger_quotes = len(cov.entries)
+    lines.append(
+        f"{rule_quotes}/{len(book.rules)} rule quotes and {ledger_quotes}/{ledger_quotes} ledger quotes "
+        "found verbatim (whitespace-normalised) in their documents."
+    )
+    return "\n".join(lines) + "\n"
+
+
+def _source_folder(book: Rulebook) -> Any:
+    from .._resources import policies_root
+
+    if book.location.startswith("bundled:"):
+        return policies_root() / book.location.split(":", 1)[1] / "sources"
+    return Path(book.location) / "sources"
+
+
+VERIFY_SOURCES = Command(
+    "verify-sources", "check every rule and ledger quote against the shipped guidance texts", (), _verify_sources
+)
+
+
+# --------------------------------------------------------------------------- diff
+
+
+def _diff(args: argparse.Namespace, ctx: Context) -> str:
+    from ..audit.diff import diff_outcomes, diff_rulebooks
+    from ..data.state import load_state
+
+    old, new = ctx.load(args.old, ()), ctx.load(args.new, args.new_overlay)
+    changes = diff_rulebooks(old, new)
+    lines = [f"{old.id} {old.version} ({old.digest[:12]}) -> {new.id} {new.version} ({new.digest[:12]})"]
+    lines += [str(c) for c in changes] or ["no rule changes"]
+    if args.state:
+        moved = diff_outcomes(old, new, load_state(args.state), args.as_of)
+        lines.append(f"{len(moved)} outcome(s) change on {args.state}:")
+        lines += [f"  {m}" for m in moved]
+    return "\n".join(lines) + "\n"
+
+
+DIFF = Command(
+    "diff",
+    "what changed between two rulebooks, and (given a state) which outcomes",
+    (
+        arg("old", help="bundled rulebook name or folder path"),
+        arg("new", help="bundled rulebook name or folder path"),
+        arg("--state", help="also evaluate this state under both and list the outcomes that change"),
+        arg("--as-of"),
+        arg(
+            "--new-overlay",
+            action="append",
+            default=[],
+            metavar="FILE",
+            help="parameter overlay applied to NEW (compare a local variant with the national rules)",
+        ),
+    ),
+    _diff,
+    rulebook=False,
+)

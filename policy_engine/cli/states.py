@@ -1,0 +1,379 @@
+"""The commands on a state: evaluate (one state, a JSON Lines batch or a table), validate,
+explain, what-if, report and verify-record."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+from ..audit.explain import explain, explain_tree
+from ..data.state import load_state
+from ..engine import EVALUATE_BACKENDS, Backend, evaluate
+from ..errors import ErrorCode, ErrorDetail, PolicyError
+from ..evaluation.outcomes import Evaluation
+from ..evaluation.select import split_values
+from ..io.canonical import canonical_json
+from ..rulebook.loader import Rulebook
+from .command import (
+    BatchHadErrors,
+    Command,
+    Context,
+    OptionConflict,
+    RecordMismatch,
+    arg,
+    check_selectors,
+    filters,
+    output,
+    write,
+)
+
+__all__ = ["EVALUATE", "EXPLAIN", "REPORT", "VALIDATE", "VERIFY_RECORD", "WHAT_IF"]
+
+_BACKENDS = [b.value for b in EVALUATE_BACKENDS]
+"""``--backend`` of a command that evaluates a state: the names ``evaluate()`` accepts."""
+_TABLE_SUFFIXES = (".csv", ".parquet", ".pq")
+
+
+# --------------------------------------------------------------------------- evaluate
+
+
+def _evaluate(args: argparse.Namespace, ctx: Context) -> str | None:
+    book = ctx.rulebook
+    if args.backend == Backend.COLUMNAR and not (args.batch and _is_table(args.state)):
+        raise OptionConflict(
+            "--backend columnar evaluates tables only",
+            [
+                ErrorDetail(
+                    "--backend",
+                    f"give a .csv or .parquet table with --batch; a state evaluates on {', '.join(_BACKENDS)}",
+                    code=ErrorCode.ARGUMENT_CONFLICT,
+                )
+            ],
+        )
+    if args.batch:
+        if args.status or args.org:
+            raise OptionConflict(
+                "--status and --org are not accepted with --batch",
+                [
+                    ErrorDetail(
+                        "--status/--org",
+                        "--batch writes every outcome of every state; filter its output",
+                        code=ErrorCode.ARGUMENT_CONFLICT,
+                    )
+                ],
+            )
+        _batch(args, book, ctx.out, ctx.err)
+        return None
+    args.org = split_values(args.org)
+    args.status = split_values(args.status)
+    state = load_state(args.state)
+    check_selectors(book, state, statuses=args.status, orgs=args.org)
+    evaluation = evaluate(state, book, as_of=args.as_of, backend=args.backend)
+    if args.record or args.log:
+        from ..audit.records import append_log, decision_record
+
+        record = decision_record(evaluation)
+        if args.record:
+            write(json.dumps(record, indent=2, sort_keys=True) + "\n", args.record, ctx.out)
+        if args.log:
+            append_log(args.log, record)
+    total = len(evaluation.outcomes)
+    evaluation = _filtered(evaluation, args.status, args.org)
+    fmt = args.format or ("table" if ctx.out.isatty() else "json")
+    if fmt == "table":
+        return _table(evaluation, filters(org=args.org, status=args.status), total)
+    return evaluation.to_json() + "\n"
+
+
+def _is_table(path: str) -> bool:
+    return Path(path).suffix.lower() in _TABLE_SUFFIXES
+
+
+def _table(evaluation: Evaluation, filters: str = "", total: int = 0) -> str:
+    """The outcomes as a table; ``filters`` (the options that chose them of ``total``) are named in the
+    summary line, and a filter that matched nothing says so instead of printing an empty table."""
+    rows = [("ORGANISATION", "RULE", "KIND", "STATUS", "DEADLINE", "EXPLANATION")]
+    for o in evaluation.outcomes:
+        expl = o.explanation if len(o.explanation) <= 110 else o.explanation[:107] + "..."
+        rows.append((o.org_id, o.rule_id, o.kind, o.status, str(o.deadline or ""), expl))
+    widths = [max(len(r[i]) for r in rows) for i in range(5)]
+    lines = ["  ".join(r[i].ljust(widths[i]) for i in range(5)) + "  " + r[5] for r in rows]
+    if filters and not evaluation.outcomes:
+        lines = [f"No outcome matched {filters}."]
+    rec = evaluation.record
+    summary = ", ".join(f"{k}: {v}" for k, v in evaluation.counts().items())
+    n = len(evaluation.outcomes)
+    shown = f"{n} of {total} outcomes matched {filters}" if filters else f"{n} outcomes"
+    lines.append("")
+    lines.append(
+        f"{shown}{f' ({summary})' if summary else ''}; as of {rec.as_of}; rulebook "
+        f"{rec.rulebook_id} {rec.rulebook_version}; backend {rec.backend}"
+    )
+    return "\n".join(lines) + "\n"
+
+
+def _filtered(evaluation: Evaluation, statuses: Sequence[str] | None, orgs: Sequence[str] | None) -> Evaluation:
+    if statuses is None and orgs is None:
+        return evaluation
+    import attrs
+
+    return attrs.evolve(evaluation, outcomes=tuple(evaluation.find(org_id=orgs, status=statuses)))
+
+
+def _batch(args: argparse.Namespace, book: Rulebook, out: TextIO, err: TextIO) -> None:
+    """Stream JSON Lines in, JSON Lines out: one line per state, evaluation or error record."""
+    from ..data.state import _parse_json, state_from_dict
+    from ..errors import StateError
+
+    if _is_table(args.state):
+        _table_batch(args, book, err)
+        return
+    failures: list[ErrorDetail] = []
+    with output(getattr(args, "output", None), out) as sink, Path(args.state).open("rb") as fh:
+        for number, raw in enumerate(fh, start=1):
+            if not raw.strip():
+                continue
+            try:
+                state = state_from_dict(_parse_json(raw, f"line {number}"), book)
+                ev = evaluate(state, book, as_of=args.as_of, backend=args.backend)
+                record = {"line": number, **ev.to_dict()}
+            except StateError as exc:
+                failures.append(ErrorDetail("", exc.summary, code=ErrorCode.BATCH_INVALID_STATE, line=number))
+                record = {
+                    "line": number,
+                    "error": exc.summary,
+                    "details": [d.to_dict() for d in exc.details],
+                }
+            sink.write(canonical_json(record) + "\n")
+    if failures:
+        raise BatchHadErrors(f"{len(failures)} line(s) of the batch were not valid states", failures)
+
+
+def _table_batch(args: argparse.Namespace, book: Rulebook, err: TextIO) -> None:
+    """A table in, a table of statuses out (``policy_engine.tabular.evaluate_table``)."""
+    from ..errors import StateError
+    from ..tabular import evaluate_table
+
+    if not args.output:
+        raise StateError(
+            "a table needs an output file",
+            [ErrorDetail("-o", "give -o OUT.parquet or -o OUT.jsonl", code=ErrorCode.ARGUMENT_CONFLICT)],
+        )
+    # A table always runs on the columnar evaluator; auto and native are accepted as they always were.
+    if args.as_of is not None or args.backend not in (Backend.AUTO, Backend.NATIVE, Backend.COLUMNAR):
+        raise StateError(
+            "tables carry their own as_of and use the columnar evaluator",
+            [
+                ErrorDetail(
+                    "--as-of/--backend", "not accepted with a .csv or .parquet table", code=ErrorCode.ARGUMENT_CONFLICT
+                )
+            ],
+        )
+    if args.chunk_rows is not None and args.chunk_rows < 1:
+        detail = ErrorDetail(
+            "--chunk-rows", "expected a positive number", str(args.chunk_rows), code=ErrorCode.ARGUMENT_VALUE
+        )
+        raise StateError("invalid --chunk-rows", [detail])
+    summary = evaluate_table(args.state, args.output, book, chunk_rows=args.chunk_rows)
+    err.write(summary.text() + "\n")
+
+
+EVALUATE = Command(
+    "evaluate",
+    "evaluate every rule on a state",
+    (
+        arg("state", help="state JSON file"),
+        arg("--as-of", help="evaluation date YYYY-MM-DD (default: the state's as_of)"),
+        arg(
+            "--backend",
+            default="auto",
+            choices=[*_BACKENDS, Backend.COLUMNAR.value],
+            help="the evaluator: auto (durable where it imports, else native), native or durable; "
+            "columnar only for a .csv or .parquet table (--batch), which always runs on it",
+        ),
+        arg(
+            "--format",
+            choices=["json", "table"],
+            default=None,
+            help="json or table (default: table in a terminal, json otherwise)",
+        ),
+        arg("--status", action="append", help="only outcomes with these statuses (comma-separated list; repeatable)"),
+        arg("--org", action="append", help="only outcomes for these organisations (comma-separated list; repeatable)"),
+        arg("-o", "--output", help="write to this file instead of stdout (atomically)"),
+        arg("--record", help="also write the decision record (JSON) to this file"),
+        arg("--log", help="append the decision record as one JSON line to this audit log"),
+        arg(
+            "--batch",
+            action="store_true",
+            help="STATE is JSON Lines, one state per line; write one JSON evaluation per line, streaming "
+            "(a bad line becomes an error record naming the line, and the exit code is 3). "
+            "STATE may instead be a .csv or .parquet table of organisation-period rows (docs/tabular.md): "
+            "then -o names a .parquet or .jsonl file of statuses, written only if every row is valid",
+        ),
+        arg(
+            "--chunk-rows",
+            type=int,
+            default=None,
+            help="tables: rows evaluated at a time (memory is bounded by this, not by the file); "
+            "default 100000 for Parquet, 20000 for CSV",
+        ),
+    ),
+    _evaluate,
+)
+
+
+# --------------------------------------------------------------------------- validate
+
+
+def _validate(args: argparse.Namespace, ctx: Context) -> str:
+    from ..data.state import validate_state
+    from ..errors import StateError
+
+    state = load_state(args.state)
+    problems = validate_state(state.to_dict(), ctx.rulebook)
+    if problems:
+        raise StateError("the state does not fit the rulebook", problems)
+    return f"{args.state}: valid ({len(state.organisations)} organisations)\n"
+
+
+VALIDATE = Command(
+    "validate", "check a state against the schema and the rulebook's catalogues", (arg("state"),), _validate
+)
+
+
+# --------------------------------------------------------------------------- explain
+
+
+def _explain(args: argparse.Namespace, ctx: Context) -> str:
+    book = ctx.rulebook
+    state = load_state(args.state)
+    check_selectors(book, state, rule=args.rule, org=args.org)
+    evaluation = evaluate(state, book, as_of=args.as_of, backend=args.backend)
+    if args.format == "json":
+        return json.dumps(explain_tree(evaluation, args.rule, args.org, book), indent=2, ensure_ascii=False) + "\n"
+    return explain(evaluation, args.rule, args.org, book) + "\n"
+
+
+EXPLAIN = Command(
+    "explain",
+    "the derivation of one outcome",
+    (
+        arg("state"),
+        arg("rule"),
+        arg("org"),
+        arg("--as-of"),
+        arg("--backend", default="auto", choices=_BACKENDS),
+        arg("--format", choices=["text", "json"], default="text"),
+    ),
+    _explain,
+)
+
+
+# --------------------------------------------------------------------------- what-if
+
+
+def _what_if(args: argparse.Namespace, ctx: Context) -> str:
+    from ..audit.whatif import what_if
+
+    book = ctx.rulebook
+    state = load_state(args.state)
+    check_selectors(book, state, rule=args.rule, org=args.org)
+    answer = what_if(state, args.rule, args.org, book, as_of=args.as_of)
+    if args.format == "json":
+        return json.dumps(answer.to_dict(), indent=2) + "\n"
+    return (
+        f"{answer.rule_id} [{answer.org_id}]: {answer.status}\n"
+        f"{'exact: ' if answer.exact else 'not computed exactly: '}{answer.message}\n"
+    )
+
+
+WHAT_IF = Command(
+    "what-if",
+    "the smallest change in an organisation's data that flips an outcome",
+    (
+        arg("state"),
+        arg("rule"),
+        arg("org"),
+        arg("--as-of"),
+        arg("--format", choices=["text", "json"], default="text"),
+    ),
+    _what_if,
+)
+
+
+# --------------------------------------------------------------------------- report
+
+
+def _report(args: argparse.Namespace, ctx: Context) -> str:
+    from ..render.report import render_report
+
+    book = ctx.rulebook
+    args.org = split_values(args.org)
+    state = load_state(args.state)
+    check_selectors(book, state, orgs=args.org)
+    evaluation = evaluate(state, book, as_of=args.as_of, backend=args.backend)
+    return render_report(evaluation, state, book, args.format, args.org)
+
+
+REPORT = Command(
+    "report",
+    "per organisation: outcomes by status, explanations, charts (HTML or Markdown)",
+    (
+        arg("state"),
+        arg("--format", choices=["html", "md"], default="html"),
+        arg("--as-of"),
+        arg("--backend", default="auto", choices=_BACKENDS),
+        arg("--org", action="append", help="only these organisations (comma-separated list; repeatable)"),
+        arg("-o", "--output", help="write to this file instead of stdout (atomically)"),
+    ),
+    _report,
+)
+
+
+# --------------------------------------------------------------------------- verify-record
+
+
+def _record_rulebook(record: Any) -> str:
+    name = record.get("rulebook_id") if isinstance(record, dict) else None
+    return name if isinstance(name, str) and name else "nhs-2024-25"
+
+
+def _verify_record(args: argparse.Namespace, ctx: Context) -> str:
+    from ..audit.records import verify_record
+    from ..data.state import _parse_json
+
+    try:
+        raw = Path(args.record).read_bytes()
+    except OSError as exc:
+        raise PolicyError(
+            "cannot read the record", [ErrorDetail(args.record, exc.strerror or str(exc), code=ErrorCode.RECORD_READ)]
+        ) from None
+    record = _parse_json(raw, f"record file {args.record}")
+    book = ctx.load(args.rulebook or _record_rulebook(record), args.overlay)
+    check = verify_record(record, load_state(args.state), book)
+    if check.fallback is not None:
+        recorded = record.get("backend") if isinstance(record, dict) else None
+        ctx.err.write(
+            f"policy-engine: note: the record was made with the {recorded} backend; re-verified with the "
+            f"{check.backend} backend: {check.fallback}\n"
+        )
+    if not check.ok:
+        raise RecordMismatch(str(check))
+    return str(check) + "\n"
+
+
+VERIFY_RECORD = Command(
+    "verify-record",
+    "re-run a recorded evaluation and confirm it, or show what differs",
+    (
+        arg("record", help="decision record JSON (from evaluate --record)"),
+        arg("state", help="the state JSON the record was made from"),
+        arg("--rulebook", default=None, help="rulebook (default: the bundled one the record names)"),
+        arg("--overlay", action="append", default=[], metavar="FILE", help="the overlays the record used"),
+    ),
+    _verify_record,
+    rulebook=False,
+)

@@ -1,0 +1,339 @@
+"""evaluate(): validate, pick a backend, run to a fixpoint, assemble the Evaluation."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import enum
+import os
+import threading
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any, Literal
+
+from ._version import __version__
+from .data.state import State, _short, state_from_dict, validate_state, view_at
+from .errors import EngineError, ErrorCode, ErrorDetail, PolicyError, StateError
+from .evaluation import compiled as _compiled
+from .evaluation import durable as _durable
+from .evaluation import native as _native
+from .evaluation.decide import firing
+from .evaluation.outcomes import DecisionRecord, Evaluation, Status
+from .language.months import parse_date
+from .rulebook.loader import Rulebook, default_rulebook, load_rulebook
+
+__all__ = [
+    "EVALUATE_BACKENDS",
+    "STATUSES_BACKENDS",
+    "Backend",
+    "available_backends",
+    "evaluate",
+    "evaluate_many",
+    "resolve_backend",
+    "statuses",
+]
+
+
+class Backend(enum.StrEnum):
+    """The evaluators, each named once; every function that takes ``backend=`` takes these names
+    (as the enumeration or as its text), and so does the command line's ``--backend``.
+
+    Which function accepts which (any other name is an ``EngineError`` that lists the accepted ones):
+
+    ============  ===================================================  =================  ==============
+    name          what it is                                           ``evaluate``       ``statuses``
+    ============  ===================================================  =================  ==============
+    ``native``    the reference interpreter (plain Python)             yes                yes
+    ``durable``   durable-rules' rete network matches and chains       yes                yes
+    ``compiled``  rules compiled once into closures, statuses only     no (statuses only) yes (default)
+    ``columnar``  polars expressions over a table, statuses only       no (statuses only) yes
+    ``auto``      not an evaluator: the function chooses               durable, else      compiled
+                                                                       native
+    ============  ===================================================  =================  ==============
+
+    ``durable`` is the same scheduler for both functions: with ``evaluate`` the reference
+    ``decide`` builds each full outcome, with ``statuses`` the compiled closures give only the
+    status (docs/decisions/012-one-vocabulary-typed-outcomes-one-state.md). Tables
+    (``policy_engine.tabular``, ``evaluate --batch`` on a .csv or .parquet file) always run on
+    ``columnar``.
+    """
+
+    NATIVE = "native"
+    DURABLE = "durable"
+    COMPILED = "compiled"
+    COLUMNAR = "columnar"
+    AUTO = "auto"
+
+
+EVALUATE_BACKENDS: tuple[Backend, ...] = (Backend.AUTO, Backend.NATIVE, Backend.DURABLE)
+"""The names ``evaluate`` and ``evaluate_many`` accept (full outcomes need the reference ``decide``)."""
+STATUSES_BACKENDS: tuple[Backend, ...] = (
+    Backend.COMPILED,
+    Backend.DURABLE,
+    Backend.NATIVE,
+    Backend.COLUMNAR,
+    Backend.AUTO,
+)
+"""The names ``statuses`` accepts."""
+_STATUSES_ONLY = frozenset({Backend.COMPILED, Backend.COLUMNAR})
+
+
+def _names(backends: Iterable[Backend]) -> str:
+    """``auto, native or durable``."""
+    names = [b.value for b in backends]
+    return f"{', '.join(names[:-1])} or {names[-1]}"
+
+
+def _backend(backend: Backend | str, accepted: tuple[Backend, ...], function: str) -> Backend:
+    """``backend`` as a member of ``accepted``; EngineError naming the accepted ones otherwise."""
+    try:
+        chosen = Backend(backend)
+    except ValueError:
+        raise EngineError(
+            "unknown backend",
+            [ErrorDetail("backend", f"expected {_names(accepted)}", str(backend), code=ErrorCode.ARGUMENT_VALUE)],
+        ) from None
+    if chosen not in accepted:
+        why = (
+            f"{chosen.value} gives statuses only: use statuses(..., backend={chosen.value!r}); "
+            if chosen in _STATUSES_ONLY
+            else ""
+        )
+        raise EngineError(
+            f"backend not accepted by {function}",
+            [
+                ErrorDetail(
+                    "backend",
+                    f"{why}{function} accepts {_names(accepted)}",
+                    chosen.value,
+                    code=ErrorCode.ARGUMENT_VALUE,
+                )
+            ],
+        )
+    return chosen
+
+
+def available_backends() -> list[str]:
+    """The ``evaluate`` backends that work on this interpreter (``durable`` where durable-rules
+    imports). ``compiled`` and ``columnar`` (``statuses``) need no durable-rules and work everywhere."""
+    return [Backend.DURABLE.value, Backend.NATIVE.value] if _durable.available() else [Backend.NATIVE.value]
+
+
+def resolve_backend(backend: Backend | str, function: Literal["evaluate", "statuses"] = "evaluate") -> Backend:
+    """The evaluator ``function`` runs for ``backend``: for ``evaluate``, ``auto`` is durable where it
+    imports and native otherwise; for ``statuses``, ``auto`` is compiled. EngineError for a name
+    ``function`` does not accept (the message names the accepted ones)."""
+    if function == "statuses":
+        chosen = _backend(backend, STATUSES_BACKENDS, "statuses")
+        return Backend.COMPILED if chosen is Backend.AUTO else chosen
+    chosen = _backend(backend, EVALUATE_BACKENDS, "evaluate")
+    if chosen is Backend.AUTO:
+        return Backend.DURABLE if _durable.available() else Backend.NATIVE
+    return chosen
+
+
+_FITS: dict[tuple[str, str], None] = {}
+_FITS_MAX = 4096
+_FITS_LOCK = threading.Lock()
+
+
+def _remember(key: tuple[str, str]) -> None:
+    """Remember that a state (by content digest) fits a rulebook, so evaluating the same State
+    object again (e.g. at many as_of dates) skips re-validation. Bounded, oldest first out."""
+    with _FITS_LOCK:
+        if len(_FITS) >= _FITS_MAX:
+            _FITS.pop(next(iter(_FITS)))
+        _FITS[key] = None
+
+
+def evaluate(
+    state: State | Mapping[str, Any],
+    rulebook: Rulebook | str | os.PathLike[str] | None = None,
+    *,
+    as_of: dt.date | str | None = None,
+    backend: Backend | str = Backend.AUTO,
+    evaluated_at: dt.datetime | None = None,
+) -> Evaluation:
+    """Evaluate every rule of ``rulebook`` (default: the bundled 2024/25 rulebook) on ``state``.
+
+    ``as_of`` defaults to the state's own ``as_of``. ``backend`` is ``"auto"`` (durable where it
+    imports, native otherwise), ``"native"`` or ``"durable"`` (see ``Backend``; ``compiled`` and
+    ``columnar`` give statuses only: ``statuses``). The state is checked against the rulebook's
+    catalogues first (unknown metric or fact names, numerator > denominator, wrong fact types):
+    any problem raises StateError before anything is evaluated, so there is never a partial
+    result. Only PolicyError subclasses escape.
+    """
+    with _public_errors():
+        return _evaluate(state, rulebook, as_of, backend, evaluated_at)
+
+
+@contextlib.contextmanager
+def _public_errors() -> Iterator[None]:
+    """Only PolicyError escapes: deep nesting is a StateError, anything else an EngineError."""
+    try:
+        yield
+    except PolicyError:
+        raise
+    except RecursionError:
+        raise StateError(
+            "input nested too deeply", [ErrorDetail("state", "nesting too deep", code=ErrorCode.STATE_PARSE)]
+        ) from None
+    except Exception as exc:
+        raise EngineError(
+            "internal error during evaluation",
+            [ErrorDetail("engine", f"{type(exc).__name__}: {exc}", code=ErrorCode.ENGINE_INTERNAL)],
+        ) from exc
+
+
+def _evaluate(
+    state: State | Mapping[str, Any],
+    rulebook: Rulebook | str | os.PathLike[str] | None,
+    as_of: dt.date | str | None,
+    backend: Backend | str,
+    evaluated_at: dt.datetime | None,
+) -> Evaluation:
+    book, frozen, when = _prepare(state, rulebook, as_of)
+    chosen = resolve_backend(backend)
+    views = [view_at(org, when, book.date_facts) for org in frozen.organisations]
+    runner = _durable.run if chosen is Backend.DURABLE else _native.run
+    outcomes = runner(book, views, when, frozen.cohorts)
+    order = {r.id: i for i, r in enumerate(book.rules)}
+    rules = {r.id: r for r in book.rules}
+    by_firing = sorted(outcomes, key=lambda o: (order[o.rule_id], o.org_id))
+    trace = tuple(firing(i + 1, rules[o.rule_id], o) for i, o in enumerate(by_firing))
+    stamp = (evaluated_at or dt.datetime.now(dt.UTC)).isoformat(timespec="seconds")
+    record = DecisionRecord(
+        state_digest=frozen.digest,
+        rulebook_id=book.id,
+        rulebook_version=book.version,
+        rulebook_digest=book.digest,
+        package_version=__version__,
+        backend=chosen.value,
+        engine_version=_durable.engine_version() if chosen is Backend.DURABLE else f"native {_native.VERSION}",
+        as_of=when,
+        evaluated_at=stamp,
+        overlays=book.overlays,
+    )
+    return Evaluation(
+        tuple(sorted(outcomes, key=lambda o: (o.org_id, o.rule_id))),
+        trace,
+        record,
+        org_ids=frozenset(org.id for org in frozen.organisations),
+        rule_ids=frozenset(rules),
+    )
+
+
+def _book(rulebook: Rulebook | str | os.PathLike[str] | None) -> Rulebook:
+    if isinstance(rulebook, Rulebook):
+        return rulebook
+    return default_rulebook() if rulebook is None else load_rulebook(rulebook)
+
+
+def _prepare(
+    state: State | Mapping[str, Any],
+    rulebook: Rulebook | str | os.PathLike[str] | None,
+    as_of: dt.date | str | None,
+) -> tuple[Rulebook, State, dt.date]:
+    """The rulebook, the validated state and the evaluation date (StateError before anything runs)."""
+    book = _book(rulebook)
+    if isinstance(state, State):
+        key = (state.digest, book.digest)
+        if key not in _FITS:
+            errors = validate_state(state.document, book)
+            if errors:
+                raise StateError("the state does not fit the rulebook", errors)
+            _remember(key)
+        frozen = state
+    else:
+        frozen = state_from_dict(state, book)
+    return book, frozen, _as_of(as_of, frozen)
+
+
+def statuses(
+    state: State | Mapping[str, Any],
+    rulebook: Rulebook | str | os.PathLike[str] | None = None,
+    *,
+    as_of: dt.date | str | None = None,
+    backend: Backend | str = Backend.COMPILED,
+) -> dict[str, dict[str, Status]]:
+    """Only the statuses: ``{org id: {rule id: status}}`` (every organisation has an entry).
+
+    The same statuses as ``evaluate`` (``tests/test_compiled.py`` checks it against the reference
+    evaluator), without evidence, explanations, trace or decision record: the fast path for loops
+    over many states or dates. ``backend`` (see ``Backend``): ``"compiled"`` (the default, and
+    what ``"auto"`` picks) runs the rules as compiled closures; ``"durable"`` lets durable-rules
+    match and chain them while the same closures decide; ``"native"`` is the reference evaluator;
+    ``"columnar"`` is the table evaluator (polars) on this one state. Validation and errors are
+    exactly as for ``evaluate``.
+    """
+    chosen = resolve_backend(backend, "statuses")
+    with _public_errors():
+        book, frozen, when = _prepare(state, rulebook, as_of)
+        if chosen is Backend.NATIVE:
+            views = [view_at(org, when, book.date_facts) for org in frozen.organisations]
+            out: dict[str, dict[str, Status]] = {org.id: {} for org in frozen.organisations}
+            for outcome in _native.run(book, views, when, frozen.cohorts):
+                out[outcome.org_id][outcome.rule_id] = outcome.status
+            return out
+        if chosen is Backend.COLUMNAR:
+            return _columnar_statuses(book, frozen, when)
+        program = _compiled.program(book)
+        if chosen is Backend.DURABLE:
+            return _durable.run_statuses(book, program, frozen.organisations, when, frozen.cohorts)
+        return program.run(frozen.organisations, when, frozen.cohorts)
+
+
+def _columnar_statuses(book: Rulebook, state: State, when: dt.date) -> dict[str, dict[str, Status]]:
+    """The columnar evaluator on one state: the state as table rows at ``when``, evaluated."""
+    from . import tabular  # polars is imported only when the columnar evaluator is asked for
+
+    if state.as_of != when:  # a row holds the facts in force at its as_of: re-date the state
+        state = state_from_dict({**state.document, "as_of": when.isoformat()}, book)
+    frame = tabular.evaluate_frame(tabular.states_to_frame({"state": state}, book), book).frame
+    out: dict[str, dict[str, Status]] = {org.id: {} for org in state.organisations}
+    for row in frame.iter_rows(named=True):
+        org_statuses = out[row["org_id"]]
+        for rule in book.rules:
+            if row[rule.id] is not None:
+                org_statuses[rule.id] = row[rule.id]
+    return out
+
+
+def _as_of(value: dt.date | str | None, state: State) -> dt.date:
+    if value is None:
+        if state.as_of is None:
+            raise StateError(
+                "no as_of date",
+                [
+                    ErrorDetail(
+                        "state",
+                        "give as_of in the state or to evaluate()",
+                        code=ErrorCode.STATE_AS_OF,
+                        location=("as_of",),
+                    )
+                ],
+            )
+        return state.as_of
+    try:
+        return parse_date(value)
+    except ValueError as exc:
+        raise StateError(
+            "invalid as_of date", [ErrorDetail("as_of", str(exc), _short(value), code=ErrorCode.ARGUMENT_VALUE)]
+        ) from None
+
+
+def evaluate_many(
+    states: Iterable[State | Mapping[str, Any]],
+    rulebook: Rulebook | str | os.PathLike[str] | None = None,
+    *,
+    as_of: dt.date | str | None = None,
+    backend: Backend | str = Backend.AUTO,
+    evaluated_at: dt.datetime | None = None,
+) -> Iterator[Evaluation]:
+    """Evaluate a stream of states lazily, one at a time (memory stays flat however many pass).
+
+    The rulebook is loaded once. Each state is validated and evaluated exactly as by ``evaluate``;
+    an invalid state raises its ``StateError`` when the iterator reaches it.
+    """
+    book = _book(rulebook)
+    for state in states:
+        yield evaluate(state, book, as_of=as_of, backend=backend, evaluated_at=evaluated_at)
