@@ -12,7 +12,8 @@ for both):
     hypothesis: ``policy_engine.testing.strategies`` (the rest of the testing kit, and the pytest
     plugin, need nothing more).
 
-A module that needs an extra imports its modules inside ``with require(EXTRA, feature=...)``: if
+A module (or a package's ``__init__``) that needs an extra imports inside
+``with require(EXTRA, feature=...)``: if
 one of them is not installed, the import raises ``MissingExtraError`` (a ``PolicyError`` and an
 ``ImportError``) naming the extra and the command that installs it, instead of a bare
 ``ModuleNotFoundError``. A module that is installed but fails to import keeps its own error.
