@@ -106,6 +106,7 @@ class ErrorCode(enum.StrEnum):
     # arguments of the API and the command line
     ARGUMENT_VALUE = "argument.value"
     ARGUMENT_CONFLICT = "argument.conflict"
+    OUTPUT_WRITE = "output.write"
     SELECTOR_UNKNOWN = "selector.unknown"
     # running an evaluation and reading its results
     EVALUATION_NO_OUTCOME = "evaluation.no_outcome"

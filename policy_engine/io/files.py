@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any, BinaryIO, Literal, TextIO, overload
 
-from ..errors import ErrorDetail, PolicyError
+from ..errors import ErrorCode, ErrorDetail, PolicyError
 
 __all__ = ["TEMP_PREFIX", "atomic_write", "write_text_atomic"]
 
@@ -31,7 +31,7 @@ TEMP_PREFIX = ".policy-engine-"
 
 
 def _cannot_write(path: str | os.PathLike[str], why: str) -> PolicyError:
-    return PolicyError("cannot write the file", [ErrorDetail(os.fspath(path), why)])
+    return PolicyError("cannot write the file", [ErrorDetail(os.fspath(path), why, code=ErrorCode.OUTPUT_WRITE)])
 
 
 def _reason(path: str | os.PathLike[str], exc: OSError) -> str:

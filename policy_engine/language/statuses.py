@@ -20,7 +20,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
-from typing import Any, Final, Literal, TypeVar, cast
+from typing import Any, Final, Literal, TypeVar, cast, get_args
 
 import attrs
 
@@ -109,21 +109,9 @@ Status = Literal[
     "unknown",
     "not_applicable",
 ]
-"""The type of a status: exactly the values of ``STATUSES`` (``tests/test_engine.py`` checks it)."""
+"""The type of a status; ``STATUSES`` lists its values in their published order."""
 
-STATUSES: Final[tuple[Status, ...]] = (
-    "met",
-    "met_late",
-    "not_met",
-    "due",
-    "overdue",
-    "breached",
-    "not_breached",
-    "eligible",
-    "not_eligible",
-    "unknown",
-    "not_applicable",
-)
+STATUSES: Final[tuple[Status, ...]] = get_args(Status)
 """Every status an outcome can have (see docs/rule-language.md), in their published order."""
 
 POSITIVE_STATUS: Final[Mapping[str, Status]] = MappingProxyType(

@@ -10,7 +10,7 @@ from typing import Any
 import polars as pl
 
 from ..data.state import State, facts_at, state_from_dict
-from ..errors import ErrorDetail, StateError
+from ..errors import ErrorCode, ErrorDetail, StateError
 from ..evaluation import columnar
 from ..language.months import format_month
 from ..rulebook.loader import Rulebook
@@ -92,7 +92,10 @@ def states_to_frame(
     rows: list[dict[str, Any]] = []
     for sid, state in pairs:
         if state.as_of is None:
-            raise StateError("a state without as_of cannot become rows", [ErrorDetail(f"{sid}.as_of", "missing")])
+            raise StateError(
+                "a state without as_of cannot become rows",
+                [ErrorDetail(sid, "missing", code=ErrorCode.STATE_AS_OF, location=("as_of",))],
+            )
         for org in state.organisations:
             row: dict[str, Any] = {"state_id": sid, "org_id": org.id, "org_type": org.type, "as_of": state.as_of}
             if org.services is not None:

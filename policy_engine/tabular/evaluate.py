@@ -11,7 +11,7 @@ import attrs
 import polars as pl
 
 from ..data.state import OrgView, organisations_of, view_at
-from ..errors import ErrorDetail, PolicyError
+from ..errors import ErrorCode, ErrorDetail, PolicyError
 from ..evaluation import columnar
 from ..rulebook.loader import Rulebook
 from .columns import KEY_COLUMNS, STATUS_DTYPE, _default_book
@@ -64,7 +64,8 @@ def evaluate_frame(frame: pl.DataFrame, rulebook: Rulebook | None = None, *, nor
         from ..errors import EngineError
 
         raise EngineError(
-            "internal error during table evaluation", [ErrorDetail("engine", f"{type(exc).__name__}: {exc}")]
+            "internal error during table evaluation",
+            [ErrorDetail("engine", f"{type(exc).__name__}: {exc}", code=ErrorCode.ENGINE_INTERNAL)],
         ) from exc
     keys = table.select(KEY_COLUMNS)
     out = pl.concat([keys, statuses.select(pl.all().cast(STATUS_DTYPE))], how="horizontal")

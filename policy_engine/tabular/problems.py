@@ -11,7 +11,7 @@ import attrs
 import polars as pl
 
 from ..data.state import _short as short_value
-from ..errors import ErrorDetail, StateError
+from ..errors import ErrorCode, ErrorDetail, StateError
 
 MAX_ERRORS = 50
 
@@ -94,6 +94,7 @@ class _Problems:
                 f"columns[{p.column!r}]" if p.row is None else rows[p.row].format(column=repr(p.column)),
                 p.message,
                 p.value,
+                code=ErrorCode.TABLE_COLUMN if p.row is None else ErrorCode.TABLE_CELL,
             )
             for p in ordered
         ]

@@ -11,7 +11,7 @@ from typing import Literal
 
 import polars as pl
 
-from ..errors import ErrorDetail, StateError
+from ..errors import ErrorCode, ErrorDetail, StateError
 from .problems import RowNames
 
 Format = Literal["csv", "parquet", "jsonl"]
@@ -28,7 +28,14 @@ def table_format(path: str | os.PathLike[str]) -> Format:
         return "jsonl"
     raise StateError(
         "unknown table format",
-        [ErrorDetail(str(path), "expected a .csv, .parquet or .jsonl file name", suffix or "(none)")],
+        [
+            ErrorDetail(
+                str(path),
+                "expected a .csv, .parquet or .jsonl file name",
+                suffix or "(none)",
+                code=ErrorCode.TABLE_FORMAT,
+            )
+        ],
     )
 
 
@@ -40,7 +47,10 @@ def _read_batches(path: str | os.PathLike[str], chunk_rows: int) -> Iterator[pl.
 
     fmt = table_format(path)
     if fmt not in ("csv", "parquet"):
-        raise StateError("not a table", [ErrorDetail(str(path), "expected a .csv or .parquet input table", fmt)])
+        raise StateError(
+            "not a table",
+            [ErrorDetail(str(path), "expected a .csv or .parquet input table", fmt, code=ErrorCode.TABLE_FORMAT)],
+        )
     try:
         if fmt == "parquet":
             scan = pl.scan_parquet(os.fspath(path))
@@ -67,7 +77,7 @@ def _read_batches(path: str | os.PathLike[str], chunk_rows: int) -> Iterator[pl.
             yield pl.DataFrame({name: pl.Series([], dtype=pl.String) for name in header})
     except (OSError, UnicodeDecodeError, pl.exceptions.PolarsError, pa.ArrowException) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise StateError("cannot read the table", [ErrorDetail(str(path), first)]) from None
+        raise StateError("cannot read the table", [ErrorDetail(str(path), first, code=ErrorCode.TABLE_READ)]) from None
 
 
 def _row_names(source: str | os.PathLike[str]) -> RowNames:

@@ -10,7 +10,7 @@ from typing import Any
 
 import attrs
 
-from ..errors import ErrorDetail, StateError
+from ..errors import ErrorCode, ErrorDetail, StateError
 from ..io.files import atomic_write
 from ..rulebook.loader import Rulebook
 from .chunking import _check_apart, _state_chunks
@@ -64,7 +64,10 @@ def evaluate_table(
     book = _default_book(rulebook)
     out_fmt = table_format(destination)
     if out_fmt == "csv":
-        raise StateError("unsupported output", [ErrorDetail(str(destination), "write .parquet or .jsonl", "csv")])
+        raise StateError(
+            "unsupported output",
+            [ErrorDetail(str(destination), "write .parquet or .jsonl", "csv", code=ErrorCode.TABLE_FORMAT)],
+        )
     if chunk_rows is None:
         chunk_rows = DEFAULT_CHUNK_ROWS.get(table_format(source), 20_000)  # other formats are refused below
     start = time.perf_counter()
