@@ -12,42 +12,10 @@ Typical use::
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from ._lazy import lazy_exports
 from ._version import __version__
-from .audit.explain import explain
-from .data.state import (
-    CompleteCohort,
-    Fact,
-    Observation,
-    Organisation,
-    State,
-    load_state,
-    state_from_dict,
-    state_from_json,
-    validate_state,
-)
-from .engine import (
-    EVALUATE_BACKENDS,
-    STATUSES_BACKENDS,
-    Backend,
-    available_backends,
-    evaluate,
-    evaluate_many,
-    resolve_backend,
-    statuses,
-)
-from .errors import (
-    EngineError,
-    ErrorCode,
-    ErrorDetail,
-    ExpressionError,
-    PolicyError,
-    RulebookError,
-    SelectorError,
-    StateError,
-)
-from .evaluation.outcomes import STATUSES, Citation, DecisionRecord, Evaluation, Evidence, Firing, Outcome
-from .language.rules import ORGANISATION_TYPES, TIMINGS, Parameter, Period, Rule, RuleKind, Source, Status
-from .rulebook.loader import Rulebook, load_rulebook
 
 __all__ = [
     "EVALUATE_BACKENDS",
@@ -67,6 +35,7 @@ __all__ = [
     "ExpressionError",
     "Fact",
     "Firing",
+    "MissingExtraError",
     "Observation",
     "Organisation",
     "Outcome",
@@ -95,3 +64,8 @@ __all__ = [
     "statuses",
     "validate_state",
 ]
+
+if TYPE_CHECKING:  # what mypy and editors see: the same names, imported eagerly
+    from ._api import *  # noqa: F403
+else:  # imported on first use, so `import policy_engine` costs nothing (pytest imports the plugin on every start)
+    __getattr__, __dir__ = lazy_exports(__name__, __all__)

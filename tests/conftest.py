@@ -2,12 +2,19 @@
 
 ``ci`` (the default): few examples, derandomised (every run draws the same examples, so CI is
 reproducible), no deadline, no example database. ``deep``: many examples, random, for a run on
-demand::
+demand (of one file, or of the whole suite)::
 
     POLICY_ENGINE_HYPOTHESIS_PROFILE=deep pytest tests/test_properties.py
 
-Tests that take the number of examples from the profile scale with it; the few that pin
-``max_examples`` in their own ``@settings`` keep their count but inherit the rest.
+Every test takes its number of examples from the profile (``settings().max_examples``); none pins
+a count of its own. A few ask for a multiple of it, or a floor under it, and say why (cheap, varied
+inputs: the parser, the fuzzers, robustness; a draw among the threshold rules that should reach
+them all), so under ``deep`` they run at length too.
+
+Tests that take more than about 5 s on their own are marked ``slow`` (the marker is registered
+in pyproject.toml): ``pytest -m "not slow"`` is a quick run; the README's command runs them all.
+They are collected first, so that pytest-xdist starts them on every worker at once instead of
+leaving one worker finishing a long test while the others idle.
 
 Also the one place that locates ``../shared`` (guidance texts and real NHS data kept beside the
 project, which a fresh clone does not have): a test that needs it asks the ``needs_shared``
@@ -32,6 +39,12 @@ settings.register_profile(
 )
 settings.register_profile("deep", max_examples=1000, deadline=None, suppress_health_check=_SLOW)
 settings.load_profile(os.environ.get("POLICY_ENGINE_HYPOTHESIS_PROFILE", "ci"))
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The ``slow`` tests first (in their collected order), then the others (in theirs)."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
 
 SHARED = Path(os.environ.get("POLICY_ENGINE_SHARED_DIR") or Path(__file__).resolve().parents[2] / "shared")
 

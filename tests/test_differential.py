@@ -16,7 +16,7 @@ BOOK = pe.load_rulebook()
 STAMP = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(states(BOOK))
 def test_durable_and_native_agree(state: dict) -> None:
     native = pe.evaluate(state, BOOK, backend="native", evaluated_at=STAMP)
@@ -25,7 +25,7 @@ def test_durable_and_native_agree(state: dict) -> None:
     assert native.trace == durable.trace
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(states(BOOK, min_size=3, max_size=8, types=["acute_trust"]))
 def test_agree_on_cross_organisation_ranking(state: dict) -> None:
     for org in state["organisations"]:

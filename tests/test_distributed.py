@@ -25,6 +25,8 @@ N_STATES = 4  # the example state has 10 organisations: 40 rows
 ROWS_PER_FILE = 7  # input files cut through states, so the shuffle has work to do
 PARTITIONS = 3
 
+pytestmark = pytest.mark.slow  # a Dask cluster's work: most of these take well over 5 s each
+
 
 @pytest.fixture(scope="module")
 def example() -> Iterator[ModuleType]:

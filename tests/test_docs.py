@@ -62,6 +62,7 @@ def test_generation_is_deterministic(book: pe.Rulebook, pages: dict[str, str]) -
         assert not re.search(r"\b20\d\d-\d\d-\d\dT\d\d:", text)  # no timestamps
 
 
+@pytest.mark.slow
 def test_check_command_reports_stale_pages(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "reference"
     args = ["--out", str(out), "--scenarios", str(SCENARIOS)]

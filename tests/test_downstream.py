@@ -29,6 +29,7 @@ def test_the_plugin_is_declared_as_a_pytest11_entry_point() -> None:
     assert '[project.entry-points.pytest11]\npolicy_engine = "policy_engine.testing.plugin"' in text
 
 
+@pytest.mark.slow
 def test_downstream_example_suite_passes(tmp_path: Path) -> None:
     if not DOWNSTREAM.is_dir():  # pragma: no cover - examples ship in the sdist and the repository
         pytest.skip("examples/downstream is not present")

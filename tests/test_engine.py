@@ -109,6 +109,7 @@ def test_durable_sessions_do_not_leak_between_evaluations() -> None:
 THREAD_ROUNDS = int(os.environ.get("POLICY_ENGINE_THREAD_ROUNDS", "25"))
 
 
+@pytest.mark.slow
 def test_threads_get_the_serial_results() -> None:
     """8 threads x THREAD_ROUNDS rounds x every input x every backend give exactly the serial results
     (POLICY_ENGINE_THREAD_ROUNDS=1000 for the full stress run)."""
@@ -263,13 +264,14 @@ def test_a_scenario_naming_an_unknown_rule_fails_as_such() -> None:
 
 # ----------------------------------------------------------------------------- properties
 
-SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 def _statuses(ev: pe.Evaluation) -> dict[tuple[str, str], str]:
     return {(o.rule_id, o.org_id): o.status for o in ev.outcomes}
 
 
+@pytest.mark.slow
 @SETTINGS
 @given(states(BOOK), st.randoms(use_true_random=False))
 def test_order_of_organisations_and_facts_changes_nothing(state: dict[str, Any], rnd: Any) -> None:

@@ -555,8 +555,15 @@ def _extend(children: st.SearchStrategy[Node]) -> st.SearchStrategy[Node]:
 
 ASTS = st.recursive(_LEAVES, _extend, max_leaves=15)
 
+# More than the profile's examples: the parser's inputs are cheap (hundreds take well under a
+# second) and its grammar is wide, so these ask for 12 (the checker's 8) times the profile's
+# examples: 300 (200) under ci, and they still scale under deep.
+_PROFILE = settings().max_examples
+PARSER = settings(max_examples=12 * _PROFILE, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+CHECKER = settings(max_examples=8 * _PROFILE, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+@PARSER
 @given(st.text())
 def test_parse_any_text_returns_an_ast_or_raises_parse_error(text: str) -> None:
     try:
@@ -600,7 +607,7 @@ _TOKENS = [
 ]
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@PARSER
 @given(st.lists(st.sampled_from(_TOKENS), max_size=60).map("".join))
 def test_parse_token_soup_returns_an_ast_or_raises_parse_error(text: str) -> None:
     try:
@@ -609,7 +616,7 @@ def test_parse_token_soup_returns_an_ast_or_raises_parse_error(text: str) -> Non
         pass
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@PARSER
 @given(ASTS)
 def test_render_then_parse_is_the_identity(node: Node) -> None:
     rendered = render(node)
@@ -621,7 +628,7 @@ def test_render_then_parse_is_the_identity(node: Node) -> None:
     assert shape(parsed) == shape(node), rendered
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@CHECKER
 @given(
     st.lists(
         st.sampled_from([*_TOKENS[:16], '"met"', "m_prop", "mar_2025", 'fact("t")', "param.threshold"]), max_size=30

@@ -153,6 +153,7 @@ MORE = settings(max_examples=min(_PROFILE_EXAMPLES * 4, 2000))
 AS_OF = st.one_of(st.none(), st.dates().map(dt.date.isoformat), st.text(max_size=12), st.dates())
 
 
+@pytest.mark.slow
 @MORE
 @given(ANY_INPUT, AS_OF)
 @example(float("nan"), None)
@@ -460,6 +461,7 @@ def test_boundary_states_keep_their_status_among_other_organisations(case: Any, 
 # ============================================================================ round trip
 
 
+@pytest.mark.slow
 @given(states(BOOK, max_size=4))
 def test_state_and_evaluation_round_trip(doc: dict[str, Any]) -> None:
     state = pe.state_from_dict(doc, BOOK)
@@ -705,6 +707,7 @@ def _mutation_module() -> ModuleType:
     return module
 
 
+@pytest.mark.slow
 def test_a_few_mutants_are_killed_by_the_scenarios() -> None:
     mc = _mutation_module()
     every = mc.mutants(BOOK)

@@ -92,6 +92,7 @@ def _png_has_ink(png: bytes) -> tuple[int, int, float]:
     return width, height, inked / (width * height)
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(BROWSER is None, reason="no headless Chromium on this machine (.ci/run installs it)")
 def test_report_renders_in_a_headless_browser(tmp_path: Path) -> None:
     page = tmp_path / "report.html"

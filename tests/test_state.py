@@ -1046,7 +1046,7 @@ def _states_broken_in_one_organisation(draw: st.DrawFn, book: pe.Rulebook) -> tu
 
 
 @given(data=st.data())
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 def test_every_problem_inside_an_organisation_names_its_id(book: pe.Rulebook, data: st.DataObject) -> None:
     state, k = data.draw(_states_broken_in_one_organisation(book))
     details = pe.validate_state(state, book)

@@ -22,6 +22,7 @@ def _tool(name: str) -> list[str]:
     return [found]
 
 
+@pytest.mark.slow
 def test_mypy_strict() -> None:
     result = subprocess.run(
         [*_tool("mypy"), "--no-incremental", "--cache-dir", "/dev/null"],

@@ -83,7 +83,7 @@ def test_several_states_and_dates_in_one_table() -> None:
     assert_same({"2024-06": earlier, "2025-04": EXAMPLE, "2025-09": later})
 
 
-@settings(max_examples=30)
+@pytest.mark.slow
 @given(states(BOOK, max_size=5))
 def test_generated_states_agree_with_the_reference(doc: dict[str, Any]) -> None:
     assert_same({"s": state_from_dict(doc, BOOK)})
@@ -95,7 +95,10 @@ NATIONAL = [{"scope": "national", "types": ["acute_trust", "community_provider"]
 _THRESHOLD_RULES = sorted({t.rule_id for t in thresholds(BOOK)})
 
 
-@settings(max_examples=40)
+@pytest.mark.slow
+# More than the profile's examples under ci: each example draws one of the 38 threshold rules (with
+# three boundary cases), and the run should reach most of them.
+@settings(max_examples=max(settings().max_examples, len(_THRESHOLD_RULES)))
 @given(st.data())
 def test_values_exactly_on_thresholds_agree_with_the_reference(data: st.DataObject) -> None:
     rule_id = data.draw(st.sampled_from(_THRESHOLD_RULES))
@@ -488,6 +491,7 @@ def _example_rows(n_states: int) -> pl.DataFrame:
     return pl.concat(frames, how="diagonal_relaxed")
 
 
+@pytest.mark.slow
 def test_files_stream_in_chunks_of_whole_states(tmp_path: Path) -> None:
     frame = _example_rows(4)
     whole = tabular.evaluate_frame(frame, BOOK).frame
@@ -514,6 +518,7 @@ def test_files_stream_in_chunks_of_whole_states(tmp_path: Path) -> None:
     }
 
 
+@pytest.mark.slow
 def test_the_default_chunk_depends_on_the_input_format(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(tabular.DEFAULT_CHUNK_ROWS, "parquet", 10**6)  # scaled: 4 states of 10 rows
     monkeypatch.setitem(tabular.DEFAULT_CHUNK_ROWS, "csv", 10)

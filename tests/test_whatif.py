@@ -45,7 +45,7 @@ def test_strict_threshold_needs_one_over() -> None:
     assert answer.exact and answer.status == "not_eligible" and answer.delta == 1
 
 
-@settings(max_examples=40, deadline=None)
+@settings(deadline=None)
 @given(st.integers(1, 5000).flatmap(lambda d: st.tuples(st.integers(0, d), st.just(d))))
 def test_the_change_is_minimal_and_flips(counts: tuple[int, int]) -> None:
     num, den = counts

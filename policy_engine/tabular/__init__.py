@@ -40,18 +40,22 @@ The package, one module per job (each imports only modules above it in this list
 
 from __future__ import annotations
 
-# ``__all__`` is the public API, as before the split; MAX_ERRORS, STATUS_DTYPE, RowNames, Format
-# and table_format stay reachable here too, as they were.
-from .columns import KEY_COLUMNS
-from .columns import STATUS_DTYPE as STATUS_DTYPE
-from .convert import frame_to_states, states_to_frame
-from .evaluate import TableResult, evaluate_frame
-from .problems import MAX_ERRORS as MAX_ERRORS
-from .problems import RowNames as RowNames
-from .reading import Format as Format
-from .reading import table_format as table_format
-from .streaming import DEFAULT_CHUNK_ROWS, TableSummary, evaluate_table
-from .validation import normalise_frame
+from .._extras import require
+
+# polars and pyarrow (the [tables] extra): without them, a MissingExtraError that names the extra
+with require("tables", feature="the table API (policy_engine.tabular)"):
+    # ``__all__`` is the public API, as before the split; MAX_ERRORS, STATUS_DTYPE, RowNames, Format
+    # and table_format stay reachable here too, as they were.
+    from .columns import KEY_COLUMNS
+    from .columns import STATUS_DTYPE as STATUS_DTYPE
+    from .convert import frame_to_states, states_to_frame
+    from .evaluate import TableResult, evaluate_frame
+    from .problems import MAX_ERRORS as MAX_ERRORS
+    from .problems import RowNames as RowNames
+    from .reading import Format as Format
+    from .reading import table_format as table_format
+    from .streaming import DEFAULT_CHUNK_ROWS, TableSummary, evaluate_table
+    from .validation import normalise_frame
 
 __all__ = [
     "DEFAULT_CHUNK_ROWS",

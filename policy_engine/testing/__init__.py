@@ -21,18 +21,9 @@ See docs/testing-kit.md.
 
 from __future__ import annotations
 
-from .assertions import assert_outcome
-from .boundaries import (
-    Threshold,
-    boundary_state,
-    expected_status,
-    judged_after,
-    negative_status,
-    positive_status,
-    rule_thresholds,
-    thresholds,
-)
-from .scenarios import Expectation, Scenario, ScenarioFailure, ScenarioFileError, load_scenarios, run_scenario
+from typing import TYPE_CHECKING
+
+from .._lazy import lazy_exports
 
 __all__ = [
     "Expectation",
@@ -51,3 +42,8 @@ __all__ = [
     "run_scenario",
     "thresholds",
 ]
+
+if TYPE_CHECKING:  # what mypy and editors see: the same names, imported eagerly
+    from ._api import *  # noqa: F403
+else:  # imported on first use: pytest imports the plugin (a submodule) on every start
+    __getattr__, __dir__ = lazy_exports(__name__, __all__)

@@ -11,6 +11,10 @@ itself; from a source checkout use ``pytest -p policy_engine.testing.plugin``.
   one test item per scenario and backend (every available backend, or those given with
   ``--policy-backend``), marked ``policy_scenario``. A failure lists every expectation that did not
   hold with the outcome's explanation, and points at the scenario's line in the file.
+
+pytest imports this module on every start in any environment where policy-engine is installed, so
+it imports nothing of the engine (nor PyYAML, nor durable-rules) until a fixture or a scenario file
+needs it: a project that does not use the plugin pays nothing for it (``tests/test_imports.py``).
 """
 
 from __future__ import annotations
@@ -19,21 +23,20 @@ import difflib
 import os
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import pytest
-import yaml
 
-from ..data.state import State
-from ..engine import Backend, available_backends, evaluate
-from ..errors import PolicyError
-from ..evaluation.outcomes import Evaluation
-from ..rulebook.loader import Rulebook, load_rulebook
-from .scenarios import Scenario, ScenarioFailure, load_scenarios, run_scenario
+if TYPE_CHECKING:  # imported where they are used (see the module's docstring)
+    from ..data.state import State
+    from ..engine import Backend
+    from ..evaluation.outcomes import Evaluation
+    from ..rulebook.loader import Rulebook
+    from .scenarios import Scenario
 
 __all__ = ["Evaluator", "PolicyScenarioFile", "PolicyScenarioItem"]
 
-_BOOK_KEY = pytest.StashKey[Rulebook]()
+_BOOK_KEY: pytest.StashKey[Rulebook] = pytest.StashKey()
 _SUFFIXES = (".policy.yaml", ".policy.yml")
 
 
@@ -70,6 +73,8 @@ def pytest_configure(config: pytest.Config) -> None:
 def _rulebook(config: pytest.Config) -> Rulebook:
     book = config.stash.get(_BOOK_KEY, None)
     if book is None:
+        from ..rulebook.loader import load_rulebook
+
         name = config.getoption("policy_rulebook") or str(config.getini("policy_rulebook"))
         relative = config.rootpath / name
         if ("/" in name or os.sep in name) and not Path(name).is_absolute() and relative.is_dir():
@@ -90,6 +95,7 @@ def policy_evaluate(policy_rulebook: Rulebook) -> Evaluator:
     """``policy_evaluate(state, *, as_of=None, backend="auto") -> Evaluation`` on ``policy_rulebook``.
 
     Session-scoped (it holds no state), so it can be used in Hypothesis ``@given`` tests."""
+    from ..engine import evaluate
 
     def run(
         state: State | Mapping[str, Any], *, as_of: str | None = None, backend: Backend | str = "auto"
@@ -107,6 +113,8 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
 
 def _scenario_lines(path: Path) -> list[int]:
     """0-based line of each entry of the top-level ``scenarios`` list (best effort)."""
+    import yaml
+
     try:
         node = yaml.compose(path.read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
     except (OSError, UnicodeDecodeError, yaml.YAMLError):
@@ -123,6 +131,10 @@ class PolicyScenarioFile(pytest.File):
     """A ``test_*.policy.yaml`` file: one item per scenario and backend."""
 
     def collect(self) -> Iterator[PolicyScenarioItem]:
+        from ..engine import available_backends
+        from ..errors import PolicyError
+        from .scenarios import load_scenarios
+
         try:
             scenarios = load_scenarios(self.path)
         except PolicyError as exc:
@@ -157,6 +169,8 @@ class PolicyScenarioItem(pytest.Item):
         self.line = line
 
     def runtest(self) -> None:
+        from .scenarios import ScenarioFailure, run_scenario
+
         book = _rulebook(self.config)
         ids = {r.id for r in book.rules}
         unknown = []
@@ -187,6 +201,9 @@ class PolicyScenarioItem(pytest.Item):
         excinfo: pytest.ExceptionInfo[BaseException],
         style: Any = None,
     ) -> str | Any:
+        from ..errors import PolicyError
+        from .scenarios import ScenarioFailure
+
         where = f"{self.path}:{self.line + 1}"
         if isinstance(excinfo.value, ScenarioFailure):
             return f"{excinfo.value}\n  at {where}"

@@ -24,7 +24,11 @@ from functools import cache
 from typing import Any
 
 import attrs
-from hypothesis import strategies as st
+
+from .._extras import require
+
+with require("testing", feature="the Hypothesis strategies (policy_engine.testing.strategies)"):
+    from hypothesis import strategies as st
 
 from ..language.months import format_month, parse_month
 from ..language.rules import ORGANISATION_TYPES

@@ -31,26 +31,30 @@ The package, one module per job (each imports only modules above it in this list
 
 from __future__ import annotations
 
-from .cohorts import TABLE_COHORT_SOURCE, cohort_declared, cohorts_of_cells, declared_cohorts
-from .columns import _FACT_DTYPES as _FACT_DTYPES
-from .columns import (
-    BOUND_PREFIX,
-    COHORTS_COLUMN,
-    DEN_PREFIX,
-    DOUBT_PREFIX,
-    NUM_PREFIX,
-    RANK_PREFIX,
-    STATUS_ENUM,
-    STATUS_PREFIX,
-    VALUE_PREFIX,
-    WHOLE_PREFIX,
-    columns_read,
-    fact_column,
-    metric_column,
-)
-from .fallback import Resolution, ViewsOfRows, run
-from .frame import decide_frame
-from .grouping import _groups as _groups
+from ..._extras import require
+
+# polars and pyarrow (the [tables] extra): without them, a MissingExtraError that names the extra
+with require("tables", feature="the columnar evaluator (policy_engine.evaluation.columnar)"):
+    from .cohorts import TABLE_COHORT_SOURCE, cohort_declared, cohorts_of_cells, declared_cohorts
+    from .columns import _FACT_DTYPES as _FACT_DTYPES
+    from .columns import (
+        BOUND_PREFIX,
+        COHORTS_COLUMN,
+        DEN_PREFIX,
+        DOUBT_PREFIX,
+        NUM_PREFIX,
+        RANK_PREFIX,
+        STATUS_ENUM,
+        STATUS_PREFIX,
+        VALUE_PREFIX,
+        WHOLE_PREFIX,
+        columns_read,
+        fact_column,
+        metric_column,
+    )
+    from .fallback import Resolution, ViewsOfRows, run
+    from .frame import decide_frame
+    from .grouping import _groups as _groups
 
 __all__ = [
     "BOUND_PREFIX",
