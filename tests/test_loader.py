@@ -7,6 +7,7 @@ file, the rule id and, for expressions, the column, and show the offending text.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ import policy_engine as pe
 from policy_engine._resources import policies_root
 from policy_engine.errors import ErrorDetail
 from policy_engine.language.rules import ServiceDef
-from policy_engine.rulebook.loader import _order
+from policy_engine.rulebook.loader import _order, default_rulebook
 
 BUNDLED = policies_root() / "nhs-2024-25"
 DOC = "news-hhe-designated-lead.txt"
@@ -834,7 +835,7 @@ def _rule_graphs(draw: st.DrawFn) -> dict[str, tuple[tuple[str, ...], bool]]:
 def test_rules_are_ordered_smallest_ready_id_first(graph: dict[str, tuple[tuple[str, ...], bool]]) -> None:
     """The order of ``book.rules`` (seen in outcomes, traces and the docs): after its dependencies,
     the smallest id of the rules that are ready; a rule that ranks is one stratum above what it reads."""
-    template = pe.load_rulebook().rules[0]
+    template = default_rulebook().rules[0]  # loaded once for every example
     rules = {
         rid: attrs.evolve(template, id=rid, depends_on=deps, uses_rank=ranks) for rid, (deps, ranks) in graph.items()
     }
@@ -845,3 +846,36 @@ def test_rules_are_ordered_smallest_ready_id_first(graph: dict[str, tuple[tuple[
         assert r.stratum == max((done[d] for d in r.depends_on), default=0) + r.uses_rank
         done[r.id] = r.stratum
     assert sorted(done) == sorted(graph)
+
+
+def _read_both(text: str) -> tuple[object, object]:
+
+    from policy_engine.rulebook import loader
+
+    def outcome(read: Callable[[], object]) -> object:
+        try:
+            return read()
+        except RecursionError:  # read_yaml words it itself ("nesting too deep")
+            return RecursionError
+        except Exception as exc:
+            return (type(exc), str(exc))
+
+    return (
+        outcome(lambda: loader._load(text)),
+        outcome(lambda: yaml.load(text, Loader=loader._SafeNoAliasLoader)),
+    )
+
+
+def test_libyaml_reads_every_yaml_file_of_the_project_as_the_pure_python_reader_does() -> None:
+    """The fast path (libyaml) gives the same document as ``_SafeNoAliasLoader``, or the same
+    error worded the same way, for every YAML file of the project, and for hostile inputs."""
+    repo = Path(__file__).resolve().parent.parent
+    files = sorted(p for d in (policies_root(), repo / "tests", repo / "examples") for p in Path(d).rglob("*.y*ml"))
+    assert len(files) > 100
+    for path in files:
+        fast, slow = _read_both(path.read_text(encoding="utf-8"))
+        assert fast == slow, path
+    for hostile in ("a: &x 1\nb: *x\n", "a: &x [1]\n", "a: 1\na: 2\n", "a: [1\n", "a: 2025-02-30\n", "[" * 2000):
+        fast, slow = _read_both(hostile)
+        assert slow is RecursionError or isinstance(slow, tuple)
+        assert fast == slow, hostile[:20]
