@@ -866,12 +866,13 @@ def _read_both(text: str) -> tuple[object, object]:
     )
 
 
-def test_libyaml_reads_every_yaml_file_of_the_project_as_the_pure_python_reader_does() -> None:
+def test_libyaml_reads_every_rule_file_as_the_pure_python_reader_does() -> None:
     """The fast path (libyaml) gives the same document as ``_SafeNoAliasLoader``, or the same
-    error worded the same way, for every YAML file of the project, and for hostile inputs."""
+    error worded the same way, for every file it reads (rule files, the coverage ledger, overlays;
+    scenario files have their own reader), and for hostile inputs."""
     repo = Path(__file__).resolve().parent.parent
-    files = sorted(p for d in (policies_root(), repo / "tests", repo / "examples") for p in Path(d).rglob("*.y*ml"))
-    assert len(files) > 100
+    files = sorted(p for d in (policies_root(), repo / "examples") for p in Path(d).rglob("*.y*ml"))
+    assert len(files) > 15
     for path in files:
         fast, slow = _read_both(path.read_text(encoding="utf-8"))
         assert fast == slow, path
