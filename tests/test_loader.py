@@ -880,3 +880,25 @@ def test_libyaml_reads_every_rule_file_as_the_pure_python_reader_does() -> None:
         fast, slow = _read_both(hostile)
         assert slow is RecursionError or isinstance(slow, tuple)
         assert fast == slow, hostile[:20]
+
+
+def test_a_rulebook_is_read_again_only_when_a_file_it_was_read_from_changes(tmp_path: Path) -> None:
+    """``load_rulebook`` returns the rulebook it last loaded from a folder while the digest over
+    every file (rule files, the ledger, the source texts) is unchanged; any edit reloads it."""
+    import shutil
+
+    folder = tmp_path / "book"
+    shutil.copytree(BUNDLED, folder)
+    first = pe.load_rulebook(folder)
+    assert pe.load_rulebook(folder) is first
+    source = next((folder / "sources").iterdir())
+    source.write_bytes(source.read_bytes() + b"\n")
+    second = pe.load_rulebook(folder)
+    assert second is not first and second.digest != first.digest
+    rule_file = folder / "cancer.yaml"
+    rule_file.write_text(rule_file.read_text(encoding="utf-8").replace("title:", "title:", 1) + "\n", encoding="utf-8")
+    third = pe.load_rulebook(folder)
+    assert third is not second and third.digest != second.digest
+    rule_file.write_text("rules: [", encoding="utf-8")
+    with pytest.raises(pe.RulebookError):
+        pe.load_rulebook(folder)

@@ -329,8 +329,49 @@ def load_rulebook(name_or_path: str | os.PathLike[str] = "nhs-2024-25") -> Ruleb
     rule id and position.
     """
     root, location = _open_folder(name_or_path)
+    files = _files(root)
+    known = _LOADED.get(location)
+    if known is not None and _digest_of(root, files, known.sources) == known.digest:
+        return known  # the same files, byte for byte: the same (immutable) rulebook
+    book = _build(root, location, files)
+    _LOADED.pop(location, None)
+    _LOADED[location] = book
+    while len(_LOADED) > _LOADED_MAX:
+        _LOADED.pop(next(iter(_LOADED)))
+    return book
+
+
+_LOADED: dict[str, Rulebook] = {}
+"""The rulebook last loaded from each location (at most ``_LOADED_MAX``), returned again while its
+digest, over every file it was read from, is unchanged."""
+_LOADED_MAX = 16
+
+
+def _digest_file(digest: Any, name: str, text: str) -> None:
+    digest.update(name.encode() + b"\0" + text.encode() + b"\0")
+
+
+def _digest_source(digest: Any, doc_name: str, raw: bytes) -> None:
+    digest.update(b"source:" + doc_name.encode() + b"\0" + raw + b"\0")
+
+
+def _digest_of(root: Traversable, files: list[tuple[str, str]], sources: tuple[str, ...]) -> str | None:
+    """The digest a rulebook read from these files and sources would have (None: a source is missing)."""
     digest = hashlib.sha256()
-    docs = _documents(_files(root), location, digest)
+    for name, text in files:
+        _digest_file(digest, name, text)
+    for doc_name in sources:
+        entry = root / "sources" / doc_name
+        if not entry.is_file():
+            return None
+        _digest_source(digest, doc_name, entry.read_bytes())
+    return digest.hexdigest()
+
+
+def _build(root: Traversable, location: str, files: list[tuple[str, str]]) -> Rulebook:
+    """Read, check and compile the rulebook in ``files`` (every problem listed in one RulebookError)."""
+    digest = hashlib.sha256()
+    docs = _documents(files, location, digest)
     manifest = docs.pop("rulebook.yaml")
     errors: list[ErrorDetail] = []
     periods = _periods(manifest["periods"], errors)
@@ -373,7 +414,7 @@ def _documents(files: list[tuple[str, str]], location: str, digest: Any) -> dict
     errors: list[ErrorDetail] = []
     docs: dict[str, Any] = {}
     for name, text in files:
-        digest.update(name.encode() + b"\0" + text.encode() + b"\0")
+        _digest_file(digest, name, text)
         if name == "coverage.yaml":
             continue
         doc = _plain(_read_yaml(name, text))
@@ -420,7 +461,7 @@ def _source_texts(root: Traversable, names: list[str], digest: Any, errors: list
             )
             continue
         raw = entry.read_bytes()
-        digest.update(b"source:" + doc_name.encode() + b"\0" + raw + b"\0")
+        _digest_source(digest, doc_name, raw)
         source_texts[doc_name] = normalise_text(raw.decode("utf-8"))
     return source_texts
 
