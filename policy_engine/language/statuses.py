@@ -8,11 +8,13 @@ Two tables live here and nowhere else:
   status from four inputs, ``guard`` (the applicability guard: true, false or unknown), ``judged``
   (whether the date is one on which the rule is judged, ``Rule.judged_on``), ``cond`` (the condition:
   true, false or unknown) and ``late`` (an obligation's completion date is after its deadline).
-  ``decide_status`` applies the clauses for the reference and compiled evaluators, reading each input
-  only when a clause first needs it (so a rule that is not applicable never evaluates its condition);
-  the columnar evaluator translates the same clauses into polars expressions, clause by clause.
+  ``decision_tree`` arranges them so that each input is read at most once, only when a clause first
+  needs it (a rule that is not applicable never evaluates its condition); the reference evaluator
+  walks it with ``decide_status``, the compiled one with ``status_function`` (one reader per input,
+  bound once per rule); the columnar evaluator translates the clauses into polars, clause by clause.
 
-Adding a status or a timing is a change here (and in ``rules.TIMINGS``): the evaluators follow.
+Adding a status is a change here; a timing, here and in ``rules.TIMINGS`` (and the loader's check
+of its deadline). The evaluators follow.
 """
 
 from __future__ import annotations
