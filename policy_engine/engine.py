@@ -11,7 +11,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, Literal
 
 from ._version import __version__
-from .data.state import State, _short, state_from_dict, validate_state, view_at
+from .data.state import State, _short, rulebook_errors, state_from_dict, view_at
 from .errors import EngineError, ErrorCode, ErrorDetail, PolicyError, StateError
 from .evaluation import compiled as _compiled
 from .evaluation import durable as _durable
@@ -238,7 +238,7 @@ def _prepare(
     if isinstance(state, State):
         key = (state.digest, book.digest)
         if key not in _FITS:
-            errors = validate_state(state.document, book)
+            errors = rulebook_errors(state, book)  # the schema was checked when the State was made
             if errors:
                 raise StateError("the state does not fit the rulebook", errors)
             _remember(key)

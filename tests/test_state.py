@@ -1061,3 +1061,31 @@ def test_every_problem_inside_an_organisation_names_its_id(book: pe.Rulebook, da
         assert d.org == org_id, str(d)
         assert str(d).startswith(f"{m.group(0)} ({org_id})"), str(d)
     assert inside and any(d.path.startswith(f"state.organisations[{k}]") for d in details), details
+
+
+@pytest.mark.parametrize(
+    "org",
+    [
+        {"id": "X1", "type": "acute_trust", "metrics": {"nope": [{"period": "2025-03", "value": 1}]}},
+        {"id": "X1", "type": "acute_trust", "metrics": {"ae_4h_all": [{"period": "2025-03", "value": 1}]}},
+        {"id": "X1", "type": "acute_trust", "facts": [{"name": "nope", "value": True, "date": "2024-05-01"}]},
+        {"id": "X1", "type": "acute_trust", "services": ["nope"]},
+        {"id": "X1", "type": "acute_trust"},
+    ],
+    ids=["unknown-metric", "wrong-kind", "unknown-fact", "unknown-service", "fits"],
+)
+def test_a_state_is_checked_against_a_rulebook_as_validate_state_checks_it(org: dict[str, Any]) -> None:
+    """Evaluating a State checks only the rulebook's catalogues (its schema was checked when it was
+    made): the same problems, worded the same, as validating its document against the rulebook."""
+    book = pe.load_rulebook()
+    doc = {"as_of": "2025-04-30", "organisations": [org]}
+    state = pe.state_from_dict(doc)  # no rulebook: schema and consistency only
+    expected = pe.validate_state(doc, book)
+    assert bool(expected) == (set(org) != {"id", "type"})
+    assert state_module.rulebook_errors(state, book) == expected
+    if expected:
+        with pytest.raises(pe.StateError) as err:
+            pe.evaluate(state, book)
+        assert list(err.value.details) == expected
+    else:
+        assert pe.evaluate(state, book).outcomes

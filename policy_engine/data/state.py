@@ -420,6 +420,16 @@ def validate_state(document: Any, rulebook: Rulebook | None = None) -> list[Erro
     return _name_organisations(doc, errors)
 
 
+def rulebook_errors(state: State, rulebook: Rulebook) -> list[ErrorDetail]:
+    """The problems of a State against ``rulebook``'s catalogues: the last stage of
+    ``validate_state``, the only one a State can fail (it passed the schema and the consistency
+    checks when it was made), so evaluating it never validates the schema again."""
+    doc = state.document
+    errors: list[ErrorDetail] = []
+    _check_catalogue(doc, rulebook, errors)
+    return _name_organisations(doc, errors)
+
+
 def _name_organisations(doc: Any, errors: list[ErrorDetail]) -> list[ErrorDetail]:
     """Each problem inside ``organisations[i]`` also names that organisation's id (when it has a
     text id), so that ``str()`` reads ``state.organisations[1] (EXA).metrics...``."""
