@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Literal
 
 import attrs
 
+from . import statuses
 from .ast import Node
 from .months import date_words, month_words
 from .statuses import (
@@ -19,8 +20,6 @@ from .statuses import (
     Branch,
     Clause,
     Status,
-    decision_table,
-    decision_tree,
     negative_status,
 )
 
@@ -191,6 +190,36 @@ class Rule:
 
         return shape_of(self.condition, {n: p.value for n, p in self.parameters.items()})
 
+    judged_from: dt.date | None = attrs.field(init=False, eq=False, repr=False)
+    """The first date on which the rule is judged (None: every date): the day after its deadline,
+    or, for a standing requirement, the day it is in force. Computed when the rule is built."""
+
+    @judged_from.default
+    def _judged_from(self) -> dt.date | None:
+        if self.timing == "standing":
+            return self.in_force
+        return None if self.deadline is None else self.deadline + dt.timedelta(days=1)
+
+    decision_table: tuple[Clause, ...] = attrs.field(init=False, eq=False, repr=False)
+    """The clauses that decide this rule's status (``statuses.decision_table``), computed when the
+    rule is built."""
+
+    @decision_table.default
+    def _decision_table(self) -> tuple[Clause, ...]:
+        return statuses.decision_table(
+            self.kind,
+            self.timing,
+            self.applicable_if is not None,
+            self.completed_on is not None and self.deadline is not None,
+        )
+
+    decision_tree: Branch | Clause = attrs.field(init=False, eq=False, repr=False)
+    """The decision table as a tree that reads each input at most once (``statuses.decision_tree``)."""
+
+    @decision_tree.default
+    def _decision_tree(self) -> Branch | Clause:
+        return statuses.decision_tree(self.decision_table)
+
     def applies_to_type(self, org_type: str) -> bool:
         """Whether organisations of this type are subject to the rule."""
         return org_type in self.applies_to
@@ -205,34 +234,10 @@ class Rule:
         """The status when the condition is false at the time the rule is judged."""
         return negative_status(self.kind, self.timing)
 
-    @property
-    def decision_table(self) -> tuple[Clause, ...]:
-        """The clauses that decide this rule's status (``statuses.decision_table``)."""
-        return decision_table(
-            self.kind,
-            self.timing,
-            self.applicable_if is not None,
-            self.completed_on is not None and self.deadline is not None,
-        )
-
-    @property
-    def decision_tree(self) -> Branch | Clause:
-        """The decision table as a tree that reads each input at most once."""
-        return decision_tree(self.decision_table)
-
-    @property
-    def judged_from(self) -> dt.date | None:
-        """The first date on which the rule is judged (None: every date): the day after its
-        deadline, or, for a standing requirement, the day it is in force."""
-        if self.timing == "standing":
-            return self.in_force
-        return None if self.deadline is None else self.deadline + dt.timedelta(days=1)
-
     def judged_on(self, as_of: dt.date) -> bool:
         """Whether the rule is judged on ``as_of`` (else it is ``due``, unless an obligation is
         already met): from ``judged_from``."""
-        start = self.judged_from
-        return start is None or as_of >= start
+        return self.judged_from is None or as_of >= self.judged_from
 
     def timing_label(self) -> str:
         """The timing in a few words, for a table cell (``timing_text`` says it in full)."""
