@@ -75,3 +75,10 @@ def test_every_rule_carries_its_shape_and_an_overlay_changes_its_constants() -> 
     moved = attrs.evolve(rule, parameters={"threshold": attrs.evolve(rule.parameters["threshold"], value=Fraction(80))})
     assert moved.shape.single is not None and moved.shape.single.constant == Fraction(80)
     assert all(r.shape.conjuncts for r in BOOK.rules)
+
+
+def test_a_bound_that_reads_the_measured_metric_is_marked() -> None:
+    reads = shape_of(parse("pct(a, p) > pct(a, p) * 0.5")).single
+    other_period = shape_of(parse("pct(a, p) > pct(a, q) * 0.5")).single
+    assert reads is not None and reads.bound_reads
+    assert other_period is not None and not other_period.bound_reads

@@ -14,7 +14,7 @@ from ..data.state import State, state_from_dict, view_at
 from ..engine import evaluate as evaluate_state
 from ..evaluation.expressions import UNKNOWN, Env, evaluate
 from ..language.ast import Call, Node
-from ..language.checker import metric_calls, metric_key, name_arg
+from ..language.checker import name_arg
 from ..language.months import format_month, month_complete
 from ..language.rules import Rule
 from ..language.statuses import STATUS_INFO
@@ -169,14 +169,9 @@ def _threshold_shape(rule: Rule) -> tuple[Call, str, Node] | None:
     c = rule.shape.single
     if c is None or not c.reads_metric(frozenset({"pct", "rate"})) or not isinstance(c.measured, Call):
         return None
-    if _reads(c.bound, c.measured):
+    if c.bound_reads:
         return None
     return c.measured, c.op, c.bound
-
-
-def _reads(node: Node, call: Call) -> bool:
-    """Whether ``node`` reads the same metric over the same period as ``call``."""
-    return metric_key(call) in {metric_key(c) for c in metric_calls(node)}
 
 
 def _apply(state: State, org_id: str, metric: str, months: list[int], delta: int, capped: bool) -> Any:

@@ -48,6 +48,9 @@ class Comparison:
     """The parameter the bound is, when the bound is exactly ``param.NAME``."""
     constant: Fraction | None = None
     """The bound's exact value, when exactly one side is a constant."""
+    bound_reads: bool = False
+    """Whether the bound reads the metric over the period the measured side reads (then no change
+    to that metric alone moves the measured side without moving the bound)."""
 
     def reads_metric(self, functions: frozenset[str] = METRIC_FUNCTIONS) -> bool:
         """Whether the measured side is one call of one of ``functions`` over a metric and a period."""
@@ -161,4 +164,5 @@ def _comparison(node: Node, parameters: dict[str, Fraction]) -> Comparison | Non
         period=period,
         parameter=_param(right),
         constant=_constant(right, parameters) if lc != rc else None,
+        bound_reads=metric is not None and _reads(right, (metric[1], metric[2])),
     )
