@@ -133,7 +133,7 @@ def negative_status(kind: str, timing: str | None) -> Status:
 
 
 Input = Literal["guard", "judged", "cond", "late"]
-INPUTS: Final[tuple[Input, ...]] = ("guard", "judged", "cond", "late")
+INPUTS: Final[tuple[Input, ...]] = get_args(Input)
 """The inputs of the decision table, in the order an evaluator reads them."""
 
 Tri = Literal[True, False, "unknown"]
