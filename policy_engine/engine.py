@@ -11,13 +11,14 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, Literal
 
 from ._version import __version__
-from .data.state import State, _short, rulebook_errors, state_from_dict, view_at
+from .data.state import CompleteCohort, State, _short, rulebook_errors, state_from_dict, view_at
 from .errors import EngineError, ErrorCode, ErrorDetail, PolicyError, StateError
 from .evaluation import compiled as _compiled
 from .evaluation import durable as _durable
 from .evaluation import native as _native
 from .evaluation.decide import firing
 from .evaluation.outcomes import DecisionRecord, Evaluation, Status
+from .evaluation.unconfirmed import unconfirmed
 from .language.months import parse_date
 from .rulebook.loader import Rulebook, default_rulebook, load_rulebook
 
@@ -195,9 +196,12 @@ def _evaluate(
     chosen = resolve_backend(backend)
     views = [view_at(org, when, book.date_facts) for org in frozen.organisations]
     runner = _durable.run if chosen is Backend.DURABLE else _native.run
-    outcomes = runner(book, views, when, frozen.cohorts)
+    assumed = unconfirmed(frozen.organisations, frozen.cohorts)
+    outcomes = runner(book, views, when, assumed.cohorts)
     order = {r.id: i for i, r in enumerate(book.rules)}
     rules = {r.id: r for r in book.rules}
+    if assumed:
+        outcomes = assumed.outcomes(outcomes, rules)
     by_firing = sorted(outcomes, key=lambda o: (order[o.rule_id], o.org_id))
     trace = tuple(firing(i + 1, rules[o.rule_id], o) for i, o in enumerate(by_firing))
     stamp = (evaluated_at or dt.datetime.now(dt.UTC)).isoformat(timespec="seconds")
@@ -268,26 +272,42 @@ def statuses(
     chosen = resolve_backend(backend, "statuses")
     with _public_errors():
         book, frozen, when = _prepare(state, rulebook, as_of)
-        if chosen is Backend.NATIVE:
-            views = [view_at(org, when, book.date_facts) for org in frozen.organisations]
-            out: dict[str, dict[str, Status]] = {org.id: {} for org in frozen.organisations}
-            for outcome in _native.run(book, views, when, frozen.cohorts):
-                out[outcome.org_id][outcome.rule_id] = outcome.status
-            return out
-        if chosen is Backend.COLUMNAR:
-            return _columnar_statuses(book, frozen, when)
-        program = _compiled.program(book)
-        if chosen is Backend.DURABLE:
-            return _durable.run_statuses(book, program, frozen.organisations, when, frozen.cohorts)
-        return program.run(frozen.organisations, when, frozen.cohorts)
+        assumed = unconfirmed(frozen.organisations, frozen.cohorts)
+        return assumed.statuses(_statuses(chosen, book, frozen, when, assumed.cohorts))
 
 
-def _columnar_statuses(book: Rulebook, state: State, when: dt.date) -> dict[str, dict[str, Status]]:
+def _statuses(
+    chosen: Backend, book: Rulebook, frozen: State, when: dt.date, cohorts: tuple[CompleteCohort, ...]
+) -> dict[str, dict[str, Status]]:
+    if chosen is Backend.NATIVE:
+        views = [view_at(org, when, book.date_facts) for org in frozen.organisations]
+        out: dict[str, dict[str, Status]] = {org.id: {} for org in frozen.organisations}
+        for outcome in _native.run(book, views, when, cohorts):
+            out[outcome.org_id][outcome.rule_id] = outcome.status
+        return out
+    if chosen is Backend.COLUMNAR:
+        return _columnar_statuses(book, frozen, when, cohorts)
+    program = _compiled.program(book)
+    if chosen is Backend.DURABLE:
+        return _durable.run_statuses(book, program, frozen.organisations, when, cohorts)
+    return program.run(frozen.organisations, when, cohorts)
+
+
+def _columnar_statuses(
+    book: Rulebook, state: State, when: dt.date, cohorts: tuple[CompleteCohort, ...]
+) -> dict[str, dict[str, Status]]:
     """The columnar evaluator on one state: the state as table rows at ``when``, evaluated."""
     from . import tabular  # polars is imported only when the columnar evaluator is asked for
 
-    if state.as_of != when:  # a row holds the facts in force at its as_of: re-date the state
-        state = state_from_dict({**state.document, "as_of": when.isoformat()}, book)
+    if state.as_of != when or cohorts != state.cohorts:
+        # a row holds the facts in force at its as_of: re-date the state (and keep only the
+        # cohorts treated as complete)
+        document = {**state.document, "as_of": when.isoformat()}
+        kept = {(c.scope, c.types) for c in cohorts}
+        document["cohorts"] = [c for c in document.get("cohorts", []) if (c["scope"], tuple(c["types"])) in kept]
+        if not document["cohorts"]:
+            del document["cohorts"]
+        state = state_from_dict(document, book)
     frame = tabular.evaluate_frame(tabular.states_to_frame({"state": state}, book), book).frame
     out: dict[str, dict[str, Status]] = {org.id: {} for org in state.organisations}
     for row in frame.iter_rows(named=True):

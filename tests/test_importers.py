@@ -130,7 +130,11 @@ def test_ae_2019_number_of_layout_is_detected() -> None:
     assert summary.files[0].kind == "ae" and "2019-20" in summary.files[0].layout
     assert _obs(state, "RZZ", "ae_4h_all")["2019-04"] == {"period": "2019-04", "numerator": 9260, "denominator": 10500}
     assert _obs(state, "RZZ", "ae_4h_type1")["2019-04"]["numerator"] == 7300
-    assert summary.count("warning", "no reference table: organisation type assumed from the kind of file") == 1
+    # no reference, but the Type 1 attendances show an acute trust: the type is confirmed by them
+    rzz = _org(state, "RZZ")
+    assert rzz["type"] == "acute_trust" and "confirmed" not in rzz["provenance"]["type"]
+    assert "Type 1" in rzz["provenance"]["type"]["basis"]
+    assert summary.count("warning") == 1  # only: no services declared
 
 
 def test_ae_april_to_july_2020_layout(tmp_path: Path) -> None:
@@ -258,13 +262,22 @@ def test_rtt_over_65_weeks() -> None:
     assert _obs(state, "RZY", METRIC_RTT)["2024-09"]["value"] == 0
     assert METRIC_RTT not in _org(state, "RZX").get("metrics", {})  # a suppressed band
     assert _org(state, "RZZ")["parent"] == "QZZ"
-    assert _org(state, "QZZ") == {"id": "QZZ", "type": "icb", "name": "NHS EXAMPLE INTEGRATED CARE BOARD (MADE UP)"}
+    qzz = _org(state, "QZZ")
+    assert {k: qzz[k] for k in ("id", "type", "name")} == {
+        "id": "QZZ",
+        "type": "icb",
+        "name": "NHS EXAMPLE INTEGRATED CARE BOARD (MADE UP)",
+    }
+    assert qzz["provenance"]["type"]["basis"] == "the parent ICB of RZX"  # the first child, by code
     assert summary.ignored["RTT rows other than incomplete pathways (Part_2)"] == 2
     assert summary.count("duplicate") == 1
     assert (
         summary.count("repaired", "blank week bands read as 0 (the row's total equals the sum of its other bands)") == 2
     )
     as_of = "2024-10-15"
+    # RTT does not show what a provider is: without a reference the types are assumed, so unknown
+    assert _status(state, "elec.rtt-65wk-sep-2024", "RZZ", as_of) == "unknown"
+    state, _ = import_files("rtt", [RTT], reference=REF)
     assert _status(state, "elec.rtt-65wk-sep-2024", "RZZ", as_of) == "not_met"
     assert _status(state, "elec.rtt-65wk-sep-2024", "RZY", as_of) == "met"
     assert _status(state, "elec.rtt-65wk-sep-2024", "RZX", as_of) == "unknown"
@@ -281,7 +294,10 @@ def test_rtt_layout_without_65_week_bands_imports_nothing() -> None:
 
 
 def test_dm01_under_six_weeks() -> None:
-    state, summary = import_files("dm01", [DM01])
+    unsure, _ = import_files("dm01", [DM01])  # no reference: DM01 does not show what a provider is
+    assert _org(unsure, "RZZ")["provenance"]["type"]["confirmed"] is False
+    assert _status(unsure, "diag.dm01-95-6wk", "RZZ", "2025-04-20") == "unknown"
+    state, summary = import_files("dm01", [DM01], reference=REF)
     # QZZ: the TOTAL row (not MRI + CT again); 13T has no TOTAL row, so its one test is used.
     assert _obs(state, "RZZ", "diag_waiting_under_6wk")["2025-03"] == {
         "period": "2025-03",

@@ -31,7 +31,15 @@ IMPORT = Command(
     (
         arg("kind", help="ae, ambulance (aqi), cancer (cwt), rtt, diagnostics (dm01), or auto"),
         arg("files", nargs="+", metavar="FILE", help="published CSV files (or zip files holding one CSV)"),
-        arg("--reference", metavar="ORGS.csv", help="organisation reference table: ods_code, name, type, icb"),
+        arg(
+            "--reference",
+            metavar="FILE",
+            nargs="+",
+            action="extend",
+            help="organisation reference files, any mix: ODS etr.csv / eccg.csv, an ICB code-name list, a trust "
+            "type list (NHS England's, ERIC's, the Staff Survey's), or the package's own table (ods_code, type, "
+            "name, icb, region, services); put it after the statistics files, or repeat it",
+        ),
         arg("--as-of", help="the state's as_of (default: the day after the last month with data)"),
         arg("--infer-services", action="store_true", help="declare A&E services from the attendances"),
         arg("-o", "--output", help="write the state to this file instead of stdout (atomically)"),

@@ -32,6 +32,7 @@ __all__ = [
     "Fact",
     "Observation",
     "Organisation",
+    "Provenance",
     "State",
     "load_state",
     "state_from_dict",
@@ -74,8 +75,26 @@ def _freeze_series(
 
 
 @attrs.frozen
+class Provenance:
+    """Where one of an organisation's details came from: ``source`` (a file and line, or how it
+    was worked out), ``basis`` (what in it), and whether it is ``confirmed`` (False: assumed)."""
+
+    source: str
+    basis: str | None = None
+    confirmed: bool = True
+
+
+def _freeze_provenance(value: Mapping[str, Provenance]) -> Mapping[str, Provenance]:
+    return MappingProxyType(dict(value))
+
+
+@attrs.frozen
 class Organisation:
-    """A trust, ICB, practice or PCN with its services, metrics and facts."""
+    """A trust, ICB, practice or PCN with its services, metrics and facts.
+
+    ``provenance`` says where its ``type``, ``name``, ``parent`` and ``region`` came from, when
+    the state records it (an import does); ``type_confirmed`` is False when the type was assumed.
+    """
 
     id: str
     type: str
@@ -86,6 +105,14 @@ class Organisation:
     services: frozenset[str] | None = None
     metrics: Mapping[str, Mapping[int, Observation]] = attrs.field(converter=_freeze_series, factory=dict)
     facts: tuple[Fact, ...] = ()
+    region_code: str | None = None
+    provenance: Mapping[str, Provenance] = attrs.field(converter=_freeze_provenance, factory=dict)
+
+    @property
+    def type_confirmed(self) -> bool:
+        """False when the state says the organisation's type was assumed, not confirmed."""
+        basis = self.provenance.get("type")
+        return basis is None or basis.confirmed
 
 
 @attrs.frozen
@@ -733,6 +760,11 @@ def organisations_of(doc: Mapping[str, Any]) -> list[Organisation]:
                 services=frozenset(services) if services is not None else None,
                 metrics=metrics,
                 facts=tuple(facts),
+                region_code=org.get("region_code"),
+                provenance={
+                    key: Provenance(p["source"], p.get("basis"), p.get("confirmed", True))
+                    for key, p in org.get("provenance", {}).items()
+                },
             )
         )
     return orgs

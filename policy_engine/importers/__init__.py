@@ -4,7 +4,7 @@ Typical use::
 
     from policy_engine.importers import import_files
 
-    state, summary = import_files("ae", ["ae-march-2025.csv"], reference="organisations.csv")
+    state, summary = import_files("ae", ["ae-march-2025.csv"], reference=["etr.csv", "trust-types.csv"])
     print(summary.to_text())                    # rows read/used, and every skipped or repaired row
     book = policy_engine.load_rulebook()
     result = policy_engine.evaluate(policy_engine.state_from_dict(state, book), book)
@@ -35,7 +35,7 @@ from ..rulebook.loader import Rulebook, load_rulebook
 from . import ae, ambulance, cancer, diagnostics, rtt
 from .builder import FileContext, StateBuilder
 from .errors import ImportFileError, LayoutError, ReferenceTableError
-from .reference import OrgRef, Reference, read_reference
+from .reference import OrgRef, Reference, ReferenceConflict, read_reference
 from .summary import ImportIssue, ImportSummary
 from .table import Layout, open_table
 
@@ -47,6 +47,7 @@ __all__ = [
     "LayoutError",
     "OrgRef",
     "Reference",
+    "ReferenceConflict",
     "ReferenceTableError",
     "import_files",
     "import_sources",
@@ -107,11 +108,11 @@ def _as_of(value: dt.date | str | None) -> dt.date | None:
 def _check_services(ref: Reference, book: Rulebook) -> None:
     problems = [
         ErrorDetail(
-            ref.file,
+            org.sources["services"].file,
             "unknown service (not in the rulebook's catalogue)",
             service,
             code=ErrorCode.IMPORT_UNKNOWN_SERVICE,
-            line=org.line,
+            line=org.sources["services"].line,
         )
         for org in ref.orgs.values()
         for service in org.services or ()
@@ -121,9 +122,21 @@ def _check_services(ref: Reference, book: Rulebook) -> None:
         raise ReferenceTableError(f"{ref.file}: the organisation reference table has errors", problems)
 
 
+ReferenceArg = str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | Reference | None
+"""What ``reference`` may be: a file, several files, or a :class:`Reference` already read."""
+
+
+def _reference(reference: ReferenceArg) -> Reference | None:
+    if reference is None or isinstance(reference, Reference):
+        return reference
+    if not isinstance(reference, (str, os.PathLike)) and len(reference) == 0:
+        return None
+    return read_reference(reference)
+
+
 def import_sources(
     sources: Sequence[tuple[str, str | os.PathLike[str]]],
-    reference: str | os.PathLike[str] | Reference | None = None,
+    reference: ReferenceArg = None,
     *,
     as_of: dt.date | str | None = None,
     infer_services: bool = False,
@@ -131,10 +144,14 @@ def import_sources(
 ) -> tuple[dict[str, Any], ImportSummary]:
     """Import files of several kinds into one state: ``[("ae", path), ("rtt", path), ...]``.
 
-    ``reference``: an organisation reference table (path, or one read with
-    :func:`read_reference`). With it, only the organisations it lists are imported, with its types,
-    names and ICBs; without it, only NHS trust codes (three characters starting ``R`` or ``T``)
-    are, with the type the kind of file implies (acute trust; ambulance trust for AQI).
+    ``reference``: organisation reference files (a path, several paths in any of the layouts
+    :func:`read_reference` reads, or a :class:`Reference`). With files that list organisations,
+    only those are imported, with their types, names, ICBs and regions; without, only NHS trust
+    codes (three characters starting ``R`` or ``T``). A type no reference gives comes from the
+    statistics where they show it (a provider in AmbSYS is an ambulance service; Type 1 A&E
+    attendances show an acute trust); otherwise it is assumed and marked unconfirmed in the state's
+    ``provenance``, and every outcome for that organisation is unknown. The result does not depend
+    on the order of the files.
     ``as_of``: the state's date (default: the day after the last month with data).
     ``infer_services``: declare A&E services (``type1_ae``...) for providers the A&E files show
     attendances for (note that a declared service list makes every service not in it read as
@@ -144,7 +161,7 @@ def import_sources(
     when = _as_of(as_of)
     summary = ImportSummary()
     book = rulebook if rulebook is not None else load_rulebook()
-    ref = reference if isinstance(reference, Reference) or reference is None else read_reference(reference)
+    ref = _reference(reference)
     if ref is not None:
         _check_services(ref, book)
     builder = StateBuilder(ref, summary, infer_services=infer_services)
@@ -167,7 +184,7 @@ def import_sources(
 def import_files(
     kind: str,
     paths: Sequence[str | os.PathLike[str]],
-    reference: str | os.PathLike[str] | Reference | None = None,
+    reference: ReferenceArg = None,
     *,
     as_of: dt.date | str | None = None,
     infer_services: bool = False,

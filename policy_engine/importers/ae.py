@@ -99,10 +99,6 @@ LAYOUTS = (
 )
 
 
-def _region(parent: str) -> str | None:
-    return parent if parent.casefold().startswith("nhs england") else None
-
-
 def read(ctx: FileContext) -> None:
     """Read one A&E file into the builder."""
     t = ctx.table
@@ -121,9 +117,7 @@ def read(ctx: FileContext) -> None:
         month = row_month(ctx, row, period)
         if month is None:
             continue
-        org = ctx.builder.admit(
-            ctx, row, code, default_type="acute_trust", name=t.cell(row, "org_name") or None, region=_region(parent)
-        )
+        org = ctx.builder.admit(ctx, row, code, name=t.cell(row, "org_name") or None, region=parent)
         if org is None:
             continue
         if not first_of_its_kind(
@@ -138,6 +132,8 @@ def read(ctx: FileContext) -> None:
             if pair is not None and pair[1] > 0:
                 ctx.builder.infer_service(org, _SERVICE[typ])
         one = counts["1"]
+        if one is not None and one[1] > 0:
+            ctx.builder.show_type(ctx, row, org, "acute_trust")
         if one is not None:
             pending.add(org, month, "ae_4h_type1", [row.line], numerator=one[0], denominator=one[1])
         if all(counts[typ] is not None for typ in _TYPES):

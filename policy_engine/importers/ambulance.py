@@ -70,12 +70,12 @@ def read(ctx: FileContext) -> None:
             ctx,
             row,
             code,
-            default_type="ambulance_trust",
             name=t.cell(row, "org_name") or None,
-            region=region if region and region.casefold() not in ("eng", "england") else None,
+            region=region,
         )
         if org is None:
             continue
+        ctx.builder.show_type(ctx, row, org, "ambulance_trust")
         if not first_of_its_kind(
             ctx,
             dedup,

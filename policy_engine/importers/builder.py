@@ -18,7 +18,8 @@ from typing import Any
 import attrs
 
 from ..language.months import format_month
-from .reference import Reference
+from .reference import OrgRef, Reference
+from .regions import REGIONS, find_region
 from .summary import FileStats, ImportIssue, ImportSummary, IssueKind
 from .table import MAX_COUNT, Row, Table, is_ods_code, parse_number
 
@@ -171,15 +172,71 @@ class Dedup:
         return ("duplicate" if first[1] == signature else "conflict"), first[0]
 
 
+_Seen = tuple[str, int]
+"""(file, line) where something was read."""
+
+
 @attrs.define
 class _Org:
     code: str
-    type: str
+    ref: OrgRef | None = None
+    kinds: dict[str, _Seen] = attrs.Factory(dict)
+    """Kind of file -> the first place the organisation appears in one."""
+    shown: dict[str, tuple[_Seen, str]] = attrs.Factory(dict)
+    """Type -> where the statistics show it, and how."""
+    names: dict[str, _Seen] = attrs.Factory(dict)
+    regions: dict[str, _Seen] = attrs.Factory(dict)
+    """Region code -> where a statistics file names it."""
+    parents: dict[str, _Seen] = attrs.Factory(dict)
+    services: set[str] | None = None
+    inferred: set[str] = attrs.Factory(set)
+    type: str = ""
     name: str | None = None
     region: str | None = None
     parent: str | None = None
-    services: set[str] | None = None
-    inferred: set[str] = attrs.Factory(set)
+    provenance: dict[str, dict[str, Any]] = attrs.Factory(dict)
+
+
+def _earlier(seen: dict[str, _Seen], key: str, where: _Seen) -> None:
+    """Keep the first place (by file, then line) ``key`` was seen: the same whatever the file order."""
+    if key not in seen or where < seen[key]:
+        seen[key] = where
+
+
+def _earlier_shown(shown: dict[str, tuple[_Seen, str]], org_type: str, value: tuple[_Seen, str]) -> None:
+    if org_type not in shown or value[0] < shown[org_type][0]:
+        shown[org_type] = value
+
+
+def _region_text(code: str) -> str:
+    name = REGIONS.get(code)
+    return f"{name} ({code})" if name else code
+
+
+def _put_region(doc: dict[str, Any], code: str | None) -> None:
+    if code is None:
+        return
+    doc["region_code"] = code
+    if code in REGIONS:
+        doc["region"] = REGIONS[code]
+
+
+def _clip(provenance: dict[str, Any]) -> dict[str, Any]:
+    return {k: (v[:1000] if isinstance(v, str) else v) for k, v in provenance.items()}
+
+
+def _at(where: _Seen) -> str:
+    return f"{where[0]}:{where[1]}"
+
+
+_ASSUMED_TYPE = {"ambulance": "ambulance_trust"}
+"""The type assumed for an organisation no reference file types, by the kind of file it appears in
+(acute_trust otherwise); an assumption, marked unconfirmed in the state."""
+
+_SHOWN_BY = {
+    "ambulance_trust": "a provider in the Ambulance Quality Indicators (AmbSYS) is an ambulance service",
+    "acute_trust": "it had Type 1 (major emergency department) A&E attendances, which only acute trusts provide",
+}
 
 
 @attrs.define
@@ -200,7 +257,13 @@ def _frac(v: Fraction | int | None) -> Fraction | None:
 
 
 class StateBuilder:
-    """Collects organisations and observations from every file, then writes the state document."""
+    """Collects organisations and observations from every file, then writes the state document.
+
+    Nothing depends on the order of the files: each detail of an organisation (type, name,
+    region, parent ICB) is settled when the state is built, from everything read (the reference
+    first, then what the statistics show), and a disagreement is reported with both values and
+    the rule that settled it.
+    """
 
     def __init__(self, reference: Reference | None, summary: ImportSummary, *, infer_services: bool = False) -> None:
         self.reference = reference
@@ -209,7 +272,7 @@ class StateBuilder:
         self.orgs: dict[str, _Org] = {}
         self.entries: dict[tuple[str, str, int], _Entry] = {}
         self.conflicted: set[tuple[str, str, int]] = set()
-        self.icb_names: dict[str, str] = {}
+        self.icb_names: dict[str, dict[str, _Seen]] = {}
         self.files: list[str] = []
         self.cohorts: dict[tuple[str, tuple[str, ...]], list[str]] = {}
         """(scope, types) -> the evidence, per file, that the state holds that cohort completely."""
@@ -226,35 +289,34 @@ class StateBuilder:
         row: Row,
         code: str,
         *,
-        default_type: str,
         name: str | None = None,
         region: str | None = None,
         icb: str | None = None,
         icb_name: str | None = None,
     ) -> str | None:
-        """The organisation id for a row's code, or None if its rows are not imported (recorded)."""
+        """The organisation id for a row's code, or None if its rows are not imported (recorded).
+
+        ``region`` is the file's text for the region (a code or a name); ``icb`` the parent ICB's
+        code where the file gives one. What the organisation *is* is settled in ``build``.
+        """
         code = code.strip().upper()
         if not is_ods_code(code):
             ctx.skip(row, BAD_CODE, repr(code))
             return None
         org = self.orgs.get(code)
         if org is None:
-            org = self._new_org(ctx, row, code, default_type)
+            org = self._new_org(ctx, row, code)
             if org is None:
                 return None
             self.orgs[code] = org
-        elif org.type != default_type and self.reference is None:
-            ctx.issue(
-                "warning",
-                "organisation type differs between files without a reference table (first kept)",
-                row,
-                detail=f"{code}: {org.type}, not {default_type}",
-                once=("type", code),
-            )
-        if name and not org.name:
-            org.name = name
-        if region and not org.region:
-            org.region = region
+        where = (ctx.file, row.line)
+        _earlier(org.kinds, ctx.kind, where)
+        if name:
+            _earlier(org.names, name, where)
+        if region:
+            found = find_region(region)
+            if found is not None:
+                _earlier(org.regions, found.code, where)
         if icb:
             icb = icb.strip().upper()
             if not is_ods_code(icb) or icb == code:
@@ -265,45 +327,172 @@ class StateBuilder:
                     detail=f"{code}: {icb!r}",
                     once=("badicb", code, icb),
                 )
-                icb = None
-        if icb:
-            if icb_name:
-                self.icb_names.setdefault(icb, icb_name)
-            if org.parent is None:
-                org.parent = icb
-            elif org.parent != icb:
-                ctx.issue(
-                    "warning",
-                    "the file's parent ICB differs from the one already known (the first is kept)",
-                    row,
-                    detail=f"{code}: {icb}, kept {org.parent}",
-                    once=("parent", code, icb),
-                )
+            else:
+                _earlier(org.parents, icb, where)
+                if icb_name:
+                    _earlier(self.icb_names.setdefault(icb, {}), icb_name, where)
         return code
 
-    def _new_org(self, ctx: FileContext, row: Row, code: str, default_type: str) -> _Org | None:
-        if self.reference is not None:
-            ref = self.reference.get(code)
+    def show_type(self, ctx: FileContext, row: Row, org: str, org_type: str) -> None:
+        """Record that a file's figures show what ``org`` is (``_SHOWN_BY`` says how)."""
+        _earlier_shown(self.orgs[org].shown, org_type, ((ctx.file, row.line), _SHOWN_BY[org_type]))
+
+    def _new_org(self, ctx: FileContext, row: Row, code: str) -> _Org | None:
+        ref = self.reference.get(code) if self.reference is not None else None
+        if self.reference is not None and self.reference.lists_organisations:
             if ref is None:
                 ctx.issue("skipped", NOT_IN_REFERENCE, row, detail=code, once=("notref", code))
                 return None
-            services = set(ref.services) if ref.services is not None else None
-            return _Org(code, ref.type, ref.name, ref.region, ref.icb, services)
-        if len(code) != 3 or code[0] not in _NHS_TRUST_CODE:
+        elif len(code) != 3 or code[0] not in _NHS_TRUST_CODE:
             ctx.issue("skipped", NOT_A_TRUST, row, detail=code, once=("nottrust", code))
             return None
-        ctx.issue(
-            "warning",
-            "no reference table: organisation type assumed from the kind of file",
-            row,
-            detail=f"{code}: {default_type}",
-            once=("assumed", code),
-        )
-        return _Org(code, default_type)
+        services = set(ref.services) if ref is not None and ref.services is not None else None
+        return _Org(code, ref, services=services)
 
     def infer_service(self, org: str, service: str) -> None:
         """Record that the files show the organisation providing a service (used with infer_services)."""
         self.orgs[org].inferred.add(service)
+
+    def _settle(self) -> None:
+        """Settle each organisation's type, name, region and parent from everything read."""
+        where = ", ".join(sorted(self.files))
+        for code in sorted(self.orgs):
+            org = self.orgs[code]
+            ref = org.ref
+            self._settle_type(org, ref)
+            self._settle_name(org, ref)
+            self._settle_region(org, ref, where)
+            self._settle_parent(org, ref, where)
+
+    def _warn(self, reason: str, detail: str, file: str | None = None, line: int | None = None) -> None:
+        self.summary.add(ImportIssue("warning", reason, file or ", ".join(sorted(self.files)), line, detail=detail))
+
+    def _settle_type(self, org: _Org, ref: OrgRef | None) -> None:
+        shown = sorted(org.shown.items(), key=lambda kv: kv[1])
+        if ref is not None and ref.type is not None:
+            source = ref.sources["type"]
+            org.type = ref.type
+            org.provenance["type"] = {"source": source.where(), "basis": source.basis}
+            for org_type, (seen, how) in shown:
+                if org_type != ref.type:
+                    self.summary.add(
+                        ImportIssue(
+                            "conflict",
+                            "the statistics show another type than the reference (the reference is kept)",
+                            seen[0],
+                            seen[1],
+                            detail=f"{org.code}: reference {ref.type} ({source.where()}); the file shows "
+                            f"{org_type} ({how})",
+                        )
+                    )
+            return
+        if len(shown) == 1:
+            org_type, (seen, how) = shown[0]
+            org.type = org_type
+            org.provenance["type"] = {"source": _at(seen), "basis": how}
+            return
+        kinds = sorted(org.kinds.items(), key=lambda kv: kv[1])
+        first_kind, first_seen = kinds[0]
+        org.type = _ASSUMED_TYPE.get(first_kind, "acute_trust")
+        if shown:
+            basis = (
+                "the statistics show two types ("
+                + "; ".join(f"{t} at {_at(s)}: {how}" for t, (s, how) in shown)
+                + f"), so neither is confirmed; {org.type} assumed"
+            )
+            self.summary.add(
+                ImportIssue(
+                    "conflict",
+                    "the statistics show two types (type not confirmed)",
+                    shown[0][1][0][0],
+                    shown[0][1][0][1],
+                    detail=f"{org.code}: {basis}",
+                )
+            )
+        else:
+            basis = (
+                f"no reference file types it, and a {', '.join(k for k, _ in kinds)} file does not show what it is: "
+                f"{org.type} assumed"
+            )
+        org.provenance["type"] = {"source": _at(first_seen), "basis": basis, "confirmed": False}
+        self._warn(
+            "type not confirmed (assumed): every outcome for the organisation is unknown until a reference "
+            "file (--reference) gives its type",
+            f"{org.code}: {org.type}",
+            *first_seen,
+        )
+
+    def _settle_name(self, org: _Org, ref: OrgRef | None) -> None:
+        if ref is not None and ref.name is not None:
+            org.name = ref.name
+            org.provenance["name"] = {"source": ref.sources["name"].where(), "basis": ref.sources["name"].basis}
+        elif org.names:
+            name, seen = min(org.names.items(), key=lambda kv: kv[1])
+            org.name = name
+            org.provenance["name"] = {"source": _at(seen), "basis": "the statistics file's organisation name"}
+
+    def _settle_region(self, org: _Org, ref: OrgRef | None, where: str) -> None:
+        seen = sorted(org.regions.items(), key=lambda kv: kv[1])
+        if ref is not None and ref.region_code is not None:
+            org.region = ref.region_code
+            source = ref.sources["region"]
+            org.provenance["region"] = {"source": source.where(), "basis": source.basis}
+            for code, at in seen:
+                if code != ref.region_code:
+                    self.summary.add(
+                        ImportIssue(
+                            "conflict",
+                            "the statistics give another region than the reference (the reference is kept)",
+                            at[0],
+                            at[1],
+                            detail=f"{org.code}: reference {_region_text(ref.region_code)} ({source.where()}); "
+                            f"the file: {_region_text(code)}",
+                        )
+                    )
+            return
+        if len(seen) == 1:
+            org.region = seen[0][0]
+            org.provenance["region"] = {"source": _at(seen[0][1]), "basis": "the statistics file's region"}
+        elif seen:
+            self.summary.add(
+                ImportIssue(
+                    "conflict",
+                    "the files give the organisation two regions (neither used)",
+                    where,
+                    detail=f"{org.code}: " + "; ".join(f"{_region_text(c)} at {_at(s)}" for c, s in seen),
+                )
+            )
+
+    def _settle_parent(self, org: _Org, ref: OrgRef | None, where: str) -> None:
+        seen = sorted(org.parents.items(), key=lambda kv: kv[1])
+        if ref is not None and ref.icb is not None:
+            org.parent = ref.icb
+            source = ref.sources["parent"]
+            org.provenance["parent"] = {"source": source.where(), "basis": source.basis}
+            for icb, at in seen:
+                if icb != ref.icb:
+                    self.summary.add(
+                        ImportIssue(
+                            "conflict",
+                            "the statistics give another parent ICB than the reference (the reference is kept)",
+                            at[0],
+                            at[1],
+                            detail=f"{org.code}: reference {ref.icb} ({source.where()}); the file: {icb}",
+                        )
+                    )
+            return
+        if len(seen) == 1:
+            org.parent = seen[0][0]
+            org.provenance["parent"] = {"source": _at(seen[0][1]), "basis": "the statistics file's parent ICB"}
+        elif seen:
+            self.summary.add(
+                ImportIssue(
+                    "conflict",
+                    "the files give the organisation two parent ICBs (neither used)",
+                    where,
+                    detail=f"{org.code}: " + "; ".join(f"{c} at {_at(s)}" for c, s in seen),
+                )
+            )
 
     # ----------------------------------------------------------------- observations
 
@@ -360,17 +549,12 @@ class StateBuilder:
             latest = max(month for _, _, month in self.entries)
             year, mon = divmod(latest + 1, 12)
             as_of = dt.date(year, mon + 1, 1)
+        self._reference_issues()
+        self._settle()
         parents = self._parents()
         orgs_out: list[dict[str, Any]] = []
         for code in sorted(parents.keys() - self.orgs.keys()):
-            icb: dict[str, Any] = {"id": code, "type": "icb"}
-            ref = self.reference.get(code) if self.reference is not None else None
-            name = (ref.name if ref is not None else None) or self.icb_names.get(code)
-            if name:
-                icb["name"] = name
-            if ref is not None and ref.region:
-                icb["region"] = ref.region
-            orgs_out.append(icb)
+            orgs_out.append(self._icb(code))
         no_services: list[str] = []
         inferred_for: list[str] = []
         for code in sorted(self.orgs, key=lambda c: (self.orgs[c].type != "icb", c)):
@@ -380,8 +564,9 @@ class StateBuilder:
                 doc["name"] = org.name[:300]
             if org.parent is not None and org.parent in parents:
                 doc["parent"] = org.parent
-            if org.region:
-                doc["region"] = org.region[:100]
+            else:
+                org.provenance.pop("parent", None)
+            _put_region(doc, org.region)
             services = set(org.services) if org.services is not None else None
             if self.infer_services and org.inferred:
                 if not org.inferred <= (services or set()):
@@ -389,6 +574,8 @@ class StateBuilder:
                 services = (services or set()) | org.inferred
             if services is not None:
                 doc["services"] = sorted(services)
+            if org.provenance:
+                doc["provenance"] = {k: _clip(v) for k, v in sorted(org.provenance.items())}
             metrics: dict[str, list[dict[str, Any]]] = {}
             for metric in sorted({m for (o, m) in series if o == code}):
                 observations = self._series(code, metric, series[(code, metric)], metric_kinds.get(metric))
@@ -406,39 +593,95 @@ class StateBuilder:
         state: dict[str, Any] = {}
         if as_of is not None:
             state["as_of"] = as_of.isoformat()
-        files = ", ".join(self.files)
+        files = ", ".join(sorted(self.files))
         state["description"] = (
             f"Imported by policy-engine from NHS England published statistics: {files}. "
             "Values the files suppress or leave blank are missing (rules give unknown)."
         )[:10000]
-        if self.cohorts:
-            state["cohorts"] = [
-                {"scope": scope, "types": list(types), "source": "; ".join(sources)[:2000]}
-                for (scope, types), sources in sorted(self.cohorts.items())
-            ]
+        cohorts = self._complete_cohorts()
+        if cohorts:
+            state["cohorts"] = cohorts
         state["organisations"] = orgs_out
         return state
 
+    def _complete_cohorts(self) -> list[dict[str, Any]]:
+        """The cohorts the files show complete, unless an organisation of their types is unconfirmed."""
+        out: list[dict[str, Any]] = []
+        for (scope, types), sources in sorted(self.cohorts.items()):
+            unsure = sorted(
+                code for code, org in self.orgs.items() if org.type in types and "confirmed" in org.provenance["type"]
+            )
+            if unsure:
+                self._warn(
+                    f"the {scope} cohort of {', '.join(types)} is not declared complete: the types of some "
+                    "organisations in it are not confirmed, so rules that rank within it give unknown",
+                    ", ".join(unsure[:20]) + (" ..." if len(unsure) > 20 else ""),
+                )
+                continue
+            out.append({"scope": scope, "types": list(types), "source": "; ".join(sorted(sources))[:2000]})
+        return out
+
+    def _icb(self, code: str) -> dict[str, Any]:
+        """An ICB the state holds because an organisation names it as its parent."""
+        icb: dict[str, Any] = {"id": code, "type": "icb"}
+        provenance: dict[str, dict[str, Any]] = {}
+        ref = self.reference.get(code) if self.reference is not None else None
+        names = self.icb_names.get(code, {})
+        if ref is not None and ref.name:
+            icb["name"] = ref.name[:300]
+            provenance["name"] = {"source": ref.sources["name"].where(), "basis": ref.sources["name"].basis}
+        elif names:
+            name, seen = min(names.items(), key=lambda kv: kv[1])
+            icb["name"] = name[:300]
+            provenance["name"] = {"source": _at(seen), "basis": "the statistics file's parent name"}
+        if ref is not None and ref.region_code:
+            _put_region(icb, ref.region_code)
+            provenance["region"] = {"source": ref.sources["region"].where(), "basis": ref.sources["region"].basis}
+        if ref is not None and ref.type == "icb":
+            provenance["type"] = {"source": ref.sources["type"].where(), "basis": ref.sources["type"].basis}
+        else:
+            child = min(c for c, o in self.orgs.items() if o.parent == code)
+            provenance["type"] = {
+                "source": self.orgs[child].provenance["parent"]["source"],
+                "basis": f"the parent ICB of {child}",
+            }
+        icb["provenance"] = {k: _clip(v) for k, v in sorted(provenance.items())}
+        return icb
+
+    def _reference_issues(self) -> None:
+        if self.reference is None:
+            return
+        for conflict in self.reference.conflicts:
+            self.summary.add(
+                ImportIssue(
+                    "warning",
+                    "reference files disagree (settled by the order of trust)",
+                    conflict.kept_from.file,
+                    conflict.kept_from.line,
+                    detail=conflict.describe(),
+                )
+            )
+        for note in self.reference.notes:
+            self.summary.add(
+                ImportIssue(
+                    "warning", f"reference row not used: {note.reason}", note.file, note.line, detail=note.detail
+                )
+            )
+
     def _parents(self) -> dict[str, str]:
-        """ICB code -> name-or-"" for every parent that can be written (others dropped with a warning)."""
+        """ICB code -> "" for every parent that can be written (others dropped with a warning)."""
         out: dict[str, str] = {}
-        for org in self.orgs.values():
+        for code in sorted(self.orgs):
+            org = self.orgs[code]
             if org.parent is None:
                 continue
             known = self.orgs.get(org.parent)
             ref = self.reference.get(org.parent) if self.reference is not None else None
-            if (known is not None and known.type != "icb") or (ref is not None and ref.type != "icb"):
-                self.summary.add(
-                    ImportIssue(
-                        "warning",
-                        "parent is not an ICB: left out",
-                        self.files[0] if self.files else "",
-                        detail=f"{org.code} -> {org.parent}",
-                    )
-                )
+            if (known is not None and known.type != "icb") or (ref is not None and ref.type not in (None, "icb")):
+                self._warn("parent is not an ICB: left out", f"{org.code} -> {org.parent}")
                 org.parent = None
                 continue
-            out[org.parent] = self.icb_names.get(org.parent, "")
+            out[org.parent] = ""
         return out
 
     def _series(self, org: str, metric: str, months: dict[int, _Entry], kind: str | None) -> list[dict[str, Any]]:

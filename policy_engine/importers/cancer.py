@@ -123,7 +123,7 @@ def read(ctx: FileContext) -> None:
         if metric is None:
             ctx.ignore(f"cancer standard not imported: {standard or '(blank)'}")
             continue
-        org = ctx.builder.admit(ctx, row, code, default_type="acute_trust")
+        org = ctx.builder.admit(ctx, row, code)
         if org is None:
             continue
         route, modality, ctype = (" ".join(t.cell(row, k).split()) for k in ("route", "modality", "cancer_type"))

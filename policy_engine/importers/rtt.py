@@ -73,7 +73,6 @@ def admit_provider(ctx: FileContext, row: Row, code: str) -> str | None:
         ctx,
         row,
         code,
-        default_type="acute_trust",
         name=t.cell(row, "provider_name") or None,
         icb=icb,
         icb_name=icb_name,
