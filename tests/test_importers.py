@@ -714,6 +714,8 @@ def test_messy_files_give_a_valid_state_or_a_policy_error(
         return
     pe.state_from_dict(state, _book())
     assert summary.to_text()
+    for stats in summary.files:  # every row accounted for, each for a recorded reason
+        assert stats.accounted() and UNACCOUNTED not in stats.skipped
 
 
 # --------------------------------------------------------------------------- CLI
