@@ -243,7 +243,7 @@ class ImportSummary:
                 f"{f.rows_read} read: {f.rows_used} used, {f.rows_ignored} not needed, {f.rows_skipped} skipped"
             )
             for disposition in DISPOSITIONS:
-                for reason, group in sorted(f.groups(disposition).items()):
+                for reason, group in sorted(f.groups(disposition).items(), key=lambda rg: (-rg[1].rows, rg[0])):
                     lines.append(f"    {disposition}: {reason}: {group.describe(examples)}")
         obs = ", ".join(f"{m} {n}" for m, n in sorted(self.observations.items())) or "none"
         lines.append(
