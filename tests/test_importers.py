@@ -31,6 +31,7 @@ from policy_engine.importers import (
 )
 from policy_engine.importers import ae as ae_importer
 from policy_engine.importers.builder import (
+    CONFLICTED_MONTH,
     CONFLICTING_ROWS,
     DUPLICATE_ROW,
     MISSING_VALUE,
@@ -503,6 +504,35 @@ def test_conflicting_rows_are_both_skipped(tmp_path: Path) -> None:
         2: ("skipped", CONFLICTING_ROWS),
         3: ("skipped", CONFLICTING_ROWS),
     }
+
+
+def test_the_other_rows_of_a_month_in_conflict_are_skipped(tmp_path: Path) -> None:
+    text = (
+        "PERIOD,STANDARD,ORG CODE,STAGE/ROUTE,CANCER TYPE,TOTAL,WITHIN STANDARD\n"
+        "2025-03-01,28-day FDS,RZZ,URGENT SUSPECTED CANCER,Suspected lung cancer,10,8\n"
+        "2025-03-01,28-day FDS,RZZ,URGENT SUSPECTED CANCER,Suspected skin cancer,20,15\n"
+        "2025-03-01,28-day FDS,RZZ,URGENT SUSPECTED CANCER,Suspected lung cancer,10,9\n"
+    )
+    state, summary = import_files("cancer", [_write(tmp_path, "cwt.csv", text)])
+    assert "metrics" not in _org(state, "RZZ")
+    assert _rows_by_disposition(summary.files[0]) == {
+        2: ("skipped", CONFLICTING_ROWS),
+        3: ("skipped", CONFLICTED_MONTH),
+        4: ("skipped", CONFLICTING_ROWS),
+    }
+
+
+def test_a_count_too_large_for_the_state_takes_back_its_rows(tmp_path: Path) -> None:
+    """The halves double the counts when the state is built, past the state's limit of 10^12."""
+    text = (
+        "PERIOD,STANDARD,ORG CODE,STAGE/ROUTE,TREATMENT MODALITY,CANCER TYPE,TOTAL,WITHIN STANDARD\n"
+        "2025-03-01,62-day Combined,RZZ,Urgent Suspected Cancer,ALL MODALITIES,Lung,999999999999.5,1\n"
+    )
+    state, summary = import_files("cancer", [_write(tmp_path, "cwt.csv", text)])
+    assert "metrics" not in _org(state, "RZZ")
+    (stats,) = summary.files
+    assert _rows_by_disposition(stats) == {2: ("skipped", "a count above 1000000000000 (the state's limit): left out")}
+    assert stats.accounted() and summary.rows_used == 0
 
 
 def test_a_file_that_conflicts_takes_back_the_rows_of_the_first(tmp_path: Path) -> None:
