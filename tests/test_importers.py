@@ -6,6 +6,7 @@ and values (see the README there); the expected numbers below are worked out by 
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 import zipfile
@@ -28,7 +29,25 @@ from policy_engine.importers import (
     import_sources,
     read_reference,
 )
-from policy_engine.importers.table import parse_number, parse_period
+from policy_engine.importers import ae as ae_importer
+from policy_engine.importers.builder import (
+    CONFLICTED_MONTH,
+    CONFLICTING_ROWS,
+    DUPLICATE_ROW,
+    MISSING_VALUE,
+    NO_ACTIVITY,
+    NOT_IN_REFERENCE,
+    OTHER_FILE_DIFFERS,
+    SAME_OBSERVATION,
+    UNACCOUNTED,
+    WITH_MISSING,
+    ZERO_DENOMINATOR,
+    FileContext,
+    StateBuilder,
+)
+from policy_engine.importers.cancer import MODALITY_ROWS
+from policy_engine.importers.summary import DISPOSITIONS, FileStats
+from policy_engine.importers.table import open_table, parse_number, parse_period
 
 FIX = Path(__file__).parent / "fixtures" / "importers"
 REF = FIX / "organisations-made-up.csv"
@@ -99,7 +118,7 @@ def test_ae_counts_from_the_messy_fixture() -> None:
     assert state["as_of"] == "2025-04-01"
     pe.state_from_dict(state, _book())
 
-    assert (summary.rows_read, summary.rows_used) == (7, 3)
+    assert (summary.rows_read, summary.rows_used, summary.rows_ignored, summary.rows_skipped) == (7, 3, 0, 4)
     assert summary.files[0].encoding == "utf-8 with BOM"
     assert "August 2020 onwards" in summary.files[0].layout
     assert summary.count("skipped", "total row (England, region or TOTAL)") == 1
@@ -409,6 +428,211 @@ def test_reference_table_errors_name_the_line_a_row_starts_on(tmp_path: Path) ->
     assert detail.path.endswith("orgs.csv:5") and "type must be one of" in detail.message
 
 
+# --------------------------------------------------------------------------- every row accounted for
+
+
+def _data_lines(path: Path) -> list[int]:
+    """The line each non-blank row after the header starts on, read with the csv module (the
+    fixtures have their header on their first non-blank row)."""
+    reader = csv.reader(io.StringIO(path.read_text(encoding="utf-8-sig"), newline=""))
+    lines: list[int] = []
+    start, header_seen = 1, False
+    for record in reader:
+        if any(cell.strip() for cell in record):
+            if header_seen:
+                lines.append(start)
+            header_seen = True
+        start = reader.line_num + 1
+    return lines
+
+
+def _rows_by_disposition(stats: FileStats) -> dict[int, tuple[str, str]]:
+    """line -> (disposition, reason), from the groups' lines (complete when a group is small)."""
+    out: dict[int, tuple[str, str]] = {}
+    for disposition in DISPOSITIONS:
+        for reason, group in stats.groups(disposition).items():
+            assert group.rows == len(group.lines), f"{reason}: more rows than example lines"
+            for line in group.lines:
+                assert line not in out, f"line {line} is both {out[line]} and {(disposition, reason)}"
+                out[line] = (disposition, reason)
+    return out
+
+
+@pytest.mark.parametrize("with_reference", [False, True])
+@pytest.mark.parametrize("fixture", sorted(p.name for p in FIX.glob("*.csv") if p != REF))
+def test_every_row_of_every_fixture_is_accounted_for(fixture: str, with_reference: bool) -> None:
+    """read = used + not needed + skipped; each data row in exactly one group, for a recorded reason."""
+    path = FIX / fixture
+    _, summary = import_files("auto", [path], reference=REF if with_reference else None, rulebook=_book())
+    (stats,) = summary.files
+    assert stats.accounted()
+    assert stats.rows_read == stats.rows_used + stats.rows_ignored + stats.rows_skipped
+    rows = _rows_by_disposition(stats)
+    assert sorted(rows) == _data_lines(path)  # every row, each once
+    assert UNACCOUNTED not in {reason for _, reason in rows.values()}
+    doc = summary.to_dict()
+    assert doc["rows_read"] == doc["rows_used"] + doc["rows_ignored"] + doc["rows_skipped"] == stats.rows_read
+    assert sum(g["rows"] for g in doc["files"][0]["skipped"].values()) == stats.rows_skipped
+
+
+def test_row_reasons_of_the_cancer_fixture() -> None:
+    _, summary = import_files("cwt", [CWT], reference=REF, rulebook=_book())
+    rows = _rows_by_disposition(summary.files[0])
+    assert {line for line, (_, reason) in rows.items() if reason == MODALITY_ROWS} == {11, 12, 13, 16}
+    assert rows[7] == ("not needed", "cancer standard not imported: 31-day Combined")
+    assert rows[6] == ("skipped", DUPLICATE_ROW)
+    assert rows[14] == ("skipped", MISSING_VALUE)  # WITHIN STANDARD suppressed
+    assert rows[17] == ("skipped", "footnote or note row (no organisation code)")
+    assert {line for line, (d, _) in rows.items() if d == "used"} == {2, 3, 4, 5, 8, 9, 10, 15}
+    text = summary.to_text()
+    assert "16 read: 8 used, 5 not needed, 3 skipped" in text
+    assert f"    not needed: {MODALITY_ROWS}: 4 (lines 11, 12, 13 and 1 more)" in text
+    assert "Import: 1 file(s), 16 rows read, 8 used, 5 not needed, 3 skipped." in text
+
+
+def test_an_organisation_is_one_issue_but_all_its_rows() -> None:
+    """RZV is not in the reference table: one issue, twelve skipped rows."""
+    _, summary = import_files("aqi", [AMB], reference=REF, rulebook=_book())
+    assert summary.count("skipped", NOT_IN_REFERENCE) == 1
+    assert summary.files[0].skipped[NOT_IN_REFERENCE].rows == 12
+    assert summary.skipped[NOT_IN_REFERENCE] == 12 and summary.rows_skipped == 37
+    assert "Import: 1 file(s), 50 rows read, 12 used, 1 not needed, 37 skipped." in summary.to_text()
+
+
+def test_a_row_summed_with_a_missing_value_is_skipped_with_it(tmp_path: Path) -> None:
+    text = (
+        "PERIOD,STANDARD,ORG CODE,STAGE/ROUTE,CANCER TYPE,TOTAL,WITHIN STANDARD\n"
+        "2025-03-01,28-day FDS,RZZ,URGENT SUSPECTED CANCER,Suspected lung cancer,10,8\n"
+        "2025-03-01,28-day FDS,RZZ,URGENT SUSPECTED CANCER,Suspected skin cancer,20,*\n"
+    )
+    state, summary = import_files("cancer", [_write(tmp_path, "cwt.csv", text)])
+    assert "metrics" not in _org(state, "RZZ")
+    assert _rows_by_disposition(summary.files[0]) == {2: ("skipped", WITH_MISSING), 3: ("skipped", MISSING_VALUE)}
+
+
+def test_conflicting_rows_are_both_skipped(tmp_path: Path) -> None:
+    rows = [
+        "MSitAE-MARCH-2025,RZZ,R,X,10,0,0,0,0,0,1,0,0,0,0,0,0,0,0,0,0,0",
+        "MSitAE-MARCH-2025,RZZ,R,X,10,0,0,0,0,0,3,0,0,0,0,0,0,0,0,0,0,0",
+    ]
+    _, summary = import_files("ae", [_write(tmp_path, "c.csv", "\n".join([AE_HEADER, *rows]) + "\n")])
+    assert _rows_by_disposition(summary.files[0]) == {
+        2: ("skipped", CONFLICTING_ROWS),
+        3: ("skipped", CONFLICTING_ROWS),
+    }
+
+
+def test_the_other_rows_of_a_month_in_conflict_are_skipped(tmp_path: Path) -> None:
+    text = (
+        "PERIOD,STANDARD,ORG CODE,STAGE/ROUTE,CANCER TYPE,TOTAL,WITHIN STANDARD\n"
+        "2025-03-01,28-day FDS,RZZ,URGENT SUSPECTED CANCER,Suspected lung cancer,10,8\n"
+        "2025-03-01,28-day FDS,RZZ,URGENT SUSPECTED CANCER,Suspected skin cancer,20,15\n"
+        "2025-03-01,28-day FDS,RZZ,URGENT SUSPECTED CANCER,Suspected lung cancer,10,9\n"
+    )
+    state, summary = import_files("cancer", [_write(tmp_path, "cwt.csv", text)])
+    assert "metrics" not in _org(state, "RZZ")
+    assert _rows_by_disposition(summary.files[0]) == {
+        2: ("skipped", CONFLICTING_ROWS),
+        3: ("skipped", CONFLICTED_MONTH),
+        4: ("skipped", CONFLICTING_ROWS),
+    }
+
+
+def test_a_count_too_large_for_the_state_takes_back_its_rows(tmp_path: Path) -> None:
+    """The halves double the counts when the state is built, past the state's limit of 10^12."""
+    text = (
+        "PERIOD,STANDARD,ORG CODE,STAGE/ROUTE,TREATMENT MODALITY,CANCER TYPE,TOTAL,WITHIN STANDARD\n"
+        "2025-03-01,62-day Combined,RZZ,Urgent Suspected Cancer,ALL MODALITIES,Lung,999999999999.5,1\n"
+    )
+    state, summary = import_files("cancer", [_write(tmp_path, "cwt.csv", text)])
+    assert "metrics" not in _org(state, "RZZ")
+    (stats,) = summary.files
+    assert _rows_by_disposition(stats) == {2: ("skipped", "a count above 1000000000000 (the state's limit): left out")}
+    assert stats.accounted() and summary.rows_used == 0
+
+
+def test_a_file_that_conflicts_takes_back_the_rows_of_the_first(tmp_path: Path) -> None:
+    a = _write(tmp_path, "a.csv", f"{AE_HEADER}\nMSitAE-MARCH-2025,RZZ,R,X,10,0,0,0,0,0,1,0,0,0,0,0,0,0,0,0,0,0\n")
+    b = _write(tmp_path, "b.csv", f"{AE_HEADER}\nMSitAE-MARCH-2025,RZZ,R,X,10,0,0,0,0,0,2,0,0,0,0,0,0,0,0,0,0,0\n")
+    _, summary = import_files("ae", [a, b])
+    first, second = summary.files
+    assert (first.rows_used, first.rows_skipped) == (0, 1)  # the first file's row was used until b.csv came
+    assert _rows_by_disposition(first) == {2: ("skipped", OTHER_FILE_DIFFERS)}
+    assert _rows_by_disposition(second) == {2: ("skipped", OTHER_FILE_DIFFERS)}
+    assert first.accounted() and second.accounted()
+
+
+def test_the_same_file_twice_uses_the_rows_of_the_first() -> None:
+    _, summary = import_files("ae", [AE, AE], reference=REF)
+    first, second = summary.files
+    assert (first.rows_used, second.rows_used) == (3, 0)
+    assert second.skipped[SAME_OBSERVATION].lines == [3, 4, 6]
+
+
+def test_a_row_no_importer_step_accounts_for_is_reported_as_a_bug(tmp_path: Path) -> None:
+    """The check the accounting tests rely on can fail: a row read and then forgotten."""
+    path = _write(tmp_path, "ae.csv", f"{AE_HEADER}\nMSitAE-MARCH-2025,RZZ,R,X,10,0,0,0,0,0,1,0,0,0,0,0,0,0,0,0,0,0\n")
+    summary = ImportSummary()
+    ctx = FileContext(open_table(path, "A&E", ae_importer.LAYOUTS), "ae", summary, StateBuilder(None, summary))
+    for _ in ctx.data_rows():
+        pass
+    ctx.finish()
+    assert ctx.stats.skipped[UNACCOUNTED].lines == [2] and ctx.stats.accounted()
+
+
+# --------------------------------------------------------------------------- zero activity
+
+
+def test_a_month_with_no_activity_is_not_stored(tmp_path: Path) -> None:
+    """0 of 0 is not an observation: reported by metric, the row not needed, the rule unknown for want of data."""
+    rows = [
+        "MSitAE-MARCH-2025,RZZ,R,X," + ",".join(["0"] * 18),  # no attendances at all
+        "MSitAE-MARCH-2025,RZY,R,X,0,0,100,0,0,0,0,0,10,0,0,0,0,0,0,0,0,0",  # no Type 1 department
+    ]
+    state, summary = import_files("ae", [_write(tmp_path, "z.csv", "\n".join([AE_HEADER, *rows]) + "\n")])
+    assert "metrics" not in _org(state, "RZZ")
+    assert _org(state, "RZY")["metrics"] == {"ae_4h_all": [{"period": "2025-03", "numerator": 90, "denominator": 100}]}
+    assert summary.no_activity == {"ae_4h_all": 1, "ae_4h_type1": 2}
+    assert summary.observations == {"ae_4h_all": 1}
+    assert [i.detail for i in summary.find("no_activity", "ae_4h_type1")] == [
+        "RZZ ae_4h_type1 2025-03",
+        "RZY ae_4h_type1 2025-03",
+    ]
+    assert _rows_by_disposition(summary.files[0]) == {2: ("not needed", NO_ACTIVITY), 3: ("used", "ae_4h_all")}
+    text = summary.to_text()
+    assert "No activity (0 of 0" in text and "z.csv:3 RZY ae_4h_type1 2025-03" in text
+    assert summary.to_dict()["no_activity"] == {"ae_4h_all": 1, "ae_4h_type1": 2}
+    assert _org(state, "RZY")["provenance"]["type"]["confirmed"] is False  # no Type 1 attendances to show it
+    for org in state["organisations"]:
+        org["services"] = ["type1_ae", "type3_ae"]
+        org["provenance"]["type"] = {"source": "this test", "basis": "made-up acute trusts"}
+    result = pe.evaluate(pe.state_from_dict(state, _book()), _book(), as_of="2025-04-20", backend="native")
+    assert result.outcome("uec.ae-4h-78", "RZZ").status == "unknown"
+    assert "no data for 2025-03" in pe.explain(result, "uec.ae-4h-78", "RZZ")
+    assert result.outcome("uec.ae-4h-78", "RZY").status == "met"  # 90%
+
+
+def test_an_ambulance_month_with_no_incidents_is_no_activity(tmp_path: Path) -> None:
+    text = "Year,Month,Region,Org Code,Org Name,A10,A30,A31\n2024,4,Midlands,RZW,X,0,0,0\n"
+    state, summary = import_files("ambulance", [_write(tmp_path, "amb.csv", text)])
+    assert "metrics" not in _org(state, "RZW") and summary.no_activity == {"cat2_response": 1}
+
+
+def test_a_numerator_over_a_zero_denominator_is_missing(tmp_path: Path) -> None:
+    """No importer gives one today (each checks its own columns first); the builder's rule is the backstop."""
+    path = _write(tmp_path, "ae.csv", f"{AE_HEADER}\nMSitAE-MARCH-2025,RZZ,R,X,10,0,0,0,0,0,1,0,0,0,0,0,0,0,0,0,0,0\n")
+    summary = ImportSummary()
+    builder = StateBuilder(None, summary)
+    ctx = FileContext(open_table(path, "A&E", ae_importer.LAYOUTS), "ae", summary, builder)
+    for row in ctx.data_rows():
+        ctx.observe("RZZ", "ae_4h_all", 2025 * 12 + 2, (row.line,), numerator=3, denominator=0)
+    ctx.finish()
+    assert not builder.entries and not summary.no_activity
+    (issue,) = summary.find("missing")
+    assert issue.reason == ZERO_DENOMINATOR and issue.detail == "RZZ ae_4h_all 2025-03: 3 of 0"
+    assert ctx.stats.skipped[ZERO_DENOMINATOR].lines == [2]
+
+
 # --------------------------------------------------------------------------- the CSV layer
 
 
@@ -538,6 +762,8 @@ def test_messy_files_give_a_valid_state_or_a_policy_error(
         return
     pe.state_from_dict(state, _book())
     assert summary.to_text()
+    for stats in summary.files:  # every row accounted for, each for a recorded reason
+        assert stats.accounted() and UNACCOUNTED not in stats.skipped
 
 
 # --------------------------------------------------------------------------- CLI

@@ -63,7 +63,7 @@ def read(ctx: FileContext) -> None:
             continue
         assert FIRST_MONTH is not None
         if month < FIRST_MONTH:
-            ctx.ignore("AmbSYS months before August 2017 (A-codes had other meanings)")
+            ctx.ignore(row, "AmbSYS months before August 2017 (A-codes had other meanings)")
             continue
         region = t.cell(row, "region")
         org = ctx.builder.admit(

@@ -1,7 +1,7 @@
 """Merge what the importers read into one system state: organisations, parents and observations.
 
-Importers read a file through a :class:`FileContext` (which counts rows and records issues) and
-hand the builder one observation per organisation, metric and month. The builder admits
+Importers read a file through a :class:`FileContext` (which accounts for every row and records
+issues) and hand the builder one observation per organisation, metric and month. The builder admits
 organisations (from the reference table, or by ODS code pattern without one), merges files (the
 same observation twice is counted once; two different values for it are a conflict and neither is
 used), and writes the state document.
@@ -11,16 +11,16 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Hashable, Iterator
+from collections.abc import Hashable, Iterable, Iterator
 from fractions import Fraction
-from typing import Any
+from typing import Any, Literal
 
 import attrs
 
 from ..language.months import format_month
 from .reference import OrgRef, Reference
 from .regions import REGIONS, find_region
-from .summary import FileStats, ImportIssue, ImportSummary, IssueKind
+from .summary import FileStats, ImportIssue, ImportSummary, IssueKind, RowGroup
 from .table import MAX_COUNT, Row, Table, is_ods_code, parse_number
 
 __all__ = ["Dedup", "FileContext", "StateBuilder"]
@@ -36,6 +36,20 @@ NOT_IN_REFERENCE = "organisation not in the reference table"
 NOT_A_TRUST = "not an NHS trust code (a site, independent provider or other body): list it in a reference table"
 DUPLICATE_ROW = "duplicate row (same key and values)"
 CONFLICTING_ROWS = "rows with the same key and different values (neither used)"
+CONFLICTED_MONTH = "left out with its organisation's month: the file has conflicting rows for it"
+MISSING_VALUE = "a value it needs is missing (see Missing values)"
+WITH_MISSING = "added to a row whose value is missing, so the organisation's month is left out"
+ZERO_DENOMINATOR = "a non-zero numerator over a zero denominator (an error in the file)"
+NO_ACTIVITY = "no activity (0 of 0): not stored"
+SAME_OBSERVATION = "the same observation in two files (kept once)"
+OTHER_FILE_DIFFERS = "another file gives a different value (neither used)"
+UNACCOUNTED = "no observation and no recorded reason (an importer bug: please report it)"
+"""The reason given to a row no importer step accounted for; the tests check it never appears."""
+
+Outcome = Literal["stored", "duplicate", "conflict"]
+"""What the builder did with an observation."""
+
+_ObsKey = tuple[str, str, int]
 
 _SCALE_NOTE = (
     "counts x{k}: the published figures include fractions of a patient (a pathway shared by two providers "
@@ -44,7 +58,18 @@ _SCALE_NOTE = (
 
 
 class FileContext:
-    """One file being imported: its table, row counts, and issue recording."""
+    """One file being imported: its table, the accounting of its rows, and issue recording.
+
+    Every data row read gets one disposition (docs/importers.md, "Every row accounted for"):
+    **used** if an observation stored in the state came from it; else **not needed** if an
+    importer said so (:meth:`ignore`: a valid row no metric needs); else **skipped**, with the
+    first reason recorded (:meth:`skip`, :meth:`leave_out`, or any ``skipped`` issue at the row).
+    Used wins over not needed, which wins over skipped: a row that fed one stored observation is
+    used whatever else happened to it, and a row that would not have been used anyway is not
+    reported as a problem. A row that reaches :meth:`finish` with none is skipped as "a value it
+    needs is missing" if a missing value was recorded at it, and otherwise with
+    :data:`UNACCOUNTED` (a bug in an importer, which the tests look for).
+    """
 
     def __init__(self, table: Table, kind: str, summary: ImportSummary, builder: StateBuilder) -> None:
         self.table = table
@@ -54,8 +79,13 @@ class FileContext:
         self.stats = FileStats(table.file, kind, table.layout.name, table.encoding)
         summary.files.append(self.stats)
         self._separator_rows: set[int] = set()
-        self._used: set[int] = set()
         self._once: set[Hashable] = set()
+        self._read: dict[int, None] = {}  # the data rows' lines, in order
+        self._stored: dict[int, set[_ObsKey]] = {}
+        self._not_needed: dict[int, str] = {}
+        self._skipped: dict[int, str] = {}
+        self._missing: set[int] = set()
+        self._finished = False
         for line in table.preamble:
             self.issue("skipped", "line above the header (title or preamble)", line)
 
@@ -70,6 +100,7 @@ class FileContext:
             if row.is_blank():
                 continue
             self.stats.rows_read += 1
+            self._read[row.line] = None
             if self.table.extra_cells(row):
                 self.issue("repaired", "cells beyond the last heading ignored", row)
             yield row
@@ -86,24 +117,39 @@ class FileContext:
         """Record an issue at a row (or line); ``column`` is a layout key or a heading.
 
         With ``once``, only the first issue with that key is recorded (e.g. one "not in the
-        reference table" per organisation and file, not one per row).
+        reference table" per organisation and file, not one per row). A ``skipped`` issue at a
+        data row also skips that row (every time, ``once`` or not: rows are counted, issues
+        grouped); a ``missing`` one marks the row as missing a value.
         """
+        line = where.line if isinstance(where, Row) else where
+        if line is not None and line in self._read:
+            if kind == "skipped":
+                self._skipped.setdefault(line, reason)
+            elif kind == "missing":
+                self._missing.add(line)
         if once is not None:
             if once in self._once:
                 return
             self._once.add(once)
-        line = where.line if isinstance(where, Row) else where
         heading = self.table.heading(column) if column is not None else None
         self.summary.add(ImportIssue(kind, reason, self.file, line, heading, detail))
 
-    def ignore(self, reason: str) -> None:
-        """Count a valid row that no metric needs."""
-        self.stats.rows_ignored += 1
-        self.summary.ignored[reason] += 1
+    def ignore(self, where: Row | int | Iterable[int], reason: str) -> None:
+        """Count valid rows that no metric needs (unless they are used), with the reason."""
+        for line in _lines(where):
+            if line in self._read:
+                self._not_needed.setdefault(line, reason)
 
     def skip(self, row: Row, reason: str, detail: str | None = None, column: str | None = None) -> None:
-        """Record a skipped row."""
+        """Record a skipped row (an issue, and the row's disposition)."""
         self.issue("skipped", reason, row, column, detail)
+
+    def leave_out(self, where: Row | int | Iterable[int], reason: str) -> None:
+        """Count rows as skipped (unless used or not needed) without recording an issue: the issue,
+        if any, is recorded elsewhere (at another row, or once per organisation)."""
+        for line in _lines(where):
+            if line in self._read:
+                self._skipped.setdefault(line, reason)
 
     def number(self, row: Row, key: str, *, report: bool = True) -> Fraction | None:
         """The cell as a number, or None (blank, suppressed or invalid: recorded as missing)."""
@@ -132,10 +178,6 @@ class FileContext:
             return None
         return int(value)
 
-    def use(self, *lines: int) -> None:
-        """Mark rows as having gone into an observation."""
-        self._used.update(lines)
-
     def observe(
         self,
         org: str,
@@ -148,13 +190,76 @@ class FileContext:
         value: Fraction | int | None = None,
         note: str | None = None,
     ) -> None:
-        """Hand one observation to the builder; its rows count as used."""
-        if self.builder.observe(self, org, metric, month, lines, numerator, denominator, value, note):
-            self.use(*lines)
+        """Hand one observation to the builder; its rows count as used if it is stored.
+
+        A proportion or rate over a zero denominator is not stored: 0 of 0 is a month with no
+        activity (reported under ``no_activity``, its rows not needed), and a non-zero numerator
+        over 0 is an error in the file (missing, its rows skipped).
+        """
+        where = lines[0] if lines else None
+        if value is None and denominator is not None and denominator == 0:
+            detail = f"{org} {metric} {format_month(month)}"
+            if numerator is not None and numerator == 0:
+                self.summary.no_activity[metric] += 1
+                self.issue("no_activity", f"{metric}: no activity (0 of 0)", where, detail=detail)
+                self.ignore(lines, NO_ACTIVITY)
+            else:
+                self.issue("missing", ZERO_DENOMINATOR, where, detail=f"{detail}: {numerator} of 0")
+                self.leave_out(lines, ZERO_DENOMINATOR)
+            return
+        outcome = self.builder.observe(self, org, metric, month, lines, numerator, denominator, value, note)
+        if outcome == "stored":
+            for line in lines:
+                self._stored.setdefault(line, set()).add((org, metric, month))
+        else:
+            self.leave_out(lines, SAME_OBSERVATION if outcome == "duplicate" else OTHER_FILE_DIFFERS)
+
+    def revoke(self, key: _ObsKey, lines: Iterable[int], reason: str) -> None:
+        """Take back a stored observation (another file conflicts with it, or a count is too large):
+        its rows are used no longer unless another observation of theirs is stored."""
+        for line in lines:
+            self._stored.get(line, set()).discard(key)
+            if line in self._read:
+                self._skipped.setdefault(line, reason)
+        if self._finished:
+            self.finish()
+
+    def disposition(self, line: int) -> tuple[str, str] | None:
+        """(disposition, reason) of a data row as things stand, or None if the line is not a data row."""
+        if line not in self._read:
+            return None
+        stored = self._stored.get(line)
+        if stored:
+            return "used", ", ".join(sorted({metric for _, metric, _ in stored}))
+        if line in self._not_needed:
+            return "not needed", self._not_needed[line]
+        if line in self._skipped:
+            return "skipped", self._skipped[line]
+        return "skipped", MISSING_VALUE if line in self._missing else UNACCOUNTED
 
     def finish(self) -> None:
-        """Close the file's counts."""
-        self.stats.rows_used = len(self._used)
+        """Close the file's counts: every data row read in exactly one of used, not needed and skipped."""
+        self._finished = True
+        groups: dict[str, dict[str, RowGroup]] = {"used": {}, "not needed": {}, "skipped": {}}
+        for line in self._read:
+            found = self.disposition(line)
+            assert found is not None
+            disposition, reason = found
+            groups[disposition].setdefault(reason, RowGroup()).add(line)
+        st = self.stats
+        st.used, st.not_needed, st.skipped = groups["used"], groups["not needed"], groups["skipped"]
+        st.rows_read = len(self._read)
+        st.rows_used = sum(g.rows for g in st.used.values())
+        st.rows_ignored = sum(g.rows for g in st.not_needed.values())
+        st.rows_skipped = sum(g.rows for g in st.skipped.values())
+
+
+def _lines(where: Row | int | Iterable[int]) -> Iterable[int]:
+    if isinstance(where, Row):
+        return (where.line,)
+    if isinstance(where, int):
+        return (where,)
+    return where
 
 
 class Dedup:
@@ -247,6 +352,8 @@ class _Entry:
     file: str
     lines: tuple[int, ...]
     note: str | None
+    source: FileContext | None = attrs.field(default=None, eq=False, repr=False)
+    """The file the observation came from (told when the observation is taken back)."""
 
     def same(self, other: _Entry) -> bool:
         return (self.numerator, self.denominator, self.value) == (other.numerator, other.denominator, other.value)
@@ -507,36 +614,29 @@ class StateBuilder:
         denominator: Fraction | int | None,
         value: Fraction | int | None,
         note: str | None,
-    ) -> bool:
-        """Store an observation; False if it duplicates or conflicts with another file's."""
+    ) -> Outcome:
+        """Store an observation, or say why not: it duplicates or conflicts with another file's
+        (a conflict also takes back the other file's observation)."""
         key = (org, metric, month)
-        entry = _Entry(_frac(numerator), _frac(denominator), _frac(value), ctx.file, lines, note)
+        entry = _Entry(_frac(numerator), _frac(denominator), _frac(value), ctx.file, lines, note, ctx)
         where = lines[0] if lines else None
         detail = f"{org} {metric} {format_month(month)}"
         if key in self.conflicted:
-            ctx.issue("conflict", "another file gives a different value (neither used)", where, detail=detail)
-            return False
+            ctx.issue("conflict", OTHER_FILE_DIFFERS, where, detail=detail)
+            return "conflict"
         existing = self.entries.get(key)
         if existing is None:
             self.entries[key] = entry
-            return True
+            return "stored"
         if existing.same(entry):
-            ctx.issue(
-                "duplicate",
-                "the same observation in two files (kept once)",
-                where,
-                detail=f"{detail}; first in {existing.file}",
-            )
-            return False
+            ctx.issue("duplicate", SAME_OBSERVATION, where, detail=f"{detail}; first in {existing.file}")
+            return "duplicate"
         del self.entries[key]
         self.conflicted.add(key)
-        ctx.issue(
-            "conflict",
-            "another file gives a different value (neither used)",
-            where,
-            detail=f"{detail}; other value in {existing.file}",
-        )
-        return False
+        if existing.source is not None:
+            existing.source.revoke(key, existing.lines, OTHER_FILE_DIFFERS)
+        ctx.issue("conflict", OTHER_FILE_DIFFERS, where, detail=f"{detail}; other value in {existing.file}")
+        return "conflict"
 
     # ----------------------------------------------------------------- the state
 
@@ -700,15 +800,18 @@ class StateBuilder:
                 x * (scale if e.value is None else 1) for x in (e.numerator, e.denominator, e.value) if x is not None
             ]
             if any(abs(x) > MAX_COUNT for x in numbers):
+                reason = f"a count above {MAX_COUNT} (the state's limit): left out"
                 self.summary.add(
                     ImportIssue(
                         "missing",
-                        f"a count above {MAX_COUNT} (the state's limit): left out",
+                        reason,
                         e.file,
                         e.lines[0] if e.lines else None,
                         detail=f"{org} {metric} {format_month(month)}",
                     )
                 )
+                if e.source is not None:
+                    e.source.revoke((org, metric, month), e.lines, reason)
                 continue
             if e.value is not None:
                 obs["value"] = int(e.value) if e.value.denominator == 1 else float(e.value)

@@ -17,7 +17,8 @@ MODALITIES``) and by treatment modality (with ``ALL CANCERS``); adding every row
 patient twice. For each route the importer uses, in this order: an ``ALL CANCERS``/``ALL
 MODALITIES`` row; else the cancer-type rows with ``ALL MODALITIES`` (or no modality); else the
 modality rows with ``ALL CANCERS``; else every row (no subtotals given). When both breakdowns are
-present and disagree, a warning is recorded.
+present and disagree, a warning is recorded. The rows not used (the other breakdown, the other
+routes when an all-routes row is given) are counted as not needed, each with its reason.
 
 Counts may be halves (a patient whose pathway two providers share counts 0.5 at each); the
 builder then doubles that provider's numerator and denominator for the metric, which keeps the
@@ -31,7 +32,7 @@ from fractions import Fraction
 
 import attrs
 
-from .builder import BAD_PERIOD, Dedup, FileContext
+from .builder import BAD_PERIOD, MISSING_VALUE, WITH_MISSING, Dedup, FileContext
 from .common import Pending, first_of_its_kind, skip_total_or_footnote
 from .errors import LayoutError
 from .table import Column, Layout, Row, month_from_name, month_index, parse_period
@@ -39,6 +40,14 @@ from .table import Column, Layout, Row, month_from_name, month_index, parse_peri
 __all__ = ["LAYOUTS", "STANDARDS", "read"]
 
 STANDARDS = {"28-day fds": "cancer_fds_28day", "62-day combined": "cancer_62day_combined"}
+
+# Why a row of an imported standard is not needed (the same patients are counted by other rows).
+OTHER_ROUTES = "referral-route rows (the file's all-routes row is used)"
+SUBTOTALS_USED = "cancer-type and modality breakdown rows (the ALL CANCERS / ALL MODALITIES row is used)"
+MODALITY_ROWS = (
+    "treatment-modality rows (ALL CANCERS by modality: the same patients as the cancer-type rows, which are used)"
+)
+TYPE_BY_MODALITY = "cancer type by modality detail rows (the subtotal rows are used)"
 
 LAYOUTS = (
     Layout(
@@ -121,7 +130,7 @@ def read(ctx: FileContext) -> None:
         standard = " ".join(t.cell(row, "standard").split())
         metric = STANDARDS.get(standard.casefold())
         if metric is None:
-            ctx.ignore(f"cancer standard not imported: {standard or '(blank)'}")
+            ctx.ignore(row, f"cancer standard not imported: {standard or '(blank)'}")
             continue
         org = ctx.builder.admit(ctx, row, code)
         if org is None:
@@ -153,15 +162,33 @@ def read(ctx: FileContext) -> None:
 
 
 def _combine(ctx: FileContext, org: str, routes: dict[str, list[_Line]]) -> tuple[Fraction, Fraction, list[int]] | None:
-    """(within, total, lines) summed over routes without double counting, or None if any is missing."""
+    """(within, total, lines) summed over routes without double counting, or None if any is missing.
+
+    The rows left out as breakdowns are counted as not needed; when a value is missing, the rows
+    that would have been added are skipped."""
     overall = [lines for route, lines in routes.items() if route.startswith("all")]
     chosen_routes = overall[:1] if overall else list(routes.values())
-    within_sum, total_sum, used = Fraction(0), Fraction(0), []
+    for lines in routes.values():
+        if not any(lines is chosen for chosen in chosen_routes):
+            ctx.ignore([x.line for x in lines], OTHER_ROUTES)
+    within_sum, total_sum = Fraction(0), Fraction(0)
+    added: list[_Line] = []
+    missing = False
     for lines in chosen_routes:
         both = [x for x in lines if _all_types(x.cancer_type) and _all_modalities(x.modality)]
         by_type = [x for x in lines if _all_modalities(x.modality) and not _all_types(x.cancer_type)]
         by_mod = [x for x in lines if _all_types(x.cancer_type) and not _all_modalities(x.modality)]
         chosen = both or by_type or by_mod or lines
+        if chosen is not lines:
+            for x in lines:
+                if x in chosen:
+                    continue
+                if chosen is both:
+                    ctx.ignore(x.line, SUBTOTALS_USED)
+                elif x in by_mod:
+                    ctx.ignore(x.line, MODALITY_ROWS)
+                else:
+                    ctx.ignore(x.line, TYPE_BY_MODALITY)
         if not both and by_type and by_mod:
             a, b = _sum(by_type), _sum(by_mod)
             if a is not None and b is not None and a != b:
@@ -172,12 +199,17 @@ def _combine(ctx: FileContext, org: str, routes: dict[str, list[_Line]]) -> tupl
                     detail=f"{org}: {a[0]}/{a[1]} vs {b[0]}/{b[1]}",
                 )
         total = _sum(chosen)
+        added += chosen
         if total is None:
-            return None
+            missing = True
+            continue
         within_sum += total[0]
         total_sum += total[1]
-        used += [x.line for x in chosen]
-    return within_sum, total_sum, used
+    if missing:
+        for x in added:
+            ctx.leave_out(x.line, MISSING_VALUE if x.within is None or x.total is None else WITH_MISSING)
+        return None
+    return within_sum, total_sum, [x.line for x in added]
 
 
 def _sum(lines: list[_Line]) -> tuple[Fraction, Fraction] | None:

@@ -7,7 +7,16 @@ from fractions import Fraction
 
 import attrs
 
-from .builder import BAD_PERIOD, CONFLICTING_ROWS, DUPLICATE_ROW, FOOTNOTE_ROW, TOTAL_ROW, Dedup, FileContext
+from .builder import (
+    BAD_PERIOD,
+    CONFLICTED_MONTH,
+    CONFLICTING_ROWS,
+    DUPLICATE_ROW,
+    FOOTNOTE_ROW,
+    TOTAL_ROW,
+    Dedup,
+    FileContext,
+)
 from .table import Row, parse_number, parse_period
 
 __all__ = ["Pending", "has_numbers", "is_region_code", "is_total_text", "row_month", "skip_total_or_footnote"]
@@ -79,9 +88,12 @@ class Pending:
         )
 
     def commit(self, ctx: FileContext, note: dict[str, str] | None = None) -> None:
-        """Hand every queued observation whose (organisation, month) is not in conflict to the builder."""
+        """Hand every queued observation whose (organisation, month) is not in conflict to the builder
+        (the rows of one in conflict are skipped)."""
         for (org, month), obs in self.items.items():
             if (org, month) in self.conflicted:
+                for _, lines, _ in obs:
+                    ctx.leave_out(lines, CONFLICTED_MONTH)
                 continue
             for metric, lines, values in obs:
                 ctx.observe(
@@ -107,14 +119,17 @@ def first_of_its_kind(
     month: int,
     label: str,
 ) -> bool:
-    """Whether ``row`` is the first with its key. A repeat is reported: a duplicate (same values) is
-    counted once; a conflict (different values) leaves the organisation's month out altogether."""
+    """Whether ``row`` is the first with its key. A repeat is reported and skipped: a duplicate (same
+    values) is counted once; a conflict (different values) leaves the organisation's month out
+    altogether (both rows are skipped)."""
     status, first = dedup.check(key, signature, row.line)
     if status == "duplicate":
         ctx.issue("duplicate", DUPLICATE_ROW, row, detail=f"{label}; first at line {first}")
+        ctx.leave_out(row, DUPLICATE_ROW)
         return False
     if status == "conflict":
         ctx.issue("conflict", CONFLICTING_ROWS, row, detail=f"{label}; first at line {first}")
+        ctx.leave_out((row.line, first), CONFLICTING_ROWS)
         pending.conflicted.add((org, month))
         return False
     return True

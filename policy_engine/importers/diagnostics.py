@@ -14,7 +14,7 @@ provider's commissioners.
 from __future__ import annotations
 
 from .bands import Note, band_values, covers_from, dm01_bands, record
-from .builder import Dedup, FileContext
+from .builder import MISSING_VALUE, WITH_MISSING, Dedup, FileContext
 from .common import Pending, first_of_its_kind, row_month, skip_total_or_footnote
 from .errors import LayoutError
 from .rtt import admit_provider
@@ -23,6 +23,7 @@ from .table import Column, Layout
 __all__ = ["LAYOUTS", "METRIC", "read"]
 
 METRIC = "diag_waiting_under_6wk"
+TEST_ROWS = "diagnostic test rows (the commissioner's TOTAL row is used)"
 
 LAYOUTS = (
     Layout(
@@ -108,11 +109,16 @@ def read(ctx: FileContext) -> None:
     for (org, month), commissioners in found.items():
         rows: list[tuple[int, tuple[int, int] | None, list[Note]]] = []
         for slot in commissioners.values():
+            if slot["total"]:
+                ctx.ignore([line for line, _, _ in slot["tests"]], TEST_ROWS)
             rows += slot["total"] or slot["tests"]
         for line, _, notes in rows:
             record(ctx, line, notes)
         pairs = [c for _, c, _ in rows if c is not None]
-        if len(pairs) == len(rows):
+        if len(pairs) != len(rows):
+            for line, c, _ in rows:
+                ctx.leave_out(line, MISSING_VALUE if c is None else WITH_MISSING)
+        else:
             pending.add(
                 org,
                 month,

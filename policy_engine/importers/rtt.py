@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from .bands import Band, Note, band_values, covers_from, record, rtt_bands
-from .builder import Dedup, FileContext
+from .builder import MISSING_VALUE, WITH_MISSING, Dedup, FileContext
 from .common import Pending, first_of_its_kind, row_month, skip_total_or_footnote
 from .table import Column, Layout, Row
 
@@ -34,6 +34,7 @@ NOTE = (
     "(an upper bound)"
 )
 TOTAL_TF = "C_999"
+DETAIL_ROWS = "treatment-function rows (the commissioner's C_999 all-treatment-functions row is used)"
 
 LAYOUTS = (
     Layout(
@@ -91,8 +92,8 @@ def read(ctx: FileContext) -> None:
             t.header_line,
             detail=why,
         )
-        for _ in ctx.data_rows():
-            ctx.ignore("RTT rows of a layout without bands over 65 weeks")
+        for row in ctx.data_rows():
+            ctx.ignore(row, "RTT rows of a layout without bands over 65 weeks")
         return
     over = [i for i, b in enumerate(bands) if b.lower >= 65]
     dedup = Dedup()
@@ -108,7 +109,7 @@ def read(ctx: FileContext) -> None:
             continue
         part = t.cell(row, "part").replace(" ", "").replace("_", "").casefold()
         if part != "part2":
-            ctx.ignore("RTT rows other than incomplete pathways (Part_2)")
+            ctx.ignore(row, "RTT rows other than incomplete pathways (Part_2)")
             continue
         org = admit_provider(ctx, row, code)
         if org is None:
@@ -141,12 +142,17 @@ def read(ctx: FileContext) -> None:
                     slot["detail"][0][0],
                     detail=org,
                 )
+            else:
+                ctx.ignore([line for line, _, _ in slot["detail"]], DETAIL_ROWS)
             rows += slot["total"] or slot["detail"]
         for line, _, notes in rows:
             record(ctx, line, notes)
         values = [v for _, v, _ in rows if v is not None]
         if len(values) == len(rows):
             pending.add(org, month, METRIC, [line for line, _, _ in rows], value=sum(values))
+        else:
+            for line, v, _ in rows:
+                ctx.leave_out(line, MISSING_VALUE if v is None else WITH_MISSING)
     pending.commit(ctx, {METRIC: NOTE})
 
 
