@@ -754,8 +754,8 @@ class StateBuilder:
         for conflict in self.reference.conflicts:
             self.summary.add(
                 ImportIssue(
-                    "warning",
-                    "reference files disagree (settled by the order of trust)",
+                    "conflict",
+                    "reference files disagree (settled by the order of trust; the more trusted is kept)",
                     conflict.kept_from.file,
                     conflict.kept_from.line,
                     detail=conflict.describe(),

@@ -53,7 +53,8 @@ missing data and the rules reading it give ``unknown``; ``no_activity``: a month
 0 of 0 proportion or rate), not stored, so it too is missing data (docs/decisions/017-zero-activity.md),
 grouped by metric; ``duplicate``: a row or observation seen
 twice with the same values, counted once; ``conflict``: the same thing seen twice with different
-values, so neither is used; ``warning``: anything else worth knowing (assumed types, layouts that
+values: neither is used, or (for an organisation's details) the reason says which was kept and by
+what rule; ``warning``: anything else worth knowing (assumed types, layouts that
 cannot give a metric)."""
 
 Disposition = Literal["used", "not needed", "skipped"]
@@ -67,7 +68,7 @@ _HEADINGS: dict[IssueKind, str] = {
     "missing": "Missing values (left out: the rules see missing data, so unknown)",
     "no_activity": "No activity (0 of 0: not stored, so the rules see missing data for the month)",
     "duplicate": "Duplicates (counted once)",
-    "conflict": "Conflicts (left out)",
+    "conflict": "Conflicts (each says what was left out or kept, and why)",
     "warning": "Warnings",
 }
 
