@@ -27,7 +27,7 @@ from typing import Literal
 import attrs
 
 from .errors import ImportFileError, LayoutError
-from .workbook import find_sheet, open_workbook, workbook_format
+from .workbook import describe, find_sheet, open_workbook, workbook_format
 
 __all__ = [
     "MAX_COUNT",
@@ -198,10 +198,8 @@ class Column:
 
     @property
     def label(self) -> str:
-        """The first accepted heading (as normalised), for messages, with its window if it has one."""
-        where = [f"after {self.after!r}" if self.after else "", f"before {self.before!r}" if self.before else ""]
-        window = " and ".join(w for w in where if w)
-        return f"{self.names[0]} ({window})" if window else self.names[0]
+        """The first accepted heading (as normalised), for messages."""
+        return self.names[0]
 
 
 @attrs.frozen
@@ -236,6 +234,16 @@ class Layout:
                         "which is not a column of the layout without a window of its own"
                     )
 
+    def label(self, col: Column) -> str:
+        """The column's first accepted heading, with the headings that bound it if it is placed by them."""
+        anchors = {c.key: c.label for c in self.columns}
+        bounds = [
+            f"after {anchors[col.after]!r}" if col.after else "",
+            f"before {anchors[col.before]!r}" if col.before else "",
+        ]
+        window = " and ".join(b for b in bounds if b)
+        return f"{col.label} ({window})" if window else col.label
+
     def window(self, col: Column, index: Mapping[str, int], width: int) -> range | None:
         """The positions where ``col``'s heading is looked for (None if an anchor is missing)."""
         if (col.after is not None and col.after not in index) or (col.before is not None and col.before not in index):
@@ -255,7 +263,7 @@ class Layout:
             pos = None if window is None else next((i for i in window if norm[i] in col.names), None)
             if pos is None:
                 if col.required:
-                    missing.append(col.label)
+                    missing.append(self.label(col))
             else:
                 index[col.key] = pos
         unwanted = [h for h in self.absent if h in norm]
@@ -421,19 +429,19 @@ def open_table(
         name, text, encoding = _text(name, data)
         return _match(name, _csv_rows(name, text), kind, layouts, encoding, period)
     readable = [layout for layout in layouts if layout.sheets]
-    book = open_workbook(name, data, fmt, max_bytes=MAX_FILE_BYTES)
     if not readable:
         raise ImportFileError(
-            f"{name}: this is an {book.description}, and no layout of a {kind} is read from a workbook: "
+            f"{name}: this is an {describe(fmt)}, and no layout of a {kind} is read from a workbook: "
             "save the data sheet as CSV"
         )
+    book = open_workbook(name, data, fmt, max_bytes=MAX_FILE_BYTES)
     wanted = list(dict.fromkeys(sheet for layout in readable for sheet in layout.sheets))
     sheet = find_sheet(book, wanted)
     if sheet is None:
         present = ", ".join(repr(s) for s in book.sheet_names) or "none"
         raise LayoutError(
-            f"no sheet named {' or '.join(repr(w) for w in wanted)} (the sheet a {kind} is published in); "
-            f"the workbook's sheets: {present}",
+            f"no sheet named {' or '.join(repr(w) for w in wanted)} (the published name of the sheet that is "
+            f"read); the workbook's sheets: {present}",
             file=name,
             line=None,
             column=None,

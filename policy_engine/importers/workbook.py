@@ -36,6 +36,7 @@ __all__ = [
     "Workbook",
     "WorkbookFormat",
     "cell_text",
+    "describe",
     "find_sheet",
     "is_encrypted",
     "open_workbook",
@@ -77,6 +78,10 @@ def workbook_format(data: bytes) -> WorkbookFormat | None:
             if "mimetype" in names and zf.read("mimetype").strip() == _ODS_MIME:
                 return "ods"
     except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, RuntimeError, OSError, KeyError):
+        # A damaged zip (a truncated download loses the directory at its end): the members' own
+        # headers still name the parts of a workbook.
+        if b"[Content_Types].xml" in data or b"xl/workbook.xml" in data:
+            return "xlsx"
         return None  # the zip layer reports it
     return None
 
@@ -116,6 +121,11 @@ def _too_large(data: bytes, limit: int) -> int | None:
     return total if total > limit else None
 
 
+def describe(fmt: WorkbookFormat) -> str:
+    """What a workbook of this format is called in messages (``Excel 97-2003 workbook (.xls)``)."""
+    return _DESCRIPTION[fmt]
+
+
 def cell_text(value: Cell | None) -> str:
     """The text a CSV save of the sheet gives for a cell (see the module docstring)."""
     if value is None or isinstance(value, str):
@@ -149,7 +159,7 @@ class Workbook:
     @property
     def description(self) -> str:
         """What the file is, for messages and the summary (``Excel workbook``)."""
-        return _DESCRIPTION[self.format]
+        return describe(self.format)
 
     def rows(self, sheet: str) -> Iterator[tuple[int, tuple[str, ...]]]:
         """(sheet row number, cell texts) for every row of ``sheet``, from row 1."""
@@ -175,7 +185,7 @@ def open_workbook(name: str, data: bytes, fmt: WorkbookFormat, *, max_bytes: int
     what = _DESCRIPTION[fmt]
     if is_encrypted(data):
         raise ImportFileError(
-            f"{name}: this {what} is password-protected (encrypted), so it cannot be read: open it, "
+            f"{name}: this workbook is password-protected (encrypted), so it cannot be read: open it, "
             "remove the password and save it again (or save the data sheet as CSV)"
         )
     size = _too_large(data, max_bytes)
@@ -192,6 +202,10 @@ def open_workbook(name: str, data: bytes, fmt: WorkbookFormat, *, max_bytes: int
         ) from None
     except (python_calamine.CalamineError, ValueError, OSError) as exc:
         raise ImportFileError(f"{name}: not a readable {what} (the file is damaged or not a workbook): {exc}") from None
+    if not book.sheet_names:
+        raise ImportFileError(
+            f"{name}: not a readable {what}: it has no sheets (the file is damaged or not a workbook)"
+        )
     return Workbook(name, fmt, book)
 
 
