@@ -11,9 +11,11 @@ same as tests/fixtures/importers/ae-msitae-2025-03-made-up.csv (RZZ, RZY, RZX).
 from __future__ import annotations
 
 import datetime as dt
+import importlib.abc
 import io
 import json
 import struct
+import sys
 import zipfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -110,6 +112,49 @@ def write_xlsx(path: Path, sheets: Mapping[str, Sequence[Sequence[Value]]]) -> P
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
         for name, text in parts.items():
             zf.writestr(name, text)
+    path.write_bytes(buf.getvalue())
+    return path
+
+
+def _ods_cell(value: Value) -> str:
+    if value is None:
+        return "<table:table-cell/>"
+    if isinstance(value, str):
+        return f'<table:table-cell office:value-type="string"><text:p>{escape(value)}</text:p></table:table-cell>'
+    if isinstance(value, dt.date):
+        return f'<table:table-cell office:value-type="date" office:date-value="{value.isoformat()}"/>'
+    return f'<table:table-cell office:value-type="float" office:value="{value!r}"/>'
+
+
+def write_ods(path: Path, sheets: Mapping[str, Sequence[Sequence[Value]]]) -> Path:
+    """A minimal OpenDocument spreadsheet with these sheets."""
+    ns = (
+        'xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" '
+        'xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0" '
+        'xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0"'
+    )
+    tables = "".join(
+        f'<table:table table:name="{escape(name)}">'
+        + "".join("<table:table-row>" + "".join(_ods_cell(v) for v in r) + "</table:table-row>" for r in rows)
+        + "</table:table>"
+        for name, rows in sheets.items()
+    )
+    manifest = (
+        '<manifest:manifest xmlns:manifest="urn:oasis:names:tc:opendocument:xmlns:manifest:1.0">'
+        '<manifest:file-entry manifest:full-path="/" '
+        'manifest:media-type="application/vnd.oasis.opendocument.spreadsheet"/>'
+        '<manifest:file-entry manifest:full-path="content.xml" manifest:media-type="text/xml"/></manifest:manifest>'
+    )
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("mimetype", "application/vnd.oasis.opendocument.spreadsheet")  # first, stored
+        zf.writestr("META-INF/manifest.xml", manifest, zipfile.ZIP_DEFLATED)
+        zf.writestr(
+            "content.xml",
+            f'<office:document-content {ns} office:version="1.2"><office:body><office:spreadsheet>{tables}'
+            "</office:spreadsheet></office:body></office:document-content>",
+            zipfile.ZIP_DEFLATED,
+        )
     path.write_bytes(buf.getvalue())
     return path
 
@@ -260,6 +305,15 @@ def test_the_provider_level_data_sheet_gives_what_the_msitae_csv_gives(tmp_path:
     # RZX's suppressed Type 2 cells (attendances, and so under 4 hours), each reported at its sheet row
     assert [(i.line, i.column, i.detail) for i in missing] == [(11, "Type 2 Departments - Single Specialty", "'*'")] * 2
     assert state["as_of"] == "2025-04-01"
+
+
+def test_an_ods_spreadsheet_reads_as_the_xlsx_does(tmp_path: Path) -> None:
+    ods = write_ods(tmp_path / "ae.ods", {"Provider Level Data": provider_sheet(dt.date(2025, 3, 1))})
+    xlsx = write_xlsx(tmp_path / "ae.xlsx", {"Provider Level Data": provider_sheet()})
+    state, summary = import_files("ae", [ods], reference=REF)
+    assert _metrics(state) == _metrics(import_files("ae", [xlsx], reference=REF)[0])
+    assert summary.files[0].encoding == "OpenDocument spreadsheet (.ods)"
+    assert summary.files[0].file == f"{ods}!Provider Level Data"
 
 
 def test_the_period_line_may_be_a_date_cell(tmp_path: Path) -> None:
@@ -462,3 +516,26 @@ def test_cells_read_as_a_csv_save_writes_them() -> None:
     assert cell_text(dt.datetime(2023, 10, 1)) == "2023-10-01"
     assert cell_text(dt.datetime(2023, 10, 1, 9, 30)) == "2023-10-01 09:30:00"
     assert cell_text(dt.time(9, 30)) == "09:30:00"
+
+
+class _NotInstalled(importlib.abc.MetaPathFinder):
+    """Says python_calamine is not installed."""
+
+    def find_spec(self, name: str, path: object = None, target: object = None) -> None:
+        if name.partition(".")[0] == "python_calamine":
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+
+
+def test_without_python_calamine_a_workbook_names_the_extra(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    book = write_xlsx(tmp_path / "ae.xlsx", {"Provider Level Data": provider_sheet()})
+    for module in [m for m in sys.modules if m.partition(".")[0] == "python_calamine"]:
+        monkeypatch.delitem(sys.modules, module)
+    monkeypatch.setattr(sys, "meta_path", [_NotInstalled(), *sys.meta_path])
+    with pytest.raises(pe.MissingExtraError, match=r'pip install "policy-engine\[spreadsheets\]"') as info:
+        import_files("ae", [book])
+    assert info.value.extra == "spreadsheets" and isinstance(info.value, pe.PolicyError)
+    code, _, err = _run("import", "ae", str(book), "-o", str(tmp_path / "state.json"))
+    assert code == 4 and "policy-engine[spreadsheets]" in err and "Traceback" not in err
+    assert not (tmp_path / "state.json").exists()
+    state, _ = import_files("ae", [AE_CSV], reference=REF)  # CSV files need nothing more
+    assert _metrics(state)["RZZ"]
