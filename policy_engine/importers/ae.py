@@ -1,4 +1,4 @@
-"""A&E attendances and emergency admissions: the monthly provider-level CSV (``MSitAE``).
+"""A&E attendances and emergency admissions: the monthly provider CSV (``MSitAE``) and spreadsheet.
 
 One row per provider and month: ``Period`` (``MSitAE-MARCH-2025``), ``Org Code``, ``Parent Org``
 (the NHS England region), ``Org name``, then attendances and attendances over 4 hours by department
