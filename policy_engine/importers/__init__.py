@@ -69,7 +69,7 @@ _MODULES: dict[str, ModuleType] = {
     "diagnostics": diagnostics,
 }
 KINDS: dict[str, str] = {
-    "ae": "A&E attendances and emergency admissions (monthly provider CSV)",
+    "ae": "A&E attendances and emergency admissions (monthly provider CSV or spreadsheet)",
     "ambulance": "Ambulance Quality Indicators (AmbSYS CSV)",
     "cancer": "cancer waiting times (CWT-CRS provider extract)",
     "rtt": "referral to treatment waiting times (full CSV extract)",

@@ -498,7 +498,7 @@ def _match(
 _PERIOD_LABELS = frozenset({"period", "period:"})
 
 
-def title_period(preamble: Sequence[Row]) -> tuple[Row, str] | None:
+def _title_period(preamble: Sequence[Row]) -> tuple[Row, str] | None:
     """The ``Period:`` line of a sheet's title rows: (its row, the text after the label), or None.
 
     NHS England's spreadsheets open with lines such as ``Title:``, ``Summary:``, ``Period:``
@@ -516,7 +516,7 @@ def _file_period(name: str, layout: Layout, preamble: Sequence[Row], header: Row
     """The month of a layout without a period column: its ``Period:`` line, or ``given``."""
     if not layout.title_period:
         return None
-    found = title_period(preamble)
+    found = _title_period(preamble)
     if found is None:
         if given is None:
             raise LayoutError(
@@ -556,7 +556,9 @@ def _check_duplicates(name: str, row: Row, layout: Layout, index: Mapping[str, i
         pos = index.get(col.key)
         if pos is None:
             continue
-        window = layout.window(col, index, len(norm)) or range(len(norm))
+        window = layout.window(col, index, len(norm))
+        if window is None:  # not placed by other columns (a placed one was found, so its anchors were)
+            window = range(len(norm))
         others = [i for i in window if norm[i] == norm[pos] and i != pos]
         if others:
             raise LayoutError(
