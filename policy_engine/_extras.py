@@ -2,8 +2,8 @@
 
 The core (rulebooks, states, ``evaluate``, ``statuses``, ``explain``, the report, the CLI's
 commands on state files) needs only attrs, jsonschema, PyYAML and, where it imports,
-durable-rules. Two features need more, installed as extras (``pip install "policy-engine[all]"``
-for both):
+durable-rules. Three features need more, installed as extras (``pip install "policy-engine[all]"``
+for all of them):
 
 ``tables``
     polars and pyarrow: ``policy_engine.tabular`` (CSV/Parquet tables of organisation-period
@@ -11,6 +11,9 @@ for both):
 ``testing``
     hypothesis: ``policy_engine.testing.strategies`` (the rest of the testing kit, and the pytest
     plugin, need nothing more).
+``spreadsheets``
+    python-calamine: ``policy-engine import`` reading published workbooks (``.xlsx``, ``.xls``,
+    ``.ods``) directly; CSV files need nothing more.
 
 A module (or a package's ``__init__``) that needs an extra imports inside
 ``with require(EXTRA, feature=...)``: if
@@ -32,8 +35,10 @@ __all__ = ["EXTRAS", "MissingExtraError", "require"]
 EXTRAS: Mapping[str, tuple[str, ...]] = {
     "tables": ("polars", "pyarrow"),
     "testing": ("hypothesis",),
+    "spreadsheets": ("python_calamine",),
 }
-"""Each extra and the modules it provides (as ``[project.optional-dependencies]`` in pyproject.toml)."""
+"""Each extra and the modules it provides (as ``[project.optional-dependencies]`` in pyproject.toml;
+a module is named as its distribution is, with ``_`` for ``-``)."""
 
 _DISTRIBUTION = "policy-engine"
 

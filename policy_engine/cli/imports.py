@@ -20,6 +20,7 @@ def _import(args: argparse.Namespace, ctx: Context) -> str:
         as_of=args.as_of,
         infer_services=args.infer_services,
         rulebook=ctx.rulebook,
+        period=args.period,
     )
     ctx.err.write(summary.to_text())
     return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
@@ -30,7 +31,12 @@ IMPORT = Command(
     "build a state from NHS England statistics files (summary on stderr)",
     (
         arg("kind", help="ae, ambulance (aqi), cancer (cwt), rtt, diagnostics (dm01), or auto"),
-        arg("files", nargs="+", metavar="FILE", help="published CSV files (or zip files holding one CSV)"),
+        arg(
+            "files",
+            nargs="+",
+            metavar="FILE",
+            help="published CSV files (or zip files holding one CSV, or workbooks: .xlsx, .xls, .ods)",
+        ),
         arg(
             "--reference",
             metavar="FILE",
@@ -42,6 +48,11 @@ IMPORT = Command(
         ),
         arg("--as-of", help="the state's as_of (default: the day after the last month with data)"),
         arg("--infer-services", action="store_true", help="declare A&E services from the attendances"),
+        arg(
+            "--period",
+            metavar="YYYY-MM",
+            help="the month of a sheet with no period column or 'Period:' line (the A&E spreadsheet saved as CSV)",
+        ),
         arg("-o", "--output", help="write the state to this file instead of stdout (atomically)"),
     ),
     _import,

@@ -15,9 +15,17 @@ provider extract), ``rtt`` (referral to treatment full extract), ``diagnostics``
 ``auto`` (each file's kind found from its header). docs/importers.md lists every layout, where it
 is documented, and which columns feed which metric.
 
+Files are CSV, a zip holding one CSV, or a published workbook (``.xlsx``, ``.xls``, ``.ods``, told
+by its bytes; needs the ``spreadsheets`` extra, python-calamine), read from the sheet its layout
+names: the A&E spreadsheet's ``Provider Level Data``, the CWT extract's ``CWT CRS Provider
+Extract``. A sheet without a period column (the A&E spreadsheet) takes its month from its
+``Period:`` title line, or from ``period="2025-04"`` (``--period``); it is never guessed from the
+file name.
+
 Only :class:`policy_engine.PolicyError` subclasses escape: :class:`ImportFileError` (cannot read a
 file), :class:`LayoutError` (a file is not in a known layout; names file, line and column),
-:class:`ReferenceTableError`, and StateError (a bad ``as_of``).
+:class:`ReferenceTableError`, StateError (a bad ``as_of`` or ``period``), and MissingExtraError
+(a workbook without python-calamine installed).
 """
 
 from __future__ import annotations
@@ -37,7 +45,7 @@ from .builder import FileContext, StateBuilder
 from .errors import ImportFileError, LayoutError, ReferenceTableError
 from .reference import OrgRef, Reference, ReferenceConflict, read_reference
 from .summary import ImportIssue, ImportSummary
-from .table import Layout, open_table
+from .table import Layout, open_table, parse_period
 
 __all__ = [
     "KINDS",
@@ -62,7 +70,7 @@ _MODULES: dict[str, ModuleType] = {
     "diagnostics": diagnostics,
 }
 KINDS: dict[str, str] = {
-    "ae": "A&E attendances and emergency admissions (monthly provider CSV)",
+    "ae": "A&E attendances and emergency admissions (monthly provider CSV or spreadsheet)",
     "ambulance": "Ambulance Quality Indicators (AmbSYS CSV)",
     "cancer": "cancer waiting times (CWT-CRS provider extract)",
     "rtt": "referral to treatment waiting times (full CSV extract)",
@@ -105,6 +113,18 @@ def _as_of(value: dt.date | str | None) -> dt.date | None:
         ) from None
 
 
+def _period(value: str | None) -> int | None:
+    if value is None:
+        return None
+    month = parse_period(value)
+    if month is None:
+        raise StateError(
+            "invalid period",
+            [ErrorDetail("period", "not a month (expected YYYY-MM)", repr(value), code=ErrorCode.ARGUMENT_VALUE)],
+        )
+    return month
+
+
 def _check_services(ref: Reference, book: Rulebook) -> None:
     problems = [
         ErrorDetail(
@@ -141,6 +161,7 @@ def import_sources(
     as_of: dt.date | str | None = None,
     infer_services: bool = False,
     rulebook: Rulebook | None = None,
+    period: str | None = None,
 ) -> tuple[dict[str, Any], ImportSummary]:
     """Import files of several kinds into one state: ``[("ae", path), ("rtt", path), ...]``.
 
@@ -157,8 +178,13 @@ def import_sources(
     attendances for (note that a declared service list makes every service not in it read as
     not provided). Returns the state document, which passes ``state_from_dict(state, rulebook)``,
     and the import summary.
+    ``period`` (``"2025-04"``): the month of a sheet without a period column whose title rows do
+    not give it (the A&E spreadsheet saved as CSV); a sheet whose ``Period:`` line says another
+    month is refused, and files whose rows carry their own periods do not use it (a warning says
+    so).
     """
     when = _as_of(as_of)
+    month = _period(period)
     summary = ImportSummary()
     book = rulebook if rulebook is not None else load_rulebook()
     ref = _reference(reference)
@@ -169,9 +195,11 @@ def import_sources(
         kind = _kind(kind_name)
         pairs = _layouts(kind)
         label = KINDS[kind] if kind != "auto" else "statistics file (A&E, AQI, CWT, RTT or DM01)"
-        table = open_table(path, label, [layout for layout, _ in pairs])
+        table = open_table(path, label, [layout for layout, _ in pairs], period=month)
         actual = next(k for layout, k in pairs if layout is table.layout)
         ctx = FileContext(table, actual, summary, builder)
+        if month is not None and not table.layout.title_period:
+            ctx.issue("warning", "period option not used: the file gives each row's period", None, detail=period)
         builder.files.append(table.file)
         reader: Callable[[FileContext], None] = _MODULES[actual].read
         reader(ctx)
@@ -189,10 +217,16 @@ def import_files(
     as_of: dt.date | str | None = None,
     infer_services: bool = False,
     rulebook: Rulebook | None = None,
+    period: str | None = None,
 ) -> tuple[dict[str, Any], ImportSummary]:
     """Import files of one kind (or ``"auto"``) into a state; see :func:`import_sources`."""
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]
     return import_sources(
-        [(kind, p) for p in paths], reference, as_of=as_of, infer_services=infer_services, rulebook=rulebook
+        [(kind, p) for p in paths],
+        reference,
+        as_of=as_of,
+        infer_services=infer_services,
+        rulebook=rulebook,
+        period=period,
     )

@@ -1,4 +1,4 @@
-"""A&E attendances and emergency admissions: the monthly provider-level CSV (``MSitAE``).
+"""A&E attendances and emergency admissions: the monthly provider CSV (``MSitAE``) and spreadsheet.
 
 One row per provider and month: ``Period`` (``MSitAE-MARCH-2025``), ``Org Code``, ``Parent Org``
 (the NHS England region), ``Org name``, then attendances and attendances over 4 hours by department
@@ -11,6 +11,15 @@ Metrics (see docs/importers.md):
   Type 1 attendances; booked appointments are included in both (NHS England's headline 4-hour
   measure counts them), so from August 2020 each count is the unplanned plus the booked column.
 * ``ae_4h_all``: the same over Type 1, Type 2 and Other A&E departments.
+
+The monthly A&E *spreadsheet*'s ``Provider Level Data`` sheet (the workbook, or that sheet saved
+as CSV) is read too: ``Code``, ``Region``, ``Name``, then groups of ``Type 1 Departments - Major
+A&E``, ``Type 2 Departments - Single Specialty``, ``Type 3 Departments - Other A&E/Minor Injury
+Unit`` headings, each group ended by its total (``Total attendances``, ``Total Attendances < 4
+hours``, ``Total Attendances > 4 hours``). The headings repeat, so each type column is read by its
+position between two totals. Its counts already include booked appointments, so they give the
+same numerators and denominators as the CSV. It has no period column: the month is the sheet's
+``Period:`` title line, or the period the import is given (docs/decisions/016-spreadsheet-period.md).
 
 Not imported: ``ae_12h_type1`` (12 hours from *arrival*): this file only has waits of 12 hours
 from the *decision to admit*, a different measure.
@@ -85,6 +94,25 @@ _NUMBER_OF = (
 )
 _BOOKED_HEADINGS = tuple(n for c in _BOOKED for n in c.names)
 
+# The spreadsheet's type headings (the April 2025 sheet saved as CSV reads "Type 1 Departments 0
+# Major A&E": accepted as the same heading).
+_SHEET_TYPES = {
+    "1": ("Type 1 Departments - Major A&E", "Type 1 Departments 0 Major A&E"),
+    "2": ("Type 2 Departments - Single Specialty", "Type 2 Departments 0 Single Specialty"),
+    "o": ("Type 3 Departments - Other A&E/Minor Injury Unit", "Type 3 Departments 0 Other A&E/Minor Injury Unit"),
+}
+_SHEET = (
+    Column("org_code", ("Code",)),
+    Column("parent_org", ("Region",), required=False),
+    Column("org_name", ("Name",)),
+    Column("att_total", ("Total attendances",)),
+    Column("in4_total", ("Total Attendances < 4 hours",)),
+    Column("ov_total", ("Total Attendances > 4 hours",)),
+    *(Column(f"att_{t}", names, after="org_name", before="att_total") for t, names in _SHEET_TYPES.items()),
+    *(Column(f"in4_{t}", names, after="att_total", before="in4_total") for t, names in _SHEET_TYPES.items()),
+    *(Column(f"ov_{t}", names, after="in4_total", before="ov_total") for t, names in _SHEET_TYPES.items()),
+)
+
 LAYOUTS = (
     Layout(
         "monthly A&E CSV, August 2020 onwards (booked appointments in their own columns)",
@@ -95,6 +123,12 @@ LAYOUTS = (
     ),
     Layout(
         "monthly A&E CSV, 2019-20 ('Number of A&E attendances ...' headings)", _IDENTITY + _NUMBER_OF, _BOOKED_HEADINGS
+    ),
+    Layout(
+        "monthly A&E spreadsheet, 'Provider Level Data' sheet (attendances, under and over 4 hours by type)",
+        _SHEET,
+        sheets=("Provider Level Data",),
+        title_period=True,
     ),
 )
 
@@ -110,11 +144,13 @@ def read(ctx: FileContext) -> None:
     providers = 0  # the same, summed over the providers admitted to the state
     for row in ctx.data_rows():
         period, code, parent = t.cell(row, "period"), t.cell(row, "org_code"), t.cell(row, "parent_org")
-        if is_total_text(code, period, parent) and england is None:
+        # The spreadsheet's England row is named in its Name column ("England", code "-").
+        others = (period, parent) if t.period is None else (parent, t.cell(row, "org_name"))
+        if is_total_text(code, *others) and england is None:
             england = _type1_attendances(ctx, row, booked)
-        if skip_total_or_footnote(ctx, row, code, period, parent):
+        if skip_total_or_footnote(ctx, row, code, *others):
             continue
-        month = row_month(ctx, row, period)
+        month = row_month(ctx, row, period) if t.period is None else t.period
         if month is None:
             continue
         org = ctx.builder.admit(ctx, row, code, name=t.cell(row, "org_name") or None, region=parent)
@@ -163,9 +199,20 @@ def _type_counts(ctx: FileContext, row: Row, typ: str, booked: bool) -> tuple[in
     parts = [ctx.whole(row, f"att_{typ}"), ctx.whole(row, f"ov_{typ}")]
     if booked:
         parts += [ctx.whole(row, f"bk_{typ}"), ctx.whole(row, f"bkov_{typ}")]
+    if ctx.table.has(f"in4_{typ}"):  # the spreadsheet: within 4 hours is given too, and must add up
+        parts.append(ctx.whole(row, f"in4_{typ}"))
     if any(p is None for p in parts):
         return None
     values = [p for p in parts if p is not None]
+    if ctx.table.has(f"in4_{typ}") and values[0] != values[1] + values[2]:
+        ctx.issue(
+            "missing",
+            "attendances are not those under 4 hours plus those over 4 hours",
+            row,
+            f"att_{typ}",
+            f"{_TYPES[typ]}: {values[0]} != {values[2]} + {values[1]}",
+        )
+        return None
     attendances = values[0] + (values[2] if booked else 0)
     over = values[1] + (values[3] if booked else 0)
     if over > attendances:

@@ -1,4 +1,4 @@
-"""Cancer waiting times: the CWT-CRS provider data extract (saved as CSV).
+"""Cancer waiting times: the CWT-CRS provider data extract (the workbook, or its sheet saved as CSV).
 
 One row per provider, month, standard, referral route (``STAGE/ROUTE``), treatment modality and
 cancer type: ``PERIOD`` (or ``YEAR`` ``2024/25`` with ``MONTH`` ``APR``), ``STANDARD``
@@ -19,6 +19,9 @@ MODALITIES`` row; else the cancer-type rows with ``ALL MODALITIES`` (or no modal
 modality rows with ``ALL CANCERS``; else every row (no subtotals given). When both breakdowns are
 present and disagree, a warning is recorded. The rows not used (the other breakdown, the other
 routes when an all-routes row is given) are counted as not needed, each with its reason.
+
+The published workbook is read from its sheet ``CWT CRS Provider Extract`` (``PERIOD`` is a date
+cell there, read as ``2023-10-01``).
 
 Counts may be halves (a patient whose pathway two providers share counts 0.5 at each); the
 builder then doubles that provider's numerator and denominator for the metric, which keeps the
@@ -66,6 +69,7 @@ LAYOUTS = (
             Column("within", ("WITHIN STANDARD",)),
             Column("breaches", ("BREACHES", "OUTSIDE STANDARD"), required=False),
         ),
+        sheets=("CWT CRS Provider Extract",),
     ),
 )
 

@@ -4,6 +4,11 @@ Everything here uses the standard library only (``csv``, ``zipfile``). A file is
 memory (at most ``MAX_FILE_BYTES``), decoded as UTF-8 (a byte-order mark is dropped) or, failing
 that, as Windows-1252, and parsed with ``csv`` so Windows line endings and quoted fields with
 commas ("1,234") are handled. Rows are then produced one at a time, with their line numbers.
+
+A workbook (``.xlsx``, ``.xls``, ``.ods``, told by its bytes) is read by ``workbook.py`` instead:
+the sheet is chosen by the published name a layout gives (``Layout.sheets``), its cells become the
+text a CSV save would give, and its rows keep the sheet's row numbers as line numbers. The file is
+then named ``book.xlsx!Sheet name``, as a zip member is named ``file.zip!member.csv``.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from typing import Literal
 import attrs
 
 from .errors import ImportFileError, LayoutError
+from .workbook import describe, find_sheet, open_workbook, workbook_format
 
 __all__ = [
     "MAX_COUNT",
@@ -36,6 +42,7 @@ __all__ = [
     "open_table",
     "parse_number",
     "parse_period",
+    "read_bytes",
     "read_text",
 ]
 
@@ -174,11 +181,20 @@ def _normalise_all(names: Sequence[str]) -> tuple[str, ...]:
 
 @attrs.frozen
 class Column:
-    """A column a layout reads: its key and the header texts accepted for it."""
+    """A column a layout reads: its key and the header texts accepted for it.
+
+    ``after`` and ``before`` (keys of other columns of the layout, which have no window of their
+    own) make the column positional within a group: its heading is looked for only strictly
+    between those columns. That is how a sheet whose headings repeat from group to group (the A&E
+    spreadsheet's ``Type 1 Departments - Major A&E`` under attendances, under 4 hours and over 4
+    hours) is read: each group is bounded by its total column, whose heading is unique.
+    """
 
     key: str
     names: tuple[str, ...] = attrs.field(converter=_normalise_all)
     required: bool = True
+    after: str | None = None
+    before: str | None = None
 
     @property
     def label(self) -> str:
@@ -193,22 +209,61 @@ class Layout:
     ``absent``: headings whose presence means the file is a different (usually newer) layout, so
     a file with booked-appointment columns is never read with the older A&E layout that would
     silently drop them.
+
+    ``sheets``: the published names of the workbook sheet that holds this layout (``CWT CRS
+    Provider Extract``); a workbook is read only through a layout that names one of its sheets.
+
+    ``title_period``: the layout has no period column; the file's month is the ``Period:`` line
+    above the header (a spreadsheet's title rows), or the period the import is given
+    (docs/decisions/016-spreadsheet-period.md). ``open_table`` sets ``Table.period`` from them.
     """
 
     name: str
     columns: tuple[Column, ...]
     absent: tuple[str, ...] = attrs.field(default=(), converter=_normalise_all)
+    sheets: tuple[str, ...] = ()
+    title_period: bool = False
+
+    def __attrs_post_init__(self) -> None:
+        anchors = {c.key for c in self.columns if c.after is None and c.before is None}
+        for col in self.columns:
+            for anchor in (col.after, col.before):
+                if anchor is not None and anchor not in anchors:
+                    raise ValueError(
+                        f"layout {self.name!r}: column {col.key!r} is placed by {anchor!r}, "
+                        "which is not a column of the layout without a window of its own"
+                    )
+
+    def label(self, col: Column) -> str:
+        """The column's first accepted heading, with the headings that bound it if it is placed by them."""
+        anchors = {c.key: c.label for c in self.columns}
+        bounds = [
+            f"after {anchors[col.after]!r}" if col.after else "",
+            f"before {anchors[col.before]!r}" if col.before else "",
+        ]
+        window = " and ".join(b for b in bounds if b)
+        return f"{col.label} ({window})" if window else col.label
+
+    def window(self, col: Column, index: Mapping[str, int], width: int) -> range | None:
+        """The positions where ``col``'s heading is looked for (None if an anchor is missing)."""
+        if (col.after is not None and col.after not in index) or (col.before is not None and col.before not in index):
+            return None
+        low = index[col.after] + 1 if col.after is not None else 0
+        high = index[col.before] if col.before is not None else width
+        return range(low, high)
 
     def match(self, header: Sequence[str]) -> tuple[dict[str, int], list[str], list[str]]:
         """(column positions by key, missing required headings, headings present that rule it out)."""
         norm = [normalise_header(h) for h in header]
         index: dict[str, int] = {}
         missing: list[str] = []
-        for col in self.columns:
-            pos = next((i for i, h in enumerate(norm) if h in col.names), None)
+        placed = [c for c in self.columns if c.after is None and c.before is None]
+        for col in placed + [c for c in self.columns if c.after is not None or c.before is not None]:
+            window = self.window(col, index, len(norm))
+            pos = None if window is None else next((i for i in window if norm[i] in col.names), None)
             if pos is None:
                 if col.required:
-                    missing.append(col.label)
+                    missing.append(self.label(col))
             else:
                 index[col.key] = pos
         unwanted = [h for h in self.absent if h in norm]
@@ -239,6 +294,8 @@ class Table:
     encoding: str
     preamble: list[int]
     _reader: Iterator[Row]
+    period: int | None = None
+    """The file's month for a layout without a period column (``Layout.title_period``), else None."""
 
     def has(self, key: str) -> bool:
         """Whether the file has this (optional) column."""
@@ -268,21 +325,31 @@ def _display(path: str | os.PathLike[str]) -> str:
     return os.fspath(path)
 
 
-def read_text(path: str | os.PathLike[str]) -> tuple[str, str, str]:
-    """(display name, text, encoding) of a CSV file, or of the single CSV inside a zip file.
-
-    Raises ImportFileError for a missing, unreadable or oversized file, an Excel workbook, a zip
-    without exactly one CSV, or bytes that are neither UTF-8 nor Windows-1252.
-    """
+def read_bytes(path: str | os.PathLike[str]) -> tuple[str, bytes]:
+    """(display name, bytes) of a file; ImportFileError for a missing, unreadable or oversized one."""
     p = Path(path)
     name = _display(path)
     try:
         size = p.stat().st_size
         if size > MAX_FILE_BYTES:
             raise ImportFileError(f"{name}: file too large ({size} bytes; at most {MAX_FILE_BYTES} are read)")
-        data = p.read_bytes()
+        return name, p.read_bytes()
     except OSError as exc:
         raise ImportFileError(f"{name}: cannot read the file: {exc.strerror or exc}") from None
+
+
+def read_text(path: str | os.PathLike[str]) -> tuple[str, str, str]:
+    """(display name, text, encoding) of a CSV file, or of the single CSV inside a zip file.
+
+    Raises ImportFileError for a missing, unreadable or oversized file, an Excel workbook, a zip
+    without exactly one CSV, or bytes that are neither UTF-8 nor Windows-1252. (Statistics files
+    in workbooks are read by :func:`open_table`; this reads text only.)
+    """
+    name, data = read_bytes(path)
+    return _text(name, data)
+
+
+def _text(name: str, data: bytes) -> tuple[str, str, str]:
     if data.startswith(b"\xd0\xcf\x11\xe0"):
         raise ImportFileError(f"{name}: this is an Excel 97-2003 workbook, not CSV: save the data sheet as CSV")
     if data.startswith(b"PK\x03\x04"):
@@ -341,18 +408,55 @@ def _csv_rows(name: str, text: str) -> Iterator[Row]:
         last = reader.line_num
 
 
-def open_table(path: str | os.PathLike[str], kind: str, layouts: Sequence[Layout]) -> Table:
+def open_table(
+    path: str | os.PathLike[str], kind: str, layouts: Sequence[Layout], *, period: int | None = None
+) -> Table:
     """Read a file and match its header against ``layouts`` (first match wins).
 
     The header is the first of the top ``HEADER_SEARCH_ROWS`` non-blank rows that matches a
     layout; non-blank rows above it are a preamble (reported by the caller). Raises LayoutError
     naming the file, line and missing column(s) when no layout matches, and ImportFileError when
     the file cannot be read.
+
+    A workbook is read from the first of its sheets that a layout names (``Layout.sheets``);
+    LayoutError lists the sheets present when none does. ``period`` (a month index) is the month
+    of a layout without a period column (``Layout.title_period``) when its title rows do not say
+    it; when they do, the two must agree.
     """
-    name, text, encoding = read_text(path)
-    rows = _csv_rows(name, text)
+    name, data = read_bytes(path)
+    fmt = workbook_format(data)
+    if fmt is None:
+        name, text, encoding = _text(name, data)
+        return _match(name, _csv_rows(name, text), kind, layouts, encoding, period)
+    readable = [layout for layout in layouts if layout.sheets]
+    if not readable:
+        raise ImportFileError(
+            f"{name}: this is an {describe(fmt)}, and no layout of a {kind} is read from a workbook: "
+            "save the data sheet as CSV"
+        )
+    book = open_workbook(name, data, fmt, max_bytes=MAX_FILE_BYTES)
+    wanted = list(dict.fromkeys(sheet for layout in readable for sheet in layout.sheets))
+    sheet = find_sheet(book, wanted)
+    if sheet is None:
+        present = ", ".join(repr(s) for s in book.sheet_names) or "none"
+        raise LayoutError(
+            f"no sheet named {' or '.join(repr(w) for w in wanted)} (the published name of the sheet that is "
+            f"read); the workbook's sheets: {present}",
+            file=name,
+            line=None,
+            column=None,
+        )
+    on_sheet = [layout for layout in readable if find_sheet(book, layout.sheets) == sheet]
+    display = f"{name}!{sheet}"
+    rows = (Row(line, cells) for line, cells in book.rows(sheet))
+    return _match(display, rows, kind, on_sheet, book.description, period)
+
+
+def _match(
+    name: str, rows: Iterator[Row], kind: str, layouts: Sequence[Layout], encoding: str, period: int | None
+) -> Table:
     best: tuple[int, int, Layout, list[str], list[str]] | None = None
-    preamble: list[int] = []
+    preamble: list[Row] = []
     seen = 0
     for row in rows:
         if row.is_blank():
@@ -362,11 +466,13 @@ def open_table(path: str | os.PathLike[str], kind: str, layouts: Sequence[Layout
             index, missing, unwanted = layout.match(row.cells)
             if not missing and not unwanted:
                 _check_duplicates(name, row, layout, index)
-                return Table(name, layout, row.cells, row.line, index, encoding, preamble, rows)
+                month = _file_period(name, layout, preamble, row, period)
+                lines = [r.line for r in preamble]
+                return Table(name, layout, row.cells, row.line, index, encoding, lines, rows, month)
             score = len(missing) + len(unwanted)
             if best is None or score < best[0]:
                 best = (score, row.line, layout, missing, unwanted)
-        preamble.append(row.line)
+        preamble.append(row)
         if seen >= HEADER_SEARCH_ROWS:
             break
     if best is None:
@@ -389,13 +495,71 @@ def open_table(path: str | os.PathLike[str], kind: str, layouts: Sequence[Layout
     )
 
 
+_PERIOD_LABELS = frozenset({"period", "period:"})
+
+
+def _title_period(preamble: Sequence[Row]) -> tuple[Row, str] | None:
+    """The ``Period:`` line of a sheet's title rows: (its row, the text after the label), or None.
+
+    NHS England's spreadsheets open with lines such as ``Title:``, ``Summary:``, ``Period:``
+    ``April 2025``, ``Source:``; the label is the first non-blank cell of its row and the period
+    the next non-blank one.
+    """
+    for row in preamble:
+        cells = [c.strip() for c in row.cells if c.strip()]
+        if len(cells) >= 2 and normalise_header(cells[0]) in _PERIOD_LABELS:
+            return row, cells[1]
+    return None
+
+
+def _file_period(name: str, layout: Layout, preamble: Sequence[Row], header: Row, given: int | None) -> int | None:
+    """The month of a layout without a period column: its ``Period:`` line, or ``given``."""
+    if not layout.title_period:
+        return None
+    found = _title_period(preamble)
+    if found is None:
+        if given is None:
+            raise LayoutError(
+                "this sheet has no period column and no 'Period:' line above its header, so its month is not "
+                "known: give it (period='2025-04' in Python, --period 2025-04 on the command line); the "
+                "importer does not guess it from the file name",
+                file=name,
+                line=header.line,
+                column=None,
+            )
+        return given
+    row, text = found
+    month = parse_period(text)
+    if month is None:
+        raise LayoutError(
+            f"the 'Period:' line says {text!r}, which is not a month", file=name, line=row.line, column=None
+        )
+    if given is not None and given != month:
+        raise LayoutError(
+            f"the 'Period:' line says {text!r}, but the import was given another period "
+            f"({_month_text(given)}): leave the period out, or check the file",
+            file=name,
+            line=row.line,
+            column=None,
+        )
+    return month
+
+
+def _month_text(month: int) -> str:
+    year, mon = divmod(month, 12)
+    return f"{year}-{mon + 1:02d}"
+
+
 def _check_duplicates(name: str, row: Row, layout: Layout, index: Mapping[str, int]) -> None:
     norm = [normalise_header(c) for c in row.cells]
     for col in layout.columns:
         pos = index.get(col.key)
         if pos is None:
             continue
-        others = [i for i, h in enumerate(norm) if h == norm[pos] and i != pos]
+        window = layout.window(col, index, len(norm))
+        if window is None:  # not placed by other columns (a placed one was found, so its anchors were)
+            window = range(len(norm))
+        others = [i for i in window if norm[i] == norm[pos] and i != pos]
         if others:
             raise LayoutError(
                 f"the heading {row.cells[pos].strip()!r} appears more than once (columns {pos + 1} and "
