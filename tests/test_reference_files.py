@@ -363,3 +363,12 @@ def test_real_files_give_one_state_in_any_order(needs_shared: Shared) -> None:
     files = _reference_files(needs_shared)
     _states_equal_in_any_order(sources)
     _states_equal_in_any_order(sources[:3], [files["etr"], files["nhse"], files["eccg"]])
+
+
+def test_the_trust_list_workbook_reads_as_its_sheet_saved_as_csv(needs_shared: Shared) -> None:
+    pytest.importorskip("python_calamine", reason="the spreadsheets extra is not installed")
+    folder = needs_shared("reference-data/trust-types/nhse-foi-epr-2024-10")
+    book = read_reference(folder / "secondary_trusts_primary_epr_suppliers_20240101.xlsx")
+    sheet = read_reference(folder / "EPR-Suppliers-01.10.24.sheet.csv")
+    assert {c: o.type for c, o in book.orgs.items()} == {c: o.type for c, o in sheet.orgs.items()}
+    assert book.orgs["RYF"].sources["type"].file.endswith("!EPR Suppliers 01.10.24")  # the sheet, by its name

@@ -52,7 +52,8 @@ from ..errors import ErrorCode, ErrorDetail
 from ..language.rules import ORGANISATION_TYPES
 from .errors import LayoutError, ReferenceTableError
 from .regions import REGIONS, Region, find_region
-from .table import Column, Layout, _csv_rows, is_ods_code, open_table, read_text
+from .table import Column, Layout, _csv_rows, _text, is_ods_code, open_table, read_bytes, read_text
+from .workbook import workbook_format
 
 __all__ = [
     "REFERENCE_LAYOUT",
@@ -83,6 +84,7 @@ _TRUST_LIST_LAYOUT = Layout(
         Column("name", ("organisation",), required=False),
         Column("type", ("trust type (primary)", "trust type")),
     ),
+    sheets=("EPR Suppliers*", "*"),  # NHS England's FOI export names its sheet after its date
 )
 
 _ERIC_LAYOUT = Layout(
@@ -92,6 +94,7 @@ _ERIC_LAYOUT = Layout(
         Column("name", ("trust name",), required=False),
         Column("type", ("trust type", "provider type source")),
     ),
+    sheets=("Trust data*", "*"),
 )
 
 _ICB_LIST_LAYOUT = Layout(
@@ -299,7 +302,10 @@ def _ods_date(text: str) -> dt.date | None:
 
 def _read_headerless_ods(path: str | os.PathLike[str]) -> _Reader | None:
     """etr.csv or eccg.csv (ODS's headerless layout), or None if the file is not in it."""
-    name, text, _ = read_text(path)
+    name, data = read_bytes(path)
+    if workbook_format(data) is not None:
+        return None  # ODS publishes these as CSV; a workbook is read by its headings
+    name, text, _ = _text(name, data)
     rows = [r for r in _csv_rows(name, text) if not r.is_blank()]
     if not rows:
         return None

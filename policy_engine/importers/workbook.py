@@ -20,6 +20,7 @@ A corrupt or unreadable workbook, a password-protected one and a sheet that cann
 from __future__ import annotations
 
 import datetime as dt
+import fnmatch
 import io
 import zipfile
 from collections.abc import Iterator, Sequence
@@ -210,10 +211,15 @@ def open_workbook(name: str, data: bytes, fmt: WorkbookFormat, *, max_bytes: int
 
 
 def find_sheet(book: Workbook, wanted: Sequence[str]) -> str | None:
-    """The first of the workbook's sheets (in its order) whose name is one of ``wanted``
-    (compared case-insensitively, runs of spaces collapsed), or None."""
-    keys = {_key(w) for w in wanted}
-    return next((s for s in book.sheet_names if _key(s) in keys), None)
+    """The sheet named by the first of ``wanted`` that names one (compared case-insensitively,
+    runs of spaces collapsed; ``*`` matches any text, so ``EPR Suppliers*`` finds a sheet named
+    after its date and ``*`` the first sheet), in the workbook's order; or None."""
+    for pattern in wanted:
+        key = _key(pattern)
+        found = next((s for s in book.sheet_names if fnmatch.fnmatchcase(_key(s), key)), None)
+        if found is not None:
+            return found
+    return None
 
 
 def _key(name: str) -> str:
