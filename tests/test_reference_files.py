@@ -372,3 +372,31 @@ def test_the_trust_list_workbook_reads_as_its_sheet_saved_as_csv(needs_shared: S
     sheet = read_reference(folder / "EPR-Suppliers-01.10.24.sheet.csv")
     assert {c: o.type for c, o in book.orgs.items()} == {c: o.type for c, o in sheet.orgs.items()}
     assert book.orgs["RYF"].sources["type"].file.endswith("!EPR Suppliers 01.10.24")  # the sheet, by its name
+
+
+def test_the_readme_real_files_example_runs(
+    needs_shared: Shared, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shared = needs_shared("real-nhs-data").parent
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    block = readme.split("### Real NHS England files", 1)[1].split("```sh\n", 1)[1].split("```", 1)[0]
+    commands = block.replace("\\\n", " ").splitlines()
+    assert commands[0] == "S=../shared"
+    monkeypatch.chdir(tmp_path)
+    outputs: list[str] = []
+    for command in commands[1:]:
+        argv = command.replace("$S", str(shared)).split()[1:]  # drop ".venv/bin/policy-engine"
+        out, err = io.StringIO(), io.StringIO()
+        assert run(argv, stdout=out, stderr=err) == 0, err.getvalue()
+        outputs.append(err.getvalue() + out.getvalue())
+    assert "199 rows read, 141 used, 9 not needed, 49 skipped" in outputs[0]
+    state = json.loads((tmp_path / "april.json").read_text(encoding="utf-8"))
+    types = {o["id"]: o["type"] for o in state["organisations"]}
+    assert (types["RYF"], types["RY8"], types["RJ1"]) == ("ambulance_trust", "community_provider", "acute_trust")
+    rj1 = _org(state, "RJ1")
+    assert (rj1["region"], rj1["parent"]) == ("London", "QKK")
+    assert "uec.ae-4h-78" not in {line.split()[1] for line in outputs[1].splitlines()[1:] if line.startswith("RYF")}
+    assert (tmp_path / "april.html").stat().st_size > 0
+    unreferenced, _ = import_sources([("ae", shared / "real-nhs-data/ae/Monthly-AE-April-2025.csv")])
+    assumed = [o for o in unreferenced["organisations"] if o["provenance"]["type"].get("confirmed") is False]
+    assert len(assumed) == 29
