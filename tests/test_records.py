@@ -293,6 +293,17 @@ def test_verify_log_names_the_first_line_that_was_changed(tmp_path_factory: Any,
     assert str(check).startswith(f"the log {path} is not intact: line {first + 1}")
 
 
+def test_every_chained_line_is_sealed(tmp_path: Path) -> None:
+    path = tmp_path / "audit.jsonl"
+    append_log(path, {"schema": "test", "n": "1"})  # an unsealed entry is sealed as it is appended
+    entry = json.loads(path.read_text())
+    assert entry["field_digests"] == field_digests({"schema": "test", "n": "1"})
+    del entry["field_digests"]
+    path.write_text(canonical_json(entry) + "\n")
+    check = verify_log(path)
+    assert not check.ok and check.bad_line == 1 and "line 1: it has no field_digests" in check.problem
+
+
 def test_lines_removed_from_the_end_are_caught_with_the_head(tmp_path: Path) -> None:
     path, lines = _log(tmp_path, 4)
     head = verify_log(path).head

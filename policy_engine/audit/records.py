@@ -222,14 +222,15 @@ def verify_record(
 def append_log(path: str | os.PathLike[str], record: dict[str, Any]) -> str:
     """Append one decision record to a hash-chained JSON Lines audit log (``io.chain``: under an
     exclusive lock, as one line with its ``prev``, fsynced) and return the log's new head hash.
-    Raises PolicyError (``log.write``) naming the log if it cannot be appended to."""
-    return append_chained(path, record)
+    A record without a seal is sealed first (every line of a chained log is). Raises PolicyError
+    (``log.write``) naming the log if it cannot be appended to."""
+    return append_chained(path, record if SEAL in record else {**record, SEAL: field_digests(record)})
 
 
 def _line_seal(entry: dict[str, Any]) -> str | None:
-    """Why a log line's record does not match its own seal (None if it does, or it has none)."""
+    """Why a chained log line's record does not match its own seal (None if it does)."""
     if SEAL not in entry:
-        return None
+        return f"it has no {SEAL} (every record appended to a chained log is sealed): it was altered"
     if not isinstance(entry[SEAL], dict) or not all(isinstance(v, str) for v in entry[SEAL].values()):
         return f"its {SEAL} is not an object of digests"
     record = {k: v for k, v in entry.items() if k != "prev"}
