@@ -23,7 +23,7 @@ from ..engine import evaluate
 from ..errors import ErrorCode, ErrorDetail, PolicyError
 from ..evaluation.outcomes import Evaluation
 from ..io.canonical import canonical_json
-from ..io.chain import ChainCheck, append_chained, verify_chain
+from ..io.chain import ChainCheck, append_chained, canonical_text, verify_chain
 from ..io.schemas import schema_validator
 from ..rulebook.loader import Rulebook, load_rulebook
 
@@ -48,7 +48,7 @@ def _outcomes_digest(evaluation: Evaluation) -> str:
 
 
 def _digest(value: Any) -> str:
-    return hashlib.sha256(canonical_json(value).encode("utf-8")).hexdigest()
+    return hashlib.sha256(canonical_text(value).encode("utf-8")).hexdigest()
 
 
 def field_digests(record: dict[str, Any]) -> dict[str, str]:

@@ -35,7 +35,7 @@ import attrs
 from ..errors import ErrorCode, ErrorDetail, PolicyError
 from .canonical import canonical_json
 
-__all__ = ["GENESIS", "PREV", "ChainCheck", "append_chained", "line_hash", "verify_chain"]
+__all__ = ["GENESIS", "PREV", "ChainCheck", "append_chained", "canonical_text", "line_hash", "verify_chain"]
 
 PREV = "prev"
 """The key of each line that holds the previous line's hash."""
@@ -44,6 +44,16 @@ GENESIS = "0" * 64
 """The ``prev`` of a log's first line."""
 
 _CHUNK = 1 << 16
+
+
+def canonical_text(value: Any) -> str:
+    """``canonical_json(value)`` of a value with string keys only (JSON read back, or a record), made
+    by ``json.dumps`` where it holds no ``Decimal`` (the two agree byte for byte there:
+    io/canonical.py), which is an order of magnitude faster on a log of large records."""
+    try:
+        return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    except TypeError:  # a Decimal (or a value that is not JSON, which canonical_json reports)
+        return canonical_json(value)
 
 
 def line_hash(line: bytes) -> str:
@@ -146,7 +156,7 @@ def append_chained(path: str | os.PathLike[str], document: Mapping[str, Any]) ->
                     "its last line is incomplete (no line end: a write was cut short); "
                     "nothing is appended after it (see policy-engine verify-log)",
                 ) from None
-            line = canonical_json({**document, PREV: GENESIS if last is None else line_hash(last)}).encode("utf-8")
+            line = canonical_text({**document, PREV: GENESIS if last is None else line_hash(last)}).encode("utf-8")
             try:
                 _write_all(fd, line + b"\n")
                 os.fsync(fd)
@@ -225,7 +235,7 @@ def _parse(body: bytes) -> tuple[Any, str | None]:
         return None, f"not valid JSON ({str(exc)[:120]})"
     if not isinstance(doc, dict):
         return None, f"not a JSON object (a JSON {type(doc).__name__})"
-    if canonical_json(doc).encode("utf-8") != body:
+    if canonical_text(doc).encode("utf-8") != body:
         return None, "not in canonical form (it was edited: the log writes sorted keys, no spaces)"
     return doc, None
 
