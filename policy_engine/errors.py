@@ -92,6 +92,9 @@ class ErrorCode(enum.StrEnum):
     # a decision record (audit/records.py, the CLI's verify-record)
     RECORD_READ = "record.read"
     RECORD_SCHEMA = "record.schema"
+    # an audit log of decision records (io/chain.py, audit/records.py, the CLI's --log and verify-log)
+    LOG_READ = "log.read"
+    LOG_WRITE = "log.write"
     # a scenario file (testing/scenarios.py)
     SCENARIO_READ = "scenario.read"
     SCENARIO_FORMAT = "scenario.format"

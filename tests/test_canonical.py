@@ -64,8 +64,8 @@ def test_json_lines_outputs_are_canonical(tmp_path: Path) -> None:
     evaluation = pe.evaluate(pe.load_state(EXAMPLE), as_of="2025-04-30")
     record = decision_record(evaluation)
     log = tmp_path / "audit.jsonl"
-    append_log(log, record)
-    assert log.read_text(encoding="utf-8") == _compact(record, ascii=False) + "\n"
+    append_log(log, record)  # chained: the first line's prev is zeros (docs/decisions/022-...)
+    assert log.read_text(encoding="utf-8") == _compact({**record, "prev": "0" * 64}, ascii=False) + "\n"
     lines = tmp_path / "states.jsonl"
     lines.write_text(EXAMPLE.read_text(encoding="utf-8").replace("\n", " ") + "\n", encoding="utf-8")
     out = tmp_path / "out.jsonl"

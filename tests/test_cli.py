@@ -286,7 +286,7 @@ def test_a_durable_record_is_verified_on_native_where_durable_cannot_import(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import policy_engine as pe
-    from policy_engine.audit.records import verify_record
+    from policy_engine.audit.records import field_digests, verify_record
     from policy_engine.evaluation import durable
 
     state = _state_file(tmp_path)
@@ -296,6 +296,7 @@ def test_a_durable_record_is_verified_on_native_where_durable_cannot_import(
     assert code == EXIT_OK, err
     doc = json.loads(record.read_text())
     doc["backend"] = "durable"  # as made on a machine where durable-rules imports
+    doc["field_digests"] = field_digests(doc)  # ... and sealed there
     record.write_text(json.dumps(doc))
     monkeypatch.setattr(durable, "_IMPORT_ERROR", "ImportError: simulated (as on Python 3.13)")
     assert pe.available_backends() == ["native"]
@@ -309,6 +310,7 @@ def test_a_durable_record_is_verified_on_native_where_durable_cannot_import(
     assert check.ok and check.backend == "native" and check.fallback is not None
     # A record of the native backend needs no fallback, and says nothing about one.
     doc["backend"] = "native"
+    doc["field_digests"] = field_digests(doc)
     check = verify_record(doc, pe.load_state(state))
     assert check.ok and (check.backend, check.fallback) == ("native", None)
     assert str(check) == "the record is confirmed: same input, rulebook and outcomes"

@@ -3,14 +3,15 @@
 Exit codes: 0 success; 2 bad usage (unknown command or option, or a ``--org``, ``--status``,
 ``--area``, ``RULE`` or ``ORG`` value that does not exist); 3 invalid input (state,
 rulebook, dates — the error list goes to stderr); 4 the evaluation could not be completed;
-5 ``verify-record`` found a difference.
+5 ``verify-record`` or ``verify-log`` found a difference.
 Nothing is written to stdout (or to ``--output``) unless the whole command succeeded, except that
 ``evaluate --batch`` streams one line per state (bad lines become error records; exit code 3).
 
 Each command is declared once, as a ``Command`` (name, help, arguments, handler) in the module of
-its group: ``states`` (evaluate, validate, explain, what-if, report, verify-record), ``rulebooks``
-(rules, coverage, lint, verify-sources, diff) and ``imports`` (import). ``COMMANDS`` lists them in
-the order ``--help`` shows; ``run`` builds the parser from it and dispatches to the handler.
+its group: ``states`` (evaluate, validate, explain, what-if, report, verify-record,
+verify-log), ``rulebooks`` (rules, coverage, lint, verify-sources, diff) and ``imports``
+(import). ``COMMANDS`` lists them in the order ``--help`` shows; ``run`` builds the parser
+from it and dispatches to the handler.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ EXIT_OK, EXIT_USAGE, EXIT_INVALID, EXIT_ENGINE, EXIT_MISMATCH = 0, 2, 3, 4, 5
 COMMANDS: tuple[Command, ...] = (
     states.EVALUATE,
     states.VERIFY_RECORD,
+    states.VERIFY_LOG,
     states.VALIDATE,
     states.EXPLAIN,
     rulebooks.COVERAGE,
@@ -67,7 +69,7 @@ def _parser() -> argparse.ArgumentParser:
         description="Evaluate NHS England 2024/25 planning guidance rules against a system state.",
         epilog="Exit codes: 0 ok, 2 usage (also an unknown --org/--status/--area/RULE/ORG value), "
         "3 invalid input (errors on stderr), 4 evaluation failed, "
-        "5 verify-record found a difference.",
+        "5 verify-record or verify-log found a difference.",
     )
     p.add_argument("--version", action="version", version=f"policy-engine {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")

@@ -1,5 +1,5 @@
 """The commands on a state: evaluate (one state, a JSON Lines batch or a table), validate,
-explain, what-if, report and verify-record."""
+explain, what-if, report, verify-record and verify-log."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ from .command import (
     write,
 )
 
-__all__ = ["EVALUATE", "EXPLAIN", "REPORT", "VALIDATE", "VERIFY_RECORD", "WHAT_IF"]
+__all__ = ["EVALUATE", "EXPLAIN", "REPORT", "VALIDATE", "VERIFY_LOG", "VERIFY_RECORD", "WHAT_IF"]
 
 _BACKENDS = [b.value for b in EVALUATE_BACKENDS]
 """``--backend`` of a command that evaluates a state: the names ``evaluate()`` accepts."""
@@ -353,7 +353,7 @@ def _verify_record(args: argparse.Namespace, ctx: Context) -> str:
         ) from None
     record = _parse_json(raw, f"record file {args.record}")
     book = ctx.load(args.rulebook or _record_rulebook(record), args.overlay)
-    check = verify_record(record, load_state(args.state), book)
+    check = verify_record(record, load_state(args.state), book, allow_unsealed=args.allow_unsealed)
     if check.fallback is not None:
         recorded = record.get("backend") if isinstance(record, dict) else None
         ctx.err.write(
@@ -373,7 +373,41 @@ VERIFY_RECORD = Command(
         arg("state", help="the state JSON the record was made from"),
         arg("--rulebook", default=None, help="rulebook (default: the bundled one the record names)"),
         arg("--overlay", action="append", default=[], metavar="FILE", help="the overlays the record used"),
+        arg(
+            "--allow-unsealed",
+            action="store_true",
+            help="confirm a record written before records were sealed (no field_digests) as far as a re-run can",
+        ),
     ),
     _verify_record,
+    rulebook=False,
+)
+
+
+# --------------------------------------------------------------------------- verify-log
+
+
+def _verify_log(args: argparse.Namespace, ctx: Context) -> str:
+    from ..audit.records import verify_log
+
+    check = verify_log(args.log, head=args.head)
+    if not check.ok:
+        raise RecordMismatch(str(check))
+    return str(check) + "\n"
+
+
+VERIFY_LOG = Command(
+    "verify-log",
+    "check an audit log (evaluate --log): every line chained to the one before; name the first bad line",
+    (
+        arg("log", help="the JSON Lines audit log"),
+        arg(
+            "--head",
+            default=None,
+            metavar="HASH",
+            help="a head hash reported earlier: the log must still hold that line (nothing removed from its end)",
+        ),
+    ),
+    _verify_log,
     rulebook=False,
 )
