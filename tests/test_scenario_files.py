@@ -158,7 +158,7 @@ def test_a_wrong_file_is_refused_naming_the_file_and_the_place(
 def test_unreadable_files(tmp_path: Path) -> None:
     with pytest.raises(ScenarioFileError, match="a scenario file is not valid YAML") as info:
         load_scenarios(write(tmp_path, "scenarios: [\n"))
-    assert info.value.details[0].path == str(tmp_path / "s.yaml")
+    assert info.value.details[0].path == f"{tmp_path / 's.yaml'}:2:1"  # where the YAML ends unclosed
     with pytest.raises(ScenarioFileError, match="cannot read scenario file"):
         load_scenarios(tmp_path / "missing.yaml")
 

@@ -422,8 +422,8 @@ def test_an_identifier_with_a_final_line_break_is_refused(
 @pytest.mark.parametrize("field", ["id", "rulebook"])
 def test_an_overlay_id_with_a_final_line_break_is_refused(tmp_path: Path, field: str) -> None:
     doc = {
-        "overlay": {"id": "local", "rulebook": "nhs-2024-25", "description": "d", "date": "2025-01-01"},
-        "parameters": {},
+        "overlay": {"id": "local", "title": "t", "rulebook": "nhs-2024-25", "date": "2025-01-01"},
+        "parameters": {"uec.ae-4h-78": {"threshold": {"value": 80, "unit": "percent", "reason": "a reason"}}},
     }
     doc["overlay"][field] += "\n"
     path = tmp_path / "o.yaml"
