@@ -12,13 +12,14 @@ from typing import Any, Literal
 
 from ._version import __version__
 from .data.state import CompleteCohort, State, _short, rulebook_errors, state_from_dict, view_at
-from .errors import EngineError, ErrorCode, ErrorDetail, PolicyError, StateError
+from .errors import EngineError, ErrorCode, ErrorDetail, PolicyError, RulebookError, StateError
 from .evaluation import compiled as _compiled
 from .evaluation import durable as _durable
 from .evaluation import native as _native
 from .evaluation.decide import firing
 from .evaluation.outcomes import DecisionRecord, Evaluation, Status
 from .evaluation.unconfirmed import unconfirmed
+from .io.arguments import wrong_argument
 from .language.months import parse_date
 from .rulebook.loader import Rulebook, default_rulebook, load_rulebook
 
@@ -229,6 +230,10 @@ def _evaluate(
 def _book(rulebook: Rulebook | str | os.PathLike[str] | None) -> Rulebook:
     if isinstance(rulebook, Rulebook):
         return rulebook
+    if rulebook is not None and not isinstance(rulebook, (str, os.PathLike)):
+        raise wrong_argument(
+            RulebookError, "rulebook", "a Rulebook, a bundled rulebook's name, a folder or None", rulebook
+        )
     return default_rulebook() if rulebook is None else load_rulebook(rulebook)
 
 
@@ -352,8 +357,21 @@ def evaluate_many(
     """Evaluate a stream of states lazily, one at a time (memory stays flat however many pass).
 
     The rulebook is loaded once. Each state is validated and evaluated exactly as by ``evaluate``;
-    an invalid state raises its ``StateError`` when the iterator reaches it.
+    an invalid state raises its ``StateError`` when the iterator reaches it. ``states`` that is not
+    an iterable of states (a number, ``None``, text, or one state alone) is refused at once.
     """
+    if isinstance(states, (str, bytes, bytearray, Mapping, State)) or not isinstance(states, Iterable):
+        raise wrong_argument(StateError, "states", "an iterable of states (each a State or a mapping)", states)
     book = _book(rulebook)
+    return _evaluate_each(iter(states), book, as_of, backend, evaluated_at)
+
+
+def _evaluate_each(
+    states: Iterator[State | Mapping[str, Any]],
+    book: Rulebook,
+    as_of: dt.date | str | None,
+    backend: Backend | str,
+    evaluated_at: dt.datetime | None,
+) -> Iterator[Evaluation]:
     for state in states:
         yield evaluate(state, book, as_of=as_of, backend=backend, evaluated_at=evaluated_at)

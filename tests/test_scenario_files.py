@@ -27,7 +27,7 @@ scenarios:
   - name: ranked
     as_of: "2025-04-20"
     organisations: []
-    cohorts: [{scope: national, type: acute_trust}]
+    cohorts: [{scope: national, types: [acute_trust], source: "test: the whole cohort"}]
     expect:
       - {rule: uec.ae-12h-reduce, org: RBB, status: absent}
 """
@@ -51,7 +51,9 @@ def test_a_good_file_loads(tmp_path: Path) -> None:
     assert (first.name, first.file, first.as_of) == ("exactly 78% is met", str(path), "2025-04-20")
     assert first.state == {"as_of": "2025-04-20", "organisations": [{"id": "RAA", "type": "acute_trust"}]}
     assert first.expect[0] == kit.Expectation("uec.ae-4h-78", "RAA", "met", "78")
-    assert second.state["cohorts"] == [{"scope": "national", "type": "acute_trust"}]
+    assert second.state["cohorts"] == [
+        {"scope": "national", "types": ["acute_trust"], "source": "test: the whole cohort"}
+    ]
     assert second.expect == (kit.Expectation("uec.ae-12h-reduce", "RBB", "absent"),)
 
 
@@ -154,9 +156,9 @@ def test_a_wrong_file_is_refused_naming_the_file_and_the_place(
 
 
 def test_unreadable_files(tmp_path: Path) -> None:
-    with pytest.raises(ScenarioFileError, match="cannot read scenario file") as info:
+    with pytest.raises(ScenarioFileError, match="a scenario file is not valid YAML") as info:
         load_scenarios(write(tmp_path, "scenarios: [\n"))
-    assert info.value.details[0].path == str(tmp_path / "s.yaml")
+    assert info.value.details[0].path == f"{tmp_path / 's.yaml'}:2:1"  # where the YAML ends unclosed
     with pytest.raises(ScenarioFileError, match="cannot read scenario file"):
         load_scenarios(tmp_path / "missing.yaml")
 

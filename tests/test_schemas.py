@@ -16,7 +16,20 @@ def test_validators_are_built_once() -> None:
 
 def test_every_bundled_schema_is_draft_2020_12() -> None:
     for name in ("state.schema.json", "overlay.schema.json", "coverage.schema.json", "decision-record.schema.json"):
-        assert isinstance(schema_validator(name), jsonschema.Draft202012Validator)
+        validator = schema_validator(name)
+        assert validator.META_SCHEMA == jsonschema.Draft202012Validator.META_SCHEMA
+        assert validator.VALIDATORS["type"] is jsonschema.Draft202012Validator.VALIDATORS["type"]
+
+
+def test_a_final_dollar_of_a_pattern_is_the_end_of_the_text() -> None:
+    """As in ECMA-262: Python's ``$`` also matched before a final line break (decision 019)."""
+    validator = schema_validator("overlay.schema.json")
+    overlay = {"id": "local", "title": "t", "rulebook": "nhs-2024-25", "date": "2025-01-01"}
+    parameters = {"uec.ae-4h-78": {"threshold": {"value": 80, "unit": "percent", "reason": "a reason"}}}
+    assert validator.is_valid({"overlay": overlay, "parameters": parameters})
+    for field in ("id", "rulebook", "date"):
+        assert not validator.is_valid({"overlay": {**overlay, field: overlay[field] + "\n"}, "parameters": parameters})
+    assert not validator.is_valid({"overlay": overlay, "parameters": {"uec.ae-4h-78": {"threshold\n": {"value": 80}}}})
 
 
 def test_formats_are_checked_only_when_asked() -> None:

@@ -11,17 +11,21 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import stat
 from pathlib import Path
 from typing import Any
 
 import attrs
 import jsonschema
-import yaml
 
 from ..errors import ErrorCode, ErrorDetail, PolicyError
+from ..io.arguments import check_path
 from ..io.schemas import schema_validator
+from ..rulebook.loader import MAX_RULE_FILE_BYTES, _read_yaml
+from .state import validate_state
 
 __all__ = [
+    "MAX_SCENARIO_BYTES",
     "SCENARIO_SUFFIXES",
     "Expectation",
     "Scenario",
@@ -34,7 +38,8 @@ __all__ = [
 SCENARIO_SUFFIXES = (".yaml", ".yml")
 """The file name endings of scenario files in a folder of them."""
 
-_YAML_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # plain data only
+MAX_SCENARIO_BYTES = MAX_RULE_FILE_BYTES
+"""The largest scenario file read (as a rule file: ``MAX_RULE_FILE_BYTES``)."""
 _MAX_ERRORS = 20
 
 
@@ -110,19 +115,84 @@ def _detail(file: Path, err: jsonschema.ValidationError) -> ErrorDetail:
     return _at(file, where, err.message[:200])
 
 
+def _read_text(p: Path) -> str:
+    """The text of a scenario file: a regular file of at most ``MAX_SCENARIO_BYTES``, UTF-8."""
+    try:
+        with p.open("rb") as fh:
+            if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
+                raise ScenarioFileError(
+                    "cannot read scenario file",
+                    [ErrorDetail(str(p), "expected a regular file", code=ErrorCode.SCENARIO_READ)],
+                )
+            raw = fh.read(MAX_SCENARIO_BYTES + 1)
+    except OSError as exc:
+        raise ScenarioFileError(
+            "cannot read scenario file", [ErrorDetail(str(p), exc.strerror or str(exc), code=ErrorCode.SCENARIO_READ)]
+        ) from None
+    if len(raw) > MAX_SCENARIO_BYTES:
+        raise ScenarioFileError(
+            "scenario file is too large",
+            [
+                ErrorDetail(
+                    str(p),
+                    f"at most {MAX_SCENARIO_BYTES} bytes",
+                    f"more than {MAX_SCENARIO_BYTES} bytes",
+                    code=ErrorCode.SCENARIO_READ,
+                )
+            ],
+        )
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ScenarioFileError(
+            "scenario file is not UTF-8",
+            [
+                ErrorDetail(
+                    str(p),
+                    f"invalid UTF-8 at byte {exc.start}",
+                    repr(raw[exc.start : exc.start + 4]),
+                    code=ErrorCode.SCENARIO_READ,
+                )
+            ],
+        ) from None
+
+
+def _check_states(p: Path, scenarios: list[dict[str, Any]]) -> None:
+    """Each scenario's state against ``state.schema.json`` and the state's own consistency checks,
+    now, with the place in the file (``scenarios[2].organisations[0].id``): an organisation id
+    YAML read as a boolean (``NO``) or a number, or an id given twice, is a problem of the file,
+    not a failed expectation at run time."""
+    details: list[ErrorDetail] = []
+    for i, s in enumerate(scenarios):
+        state: dict[str, Any] = {"as_of": s["as_of"], "organisations": s["organisations"]}
+        if "cohorts" in s:
+            state["cohorts"] = s["cohorts"]
+        for d in validate_state(state):
+            where = ("scenarios", i, *d.location) if d.subject == "state" else ("scenarios", i)
+            details.append(_at(p, where, d.message, d.value))
+    if details:
+        if len(details) > _MAX_ERRORS:
+            more = len(details) - _MAX_ERRORS
+            details = [
+                *details[:_MAX_ERRORS],
+                ErrorDetail(str(p), f"and {more} more problems", code=ErrorCode.SCENARIO_FORMAT),
+            ]
+        raise ScenarioFileError("a scenario's state is invalid", details)
+
+
 def load_scenarios(path: str | os.PathLike[str]) -> list[Scenario]:
     """Read a scenario file and check it against ``schemas/scenario.schema.json``.
 
+    The file is read as rule files are (``rulebook.loader._read_yaml``: no anchors or aliases, no
+    key twice in one mapping, at most ``MAX_YAML_DEPTH`` levels, at most ``MAX_SCENARIO_BYTES``),
+    and each scenario's state is checked against ``state.schema.json`` here, not when it runs.
     Raises ScenarioFileError (a PolicyError) naming the file, with every problem found (up to 20)
     and where it is in the file.
     """
-    p = Path(path)
-    try:
-        doc = _plain(yaml.load(p.read_text(encoding="utf-8"), Loader=_YAML_LOADER))  # noqa: S506 - safe loader
-    except (OSError, yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise ScenarioFileError(
-            "cannot read scenario file", [ErrorDetail(str(p), str(exc), code=ErrorCode.SCENARIO_READ)]
-        ) from None
+    p = Path(check_path(path, "path", ScenarioFileError))
+    doc = _plain(
+        _read_yaml(str(p), _read_text(p), ErrorCode.SCENARIO_READ, error=ScenarioFileError, what="a scenario file")
+    )
     errors = sorted(
         schema_validator("scenario.schema.json").iter_errors(doc),
         key=lambda e: ([f"{x:09d}" if isinstance(x, int) else str(x) for x in e.absolute_path], str(e.validator)),
@@ -139,6 +209,7 @@ def load_scenarios(path: str | os.PathLike[str]) -> list[Scenario]:
             "not a scenario file" if not isinstance(doc, dict) or "scenarios" not in doc else "malformed scenario file"
         )
         raise ScenarioFileError(summary, details)
+    _check_states(p, doc["scenarios"])
     out = []
     for s in doc["scenarios"]:
         state: dict[str, Any] = {"as_of": s["as_of"], "organisations": s["organisations"]}

@@ -8,6 +8,7 @@ import hashlib
 import json
 import math
 import os
+import stat
 from collections.abc import Collection, Iterable, Mapping
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
@@ -19,6 +20,7 @@ import attrs
 import jsonschema
 
 from ..errors import ErrorCode, ErrorDetail, Location, StateError
+from ..io.arguments import check_instance, check_path, wrong_argument
 from ..io.canonical import canonical_json, readable_json
 from ..io.schemas import schema_validator
 from ..language.months import MONTH_FORMAT, format_month, month_complete, parse_date, parse_month
@@ -318,33 +320,64 @@ def _parse_json(data: bytes | str, what: str) -> Any:
 
 
 def load_state(path: str | os.PathLike[str]) -> State:
-    """Read and validate a state JSON file."""
-    p = Path(path)
+    """Read and validate a state JSON file.
+
+    Only a regular file is read (a device such as ``/dev/zero``, a FIFO or a folder is refused),
+    and at most ``MAX_STATE_BYTES`` + 1 bytes of it, so a file that grows while it is read cannot
+    exhaust memory either."""
+    p = Path(check_path(path, "path", StateError))
     try:
-        size = p.stat().st_size
-        if size > MAX_STATE_BYTES:
-            raise StateError(
-                "state file is too large",
-                [
-                    ErrorDetail(
-                        str(p),
-                        f"at most {MAX_STATE_BYTES} bytes are accepted",
-                        f"{size} bytes",
-                        code=ErrorCode.STATE_TOO_LARGE,
-                    )
-                ],
-            )
-        data = p.read_bytes()
+        # O_NONBLOCK: opening a FIFO does not wait for a writer (it is then refused as one)
+        fd = os.open(p, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+        with open(fd, "rb") as fh:
+            info = os.fstat(fh.fileno())
+            if not stat.S_ISREG(info.st_mode):
+                raise StateError(
+                    "cannot read the state file",
+                    [
+                        ErrorDetail(
+                            str(p), "expected a regular file", _file_kind(info.st_mode), code=ErrorCode.STATE_READ
+                        )
+                    ],
+                )
+            if info.st_size > MAX_STATE_BYTES:
+                raise _too_large(p, f"{info.st_size} bytes")
+            data = fh.read(MAX_STATE_BYTES + 1)
     except OSError as exc:
         raise StateError(
             "cannot read the state file", [ErrorDetail(str(p), exc.strerror or str(exc), code=ErrorCode.STATE_READ)]
         ) from None
+    if len(data) > MAX_STATE_BYTES:
+        raise _too_large(p, f"more than {MAX_STATE_BYTES} bytes")
     return state_from_dict(_parse_json(data, f"state file {p}"))
 
 
+def _too_large(p: Path, size: str) -> StateError:
+    return StateError(
+        "state file is too large",
+        [ErrorDetail(str(p), f"at most {MAX_STATE_BYTES} bytes are accepted", size, code=ErrorCode.STATE_TOO_LARGE)],
+    )
+
+
+def _file_kind(mode: int) -> str:
+    """What a file that is not a regular file is, in words."""
+    for test, word in (
+        (stat.S_ISDIR, "a folder"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISFIFO, "a FIFO (named pipe)"),
+        (stat.S_ISSOCK, "a socket"),
+    ):
+        if test(mode):
+            return word
+    return "not a regular file"  # pragma: no cover - every kind open() can open is listed
+
+
 def state_from_json(text: str | bytes) -> State:
-    """Parse and validate a state given as JSON text."""
-    return state_from_dict(_parse_json(text, "state"))
+    """Parse and validate a state given as JSON text (``str``, ``bytes`` or ``bytearray``)."""
+    if not isinstance(text, (str, bytes, bytearray)):
+        raise wrong_argument(StateError, "text", "JSON text (str or bytes)", text)
+    return state_from_dict(_parse_json(bytes(text) if isinstance(text, bytearray) else text, "state"))
 
 
 # --------------------------------------------------------------------------- validation
@@ -429,6 +462,7 @@ def validate_state(document: Any, rulebook: Rulebook | None = None) -> list[Erro
     rulebook, also checks metric and fact names, metric kinds (counts vs values), numerator <=
     denominator for proportions, fact value types and service names against its catalogues.
     """
+    _check_rulebook(rulebook)
     errors: list[ErrorDetail] = []
     if not _depth_ok(document):
         return [_at(ErrorCode.STATE_PARSE, (), "nested more than 64 levels deep")]
@@ -445,6 +479,14 @@ def validate_state(document: Any, rulebook: Rulebook | None = None) -> list[Erro
         if rulebook is not None:
             _check_catalogue(doc, rulebook, errors)
     return _name_organisations(doc, errors)
+
+
+def _check_rulebook(rulebook: Any) -> None:
+    """StateError unless ``rulebook`` is a Rulebook or None (the argument, not the state, is wrong)."""
+    if rulebook is not None:
+        from ..rulebook.loader import Rulebook
+
+        check_instance(rulebook, Rulebook, "rulebook", "a Rulebook (from load_rulebook) or None", StateError)
 
 
 def rulebook_errors(state: State, rulebook: Rulebook) -> list[ErrorDetail]:

@@ -22,7 +22,8 @@ import attrs
 import yaml
 
 from .._resources import bundled_rulebooks, policies_root
-from ..errors import ErrorCode, ErrorDetail, ExpressionError, Location, RulebookError
+from ..errors import ErrorCode, ErrorDetail, ExpressionError, Location, PolicyError, RulebookError
+from ..io.arguments import check_path
 from ..io.schemas import schema_validator
 from ..language.ast import Node
 from ..language.checker import BOOL, DATE, CheckContext, CheckError, check
@@ -159,23 +160,54 @@ def _load(text: str) -> Any:
         return yaml.load(text, Loader=_SafeNoAliasLoader)  # noqa: S506 - SafeLoader subclass
 
 
-def _read_yaml(name: str, text: str, code: ErrorCode = ErrorCode.RULEBOOK_PARSE) -> Any:
-    """The YAML document of the file ``name``; RulebookError (its detail coded ``code``) if it is not one."""
+MAX_YAML_DEPTH = 64
+"""The deepest nesting of lists and mappings a YAML file read by ``_read_yaml`` may have (a rule
+file needs 5, a scenario file 7)."""
+
+
+def _depth_ok(value: Any, limit: int = MAX_YAML_DEPTH) -> bool:
+    """Whether ``value`` nests at most ``limit`` lists and mappings deep (walked without recursion)."""
+    todo: list[tuple[Any, int]] = [(value, 1)]
+    while todo:
+        item, depth = todo.pop()
+        if isinstance(item, (dict, list)):
+            if depth > limit:
+                return False
+            todo.extend((v, depth + 1) for v in (item.values() if isinstance(item, dict) else item))
+    return True
+
+
+def _read_yaml(
+    name: str,
+    text: str,
+    code: ErrorCode = ErrorCode.RULEBOOK_PARSE,
+    *,
+    error: type[PolicyError] = RulebookError,
+    what: str = "a rule file",
+) -> Any:
+    """The YAML document of the file ``name``; ``error`` (its detail coded ``code``) if it is not
+    one: a syntax error, an anchor or alias, a key twice in one mapping, an impossible value, or
+    nesting deeper than ``MAX_YAML_DEPTH``. The one safe YAML reader of the package: rule files,
+    the coverage ledger, overlays and scenario files are read with it."""
     try:
-        return _load(text)
+        doc = _load(text)
     except RecursionError:
-        raise RulebookError(
-            "a rule file is nested too deeply", [ErrorDetail(name, "nesting too deep", code=code)]
-        ) from None
+        raise error(f"{what} is nested too deeply", [ErrorDetail(name, "nesting too deep", code=code)]) from None
     except ValueError as exc:  # e.g. an unquoted impossible date such as 2025-02-30
-        raise RulebookError("a rule file holds an invalid value", [ErrorDetail(name, str(exc), code=code)]) from None
+        raise error(f"{what} holds an invalid value", [ErrorDetail(name, str(exc), code=code)]) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line, column = (mark.line + 1, mark.column + 1) if mark is not None else (None, None)
         problem = getattr(exc, "problem", None) or str(exc)
-        raise RulebookError(
-            "a rule file is not valid YAML", [ErrorDetail(name, str(problem), code=code, line=line, column=column)]
+        raise error(
+            f"{what} is not valid YAML", [ErrorDetail(name, str(problem), code=code, line=line, column=column)]
         ) from None
+    if not _depth_ok(doc):
+        raise error(
+            f"{what} is nested too deeply",
+            [ErrorDetail(name, f"nesting too deep (at most {MAX_YAML_DEPTH} levels)", code=code)],
+        )
+    return doc
 
 
 def _plain(value: Any) -> Any:
@@ -213,7 +245,7 @@ def _validate(file: str, doc: Any, defn: str) -> list[ErrorDetail]:
 
 
 def _open_folder(name_or_path: str | os.PathLike[str]) -> tuple[Traversable, str]:
-    text = os.fspath(name_or_path)
+    text = check_path(name_or_path, "name_or_path", RulebookError)
     if os.sep not in text and "/" not in text and not Path(text).exists():
         root = policies_root() / text
         if root.is_dir():
@@ -374,6 +406,7 @@ def _build(root: Traversable, location: str, files: list[tuple[str, str]]) -> Ru
     docs = _documents(files, location, digest)
     manifest = docs.pop("rulebook.yaml")
     errors: list[ErrorDetail] = []
+    year = _year(manifest["rulebook"], errors)
     periods = _periods(manifest["periods"], errors)
     source_texts = _source_texts(root, manifest["rulebook"]["sources"], digest, errors)
     metrics, facts, services, areas, raw_rules = _catalogues(docs, errors)
@@ -381,7 +414,7 @@ def _build(root: Traversable, location: str, files: list[tuple[str, str]]) -> Ru
     if errors:
         raise RulebookError("the rulebook is inconsistent", errors)
     meta = manifest["rulebook"]
-    year = (parse_date(meta["start"]), parse_date(meta["end"]))
+    assert year is not None  # no errors: both dates parsed
     catalogue = _Catalogue(metrics, facts, services, areas, periods, source_texts, rule_types, year)
     rules = _build_rules(raw_rules, catalogue)
     return Rulebook(
@@ -425,6 +458,39 @@ def _documents(files: list[tuple[str, str]], location: str, digest: Any) -> dict
     return docs
 
 
+def _year(meta: Mapping[str, Any], errors: list[ErrorDetail]) -> tuple[dt.date, dt.date] | None:
+    """The planning year's ``start`` and ``end``; a date that does not exist (``2025-02-30``, which
+    the schema's pattern lets through) is a problem at ``rulebook.start`` or ``.end``."""
+    dates: list[dt.date] = []
+    for field in ("start", "end"):
+        try:
+            dates.append(parse_date(meta[field]))
+        except ValueError as exc:
+            errors.append(
+                ErrorDetail(
+                    "rulebook.yaml",
+                    str(exc),
+                    repr(meta[field]),
+                    code=ErrorCode.RULEBOOK_SCHEMA,
+                    location=("rulebook", field),
+                )
+            )
+    if len(dates) != 2:
+        return None
+    if dates[1] < dates[0]:
+        errors.append(
+            ErrorDetail(
+                "rulebook.yaml",
+                "end is before start",
+                f"{meta['start']}..{meta['end']}",
+                code=ErrorCode.RULEBOOK_INCONSISTENT,
+                location=("rulebook", "end"),
+            )
+        )
+        return None
+    return dates[0], dates[1]
+
+
 def _periods(doc: Mapping[str, Any], errors: list[ErrorDetail]) -> dict[str, Period]:
     periods: dict[str, Period] = {}
     for pname, p in doc.items():
@@ -462,7 +528,17 @@ def _source_texts(root: Traversable, names: list[str], digest: Any, errors: list
             continue
         raw = entry.read_bytes()
         _digest_source(digest, doc_name, raw)
-        source_texts[doc_name] = normalise_text(raw.decode("utf-8"))
+        try:
+            source_texts[doc_name] = normalise_text(raw.decode("utf-8"))
+        except UnicodeDecodeError as exc:
+            errors.append(
+                ErrorDetail(
+                    f"sources/{doc_name}",
+                    f"invalid UTF-8 at byte {exc.start}; expected UTF-8 text",
+                    repr(raw[exc.start : exc.start + 4]),
+                    code=ErrorCode.RULEBOOK_ENCODING,
+                )
+            )
     return source_texts
 
 

@@ -4,12 +4,15 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import attrs
 import polars as pl
 
 from ..data.state import _did_you_mean
+from ..errors import StateError
 from ..evaluation import columnar
+from ..io.arguments import check_instance
 from ..rulebook.loader import Rulebook
 
 KEY_COLUMNS: tuple[str, ...] = ("state_id", "org_id", "org_type", "as_of")
@@ -26,9 +29,16 @@ STATUS_DTYPE = columnar.STATUS_ENUM
 """Status columns of a result: a polars Enum (a dictionary-encoded string column in Parquet)."""
 
 
+def _check_frame(frame: Any) -> pl.DataFrame:
+    """``frame`` if it is a polars DataFrame; StateError naming the argument otherwise (a dict or
+    a pandas frame is not converted silently: ``pl.DataFrame(...)`` it first)."""
+    return check_instance(frame, pl.DataFrame, "frame", "a polars DataFrame", StateError)
+
+
 def _default_book(rulebook: Rulebook | None) -> Rulebook:
+    """``rulebook``, or the bundled one for None; StateError naming the argument for anything else."""
     if rulebook is not None:
-        return rulebook
+        return check_instance(rulebook, Rulebook, "rulebook", "a Rulebook (from load_rulebook) or None", StateError)
     from ..rulebook.loader import default_rulebook
 
     return default_rulebook()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -12,9 +12,10 @@ import polars as pl
 from ..data.state import State, facts_at, state_from_dict
 from ..errors import ErrorCode, ErrorDetail, StateError
 from ..evaluation import columnar
+from ..io.arguments import wrong_argument
 from ..language.months import format_month
 from ..rulebook.loader import Rulebook
-from .columns import _FACT_COL, _METRIC_COL, _column_order, _column_spec, _default_book
+from .columns import _FACT_COL, _METRIC_COL, _check_frame, _column_order, _column_spec, _default_book
 from .validation import normalise_frame
 
 
@@ -71,11 +72,30 @@ def _state_of(rows: Sequence[Mapping[str, Any]], book: Rulebook) -> State:
 def frame_to_states(frame: pl.DataFrame, rulebook: Rulebook | None = None) -> list[tuple[str, State]]:
     """Each state of a table, as ``(state_id, State)`` in table order (validated both ways)."""
     book = _default_book(rulebook)
-    table = normalise_frame(frame, book)
+    table = normalise_frame(_check_frame(frame), book)
     out: list[tuple[str, State]] = []
     for (sid,), group in table.group_by("state_id", maintain_order=True):
         out.append((str(sid), _state_of(list(group.iter_rows(named=True)), book)))
     return out
+
+
+def _state_pairs(states: Any) -> Iterator[tuple[str, State]]:
+    """The ``(state_id, State)`` pairs of ``states``; StateError naming the argument (and the
+    item) for anything else: a lone State, text, a number, a pair of other types."""
+    expected = "a mapping or an iterable of (state_id, State) pairs, state_id a non-empty str"
+    if isinstance(states, (str, bytes, bytearray, State)) or not isinstance(states, Iterable):
+        raise wrong_argument(StateError, "states", expected, states)
+    pairs = states.items() if isinstance(states, Mapping) else states
+    for i, pair in enumerate(pairs):
+        if (
+            not isinstance(pair, tuple)
+            or len(pair) != 2
+            or not isinstance(pair[0], str)
+            or not pair[0]
+            or not isinstance(pair[1], State)
+        ):
+            raise wrong_argument(StateError, f"states[{i}]", expected, pair)
+        yield pair
 
 
 def states_to_frame(
@@ -88,9 +108,8 @@ def states_to_frame(
     parents, PCNs and regions are not part of the mapping (no rule reads them). So the table
     evaluates exactly as the state does at its ``as_of``."""
     book = _default_book(rulebook)
-    pairs = states.items() if isinstance(states, Mapping) else states
     rows: list[dict[str, Any]] = []
-    for sid, state in pairs:
+    for sid, state in _state_pairs(states):
         if state.as_of is None:
             raise StateError(
                 "a state without as_of cannot become rows",

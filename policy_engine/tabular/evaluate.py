@@ -14,7 +14,7 @@ from ..data.state import OrgView, organisations_of, view_at
 from ..errors import ErrorCode, ErrorDetail, PolicyError
 from ..evaluation import columnar
 from ..rulebook.loader import Rulebook
-from .columns import KEY_COLUMNS, STATUS_DTYPE, _default_book
+from .columns import KEY_COLUMNS, STATUS_DTYPE, _check_frame, _default_book
 from .convert import _org_document
 from .validation import normalise_frame
 
@@ -54,6 +54,7 @@ def evaluate_frame(frame: pl.DataFrame, rulebook: Rulebook | None = None, *, nor
 
     The statuses equal the reference evaluator's for the same states (``frame_to_states``), cell
     for cell. Invalid tables raise StateError naming each bad cell; nothing is evaluated."""
+    frame = _check_frame(frame)
     book = _default_book(rulebook)
     table = frame if normalised else normalise_frame(frame, book)
     try:

@@ -39,6 +39,34 @@ def table_format(path: str | os.PathLike[str]) -> Format:
     )
 
 
+MAX_HEADER_CHARS = 16 * 1024 * 1024
+"""The longest header line of a CSV table read (the bundled rulebook's full mapping is ~0.1 MB)."""
+
+
+def _csv_header(path: str | os.PathLike[str]) -> list[str]:
+    """The column names of a CSV file's first line. A line longer than ``MAX_HEADER_CHARS``, or a
+    cell longer than Python's CSV field limit (131,072 characters: no column name is that long),
+    is a StateError naming the file, not a ``csv.Error`` or a line read whole into memory."""
+    with open(path, encoding="utf-8-sig", newline="") as fh:
+        line = fh.readline(MAX_HEADER_CHARS + 1)
+    if len(line) > MAX_HEADER_CHARS:
+        raise _bad_header(path, f"the header line is longer than {MAX_HEADER_CHARS} characters")
+    try:
+        return next(csv.reader([line]), [])
+    except csv.Error as exc:
+        limit = csv.field_size_limit()  # the one cause a line no longer than the limit cannot have
+        raise _bad_header(
+            path, f"a header cell is longer than {limit} characters" if len(line) > limit else str(exc)
+        ) from None
+
+
+def _bad_header(path: str | os.PathLike[str], why: str) -> StateError:
+    return StateError(
+        "cannot read the table",
+        [ErrorDetail(str(path), f"{why}; expected column names of the mapping", code=ErrorCode.TABLE_READ, line=1)],
+    )
+
+
 def _read_batches(path: str | os.PathLike[str], chunk_rows: int) -> Iterator[pl.DataFrame]:
     """Batches of a CSV (every column read as text) or Parquet file, in file order, read as they
     are needed: memory holds one batch (for Parquet, at most the row groups the batch spans)."""
@@ -60,8 +88,7 @@ def _read_batches(path: str | os.PathLike[str], chunk_rows: int) -> Iterator[pl.
             if not rows:  # no rows: the columns are still checked
                 yield scan.head(0).collect()
             return
-        with open(path, encoding="utf-8-sig", newline="") as fh:
-            header = next(csv.reader([fh.readline()]), [])
+        header = _csv_header(path)
         reader = pacsv.open_csv(
             os.fspath(path),
             read_options=pacsv.ReadOptions(block_size=1 << 22),

@@ -11,6 +11,7 @@ from typing import Any
 import attrs
 
 from ..errors import ErrorCode, ErrorDetail, StateError
+from ..io.arguments import check_count, check_path
 from ..io.files import atomic_write
 from ..rulebook.loader import Rulebook
 from .chunking import _check_apart, _state_chunks
@@ -60,8 +61,13 @@ def evaluate_table(
 
     The destination appears only if every row was valid and evaluated (it is written to a
     temporary file beside it and renamed at the end: ``io.files.atomic_write``); otherwise
-    StateError names the bad cells (PolicyError names a destination that cannot be written)."""
+    StateError names the bad cells (PolicyError names a destination that cannot be written).
+    ``chunk_rows`` must be a whole number of at least 1 (StateError otherwise)."""
+    source = check_path(source, "source", StateError)
+    destination = check_path(destination, "destination", StateError)
     book = _default_book(rulebook)
+    if chunk_rows is not None:
+        chunk_rows = check_count(chunk_rows, "chunk_rows", StateError)
     out_fmt = table_format(destination)
     if out_fmt == "csv":
         raise StateError(

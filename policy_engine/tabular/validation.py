@@ -11,7 +11,9 @@ from typing import Literal
 import attrs
 import polars as pl
 
+from ..errors import StateError
 from ..evaluation import columnar
+from ..io.arguments import check_count
 from ..language.months import DATE_FORMAT
 from ..language.rules import ORGANISATION_TYPES
 from ..rulebook.loader import Rulebook
@@ -23,6 +25,7 @@ from .columns import (
     _STATE_ID,
     _VALUE_MAX,
     KEY_COLUMNS,
+    _check_frame,
     _Column,
     _column_spec,
     _default_book,
@@ -214,7 +217,9 @@ def normalise_frame(frame: pl.DataFrame, rulebook: Rulebook | None = None, *, of
     every column in its mapped type. Raises StateError naming each bad cell as
     ``rows[i]['column']`` (``i`` counts the frame's rows from 0, plus ``offset``), its value and
     what was expected; every problem once, at most 50. (``evaluate_table`` names a file's lines.)"""
+    frame = _check_frame(frame)
     book = _default_book(rulebook)
+    offset = check_count(offset, "offset", StateError, minimum=0)
     problems = _Problems(offset)
     table = _normalise(frame, book, problems)
     if table is None or problems.items:
