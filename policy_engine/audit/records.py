@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-from pathlib import Path
 from typing import Any
 
 import attrs
@@ -15,6 +14,7 @@ from ..engine import evaluate
 from ..errors import ErrorCode, ErrorDetail, PolicyError
 from ..evaluation.outcomes import Evaluation
 from ..io.canonical import canonical_json
+from ..io.files import append_line
 from ..io.schemas import schema_validator
 from ..rulebook.loader import Rulebook, load_rulebook
 
@@ -116,8 +116,4 @@ def verify_record(record: Any, state: State, rulebook: Rulebook | str | None = N
 
 def append_log(path: str | os.PathLike[str], record: dict[str, Any]) -> None:
     """Append one decision record as a JSON line, flushed and fsynced (an append-only audit trail)."""
-    line = canonical_json(record) + "\n"
-    with Path(path).open("a", encoding="utf-8") as fh:
-        fh.write(line)
-        fh.flush()
-        os.fsync(fh.fileno())
+    append_line(path, canonical_json(record) + "\n")

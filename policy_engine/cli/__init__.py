@@ -24,7 +24,16 @@ from .._version import __version__
 from ..errors import EngineError, PolicyError, SelectorError
 from ..rulebook.loader import Rulebook, load_rulebook
 from . import imports, rulebooks, states
-from .command import BatchHadErrors, Command, Context, OptionConflict, RecordMismatch, check_as_of, write
+from .command import (
+    BatchHadErrors,
+    Command,
+    Context,
+    OptionConflict,
+    RecordMismatch,
+    check_as_of,
+    check_writable,
+    write,
+)
 
 __all__ = [
     "COMMANDS",
@@ -126,6 +135,7 @@ def _dispatch(args: argparse.Namespace, out: TextIO, err: TextIO) -> str | None:
     if getattr(args, "as_of", None) is not None:
         check_as_of(args.as_of)
     command = _BY_NAME[args.command]
+    check_writable([getattr(args, "output", None)])  # before any work: a folder missing is said at once
     book = _load(args.rulebook, args.overlay) if command.rulebook else None
     return command.handler(args, Context(out, err, _load, book))
 

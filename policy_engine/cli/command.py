@@ -15,7 +15,7 @@ from ..data.state import State
 from ..errors import ErrorCode, ErrorDetail, PolicyError
 from ..evaluation.outcomes import STATUSES
 from ..evaluation.select import Selectors
-from ..io.files import atomic_write
+from ..io.files import atomic_write, check_writable
 from ..rulebook.loader import Rulebook
 
 __all__ = [
@@ -29,6 +29,7 @@ __all__ = [
     "arg",
     "check_as_of",
     "check_selectors",
+    "check_writable",
     "filters",
     "output",
     "write",

@@ -25,6 +25,7 @@ from .command import (
     RecordMismatch,
     arg,
     check_selectors,
+    check_writable,
     filters,
     output,
     write,
@@ -54,6 +55,17 @@ def _evaluate(args: argparse.Namespace, ctx: Context) -> str | None:
             ],
         )
     if args.batch:
+        if args.record or args.log:
+            raise OptionConflict(
+                "--record and --log are not accepted with --batch",
+                [
+                    ErrorDetail(
+                        "--record/--log",
+                        "a decision record is made for one state; evaluate each state on its own to record it",
+                        code=ErrorCode.ARGUMENT_CONFLICT,
+                    )
+                ],
+            )
         if args.status or args.org:
             raise OptionConflict(
                 "--status and --org are not accepted with --batch",
@@ -69,9 +81,19 @@ def _evaluate(args: argparse.Namespace, ctx: Context) -> str | None:
         return None
     args.org = split_values(args.org)
     args.status = split_values(args.status)
+    # Every destination is checked before anything is evaluated, and the outputs are written before
+    # the decision record and the audit log: a record or log line only for outputs that exist.
+    check_writable([args.output, args.record, args.log])
     state = load_state(args.state)
     check_selectors(book, state, statuses=args.status, orgs=args.org)
     evaluation = evaluate(state, book, as_of=args.as_of, backend=args.backend)
+    shown = _filtered(evaluation, args.status, args.org)
+    fmt = args.format or ("table" if ctx.out.isatty() else "json")
+    if fmt == "table":
+        text = _table(shown, filters(org=args.org, status=args.status), len(evaluation.outcomes))
+    else:
+        text = shown.to_json() + "\n"
+    write(text, args.output, ctx.out)
     if args.record or args.log:
         from ..audit.records import append_log, decision_record
 
@@ -80,12 +102,7 @@ def _evaluate(args: argparse.Namespace, ctx: Context) -> str | None:
             write(json.dumps(record, indent=2, sort_keys=True) + "\n", args.record, ctx.out)
         if args.log:
             append_log(args.log, record)
-    total = len(evaluation.outcomes)
-    evaluation = _filtered(evaluation, args.status, args.org)
-    fmt = args.format or ("table" if ctx.out.isatty() else "json")
-    if fmt == "table":
-        return _table(evaluation, filters(org=args.org, status=args.status), total)
-    return evaluation.to_json() + "\n"
+    return None
 
 
 def _is_table(path: str) -> bool:
