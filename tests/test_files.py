@@ -316,3 +316,46 @@ def test_record_and_log_are_refused_with_batch(tmp_path: Path) -> None:
     assert cli.run(argv, io.StringIO(), err) == cli.EXIT_USAGE
     assert "--record and --log are not accepted with --batch" in err.getvalue()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["states.jsonl"]
+
+
+# --------------------------------------------------------------------------- a writer killed half-way
+
+
+@pytest.mark.skipif(os.name != "posix", reason="kill -9 and probing a pid")
+def test_a_writer_killed_half_way_leaves_a_named_temporary_file_the_next_run_removes(tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import time
+
+    line = json.dumps(json.loads(_EXAMPLE.read_text(encoding="utf-8")))
+    batch = tmp_path / "states.jsonl"
+    batch.write_text((line + "\n") * 2000, encoding="utf-8")
+    target = tmp_path / "out.jsonl"
+    target.write_text("the previous run's output\n", encoding="utf-8")
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    argv = [sys.executable, "-m", "policy_engine", "evaluate", "--batch", str(batch), "-o", str(target)]
+    proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and proc.poll() is None:
+            temps = [p for p in tmp_path.iterdir() if p.name.startswith(TEMP_PREFIX) and p.stat().st_size > 0]
+            if temps:
+                break
+            time.sleep(0.05)
+        assert proc.poll() is None, "the batch finished before it could be killed"
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.kill()
+        proc.wait()
+    (temp,) = (p for p in tmp_path.iterdir() if p.name.startswith(TEMP_PREFIX))
+    assert temp.name.startswith(f"{TEMP_PREFIX}{proc.pid}-") and temp.name.endswith(".tmp")
+    assert target.read_text(encoding="utf-8") == "the previous run's output\n"  # intact
+    # The next write into the folder removes it (its process is dead); another's live one is kept.
+    live = tmp_path / f"{TEMP_PREFIX}{os.getppid()}-keep.tmp"
+    live.write_text("a live writer's", encoding="utf-8")
+    other = tmp_path / f"{TEMP_PREFIX}{proc.pid}-x.partial"  # not the temporary files' name
+    other.write_text("not ours", encoding="utf-8")
+    write_text_atomic(tmp_path / "next.json", "{}\n")
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        [live.name, other.name, "next.json", "out.jsonl", "states.jsonl"]
+    )
