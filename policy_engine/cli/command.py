@@ -54,7 +54,11 @@ def arg(*flags: str, **options: Any) -> Arg:
 
 
 RULEBOOK_ARGS: tuple[Arg, ...] = (
-    arg("--rulebook", default="nhs-2024-25", help="bundled rulebook name or folder path"),
+    arg(
+        "--rulebook",
+        default="nhs-2024-25",
+        help="bundled rulebook name, or a folder given as a path (./NAME, absolute, or holding a /)",
+    ),
     arg(
         "--overlay",
         action="append",
