@@ -359,3 +359,49 @@ def test_a_writer_killed_half_way_leaves_a_named_temporary_file_the_next_run_rem
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
         [live.name, other.name, "next.json", "out.jsonl", "states.jsonl"]
     )
+
+
+# --------------------------------------------------------------------------- under a memory limit
+
+_UNDER_LIMIT = """
+import resource, sys
+import polars as pl
+from policy_engine import cli, load_state
+from policy_engine.tabular import states_to_frame
+
+state = load_state(sys.argv[1])
+frame = states_to_frame([("s", state)])
+frames = [frame.with_columns(pl.lit(f"s{i}").alias("state_id")) for i in range(int(sys.argv[3]))]
+pl.concat(frames).write_parquet(sys.argv[2] + "/rows.parquet")
+frame.write_parquet(sys.argv[2] + "/one.parquet")  # every lazy import made before the limit is set
+assert cli.run(["evaluate", "--batch", sys.argv[2] + "/one.parquet", "-o", sys.argv[2] + "/one.out.parquet"]) == 0
+import os
+os.remove(sys.argv[2] + "/one.parquet")
+os.remove(sys.argv[2] + "/one.out.parquet")
+with open("/proc/self/status") as fh:
+    size = next(int(line.split()[1]) * 1024 for line in fh if line.startswith("VmSize:"))
+limit = size + int(sys.argv[4]) * 2**20
+resource.setrlimit(resource.RLIMIT_AS, (limit, resource.getrlimit(resource.RLIMIT_AS)[1]))
+sys.exit(cli.run(["evaluate", "--batch", sys.argv[2] + "/rows.parquet", "-o", sys.argv[2] + "/out.parquet"]))
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="RLIMIT_AS and /proc (Linux)")
+def test_a_table_under_an_address_space_limit_fails_without_leaving_a_file(tmp_path: Path) -> None:
+    """A table evaluated with little address space to spare: it fails (a MemoryError is a clear
+    error, exit 4; an allocation failure inside polars aborts the process), no output appears, and
+    no temporary file survives the next write into the folder."""
+    pytest.importorskip("polars")
+    import subprocess
+
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    argv = [sys.executable, "-c", _UNDER_LIMIT, str(_EXAMPLE), str(tmp_path), "2000", "64"]
+    proc = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode in (4, -6), proc.stderr[-2000:]
+    assert "internal error" not in proc.stderr
+    if proc.returncode == 4:
+        assert "policy-engine: error: out of memory" in proc.stderr
+    assert not (tmp_path / "out.parquet").exists()
+    write_text_atomic(tmp_path / "next.json", "{}\n")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["next.json", "rows.parquet"]

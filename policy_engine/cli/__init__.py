@@ -124,6 +124,12 @@ def run(argv: Sequence[str] | None = None, stdout: TextIO | None = None, stderr:
     except OSError as exc:
         err.write(f"policy-engine: error: {exc}\n")
         return EXIT_INVALID
+    except MemoryError:
+        err.write(
+            "policy-engine: error: out of memory (no partial file is left; for a table, give fewer rows a chunk "
+            "with --chunk-rows)\n"
+        )
+        return EXIT_ENGINE
     except Exception as exc:  # noqa: BLE001 - never a traceback for the user
         err.write(f"policy-engine: internal error: {type(exc).__name__}: {exc}\n")
         return EXIT_ENGINE
