@@ -217,6 +217,7 @@ def _evaluate(
         as_of=when,
         evaluated_at=stamp,
         overlays=book.overlays,
+        rulebook_source=book.source,
     )
     return Evaluation(
         tuple(sorted(outcomes, key=lambda o: (o.org_id, o.rule_id))),

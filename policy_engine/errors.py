@@ -118,6 +118,7 @@ class ErrorCode(enum.StrEnum):
     LINT_ERROR = "lint.error"
     ENGINE_DURABLE = "engine.durable"
     ENGINE_INTERNAL = "engine.internal"
+    ENGINE_MEMORY = "engine.memory"
 
 
 UNCODED = "uncoded"

@@ -465,3 +465,69 @@ def test_backend_names_are_the_libraries(tmp_path: Path, capsys: pytest.CaptureF
     for command in (["evaluate", _state_file(tmp_path)], ["explain", _state_file(tmp_path), "uec.ae-4h-78", "RA1"]):
         code, _, _ = _run(*command, "--backend", "compiled")
         assert code == EXIT_USAGE and "invalid choice: 'compiled'" in capsys.readouterr().err  # argparse's own
+
+
+# --------------------------------------------------------------------------- a folder named like a bundled rulebook
+
+
+def test_a_folder_named_like_the_bundled_rulebook_is_not_used_and_records_say_which(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In a directory holding a modified copy ``nhs-2024-25/`` (78% made 70%), ``--rulebook
+    nhs-2024-25`` is the bundled rulebook and its record says so; ``./nhs-2024-25`` is the copy, and
+    its record names the folder; verify-record tells them apart."""
+    import shutil
+
+    from policy_engine._resources import policies_root
+
+    copy = tmp_path / "nhs-2024-25"
+    shutil.copytree(Path(str(policies_root() / "nhs-2024-25")), copy)
+    rules = copy / "urgent-emergency-care.yaml"
+    rules.write_text(
+        rules.read_text(encoding="utf-8").replace("{value: 78, unit: percent", "{value: 70, unit: percent"), "utf-8"
+    )
+    monkeypatch.chdir(tmp_path)
+    status = {}
+    for name, given in (("bundled", "nhs-2024-25"), ("copy", "./nhs-2024-25")):
+        code, out, err = _run(
+            "evaluate", EXAMPLE, "--backend", "native", "--rulebook", given, "--record", f"{name}.json"
+        )
+        assert code == EXIT_OK, err
+        status[name] = {
+            o["organisation"]: o["status"] for o in json.loads(out)["outcomes"] if o["rule"] == "uec.ae-4h-78"
+        }
+    assert status["bundled"]["EXA"] == "not_met" and status["copy"]["EXA"] == "met"  # 74.2%: below 78, above 70
+    bundled = json.loads(Path("bundled.json").read_text(encoding="utf-8"))
+    folder = json.loads(Path("copy.json").read_text(encoding="utf-8"))
+    assert bundled["rulebook_source"] == "bundled"
+    assert folder["rulebook_source"] == str(copy)
+    assert bundled["rulebook_id"] == folder["rulebook_id"] == "nhs-2024-25"
+    assert bundled["rulebook_digest"] != folder["rulebook_digest"]
+    # Each verifies against the rulebook it names, from anywhere.
+    monkeypatch.chdir(copy.parent.parent)
+    for name in ("bundled", "copy"):
+        code, out, err = _run("verify-record", str(tmp_path / f"{name}.json"), EXAMPLE)
+        assert (code, err) == (EXIT_OK, ""), err
+    # The copy's record against the bundled rulebook: a note saying so, and the difference.
+    code, out, err = _run("verify-record", str(tmp_path / "copy.json"), EXAMPLE, "--rulebook", "nhs-2024-25")
+    assert code == 5
+    assert err.startswith(
+        f"policy-engine: note: the record was made with the rulebook read from the folder {copy}; "
+        "verified against the rulebook bundled with the package\n"
+    )
+    assert "rulebook digest" in err and "uec.ae-4h-78 / EXA: recorded met, now not_met" in err
+
+
+@pytest.mark.parametrize(
+    ("field", "value"), [("rulebook_source", "nhs-2024-25"), ("rulebook_source", "../x"), ("rulebook_id", "../x")]
+)
+def test_a_record_naming_its_rulebook_by_a_relative_path_is_refused(tmp_path: Path, field: str, value: str) -> None:
+    code, _, err = _run("evaluate", EXAMPLE, "--backend", "native", "--record", str(tmp_path / "r.json"))
+    assert code == EXIT_OK, err
+    record = json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))
+    record[field] = value
+    (tmp_path / "r.json").write_text(json.dumps(record), encoding="utf-8")
+    code, _, err = _run("verify-record", str(tmp_path / "r.json"), EXAMPLE)
+    assert code == EXIT_INVALID
+    assert err.startswith("policy-engine: invalid input: not a decision record\n  - record.")
+    assert f"{field}:" in err and repr(value)[:80].strip("'") in err

@@ -4,15 +4,22 @@ all, no temporary file is left behind, and an unwritable destination is a Policy
 from __future__ import annotations
 
 import io
+import json
 import os
 import stat
 import sys
+import tempfile
 from pathlib import Path
+from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from policy_engine.errors import PolicyError
-from policy_engine.io.files import TEMP_PREFIX, atomic_write, write_text_atomic
+from policy_engine.io.files import TEMP_PREFIX, append_line, atomic_write, write_text_atomic
+
+_EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "state.json"
 
 
 def _leftovers(folder: Path) -> list[str]:
@@ -123,3 +130,278 @@ def test_evaluate_table_names_a_missing_output_folder_and_leaves_nothing(tmp_pat
     assert sorted(p.name for p in tmp_path.iterdir()) == ["rows.csv"]
     tabular.evaluate_table(source, tmp_path / "out.jsonl")  # the same table, written where it can be
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.jsonl", "rows.csv"]
+
+
+# --------------------------------------------------------------------------- only regular files (issue 20)
+
+_KINDS = ("absent", "regular", "folder", "fifo", "socket", "device")
+
+
+def _make(path: Path, kind: str) -> Path:
+    """A destination of ``kind`` at ``path`` (a device is /dev/null, reached through a link)."""
+    if kind == "regular":
+        path.write_text("the old content", encoding="utf-8")
+    elif kind == "folder":
+        path.mkdir()
+    elif kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "socket":
+        import socket
+
+        sock = socket.socket(socket.AF_UNIX)
+        sock.bind(str(path))
+        sock.close()
+    elif kind == "device":
+        return Path(os.devnull)
+    return path
+
+
+def _snapshot(folder: Path) -> dict[str, tuple[int, str]]:
+    """Every entry of ``folder``: its type bits and (for a file) content, (for a link) target."""
+    out = {}
+    for p in folder.iterdir():
+        mode = p.lstat().st_mode
+        if stat.S_ISLNK(mode):
+            extra = os.readlink(p)
+        elif stat.S_ISREG(mode):
+            extra = p.read_text(encoding="utf-8")
+        else:
+            extra = ""
+        out[p.name] = (stat.S_IFMT(mode), extra)
+    return out
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="FIFOs, sockets and symbolic links")
+@given(kind=st.sampled_from(_KINDS), links=st.integers(0, 3), relative=st.booleans())
+@settings(deadline=None)
+def test_only_a_regular_file_is_written_through_any_chain_of_links(kind: str, links: int, relative: bool) -> None:
+    """A destination that is (or whose links end at) a folder, FIFO, socket or device is refused and
+    left exactly as it was; a regular file or nothing is written, and the links stay links."""
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        if kind == "device" and links == 0:
+            final, path = Path(os.devnull), Path(os.devnull)
+        else:
+            final = _make(folder / "final", kind)
+            path = final
+            for i in range(links):
+                link = folder / f"link{i}"
+                link.symlink_to(path.name if relative and path.parent == folder else path)
+                path = link
+        before = _snapshot(folder)
+        if kind in ("absent", "regular"):
+            write_text_atomic(path, "the new content")
+            assert final.read_text(encoding="utf-8") == "the new content"
+            after = _snapshot(folder)
+            assert {n: v for n, v in after.items() if n != "final"} == {
+                n: v for n, v in before.items() if n != "final"
+            }  # every link is still the same link
+            assert stat.S_ISREG(final.lstat().st_mode)
+        else:
+            with pytest.raises(PolicyError) as info:
+                write_text_atomic(path, "the new content")
+            (detail,) = info.value.details
+            assert detail.code == "output.write"
+            assert detail.path == str(path)
+            expected = "a folder" if kind == "folder" else ""
+            assert expected in detail.message
+            if kind != "folder":
+                assert detail.message.endswith("only a regular file is written")
+            if links:
+                assert "symbolic link" in detail.message
+            assert _snapshot(folder) == before  # nothing replaced, no temporary file
+        assert stat.S_ISCHR(os.stat(os.devnull).st_mode)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="a FIFO")
+def test_a_fifo_is_refused_by_name_and_kind(tmp_path: Path) -> None:
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    with pytest.raises(PolicyError) as info:
+        write_text_atomic(fifo, "text")
+    assert [str(d) for d in info.value.details] == [
+        f"{fifo}: it is a FIFO (named pipe); only a regular file is written"
+    ]
+    assert stat.S_ISFIFO(fifo.lstat().st_mode)
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="no /dev/full")
+def test_the_cli_refuses_a_device_as_output_and_leaves_it(tmp_path: Path) -> None:
+    from policy_engine import cli
+
+    err = io.StringIO()
+    code = cli.run(["evaluate", str(_EXAMPLE), "-o", "/dev/full"], io.StringIO(), err)
+    assert code == cli.EXIT_INVALID
+    assert err.getvalue() == (
+        "policy-engine: invalid input: cannot write the file\n"
+        "  - /dev/full: it is a character device; only a regular file is written\n"
+    )
+    assert stat.S_ISCHR(os.lstat("/dev/full").st_mode)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="symbolic links")
+def test_the_cli_writes_through_a_symlink_and_keeps_it(tmp_path: Path) -> None:
+    from policy_engine import cli
+
+    (tmp_path / "real.json").write_text("old", encoding="utf-8")
+    (tmp_path / "out.json").symlink_to("real.json")
+    assert cli.run(["evaluate", str(_EXAMPLE), "-o", str(tmp_path / "out.json")], io.StringIO(), io.StringIO()) == 0
+    assert os.readlink(tmp_path / "out.json") == "real.json"
+    assert json.loads((tmp_path / "real.json").read_text(encoding="utf-8"))["outcomes"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.json", "real.json"]
+
+
+def test_the_log_refuses_what_is_not_a_regular_file_and_appends_through_a_link(tmp_path: Path) -> None:
+    (tmp_path / "sub").mkdir()
+    with pytest.raises(PolicyError) as info:
+        append_line(tmp_path / "sub", "x\n")
+    assert info.value.details[0].message == "it is a folder"
+    (tmp_path / "real.log").write_text("one\n", encoding="utf-8")
+    if sys.platform != "win32":
+        (tmp_path / "audit.log").symlink_to("real.log")
+        append_line(tmp_path / "audit.log", "two\n")
+        assert (tmp_path / "real.log").read_text(encoding="utf-8") == "one\ntwo\n"
+        assert (tmp_path / "audit.log").is_symlink()
+
+
+# --------------------------------------------------------------------------- records only for outputs written
+
+
+@pytest.mark.parametrize("bad", ["-o", "--record", "--log"])
+def test_a_destination_that_cannot_be_written_means_nothing_is_written(tmp_path: Path, bad: str) -> None:
+    """-o, --record or --log into a missing folder: exit 3 naming it, and none of the three written."""
+    from policy_engine import cli
+
+    dests = {
+        opt: str(tmp_path / name) for opt, name in (("-o", "out.json"), ("--record", "rec.json"), ("--log", "a.log"))
+    }
+    dests[bad] = str(tmp_path / "missing" / "x")
+    err = io.StringIO()
+    argv = ["evaluate", str(_EXAMPLE), *(x for pair in dests.items() for x in pair)]
+    assert cli.run(argv, io.StringIO(), err) == cli.EXIT_INVALID
+    assert f"  - {dests[bad]}: the folder {tmp_path / 'missing'} does not exist\n" in err.getvalue()
+    assert "internal error" not in err.getvalue()
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def test_no_record_or_log_line_when_the_output_fails_while_written(tmp_path: Path, monkeypatch: Any) -> None:
+    """The output is written first: if writing it fails after the checks, no record and no log line."""
+    from policy_engine import cli
+    from policy_engine.cli import command
+
+    real = command.atomic_write
+
+    def failing(path: Any, *a: Any, **k: Any) -> Any:
+        if str(path).endswith("out.json"):
+            raise PolicyError("cannot write the file", [])
+        return real(path, *a, **k)
+
+    monkeypatch.setattr(command, "atomic_write", failing)
+    argv = ["evaluate", str(_EXAMPLE), "-o", str(tmp_path / "out.json")]
+    argv += ["--record", str(tmp_path / "rec.json"), "--log", str(tmp_path / "a.log")]
+    assert cli.run(argv, io.StringIO(), io.StringIO()) == cli.EXIT_INVALID
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+    monkeypatch.setattr(command, "atomic_write", real)
+    assert cli.run(argv, io.StringIO(), io.StringIO()) == cli.EXIT_OK
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.log", "out.json", "rec.json"]
+
+
+def test_record_and_log_are_refused_with_batch(tmp_path: Path) -> None:
+    from policy_engine import cli
+
+    batch = tmp_path / "states.jsonl"
+    batch.write_text(_EXAMPLE.read_text(encoding="utf-8").replace("\n", " ") + "\n", encoding="utf-8")
+    err = io.StringIO()
+    argv = ["evaluate", "--batch", str(batch), "--record", str(tmp_path / "r.json")]
+    assert cli.run(argv, io.StringIO(), err) == cli.EXIT_USAGE
+    assert "--record and --log are not accepted with --batch" in err.getvalue()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["states.jsonl"]
+
+
+# --------------------------------------------------------------------------- a writer killed half-way
+
+
+@pytest.mark.skipif(os.name != "posix", reason="kill -9 and probing a pid")
+def test_a_writer_killed_half_way_leaves_a_named_temporary_file_the_next_run_removes(tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import time
+
+    line = json.dumps(json.loads(_EXAMPLE.read_text(encoding="utf-8")))
+    batch = tmp_path / "states.jsonl"
+    batch.write_text((line + "\n") * 2000, encoding="utf-8")
+    target = tmp_path / "out.jsonl"
+    target.write_text("the previous run's output\n", encoding="utf-8")
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    argv = [sys.executable, "-m", "policy_engine", "evaluate", "--batch", str(batch), "-o", str(target)]
+    proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and proc.poll() is None:
+            temps = [p for p in tmp_path.iterdir() if p.name.startswith(TEMP_PREFIX) and p.stat().st_size > 0]
+            if temps:
+                break
+            time.sleep(0.05)
+        assert proc.poll() is None, "the batch finished before it could be killed"
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.kill()
+        proc.wait()
+    (temp,) = (p for p in tmp_path.iterdir() if p.name.startswith(TEMP_PREFIX))
+    assert temp.name.startswith(f"{TEMP_PREFIX}{proc.pid}-") and temp.name.endswith(".tmp")
+    assert target.read_text(encoding="utf-8") == "the previous run's output\n"  # intact
+    # The next write into the folder removes it (its process is dead); another's live one is kept.
+    live = tmp_path / f"{TEMP_PREFIX}{os.getppid()}-keep.tmp"
+    live.write_text("a live writer's", encoding="utf-8")
+    other = tmp_path / f"{TEMP_PREFIX}{proc.pid}-x.partial"  # not the temporary files' name
+    other.write_text("not ours", encoding="utf-8")
+    write_text_atomic(tmp_path / "next.json", "{}\n")
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        [live.name, other.name, "next.json", "out.jsonl", "states.jsonl"]
+    )
+
+
+# --------------------------------------------------------------------------- under a memory limit
+
+_UNDER_LIMIT = """
+import resource, sys
+import polars as pl
+from policy_engine import cli, load_state
+from policy_engine.tabular import states_to_frame
+
+state = load_state(sys.argv[1])
+frame = states_to_frame([("s", state)])
+frames = [frame.with_columns(pl.lit(f"s{i}").alias("state_id")) for i in range(int(sys.argv[3]))]
+pl.concat(frames).write_parquet(sys.argv[2] + "/rows.parquet")
+frame.write_parquet(sys.argv[2] + "/one.parquet")  # every lazy import made before the limit is set
+assert cli.run(["evaluate", "--batch", sys.argv[2] + "/one.parquet", "-o", sys.argv[2] + "/one.out.parquet"]) == 0
+import os
+os.remove(sys.argv[2] + "/one.parquet")
+os.remove(sys.argv[2] + "/one.out.parquet")
+with open("/proc/self/status") as fh:
+    size = next(int(line.split()[1]) * 1024 for line in fh if line.startswith("VmSize:"))
+limit = size + int(sys.argv[4]) * 2**20
+resource.setrlimit(resource.RLIMIT_AS, (limit, resource.getrlimit(resource.RLIMIT_AS)[1]))
+sys.exit(cli.run(["evaluate", "--batch", sys.argv[2] + "/rows.parquet", "-o", sys.argv[2] + "/out.parquet"]))
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="RLIMIT_AS and /proc (Linux)")
+def test_a_table_under_an_address_space_limit_fails_without_leaving_a_file(tmp_path: Path) -> None:
+    """A table evaluated with little address space to spare: it fails (a MemoryError is a clear
+    error, exit 4; an allocation failure inside polars aborts the process), no output appears, and
+    no temporary file survives the next write into the folder."""
+    pytest.importorskip("polars")
+    import subprocess
+
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    argv = [sys.executable, "-c", _UNDER_LIMIT, str(_EXAMPLE), str(tmp_path), "2000", "64"]
+    proc = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode in (4, -6), proc.stderr[-2000:]
+    assert "internal error" not in proc.stderr
+    if proc.returncode == 4:
+        assert "policy-engine: error: out of memory" in proc.stderr
+    assert not (tmp_path / "out.parquet").exists()
+    write_text_atomic(tmp_path / "next.json", "{}\n")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["next.json", "rows.parquet"]

@@ -6,6 +6,7 @@ file, the rule id and, for expressions, the column, and show the offending text.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -18,7 +19,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import policy_engine as pe
-from policy_engine._resources import policies_root
+from policy_engine._resources import bundled_rulebooks, policies_root
 from policy_engine.errors import ErrorDetail
 from policy_engine.language.rules import ServiceDef
 from policy_engine.rulebook.loader import _order, default_rulebook
@@ -902,3 +903,60 @@ def test_a_rulebook_is_read_again_only_when_a_file_it_was_read_from_changes(tmp_
     rule_file.write_text("rules: [", encoding="utf-8")
     with pytest.raises(pe.RulebookError):
         pe.load_rulebook(folder)
+
+
+# --------------------------------------------------------------------------- bundled names and folders (issue 20)
+
+
+def _modified_copy(folder: Path) -> Path:
+    """A copy of the bundled rulebook in ``folder/nhs-2024-25``, its 78% A&E threshold made 70%."""
+    import shutil
+
+    copy = folder / "nhs-2024-25"
+    shutil.copytree(Path(str(policies_root() / "nhs-2024-25")), copy)
+    rules = copy / "urgent-emergency-care.yaml"
+    text = rules.read_text(encoding="utf-8")
+    assert "threshold: {value: 78, unit: percent" in text
+    rules.write_text(
+        text.replace("threshold: {value: 78, unit: percent", "threshold: {value: 70, unit: percent"), "utf-8"
+    )
+    return copy
+
+
+def test_a_folder_named_like_a_bundled_rulebook_does_not_replace_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    copy = _modified_copy(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    bundled = pe.load_rulebook("nhs-2024-25")
+    assert bundled.source == "bundled"
+    assert bundled.rule("uec.ae-4h-78").parameters["threshold"].value == 78
+    folder = pe.load_rulebook("./nhs-2024-25")
+    assert folder.source == str(copy)  # absolute, whatever the directory is later
+    assert folder.rule("uec.ae-4h-78").parameters["threshold"].value == 70
+    assert folder.digest != bundled.digest
+    assert pe.load_rulebook(Path("nhs-2024-25")).source == str(copy)  # a Path is a path
+
+
+@given(name=st.text(st.characters(codec="utf-8", exclude_characters="\0"), min_size=1, max_size=20))
+def test_a_name_is_read_as_a_folder_only_if_it_looks_like_a_path(name: str) -> None:
+    from policy_engine.rulebook.loader import looks_like_path
+
+    expected = any(sep in name for sep in {"/", os.sep, os.altsep or "/"}) or os.path.isabs(name) or name in (".", "..")
+    assert looks_like_path(name) == bool(expected)
+    assert looks_like_path(Path("x")) is True
+    if not expected and name not in bundled_rulebooks():
+        err = load_error(name)
+        assert err.summary == "unknown rulebook"
+        assert only_detail(err).code == "rulebook.not_found"
+
+
+def test_an_unknown_name_beside_a_folder_of_that_name_says_how_to_read_the_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make_book(tmp_path, {"demo.yaml": area([rule()])})
+    monkeypatch.chdir(tmp_path)
+    d = only_detail(load_error("book"))
+    assert d.path == "book"
+    assert d.message.endswith("; to read the folder book here, write ./book")
+    assert pe.load_rulebook("./book").source == str(tmp_path / "book")

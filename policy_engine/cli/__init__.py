@@ -25,7 +25,16 @@ from .._version import __version__
 from ..errors import EngineError, PolicyError, SelectorError
 from ..rulebook.loader import Rulebook, load_rulebook
 from . import imports, rulebooks, states
-from .command import BatchHadErrors, Command, Context, OptionConflict, RecordMismatch, check_as_of, write
+from .command import (
+    BatchHadErrors,
+    Command,
+    Context,
+    OptionConflict,
+    RecordMismatch,
+    check_as_of,
+    check_writable,
+    write,
+)
 
 __all__ = [
     "COMMANDS",
@@ -117,6 +126,12 @@ def run(argv: Sequence[str] | None = None, stdout: TextIO | None = None, stderr:
     except OSError as exc:
         err.write(f"policy-engine: error: {exc}\n")
         return EXIT_INVALID
+    except MemoryError:
+        err.write(
+            "policy-engine: error: out of memory (no partial file is left; for a table, give fewer rows a chunk "
+            "with --chunk-rows)\n"
+        )
+        return EXIT_ENGINE
     except Exception as exc:  # noqa: BLE001 - never a traceback for the user
         err.write(f"policy-engine: internal error: {type(exc).__name__}: {exc}\n")
         return EXIT_ENGINE
@@ -128,6 +143,7 @@ def _dispatch(args: argparse.Namespace, out: TextIO, err: TextIO) -> str | None:
     if getattr(args, "as_of", None) is not None:
         check_as_of(args.as_of)
     command = _BY_NAME[args.command]
+    check_writable([getattr(args, "output", None)])  # before any work: a folder missing is said at once
     book = _load(args.rulebook, args.overlay) if command.rulebook else None
     return command.handler(args, Context(out, err, _load, book))
 

@@ -15,7 +15,7 @@ from ..data.state import State
 from ..errors import ErrorCode, ErrorDetail, PolicyError
 from ..evaluation.outcomes import STATUSES
 from ..evaluation.select import Selectors
-from ..io.files import atomic_write
+from ..io.files import atomic_write, check_writable
 from ..rulebook.loader import Rulebook
 
 __all__ = [
@@ -29,6 +29,7 @@ __all__ = [
     "arg",
     "check_as_of",
     "check_selectors",
+    "check_writable",
     "filters",
     "output",
     "write",
@@ -53,7 +54,11 @@ def arg(*flags: str, **options: Any) -> Arg:
 
 
 RULEBOOK_ARGS: tuple[Arg, ...] = (
-    arg("--rulebook", default="nhs-2024-25", help="bundled rulebook name or folder path"),
+    arg(
+        "--rulebook",
+        default="nhs-2024-25",
+        help="bundled rulebook name, or a folder given as a path (./NAME, absolute, or holding a /)",
+    ),
     arg(
         "--overlay",
         action="append",

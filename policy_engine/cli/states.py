@@ -16,7 +16,7 @@ from ..errors import ErrorCode, ErrorDetail, PolicyError
 from ..evaluation.outcomes import Evaluation
 from ..evaluation.select import split_values
 from ..io.canonical import canonical_json
-from ..rulebook.loader import Rulebook
+from ..rulebook.loader import Rulebook, looks_like_path
 from .command import (
     BatchHadErrors,
     Command,
@@ -25,6 +25,7 @@ from .command import (
     RecordMismatch,
     arg,
     check_selectors,
+    check_writable,
     filters,
     output,
     write,
@@ -54,6 +55,17 @@ def _evaluate(args: argparse.Namespace, ctx: Context) -> str | None:
             ],
         )
     if args.batch:
+        if args.record or args.log:
+            raise OptionConflict(
+                "--record and --log are not accepted with --batch",
+                [
+                    ErrorDetail(
+                        "--record/--log",
+                        "a decision record is made for one state; evaluate each state on its own to record it",
+                        code=ErrorCode.ARGUMENT_CONFLICT,
+                    )
+                ],
+            )
         if args.status or args.org:
             raise OptionConflict(
                 "--status and --org are not accepted with --batch",
@@ -69,9 +81,19 @@ def _evaluate(args: argparse.Namespace, ctx: Context) -> str | None:
         return None
     args.org = split_values(args.org)
     args.status = split_values(args.status)
+    # Every destination is checked before anything is evaluated, and the outputs are written before
+    # the decision record and the audit log: a record or log line only for outputs that exist.
+    check_writable([args.output, args.record, args.log])
     state = load_state(args.state)
     check_selectors(book, state, statuses=args.status, orgs=args.org)
     evaluation = evaluate(state, book, as_of=args.as_of, backend=args.backend)
+    shown = _filtered(evaluation, args.status, args.org)
+    fmt = args.format or ("table" if ctx.out.isatty() else "json")
+    if fmt == "table":
+        text = _table(shown, filters(org=args.org, status=args.status), len(evaluation.outcomes))
+    else:
+        text = shown.to_json() + "\n"
+    write(text, args.output, ctx.out)
     if args.record or args.log:
         from ..audit.records import append_log, decision_record
 
@@ -80,12 +102,7 @@ def _evaluate(args: argparse.Namespace, ctx: Context) -> str | None:
             write(json.dumps(record, indent=2, sort_keys=True) + "\n", args.record, ctx.out)
         if args.log:
             append_log(args.log, record)
-    total = len(evaluation.outcomes)
-    evaluation = _filtered(evaluation, args.status, args.org)
-    fmt = args.format or ("table" if ctx.out.isatty() else "json")
-    if fmt == "table":
-        return _table(evaluation, filters(org=args.org, status=args.status), total)
-    return evaluation.to_json() + "\n"
+    return None
 
 
 def _is_table(path: str) -> bool:
@@ -337,7 +354,40 @@ REPORT = Command(
 
 
 def _record_rulebook(record: Any) -> str:
+    """The rulebook a record was made with: the folder its ``rulebook_source`` names, or (``bundled``,
+    or a record made before sources were recorded) the bundled rulebook of its ``rulebook_id``."""
+    import os
+
+    source = record.get("rulebook_source", "bundled") if isinstance(record, dict) else "bundled"
+    if source != "bundled":
+        if not isinstance(source, str) or not os.path.isabs(source):
+            raise PolicyError(
+                "not a decision record",
+                [
+                    ErrorDetail(
+                        "record",
+                        'expected "bundled" or the absolute path of a rulebook folder',
+                        repr(source)[:80],
+                        code=ErrorCode.RECORD_SCHEMA,
+                        location=("rulebook_source",),
+                    )
+                ],
+            )
+        return source
     name = record.get("rulebook_id") if isinstance(record, dict) else None
+    if isinstance(name, str) and looks_like_path(name):  # a bundled rulebook's id is a name, never a path
+        raise PolicyError(
+            "not a decision record",
+            [
+                ErrorDetail(
+                    "record",
+                    "a bundled rulebook's id, not a path",
+                    name[:80],
+                    code=ErrorCode.RECORD_SCHEMA,
+                    location=("rulebook_id",),
+                )
+            ],
+        )
     return name if isinstance(name, str) and name else "nhs-2024-25"
 
 
@@ -353,6 +403,12 @@ def _verify_record(args: argparse.Namespace, ctx: Context) -> str:
         ) from None
     record = _parse_json(raw, f"record file {args.record}")
     book = ctx.load(args.rulebook or _record_rulebook(record), args.overlay)
+    recorded_source = record.get("rulebook_source", "bundled") if isinstance(record, dict) else None
+    if isinstance(recorded_source, str) and recorded_source != book.source:
+        ctx.err.write(
+            f"policy-engine: note: the record was made with the rulebook {_source_words(recorded_source)}; "
+            f"verified against the rulebook {_source_words(book.source)}\n"
+        )
     check = verify_record(record, load_state(args.state), book, allow_unsealed=args.allow_unsealed)
     if check.fallback is not None:
         recorded = record.get("backend") if isinstance(record, dict) else None
@@ -365,13 +421,21 @@ def _verify_record(args: argparse.Namespace, ctx: Context) -> str:
     return str(check) + "\n"
 
 
+def _source_words(source: str) -> str:
+    return "bundled with the package" if source == "bundled" else f"read from the folder {source}"
+
+
 VERIFY_RECORD = Command(
     "verify-record",
     "re-run a recorded evaluation and confirm it, or show what differs",
     (
         arg("record", help="decision record JSON (from evaluate --record)"),
         arg("state", help="the state JSON the record was made from"),
-        arg("--rulebook", default=None, help="rulebook (default: the bundled one the record names)"),
+        arg(
+            "--rulebook",
+            default=None,
+            help="rulebook (default: the one the record names: bundled, or the folder it was read from)",
+        ),
         arg("--overlay", action="append", default=[], metavar="FILE", help="the overlays the record used"),
         arg(
             "--allow-unsealed",

@@ -112,6 +112,9 @@ class DecisionRecord:
     evaluated_at: str
     overlays: tuple[str, ...] = ()
     """Parameter overlays applied to the rulebook, as ``id@sha256``."""
+    rulebook_source: str = "bundled"
+    """``"bundled"`` (the rulebook shipped with the package under ``rulebook_id``) or the absolute
+    path of the folder it was read from (``Rulebook.source``)."""
 
     def to_dict(self) -> dict[str, Any]:
         d = attrs.asdict(self)

@@ -31,7 +31,7 @@ from ..language.months import parse_date, parse_month
 from ..language.parser import ParseError, parse
 from ..language.rules import FactDef, MetricDef, Parameter, Period, Rule, ServiceDef, Source, Timing
 
-__all__ = ["Rulebook", "load_rulebook", "normalise_text"]
+__all__ = ["Rulebook", "load_rulebook", "looks_like_path", "normalise_text"]
 
 MAX_RULE_FILE_BYTES = 2 * 1024 * 1024
 MAX_RULES = 5000
@@ -86,6 +86,12 @@ class Rulebook:
             "unknown rule",
             [ErrorDetail(self.id, "no rule with this id", rule_id, code=ErrorCode.RULEBOOK_UNKNOWN_RULE)],
         )
+
+    @property
+    def source(self) -> str:
+        """Where the rulebook was read from: ``"bundled"`` (shipped with the package, loaded by its
+        name) or the absolute path of its folder; a decision record's ``rulebook_source``."""
+        return "bundled" if self.location.startswith("bundled:") else self.location
 
     @property
     def date_facts(self) -> frozenset[str]:
@@ -244,18 +250,31 @@ def _validate(file: str, doc: Any, defn: str) -> list[ErrorDetail]:
 # --------------------------------------------------------------------------- folder access
 
 
+def looks_like_path(name_or_path: str | os.PathLike[str]) -> bool:
+    """Whether ``load_rulebook`` reads ``name_or_path`` as a folder: a ``Path`` (any ``PathLike``),
+    or text that is absolute or holds a separator (``./nhs-2024-25``, ``rules/mine``), or ``.``/``..``.
+    Anything else is the name of a bundled rulebook, whatever folders the current directory holds
+    (docs/decisions/021-output-files-and-rulebook-names.md)."""
+    if not isinstance(name_or_path, str):
+        return True
+    text = name_or_path
+    seps = {"/", os.sep, *([os.altsep] if os.altsep else [])}
+    return os.path.isabs(text) or any(sep in text for sep in seps) or text in (".", "..")
+
+
 def _open_folder(name_or_path: str | os.PathLike[str]) -> tuple[Traversable, str]:
     text = check_path(name_or_path, "name_or_path", RulebookError)
-    if os.sep not in text and "/" not in text and not Path(text).exists():
+    if not looks_like_path(name_or_path):
         root = policies_root() / text
-        if root.is_dir():
+        if text and root.is_dir() and (root / "rulebook.yaml").is_file():
             return root, f"bundled:{text}"
+        hint = f"; to read the folder {text} here, write ./{text}" if Path(text).is_dir() else ""
         raise RulebookError(
             "unknown rulebook",
             [
                 ErrorDetail(
                     text,
-                    f"no bundled rulebook of this name (bundled: {', '.join(bundled_rulebooks())})",
+                    f"no bundled rulebook of this name (bundled: {', '.join(bundled_rulebooks())}){hint}",
                     code=ErrorCode.RULEBOOK_NOT_FOUND,
                 )
             ],
@@ -266,7 +285,7 @@ def _open_folder(name_or_path: str | os.PathLike[str]) -> tuple[Traversable, str
             "rulebook folder not found",
             [ErrorDetail(text, "expected a folder holding rulebook.yaml", code=ErrorCode.RULEBOOK_NOT_FOUND)],
         )
-    return cast(Traversable, path), str(path)
+    return cast(Traversable, path), os.path.abspath(text)  # the same folder whatever the directory later
 
 
 def _files(root: Traversable) -> list[tuple[str, str]]:

@@ -10,7 +10,7 @@ from typing import Any
 
 import attrs
 
-from ..errors import ErrorCode, ErrorDetail, StateError
+from ..errors import EngineError, ErrorCode, ErrorDetail, StateError
 from ..io.arguments import check_count, check_path
 from ..io.files import atomic_write
 from ..rulebook.loader import Rulebook
@@ -47,6 +47,16 @@ DEFAULT_CHUNK_ROWS: dict[Format, int] = {"parquet": 100_000, "csv": 20_000}
 a fixed cost (~0.3 s) for planning the rules' expressions (docs/performance.md)."""
 
 
+def _out_of_memory(chunk_rows: int) -> EngineError:
+    detail = ErrorDetail(
+        "chunk_rows",
+        "evaluating chunks of this many rows ran out of memory; give fewer rows a chunk (--chunk-rows)",
+        str(chunk_rows),
+        code=ErrorCode.ENGINE_MEMORY,
+    )
+    return EngineError("out of memory", [detail])
+
+
 def evaluate_table(
     source: str | os.PathLike[str],
     destination: str | os.PathLike[str],
@@ -61,7 +71,8 @@ def evaluate_table(
 
     The destination appears only if every row was valid and evaluated (it is written to a
     temporary file beside it and renamed at the end: ``io.files.atomic_write``); otherwise
-    StateError names the bad cells (PolicyError names a destination that cannot be written).
+    StateError names the bad cells (PolicyError names a destination that cannot be written;
+    EngineError, code ``engine.memory``, says the evaluation ran out of memory, and no file is left).
     ``chunk_rows`` must be a whole number of at least 1 (StateError otherwise)."""
     source = check_path(source, "source", StateError)
     destination = check_path(destination, "destination", StateError)
@@ -106,9 +117,11 @@ def evaluate_table(
                 writer.close()
             elif out_fmt == "parquet":  # an empty input still gives a readable (empty) file
                 _write_chunk(_empty_result(book), out_fmt, sink, None).close()
-        except BaseException:
+        except BaseException as exc:
             if writer is not None:  # before the file it writes to is closed and removed
                 with contextlib.suppress(Exception):
                     writer.close()
+            if isinstance(exc, MemoryError):
+                raise _out_of_memory(chunk_rows) from None
             raise
     return TableSummary(rows, states, chunks, cells, time.perf_counter() - start)
