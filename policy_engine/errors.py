@@ -82,6 +82,7 @@ class ErrorCode(enum.StrEnum):
     COVERAGE_UNLISTED_RULE = "coverage.unlisted_rule"
     # a parameter overlay (rulebook/overlay.py)
     OVERLAY_READ = "overlay.read"
+    OVERLAY_TOO_LARGE = "overlay.too_large"
     OVERLAY_ENCODING = "overlay.encoding"
     OVERLAY_PARSE = "overlay.parse"
     OVERLAY_SCHEMA = "overlay.schema"

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import policy_engine as pe
@@ -716,6 +716,40 @@ def test_unreadable_files_raise_policy_errors(
     with pytest.raises(ImportFileError, match=message) as info:
         import_files("ae", [path])
     assert isinstance(info.value, pe.PolicyError)
+
+
+_CELL = st.text(st.sampled_from('ab,"\r\n 1'), max_size=8)
+
+
+@settings(deadline=None)
+@given(rows=st.lists(st.lists(_CELL, min_size=1, max_size=4), min_size=1, max_size=6), tail=_CELL)
+def test_an_unclosed_quote_is_refused_with_its_file_and_line(rows: list[list[str]], tail: str) -> None:
+    """Regression (issue 20): the csv module ends a quoted field that is never closed at the end of
+    the file silently (the rest of the file becomes one cell); docs/importers.md says such a file
+    is refused. Any table the csv module writes reads back as written; the same with a field that
+    opens a quote and never closes it is refused, naming the line the quote opens on."""
+    from policy_engine.importers.table import _csv_rows
+
+    buf = io.StringIO(newline="")
+    csv.writer(buf, lineterminator="\r\n").writerows(rows)
+    good = buf.getvalue()
+    assert [r.cells for r in _csv_rows("t.csv", good)] == [tuple(r) for r in rows]
+    opening = len(io.StringIO(good, newline="").readlines()) + 1  # lines as the csv module counts them
+    bad = good + 'x,"' + tail.replace('"', "")
+    with pytest.raises(ImportFileError, match=rf"^t\.csv, line {opening}: not valid CSV: an unbalanced quote"):
+        list(_csv_rows("t.csv", bad))
+
+
+def test_an_unclosed_quote_in_a_statistics_file_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "ae.csv"
+    lines = AE.read_text(encoding="utf-8-sig").splitlines()
+    lines[-1] += ',"a note that is never closed'
+    path.write_text("\r\n".join(lines) + "\r\n", encoding="utf-8")
+    where = rf"ae\.csv, line {len(lines)}: not valid CSV: an unbalanced quote"
+    with pytest.raises(ImportFileError, match=where):
+        import_files("ae", [path], reference=REF)
+    code, _, err = _run("import", "ae", str(path), "--reference", str(REF))
+    assert code == EXIT_INVALID and f"ae.csv, line {len(lines)}" in err and "unbalanced quote" in err
 
 
 def test_unknown_kind() -> None:

@@ -93,6 +93,43 @@ def test_bad_overlays_are_refused(tmp_path: Path, text: str, message: str) -> No
     assert message in str(info.value)
 
 
+def test_an_overlay_larger_than_a_rule_file_is_refused_before_it_is_parsed(tmp_path: Path) -> None:
+    """Regression (issue 20): overlays had no size limit (a 200 MB overlay was parsed for 66 s).
+    They have a rule file's limit, and no more than the limit is read."""
+    from policy_engine.rulebook.loader import MAX_RULE_FILE_BYTES
+    from policy_engine.rulebook.overlay import MAX_OVERLAY_BYTES
+
+    assert MAX_OVERLAY_BYTES == MAX_RULE_FILE_BYTES
+    text = HEAD + "  uec.ae-4h-78:\n    threshold: {value: 80, reason: why}\n"
+    fits = tmp_path / "fits.yaml"
+    fits.write_text(text + "#" * (MAX_OVERLAY_BYTES - len(text) - 1) + "\n")
+    assert fits.stat().st_size == MAX_OVERLAY_BYTES
+    assert load_overlay(fits).parameters  # the limit itself is accepted
+    big = tmp_path / "big.yaml"
+    big.write_text(text + "#" * (MAX_OVERLAY_BYTES - len(text)) + "\n")
+    with pytest.raises(pe.RulebookError) as info:
+        load_overlay(big)
+    (detail,) = info.value.details
+    assert detail.code == pe.ErrorCode.OVERLAY_TOO_LARGE and detail.subject == str(big)
+    assert detail.value == f"{MAX_OVERLAY_BYTES + 1} bytes" and str(MAX_OVERLAY_BYTES) in detail.message
+    state = tmp_path / "s.json"
+    state.write_text(json.dumps(STATE))
+    out, err = io.StringIO(), io.StringIO()
+    code = run(["evaluate", str(state), "--overlay", str(big)], stdout=out, stderr=err)
+    assert code == EXIT_INVALID and out.getvalue() == ""
+    assert "the overlay is too large" in err.getvalue() and str(big) in err.getvalue()
+
+
+def test_an_endless_overlay_is_read_no_further_than_the_limit() -> None:
+    """A device that never ends (``/dev/zero``) is refused as too large, not read for ever."""
+    if not Path("/dev/zero").exists():
+        pytest.skip("no /dev/zero on this platform")
+    with pytest.raises(pe.RulebookError) as info:
+        load_overlay("/dev/zero")
+    (detail,) = info.value.details
+    assert detail.code == pe.ErrorCode.OVERLAY_TOO_LARGE and detail.value.startswith("more than")
+
+
 def test_cli_overlay(tmp_path: Path) -> None:
     state = tmp_path / "s.json"
     state.write_text(json.dumps(STATE))

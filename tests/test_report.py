@@ -10,6 +10,8 @@ import zlib
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from policy_engine.cli import EXIT_INVALID, EXIT_OK, run
 
@@ -121,3 +123,58 @@ def test_report_renders_in_a_headless_browser(tmp_path: Path) -> None:
     width, height, ink = _png_has_ink(shot.read_bytes())
     assert (width, height) == (1400, 1200)
     assert 0.01 < ink < 0.9, f"the screenshot looks blank or broken (ink {ink:.3f})"
+
+
+_MD_SPECIALS = st.sampled_from(list("|`*_[]()#!<>&\\\n\r\t\x1b ~-+.:/ab"))
+_MD_HOSTILE = st.text(_MD_SPECIALS | st.characters(), min_size=1, max_size=20)
+
+
+@pytest.mark.slow
+@settings(deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(name=_MD_HOSTILE, evidence=_MD_HOSTILE)
+def test_the_markdown_report_shows_hostile_names_as_written(tmp_path: Path, name: str, evidence: str) -> None:
+    """Regression (issue 20): the Markdown report wrote names raw (``<script>`` came out as HTML, a
+    ``|`` split a table cell, brackets made links). Rendered by Python-Markdown (mkdocs' renderer,
+    with tables), every name and explanation is text, shown as written (on one line, its control
+    characters escaped), each heading one heading and each row three cells."""
+    markdown = pytest.importorskip("markdown")
+    import html as html_module
+    import json
+    import re
+
+    from policy_engine.io.terminal import inline_text
+
+    doc = {
+        "as_of": "2025-04-20",
+        "organisations": [
+            {"id": "QA1", "type": "icb", "name": name},
+            {
+                "id": "RA1",
+                "type": "acute_trust",
+                "parent": "QA1",
+                "name": f"<script>alert(1)</script>{name}",
+                "facts": [
+                    {
+                        "name": "dig_epr_outline_business_case_completed",
+                        "value": False,
+                        "date": "2024-01-10",
+                        "evidence": evidence,
+                    }
+                ],
+            },
+        ],
+    }
+    state = tmp_path / "state.json"
+    state.write_text(json.dumps(doc), encoding="utf-8")
+    out, err = io.StringIO(), io.StringIO()
+    assert run(["report", str(state), "--format", "md", "--backend", "native"], stdout=out, stderr=err) == EXIT_OK
+    page = markdown.markdown(out.getvalue(), extensions=["tables"])
+    assert "<script" not in page and "<a " not in page and "<img" not in page
+
+    def shown(text: str) -> str:
+        return inline_text(re.sub(r"[\r\n\t\u2028\u2029]+", " ", text)).strip()
+
+    headings = [html_module.unescape(h).strip() for h in re.findall(r"<h2>(.*?)</h2>", page, flags=re.S)]
+    assert headings == [f"QA1 — {shown(name)}".strip(), f"RA1 — {shown('<script>alert(1)</script>' + name)}"]
+    for row in re.findall(r"<tr>(.*?)</tr>", page, flags=re.S):
+        assert len(re.findall(r"<t[dh][ >]", row)) == 3, row

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from ..errors import ErrorCode, ErrorDetail, PolicyError
 from ..evaluation.outcomes import Evaluation, Outcome
+from ..io.terminal import inline_text
 from ..rulebook.loader import Rulebook
 
 __all__ = ["explain", "explain_tree"]
@@ -61,35 +63,47 @@ def explain(evaluation: Evaluation, rule_id: str, org_id: str, rulebook: Ruleboo
 
 
 def _render(node: dict[str, Any], lines: list[str], depth: int) -> None:
-    pad = "  " * depth
-    lines.append(f"{pad}{node['rule']} [{node['organisation']}]: {node['status'].upper()}")
-    lines.append(f"{pad}  {node['explanation']}")
+    """The tree as lines of text; every value from the data or the rulebook is put on its line with
+    ``inline_text`` (its line breaks and control characters shown escaped), so that the layout is
+    the renderer's."""
+    pad, t = "  " * depth, _one
+    lines.append(f"{pad}{t(node['rule'])} [{t(node['organisation'])}]: {node['status'].upper()}")
+    lines.append(f"{pad}  {t(node['explanation'])}")
     if "condition" in node:
-        lines.append(f"{pad}  condition: {node['condition']}")
+        lines.append(f"{pad}  condition: {t(_spaced(node['condition']))}")
     if "applicable_if" in node:
-        lines.append(f"{pad}  applies if: {node['applicable_if']}")
+        lines.append(f"{pad}  applies if: {t(_spaced(node['applicable_if']))}")
     if "timing" in node:
-        lines.append(f"{pad}  timing: {node['timing']}")
+        lines.append(f"{pad}  timing: {t(node['timing'])}")
     for e in node["evidence"]:
         if e["kind"] == "comparison":
-            lines.append(f"{pad}  compared: {e.get('reference', e['name'])}")
+            lines.append(f"{pad}  compared: {t(e.get('reference', e['name']))}")
             continue
         extra = []
         if "period" in e:
-            extra.append(e["period"])
+            extra.append(t(e["period"]))
         if "numerator" in e:
-            extra.append(f"{e['numerator']}/{e['denominator']}")
+            extra.append(f"{t(e['numerator'])}/{t(e['denominator'])}")
         if "date" in e:
-            extra.append(f"dated {e['date']}")
+            extra.append(f"dated {t(e['date'])}")
         if "reference" in e:
-            extra.append(f"evidence: {e['reference']}")
+            extra.append(f"evidence: {t(e['reference'])}")
         suffix = f" ({'; '.join(extra)})" if extra else ""
-        lines.append(f"{pad}  {e['kind']} {e['name']} = {e['value']}{suffix}")
+        lines.append(f"{pad}  {t(e['kind'])} {t(e['name'])} = {t(e['value'])}{suffix}")
     c = node["citation"]
-    lines.append(f"{pad}  source: {c['document']}, \u00a7 {c['section']} [{c['confidence']}]")
-    lines.append(f"{pad}    \u201c{c['quote']}\u201d")
+    lines.append(f"{pad}  source: {t(c['document'])}, \u00a7 {t(c['section'])} [{t(c['confidence'])}]")
+    lines.append(f"{pad}    \u201c{t(c['quote'])}\u201d")
     for a in node["assumptions"]:
-        lines.append(f"{pad}  assumption: {a}")
+        lines.append(f"{pad}  assumption: {t(a)}")
     for child in node["derived_from"]:
         lines.append(f"{pad}  derived from:")
         _render(child, lines, depth + 2)
+
+
+def _one(value: Any) -> str:
+    return inline_text(f"{value}")
+
+
+def _spaced(expression: str) -> str:
+    """An expression on one line: its line breaks and indents (insignificant) as single spaces."""
+    return re.sub(r"[ \t\r\n]+", " ", expression).strip()

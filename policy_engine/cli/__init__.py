@@ -23,6 +23,7 @@ from typing import TextIO
 
 from .._version import __version__
 from ..errors import EngineError, PolicyError, SelectorError
+from ..io.terminal import Sink, TerminalStream
 from ..rulebook.loader import Rulebook, load_rulebook
 from . import imports, rulebooks, states
 from .command import (
@@ -100,8 +101,9 @@ def _load(name: str, overlays: Sequence[str]) -> Rulebook:
 
 def run(argv: Sequence[str] | None = None, stdout: TextIO | None = None, stderr: TextIO | None = None) -> int:
     """Run the command line; returns the exit code."""
-    out = stdout or sys.stdout
-    err = stderr or sys.stderr
+    # Everything written, error messages too, is shown with the data's control characters escaped.
+    out = TerminalStream(stdout or sys.stdout)
+    err = TerminalStream(stderr or sys.stderr)
     parser = _parser()
     try:
         args = parser.parse_args(argv)
@@ -138,7 +140,7 @@ def run(argv: Sequence[str] | None = None, stdout: TextIO | None = None, stderr:
     return EXIT_OK
 
 
-def _dispatch(args: argparse.Namespace, out: TextIO, err: TextIO) -> str | None:
+def _dispatch(args: argparse.Namespace, out: Sink, err: Sink) -> str | None:
     """``--as-of`` checked, the command's rulebook loaded (if it declares one), then its handler."""
     if getattr(args, "as_of", None) is not None:
         check_as_of(args.as_of)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Any, TextIO
+from typing import Any
 
 import attrs
 
@@ -16,6 +16,7 @@ from ..errors import ErrorCode, ErrorDetail, PolicyError
 from ..evaluation.outcomes import STATUSES
 from ..evaluation.select import Selectors
 from ..io.files import atomic_write, check_writable
+from ..io.terminal import Sink, TerminalStream
 from ..rulebook.loader import Rulebook
 
 __all__ = [
@@ -74,8 +75,8 @@ RULEBOOK_ARGS: tuple[Arg, ...] = (
 class Context:
     """What a handler is given besides its arguments."""
 
-    out: TextIO
-    err: TextIO
+    out: Sink
+    err: Sink
     load: Callable[[str, Sequence[str]], Rulebook]
     """A rulebook (bundled name or folder) with overlays applied in order."""
     book: Rulebook | None = None
@@ -125,17 +126,18 @@ class BatchHadErrors(PolicyError):
 
 
 @contextlib.contextmanager
-def output(path: str | None, stdout: TextIO) -> Iterator[TextIO]:
+def output(path: str | None, stdout: Sink) -> Iterator[Sink]:
     """Where a command writes: stdout, or a file that appears (with the usual permissions) only if
-    everything written to it was written without an error (``io.files.atomic_write``)."""
+    everything written to it was written without an error (``io.files.atomic_write``). Either way
+    through ``TerminalStream``: control characters from the data are shown escaped (``io.terminal``)."""
     if path is None:
-        yield stdout
+        yield stdout if isinstance(stdout, TerminalStream) else TerminalStream(stdout)
         return
     with atomic_write(path) as fh:
-        yield fh
+        yield TerminalStream(fh)
 
 
-def write(text: str, path: str | None, stdout: TextIO) -> None:
+def write(text: str, path: str | None, stdout: Sink) -> None:
     """``text`` to stdout or, atomically, to ``path``."""
     with output(path, stdout) as sink:
         sink.write(text)

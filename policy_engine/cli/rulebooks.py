@@ -10,6 +10,7 @@ from typing import Any
 
 from ..errors import ErrorCode, ErrorDetail
 from ..evaluation.select import split_values
+from ..io.terminal import inline_text
 from ..rulebook.loader import Rulebook
 from .command import Command, Context, arg, check_selectors, filters
 
@@ -32,11 +33,12 @@ def _rules_table(book: Rulebook, areas: Sequence[str] | None) -> str:
     for r in sorted(book.rules, key=lambda r: (r.area, r.id)):
         if areas is not None and r.area not in areas:
             continue
-        lines.append(f"{r.id}  [{r.kind}; {', '.join(r.applies_to)}; {r.timing_label()}]")
-        lines.append(f"    {r.title}")
+        t = inline_text  # each field on its line: a line break in it is shown escaped
+        lines.append(f"{r.id}  [{r.kind}; {', '.join(r.applies_to)}; {t(r.timing_label())}]")
+        lines.append(f"    {t(r.title)}")
         lines.append(f"    when: {r.condition_text}")
-        lines.append(f"    source: {r.source.document} \u00a7 {r.source.section} [{r.confidence}]")
-        lines.append(f"    \u201c{r.source.quote}\u201d")
+        lines.append(f"    source: {t(r.source.document)} \u00a7 {t(r.source.section)} [{r.confidence}]")
+        lines.append(f"    \u201c{t(r.source.quote)}\u201d")
     if areas is None:
         lines.append(f"\n{len(book.rules)} rules in {book.id} {book.version}")
     else:

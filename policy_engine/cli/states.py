@@ -7,7 +7,7 @@ import argparse
 import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 from ..audit.explain import explain, explain_tree
 from ..data.state import load_state
@@ -16,6 +16,7 @@ from ..errors import ErrorCode, ErrorDetail, PolicyError
 from ..evaluation.outcomes import Evaluation
 from ..evaluation.select import split_values
 from ..io.canonical import canonical_json
+from ..io.terminal import Sink, inline_text
 from ..rulebook.loader import Rulebook, looks_like_path
 from .command import (
     BatchHadErrors,
@@ -114,8 +115,9 @@ def _table(evaluation: Evaluation, filters: str = "", total: int = 0) -> str:
     summary line, and a filter that matched nothing says so instead of printing an empty table."""
     rows = [("ORGANISATION", "RULE", "KIND", "STATUS", "DEADLINE", "EXPLANATION")]
     for o in evaluation.outcomes:
-        expl = o.explanation if len(o.explanation) <= 110 else o.explanation[:107] + "..."
-        rows.append((o.org_id, o.rule_id, o.kind, o.status, str(o.deadline or ""), expl))
+        expl = inline_text(o.explanation)  # a cell of one line: the data's line breaks shown escaped
+        expl = expl if len(expl) <= 110 else expl[:107] + "..."
+        rows.append((inline_text(o.org_id), o.rule_id, o.kind, o.status, str(o.deadline or ""), expl))
     widths = [max(len(r[i]) for r in rows) for i in range(5)]
     lines = ["  ".join(r[i].ljust(widths[i]) for i in range(5)) + "  " + r[5] for r in rows]
     if filters and not evaluation.outcomes:
@@ -140,7 +142,7 @@ def _filtered(evaluation: Evaluation, statuses: Sequence[str] | None, orgs: Sequ
     return attrs.evolve(evaluation, outcomes=tuple(evaluation.find(org_id=orgs, status=statuses)))
 
 
-def _batch(args: argparse.Namespace, book: Rulebook, out: TextIO, err: TextIO) -> None:
+def _batch(args: argparse.Namespace, book: Rulebook, out: Sink, err: Sink) -> None:
     """Stream JSON Lines in, JSON Lines out: one line per state, evaluation or error record."""
     from ..data.state import _parse_json, state_from_dict
     from ..errors import StateError
@@ -169,7 +171,7 @@ def _batch(args: argparse.Namespace, book: Rulebook, out: TextIO, err: TextIO) -
         raise BatchHadErrors(f"{len(failures)} line(s) of the batch were not valid states", failures)
 
 
-def _table_batch(args: argparse.Namespace, book: Rulebook, err: TextIO) -> None:
+def _table_batch(args: argparse.Namespace, book: Rulebook, err: Sink) -> None:
     """A table in, a table of statuses out (``policy_engine.tabular.evaluate_table``)."""
     from ..errors import StateError
     from ..tabular import evaluate_table

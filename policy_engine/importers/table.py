@@ -395,17 +395,62 @@ def _csv_rows(name: str, text: str) -> Iterator[Row]:
     if "\x00" in text:
         line = text.count("\n", 0, text.index("\x00")) + 1
         raise ImportFileError(f"{name}, line {line}: the file contains NUL bytes: is it a CSV file?")
-    reader = csv.reader(io.StringIO(text, newline=""))
+    consumed = 0  # characters of the text the reader has taken (it takes whole lines, as it needs them)
+
+    def lines() -> Iterator[str]:
+        nonlocal consumed
+        for line in io.StringIO(text, newline=""):
+            consumed += len(line)
+            yield line
+
+    reader = csv.reader(lines())
     last = 0
     while True:
+        start = consumed
         try:
             cells = next(reader)
         except StopIteration:
             return
         except csv.Error as exc:
             raise ImportFileError(f"{name}, line {reader.line_num}: not valid CSV: {exc}") from None
+        if consumed == len(text):
+            # The last record: the csv module ends a quoted field that is never closed at the end of
+            # the file without a word (the rest of the file becomes one cell), so look for it here.
+            opened = _unclosed_quote(text, start)
+            if opened is not None:
+                breaks = text.count("\n", start, opened) + text.count("\r", start, opened)
+                line = last + 1 + breaks - text.count("\r\n", start, opened)  # as the reader counts lines
+                raise ImportFileError(
+                    f"{name}, line {line}: not valid CSV: an unbalanced quote (the quoted field that starts "
+                    "here is never closed)"
+                )
         yield Row(last + 1, tuple(cells))
         last = reader.line_num
+
+
+_UNQUOTED = re.compile(r"[^,\r\n]*")
+"""The rest of a field that is not (or no longer) quoted: a quote inside it is a character."""
+
+
+def _unclosed_quote(text: str, start: int) -> int | None:
+    """Where the quoted field that is still open at the end of ``text`` starts, reading the CSV
+    record at ``start`` as the (lenient) csv module does; None if every quoted field is closed."""
+    i, n = start, len(text)
+    while i < n:
+        if text[i] == '"':
+            j = i + 1
+            while True:
+                k = text.find('"', j)
+                if k < 0:
+                    return i
+                if text.startswith('"', k + 1):  # a doubled quote: a quote character, still quoted
+                    j = k + 2
+                    continue
+                i = k + 1
+                break
+        match = _UNQUOTED.match(text, i)
+        i = (match.end() if match else i) + 1  # past the delimiter or line end
+    return None
 
 
 def open_table(

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+import re
 from collections.abc import Sequence
 from fractions import Fraction
 
 from ..data.state import Organisation, State
 from ..evaluation.outcomes import Evaluation, Outcome
 from ..evaluation.select import Selectors
+from ..io.terminal import inline_text
 from ..language.ast import Call, Node
 from ..language.checker import metric_calls, name_arg
 from ..language.months import format_month, month_complete, parse_month
@@ -18,7 +20,7 @@ from ..language.rules import Rule
 from ..language.statuses import STATUS_INFO, STATUS_ORDER
 from ..rulebook.loader import Rulebook
 
-__all__ = ["STATUS_ORDER", "render_report"]
+__all__ = ["STATUS_ORDER", "markdown_text", "render_report"]
 
 _PCT_FUNCS = {"pct", "min_pct", "max_pct"}
 
@@ -111,6 +113,28 @@ def _svg(points: list[tuple[int, Fraction]], threshold: Fraction | None, deadlin
     return "".join(parts)
 
 
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]#|!])")
+"""What starts Markdown inside a line: emphasis, code, links and images, headings, table cells (the
+backslash too, so that an escape in the data is shown as written). Each is one Python-Markdown
+(mkdocs) and CommonMark both take backslash-escaped; ``~`` is not, as Python-Markdown shows ``\\~``."""
+_LAYOUT = re.compile(r"[\r\n\t\u2028\u2029]+")
+
+
+def markdown_text(text: str) -> str:
+    """A value from the data as Markdown that shows it as written, on one line: its line breaks and
+    tabs as one space, its other control characters as ``\\uXXXX`` (``io.terminal``), HTML's
+    ``&``, ``<`` and ``>`` as entities, and each Markdown special character backslash-escaped."""
+    text = inline_text(_LAYOUT.sub(" ", text))
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return _MD_SPECIAL.sub(r"\\\1", text)
+
+
+def _code(text: str) -> str:
+    """An inline code span of an identifier (a rule id cannot hold a backtick, a bar or a line
+    break: the schema's pattern), or the text escaped where it does."""
+    return f"`{text}`" if re.fullmatch(r"[A-Za-z0-9._:/-]+", text) else markdown_text(text)
+
+
 def _grouped(outcomes: list[Outcome]) -> list[tuple[str, list[Outcome]]]:
     return [(s, [o for o in outcomes if o.status == s]) for s in STATUS_ORDER if any(o.status == s for o in outcomes)]
 
@@ -129,20 +153,26 @@ def render_report(
     rec = evaluation.record
     chosen = [o for o in state.organisations if orgs is None or o.id in orgs]
     if fmt == "md":
+        md = markdown_text
         lines = [
-            f"# Evaluation report — {rulebook.title}",
+            f"# Evaluation report — {md(rulebook.title)}",
             "",
-            f"As of {rec.as_of}; rulebook {rec.rulebook_id} {rec.rulebook_version}; backend {rec.backend}.",
+            f"As of {rec.as_of}; rulebook {md(rec.rulebook_id)} {md(rec.rulebook_version)}; backend {md(rec.backend)}.",
             "",
         ]
         for org in chosen:
             mine = evaluation.find(org_id=org.id)
-            lines += [f"## {org.id} — {org.name or org.type}", "", f"Type: {org.type}. {len(mine)} outcomes.", ""]
+            lines += [
+                f"## {md(org.id)} — {md(org.name or org.type)}",
+                "",
+                f"Type: {md(org.type)}. {len(mine)} outcomes.",
+                "",
+            ]
             for status, items in _grouped(mine):
                 lines += [f"### {status} ({len(items)})", "", "| rule | when | explanation |", "|---|---|---|"]
                 for o in items:
-                    text = o.explanation.replace("|", "\\|")
-                    lines.append(f"| `{o.rule_id}` | {rules[o.rule_id].timing_label()} | {text} |")
+                    when, text = md(rules[o.rule_id].timing_label()), md(o.explanation)
+                    lines.append(f"| {_code(o.rule_id)} | {when} | {text} |")
                 lines.append("")
         return "\n".join(lines)
     body: list[str] = []

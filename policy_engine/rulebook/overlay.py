@@ -14,9 +14,12 @@ from ..errors import ErrorCode, ErrorDetail, RulebookError
 from ..io.schemas import schema_validator
 from ..language.numbers import format_number
 from ..language.rules import Rule
-from .loader import Rulebook, _plain, _read_yaml
+from .loader import MAX_RULE_FILE_BYTES, Rulebook, _plain, _read_yaml
 
-__all__ = ["apply_overlay", "load_overlay"]
+__all__ = ["MAX_OVERLAY_BYTES", "apply_overlay", "load_overlay"]
+
+MAX_OVERLAY_BYTES = MAX_RULE_FILE_BYTES
+"""The largest overlay file read: the limit of a rule file (it is read by the same YAML reader)."""
 
 
 @attrs.frozen
@@ -34,11 +37,26 @@ def load_overlay(path: str | os.PathLike[str]) -> Overlay:
     """Read and schema-check an overlay file (YAML). RulebookError names every problem."""
     p = Path(path)
     try:
-        raw = p.read_bytes()
+        with p.open("rb") as fh:  # no more than the limit is read, whatever the file is (a FIFO, /dev/zero)
+            raw = fh.read(MAX_OVERLAY_BYTES + 1)
+            size = os.fstat(fh.fileno()).st_size if len(raw) > MAX_OVERLAY_BYTES else len(raw)
     except OSError as exc:
         raise RulebookError(
             "cannot read the overlay", [ErrorDetail(str(p), exc.strerror or str(exc), code=ErrorCode.OVERLAY_READ)]
         ) from None
+    if len(raw) > MAX_OVERLAY_BYTES:
+        shown = f"{size} bytes" if size > MAX_OVERLAY_BYTES else f"more than {MAX_OVERLAY_BYTES} bytes"
+        raise RulebookError(
+            "the overlay is too large",
+            [
+                ErrorDetail(
+                    str(p),
+                    f"an overlay may have at most {MAX_OVERLAY_BYTES} bytes (as a rule file)",
+                    shown,
+                    code=ErrorCode.OVERLAY_TOO_LARGE,
+                )
+            ],
+        )
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
