@@ -4,7 +4,8 @@ This is the only module that touches ``durable``. The hazards it avoids (see doc
 
 * one private ``durable.engine.Host``, created once under a lock (the library's lazily created
   global host is not thread-safe); every call into durable holds the same lock;
-* one ruleset per rulebook content hash, compiled once (rulesets cannot be redefined);
+* rulesets per rulebook content hash, compiled once, never a name reused (rulesets cannot be
+  redefined);
 * fresh session ids per evaluation, deleted afterwards (facts otherwise pile up, memory grows
   and the 32-bit duplicate-message hash starts to collide); consecutive organisations share a
   session while it stays within ``FACTS_PER_SESSION`` facts, far below the ~50k collision region;
@@ -15,7 +16,16 @@ This is the only module that touches ``durable``. The hazards it avoids (see doc
   abort or segmentation fault later in the process, found with gdb);
 * exceptions raised inside actions are caught by the action wrapper and re-raised after the run
   as EngineError (durable would otherwise swallow them);
-* at most 500 rules per ruleset (durable fails at 513).
+* a ruleset's limits, measured in subprocesses (decision 020): 255 rules per organisation type
+  (256 segfault, 257 fail with error 108), 64 rules reading one outcome (65 fire none of them,
+  silently), 511 distinct values per tested field (512 and 513 loop for ever), 16 conditions per
+  rule (17: error 304/307), 64 rules with an ``or`` of types matching one fact (65: error 303).
+  So each rule is one durable rule per organisation type, never an ``or``; the rulebook is split
+  first-fit into as many rulesets as budgets a little below those limits need (``_chunks``; one
+  for the bundled rulebook); an outcome another ruleset reads is queued by the action and asserted
+  there by the driver once durable has returned (durable is not re-entrant); a rule reading more
+  outcomes than one durable rule can join is a chain of ``part`` facts;
+* any other error of durable's C engine becomes an EngineError naming what the adapter was doing.
 
 What durable decides: which rule fires for which organisation (the organisation-type pattern),
 and when (a rule fires only once the outcome facts of every rule it reads are present, joined on
@@ -55,6 +65,8 @@ _HOST: Any = None
 _COMPILED: dict[str, _Compiled] = {}
 _SESSIONS: dict[str, _Session] = {}
 _SIDS = itertools.count(1)
+_RULESETS = itertools.count(1)
+"""Ruleset names are never reused (durable cannot redefine a ruleset), whatever ``_COMPILED`` holds."""
 _IMPORT_ERROR: str | None = None
 
 try:  # pragma: no branch - depends on the interpreter
@@ -285,7 +297,7 @@ def _compile(book: Rulebook) -> _Compiled:
         names: list[str] = []
         definitions: dict[str, Any] = {}
         for k, chunk in enumerate(chunks):
-            name = f"policy_engine_{book.digest[:20]}_{len(_COMPILED)}_{k}"
+            name = f"policy_engine_{book.digest[:20]}_{next(_RULESETS)}"
             rs = _lang.ruleset(name)
             _lang._rulesets.pop(name, None)  # keep it out of the library's global host
             with rs:
