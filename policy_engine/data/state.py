@@ -22,7 +22,7 @@ from ..errors import ErrorCode, ErrorDetail, Location, StateError
 from ..io.canonical import canonical_json, readable_json
 from ..io.schemas import schema_validator
 from ..language.months import MONTH_FORMAT, format_month, month_complete, parse_date, parse_month
-from ..language.numbers import NUMBER_LIMITS, bounded_decimal
+from ..language.numbers import NUMBER_LIMITS, bounded_decimal, shown_number
 
 if TYPE_CHECKING:
     from ..rulebook.loader import Rulebook
@@ -367,7 +367,7 @@ def _short(value: Any) -> str:
     cut to 80 characters; a lone surrogate shown escaped (``\\udfff``), so the message can be
     printed and written as UTF-8; an integer too long to write, by its size."""
     if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 256:
-        return f"an integer of {value.bit_length() * 30103 // 100000 + 1} digits"
+        return shown_number(value)
     if isinstance(value, str) and len(value) > 80:
         value = value[:77]  # only what is shown is encoded
         cut = True

@@ -68,6 +68,15 @@ def bounded_decimal(value: Decimal | int | str) -> Decimal | None:
     return Decimal((sign, digits[:end], exponent))
 
 
+def shown_number(value: object) -> str:
+    """A number as an error message shows it: as given, cut to 80 characters; an integer too long
+    for Python to write as text (more than 4300 digits), by its number of digits."""
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 256:
+        return f"an integer of about {round(value.bit_length() * 0.30103)} digits"
+    text = str(value)
+    return text if len(text) <= 80 else f"{text[:40]}... ({len(text)} characters)"
+
+
 def _zero_padded(text: str) -> bool:
     """Whether a long number text is long only for leading or trailing zeros (``0.50000...``)."""
     core = text.lstrip("+-").lstrip("0")

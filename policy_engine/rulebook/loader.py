@@ -27,6 +27,7 @@ from ..io.schemas import schema_validator
 from ..language.ast import Node
 from ..language.checker import BOOL, DATE, CheckContext, CheckError, check
 from ..language.months import parse_date, parse_month
+from ..language.numbers import NUMBER_LIMITS, bounded_decimal, shown_number
 from ..language.parser import ParseError, parse
 from ..language.rules import FactDef, MetricDef, Parameter, Period, Rule, ServiceDef, Source, Timing
 
@@ -759,10 +760,14 @@ def _build_rule(raw: _RawRule, catalogue: _Catalogue, errors: list[ErrorDetail])
     """The rule, checked against the catalogue; None (its problems added to ``errors``) if it has any."""
     r = raw.doc
     before = len(errors)
-    params = {
-        n: Parameter(n, Fraction(Decimal(str(p["value"]))), p["unit"], p.get("wording"))
-        for n, p in (r.get("parameters") or {}).items()
-    }
+    params: dict[str, Parameter] = {}
+    for n, p in (r.get("parameters") or {}).items():
+        exact = bounded_decimal(p["value"])
+        if exact is None:  # every evaluator must hold it: the columnar one as a float, too
+            where = ("parameters", n, "value")
+            errors.append(raw.problem(ErrorCode.RULEBOOK_SCHEMA, where, NUMBER_LIMITS, shown_number(p["value"])))
+            exact = Decimal(0)  # only so the expressions are still checked: the rule is not built
+        params[n] = Parameter(n, Fraction(exact), p["unit"], p.get("wording"))
     schedule = _schedule(raw, catalogue.year, errors)
     period = None
     if "period" in r:
