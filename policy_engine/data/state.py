@@ -479,8 +479,9 @@ def _normalise_numbers(value: Any, errors: list[ErrorDetail]) -> Any:
                 if not isinstance(k, str):
                     errors.append(_at(ErrorCode.STATE_VALUE, where, "object keys must be strings", repr(k)))
                     continue
-                if _has_surrogate(k):
-                    errors.append(_at(ErrorCode.STATE_VALUE, (*where, k), _SURROGATE, _short(k)))
+                if _has_surrogate(k):  # located at its object: a path through it could not be printed
+                    errors.append(_at(ErrorCode.STATE_VALUE, where, f"a key: {_SURROGATE}", _short(k)))
+                    continue
                 todo.append((v, (*where, k), d, k))
         elif isinstance(item, (list, tuple)):
             lst: list[Any] = [None] * len(item)

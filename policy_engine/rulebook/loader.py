@@ -429,7 +429,15 @@ def _documents(files: list[tuple[str, str]], location: str, digest: Any) -> dict
 def _periods(doc: Mapping[str, Any], errors: list[ErrorDetail]) -> dict[str, Period]:
     periods: dict[str, Period] = {}
     for pname, p in doc.items():
-        start, end = parse_month(p["start"]), parse_month(p["end"])
+        try:
+            start, end = parse_month(p["start"]), parse_month(p["end"])
+        except ValueError as exc:  # the schema's pattern passed: a month of year 0000
+            where = ("periods", pname)
+            shown = f"{p['start']}..{p['end']}"
+            errors.append(
+                ErrorDetail("rulebook.yaml", str(exc), shown, code=ErrorCode.RULEBOOK_INCONSISTENT, location=where)
+            )
+            continue
         if end < start:
             errors.append(
                 ErrorDetail(
