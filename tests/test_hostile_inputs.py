@@ -178,7 +178,7 @@ def test_bounded_decimal_is_the_same_number_or_none(d: Decimal) -> None:
     elif abs(d.adjusted()) > 1000:  # far beyond either limit (and too long to write out here)
         expected = False
     else:
-        whole, _, fraction = format(abs(d), "f").partition(".")
+        whole, _, fraction = format(d.copy_abs(), "f").partition(".")  # abs() would round to 28 digits
         expected = len(whole.lstrip("0")) <= MAX_INTEGER_DIGITS and len(fraction.rstrip("0")) <= MAX_DECIMAL_PLACES
     assert (got is not None) == expected, d
     if got is not None:
@@ -487,8 +487,8 @@ def test_hostile_states_only_raise_policy_errors_and_validate_agrees_with_evalua
 
 def _python_json(text: str) -> Any:
     """``text`` read by Python's own json (numbers as Decimals), or None where it cannot (an
-    integer of more than 4300 digits)."""
+    integer of more than 4300 digits, an exponent beyond decimal's)."""
     try:
         return json.loads(text, parse_float=Decimal)
-    except ValueError:
+    except (ValueError, ArithmeticError):  # decimal's InvalidOperation for 1e99999999999999999999
         return None
