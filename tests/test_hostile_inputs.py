@@ -8,6 +8,7 @@ error record, and nothing takes long (``docs/decisions/018-numbers-texts-months.
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import json
 import threading
@@ -238,6 +239,22 @@ def test_the_last_month_datetime_holds_is_evaluated() -> None:
     text = state_text(period='"9999-12"', fact_date='"9999-12-31"').replace("2025-04-20", "9999-12-31")
     evaluation = pe.evaluate(pe.state_from_json(text), BOOK, backend="native")
     assert evaluation.outcomes
+
+
+def test_a_table_column_of_year_0000_is_refused_as_in_a_state() -> None:
+    pl = pytest.importorskip("polars")
+    from policy_engine import tabular
+
+    stem = "metric.ae_4h_all.0000-01"
+    frame = pl.DataFrame(
+        {"state_id": ["s"], "org_id": ["RA1"], "org_type": ["acute_trust"], "as_of": [dt.date(2025, 4, 20)]}
+        | {f"{stem}.numerator": [5], f"{stem}.denominator": [10]}
+    )
+    with pytest.raises(pe.StateError) as info:
+        tabular.evaluate_frame(frame, BOOK)
+    assert [(d.code, d.message) for d in info.value.details] == [
+        (pe.ErrorCode.TABLE_COLUMN, "expected a month from 0001-01 to 9999-12 (a month whose days are dates)")
+    ] * 2
 
 
 # --------------------------------------------------------------------------- batch lines
