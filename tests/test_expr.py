@@ -512,7 +512,7 @@ def test_render_round_trip_of_every_bundled_condition() -> None:
 
 
 def test_render_round_trip_of_a_long_decimal() -> None:
-    node = parse("0.0000000000000000000000000000001 > 0")
+    node = parse("0.000000000000000000000000000001 > 0")  # 30 places, the most a number may have
     assert shape(parse(render(node))) == shape(node)
 
 

@@ -24,6 +24,7 @@ from ..io.arguments import check_instance, check_path, wrong_argument
 from ..io.canonical import canonical_json, readable_json
 from ..io.schemas import schema_validator
 from ..language.months import MONTH_FORMAT, format_month, month_complete, parse_date, parse_month
+from ..language.numbers import NUMBER_LIMITS, bounded_decimal, shown_number
 
 if TYPE_CHECKING:
     from ..rulebook.loader import Rulebook
@@ -303,7 +304,13 @@ def _parse_json(data: bytes | str, what: str) -> Any:
             ],
         ) from None
     try:
-        return json.loads(text, parse_float=Decimal, parse_constant=_reject_constant, object_pairs_hook=_no_duplicates)
+        return json.loads(
+            text,
+            parse_float=_json_number,
+            parse_int=_json_number,
+            parse_constant=_reject_constant,
+            object_pairs_hook=_no_duplicates,
+        )
     except RecursionError:
         raise StateError(
             f"{what} is nested too deeply", [ErrorDetail("$", "nesting too deep", code=ErrorCode.STATE_PARSE)]
@@ -389,12 +396,71 @@ def _at(code: ErrorCode, location: Location, message: str, value: str | None = N
 
 
 def _short(value: Any) -> str:
-    """A value as it appears in an error message: JSON with spaces, numbers exactly as given."""
+    """A value as it appears in an error message: JSON with spaces, numbers exactly as given,
+    cut to 80 characters; a lone surrogate shown escaped (``\\udfff``), so the message can be
+    printed and written as UTF-8; an integer too long to write, by its size."""
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 256:
+        return shown_number(value)
+    if isinstance(value, str) and len(value) > 80:
+        value = value[:77]  # only what is shown is encoded
+        cut = True
+    else:
+        cut = False
     try:
         text = readable_json(value)
     except (TypeError, ValueError, ArithmeticError):
-        text = repr(value)
+        text = _plain_repr(value)
+    if _has_surrogate(text):
+        text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    if cut:
+        text = text[:-1] + '..."'
     return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _plain_repr(value: Any) -> str:
+    try:
+        return repr(value)
+    except (TypeError, ValueError, ArithmeticError):  # pragma: no cover - a hostile __repr__
+        return f"a {type(value).__name__}"
+
+
+_SURROGATE = (
+    "expected text without lone surrogates (an unpaired \\ud800-\\udfff escape is half of a "
+    "UTF-16 pair, not a character, and cannot be written as UTF-8)"
+)
+
+
+def _has_surrogate(text: str) -> bool:
+    """Whether ``text`` holds a lone surrogate (which no UTF-8 text can hold)."""
+    if text.isascii():
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+class _Unreadable:
+    """A JSON number literal too long or too large to read (``1e99999999999999999999``, a
+    5000-digit integer): kept as a marker so the check reports it at its JSON path."""
+
+    __slots__ = ("shown",)
+
+    def __init__(self, text: str) -> None:
+        self.shown = text if len(text) <= 80 else f"{text[:40]}... ({len(text)} characters)"
+
+
+def _json_number(text: str) -> Decimal | int | _Unreadable:
+    """A JSON number literal, exact, or a marker when it is beyond the limits: never Python's
+    4300-digit int error, decimal's InvalidOperation or a Decimal that later hangs."""
+    exact = bounded_decimal(text)
+    if exact is None:
+        return _Unreadable(text)
+    if "." in text or "e" in text or "E" in text:
+        # a JSON fraction or exponent stays a Decimal (not a count): as given, unless zero-padded
+        return Decimal(text) if len(text) <= 64 else exact
+    return int(text)
 
 
 def _validator() -> jsonschema.protocols.Validator:
@@ -410,22 +476,44 @@ def _normalise_numbers(value: Any, errors: list[ErrorDetail]) -> Any:
     todo: list[tuple[Any, Location, Any, Any]] = [(value, (), out_root, 0)]
     while todo:
         item, where, parent, key = todo.pop()
-        if isinstance(item, bool) or item is None or isinstance(item, (str, int, Decimal)):
+        if isinstance(item, bool) or item is None:
+            parent[key] = item
+        elif isinstance(item, str):
+            if _has_surrogate(item):
+                errors.append(_at(ErrorCode.STATE_VALUE, where, _SURROGATE, _short(item)))
+            parent[key] = item
+        elif isinstance(item, _Unreadable):
+            errors.append(_at(ErrorCode.STATE_VALUE, where, NUMBER_LIMITS, item.shown))
+            parent[key] = None
+        elif isinstance(item, (int, Decimal)):
             if isinstance(item, Decimal) and not item.is_finite():
                 errors.append(_at(ErrorCode.STATE_VALUE, where, "expected a finite number", str(item)))
-            parent[key] = item
+                parent[key] = item
+                continue
+            exact = bounded_decimal(item)
+            if exact is None:
+                errors.append(_at(ErrorCode.STATE_VALUE, where, NUMBER_LIMITS, _short(item)))
+            # kept as given (errors show it so), unless padded with a great many zeros
+            long = isinstance(item, Decimal) and exact is not None and len(item.as_tuple().digits) > 64
+            parent[key] = exact if long else item
         elif isinstance(item, float):
             if not math.isfinite(item):
                 errors.append(_at(ErrorCode.STATE_VALUE, where, "expected a finite number", repr(item)))
                 parent[key] = item
             else:
-                parent[key] = Decimal(repr(item))
+                given = Decimal(repr(item))
+                if bounded_decimal(given) is None:
+                    errors.append(_at(ErrorCode.STATE_VALUE, where, NUMBER_LIMITS, repr(item)))
+                parent[key] = given
         elif isinstance(item, Mapping):
             d: dict[str, Any] = {}
             parent[key] = d
             for k, v in item.items():
                 if not isinstance(k, str):
                     errors.append(_at(ErrorCode.STATE_VALUE, where, "object keys must be strings", repr(k)))
+                    continue
+                if _has_surrogate(k):  # located at its object: a path through it could not be printed
+                    errors.append(_at(ErrorCode.STATE_VALUE, where, f"a key: {_SURROGATE}", _short(k)))
                     continue
                 todo.append((v, (*where, k), d, k))
         elif isinstance(item, (list, tuple)):
@@ -629,6 +717,12 @@ def _check_consistency(doc: Mapping[str, Any], errors: list[ErrorDetail]) -> Non
         for mname, series in org.get("metrics", {}).items():
             seen: dict[str, int] = {}
             for j, obs in enumerate(series):
+                try:
+                    parse_month(obs["period"])
+                except ValueError as exc:  # the schema's pattern passed: year 0000, which has no dates
+                    errors.append(
+                        _at(ErrorCode.STATE_SCHEMA, (*base, "metrics", mname, j, "period"), str(exc), obs["period"])
+                    )
                 if obs["period"] in seen:
                     errors.append(
                         _at(

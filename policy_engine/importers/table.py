@@ -19,13 +19,13 @@ import os
 import re
 import zipfile
 from collections.abc import Iterator, Mapping, Sequence
-from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 from pathlib import Path
 from typing import Literal
 
 import attrs
 
+from ..language.numbers import bounded_decimal
 from .errors import ImportFileError, LayoutError
 from .workbook import describe, find_sheet, open_workbook, workbook_format
 
@@ -50,6 +50,7 @@ MAX_FILE_BYTES = 1 << 30
 """Largest file (or zip member) read, in bytes."""
 
 MAX_COUNT = 10**12
+MAX_COUNT_DIGITS = 13  # the digits of MAX_COUNT
 """Largest number a cell may hold (the state schema's limit for counts)."""
 
 HEADER_SEARCH_ROWS = 40
@@ -144,6 +145,8 @@ def parse_number(text: str) -> Number:
     """
     t = text.replace("\u00a0", " ").strip()
     if t.isdigit() and t.isascii():  # the common case, fast
+        if len(t.lstrip("0")) > MAX_COUNT_DIGITS:  # and never int() of thousands of digits
+            return Number("invalid", text=_shown(t))
         whole = int(t)
         return Number("ok", Fraction(whole), False, t) if whole <= MAX_COUNT else Number("invalid", text=t)
     if not t:
@@ -157,17 +160,20 @@ def parse_number(text: str) -> Number:
         separators = True
     elif not _PLAIN_NUMBER.match(t):
         # Excel exports sometimes write 1.5E+03; anything else is not a count.
-        try:
-            d = Decimal(t)
-        except InvalidOperation:
-            return Number("invalid", text=t)
-        if not d.is_finite() or d < 0 or d > MAX_COUNT or "e" not in t.casefold():
-            return Number("invalid", text=t)
+        # bounded before any arithmetic: 1e-30000000 would otherwise build a Fraction over 10^30000000
+        d = bounded_decimal(t) if "e" in t.casefold() else None
+        if d is None or d < 0 or d > MAX_COUNT:
+            return Number("invalid", text=_shown(t))
         return Number("ok", Fraction(d), False, t)
-    value = Fraction(Decimal(t))
-    if value > MAX_COUNT:
-        return Number("invalid", text=original)
-    return Number("ok", value, separators, original)
+    exact = bounded_decimal(t)
+    if exact is None or exact > MAX_COUNT:
+        return Number("invalid", text=_shown(original))
+    return Number("ok", Fraction(exact), separators, original)
+
+
+def _shown(text: str) -> str:
+    """A cell's text as an issue shows it: cut to 60 characters (a cell may hold a megabyte)."""
+    return text if len(text) <= 60 else f"{text[:40]}... ({len(text)} characters)"
 
 
 def is_ods_code(text: str) -> bool:

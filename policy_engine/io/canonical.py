@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from decimal import Decimal
+from decimal import MAX_EMAX, MIN_EMIN, Context, Decimal
 from typing import Any
 
 __all__ = ["canonical_json", "readable_json"]
@@ -80,6 +80,9 @@ def _decimal_json(value: Decimal) -> str:
     """A Decimal as a JSON number with no exponent; integral values without a fraction part."""
     if not value.is_finite():
         return str(value)  # only ever shown in error messages: valid states hold finite numbers
-    if value == value.to_integral_value():
-        return str(int(value))
-    return format(value.normalize(), "f")
+    if value.is_zero():
+        return "0"
+    # exact: normalize in a context as precise as the number (the default context's 28 digits
+    # would round a longer one); format, not int(), which refuses more than 4300 digits
+    exact = value.normalize(Context(prec=len(value.as_tuple().digits), Emax=MAX_EMAX, Emin=MIN_EMIN))
+    return format(exact, "f")

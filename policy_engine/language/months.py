@@ -9,15 +9,18 @@ import re
 _MONTH_RE = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 
 MONTH_FORMAT = "expected a month as YYYY-MM, e.g. 2025-03"
+MONTH_RANGE = "expected a month from 0001-01 to 9999-12 (a month whose days are dates)"
 DATE_FORMAT = "expected a date as YYYY-MM-DD, e.g. 2025-03-31"
 """What the errors about months and dates say (the value itself is shown once, beside them)."""
 
 
 def parse_month(text: str) -> int:
-    """``"2025-03"`` -> month index (year * 12 + month - 1). Raises ValueError."""
+    """``"2025-03"`` -> month index (year * 12 + month - 1). Raises ValueError, also for year 0000."""
     m = _MONTH_RE.fullmatch(text)
     if not m:
         raise ValueError(MONTH_FORMAT)
+    if m.group(1) == "0000":  # no day of year 0 is a date (datetime's years are 1 to 9999)
+        raise ValueError(MONTH_RANGE)
     return int(m.group(1)) * 12 + int(m.group(2)) - 1
 
 

@@ -2,9 +2,87 @@
 
 from __future__ import annotations
 
+from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 
-__all__ = ["exact_decimal", "format_number"]
+__all__ = [
+    "MAX_DECIMAL_PLACES",
+    "MAX_INTEGER_DIGITS",
+    "NUMBER_LIMITS",
+    "bounded_decimal",
+    "exact_decimal",
+    "format_number",
+]
+
+MAX_INTEGER_DIGITS = 20
+"""Most digits a number in a state, a rule, a parameter or a statistics cell may have before the
+decimal point (its magnitude is below 10^20; narrower limits, e.g. a state's 10^12, apply after)."""
+
+MAX_DECIMAL_PLACES = 30
+"""Most digits a number may have after the decimal point, trailing zeros aside."""
+
+NUMBER_LIMITS = (
+    f"expected a number with at most {MAX_INTEGER_DIGITS} digits before the decimal point "
+    f"and {MAX_DECIMAL_PLACES} after it"
+)
+"""What an error about a number beyond those limits says (the value is shown beside it)."""
+
+_MAX_TEXT = MAX_INTEGER_DIGITS + MAX_DECIMAL_PLACES + 40  # room for signs, zeros, an exponent
+
+
+def bounded_decimal(value: Decimal | int | str) -> Decimal | None:
+    """``value`` as an exact Decimal without trailing zeros, or None if it is not a finite number
+    within ``MAX_INTEGER_DIGITS`` and ``MAX_DECIMAL_PLACES`` (or is text that is not a number).
+
+    Never does arithmetic on the exponent or the digits beyond counting them, so a hostile
+    ``1e-999999999`` or a million-digit literal is refused at once, before anything turns it into
+    a Fraction (whose denominator would be 10^999999999) or an int (Python refuses more than 4300
+    digits)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        # bit_length is exact and cheap; 10^20 < 2^67
+        return Decimal(value) if value.bit_length() <= 67 and abs(value) < 10**MAX_INTEGER_DIGITS else None
+    if isinstance(value, str):
+        text = value.strip()
+        if len(text) > _MAX_TEXT and not _zero_padded(text):
+            return None
+        try:
+            value = Decimal(text)
+        except (InvalidOperation, ValueError):
+            return None
+    if not value.is_finite():
+        return None
+    sign, digits, exponent = value.as_tuple()
+    assert isinstance(exponent, int)  # finite
+    end = len(digits)
+    while end > 1 and digits[end - 1] == 0:
+        end -= 1
+    if end == 1 and digits[0] == 0:
+        return Decimal(0)
+    exponent += len(digits) - end
+    places = -exponent if exponent < 0 else 0
+    whole = end + exponent  # digits before the point
+    if places > MAX_DECIMAL_PLACES or whole > MAX_INTEGER_DIGITS:
+        return None
+    return Decimal((sign, digits[:end], exponent))
+
+
+def shown_number(value: object) -> str:
+    """A number as an error message shows it: as given, cut to 80 characters; an integer too long
+    for Python to write as text (more than 4300 digits), by its number of digits."""
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 256:
+        return f"an integer of about {round(value.bit_length() * 0.30103)} digits"
+    text = str(value)
+    return text if len(text) <= 80 else f"{text[:40]}... ({len(text)} characters)"
+
+
+def _zero_padded(text: str) -> bool:
+    """Whether a long number text is long only for leading or trailing zeros (``0.50000...``)."""
+    core = text.lstrip("+-").lstrip("0")
+    if "." in core:
+        core = core.rstrip("0")
+    return len(core) <= _MAX_TEXT
 
 
 def format_number(v: Fraction, unit: str | None = None) -> str:

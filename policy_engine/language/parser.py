@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import re
-from decimal import Decimal
 from fractions import Fraction
 
 from .ast import Binary, Bool, Call, Name, Node, Num, Str, Unary
+from .numbers import NUMBER_LIMITS, bounded_decimal
 
 MAX_LENGTH = 4000
 MAX_DEPTH = 100
@@ -151,7 +151,10 @@ class _Parser:
     def primary(self) -> Node:
         kind, text, pos = self.take()
         if kind == "num":
-            return Num(Fraction(Decimal(text)), pos)
+            exact = bounded_decimal(text)
+            if exact is None:  # every evaluator must hold it: the columnar one as a float, too
+                raise ParseError(NUMBER_LIMITS, pos)
+            return Num(Fraction(exact), pos)
         if kind == "str":
             return Str(text[1:-1].replace('\\"', '"').replace("\\\\", "\\"), pos)
         if kind in ("true", "false"):

@@ -28,6 +28,7 @@ from ..io.schemas import schema_validator
 from ..language.ast import Node
 from ..language.checker import BOOL, DATE, CheckContext, CheckError, check
 from ..language.months import parse_date, parse_month
+from ..language.numbers import NUMBER_LIMITS, bounded_decimal, shown_number
 from ..language.parser import ParseError, parse
 from ..language.rules import FactDef, MetricDef, Parameter, Period, Rule, ServiceDef, Source, Timing
 
@@ -513,7 +514,15 @@ def _year(meta: Mapping[str, Any], errors: list[ErrorDetail]) -> tuple[dt.date, 
 def _periods(doc: Mapping[str, Any], errors: list[ErrorDetail]) -> dict[str, Period]:
     periods: dict[str, Period] = {}
     for pname, p in doc.items():
-        start, end = parse_month(p["start"]), parse_month(p["end"])
+        try:
+            start, end = parse_month(p["start"]), parse_month(p["end"])
+        except ValueError as exc:  # the schema's pattern passed: a month of year 0000
+            where = ("periods", pname)
+            shown = f"{p['start']}..{p['end']}"
+            errors.append(
+                ErrorDetail("rulebook.yaml", str(exc), shown, code=ErrorCode.RULEBOOK_INCONSISTENT, location=where)
+            )
+            continue
         if end < start:
             errors.append(
                 ErrorDetail(
@@ -854,10 +863,14 @@ def _build_rule(raw: _RawRule, catalogue: _Catalogue, errors: list[ErrorDetail])
     """The rule, checked against the catalogue; None (its problems added to ``errors``) if it has any."""
     r = raw.doc
     before = len(errors)
-    params = {
-        n: Parameter(n, Fraction(Decimal(str(p["value"]))), p["unit"], p.get("wording"))
-        for n, p in (r.get("parameters") or {}).items()
-    }
+    params: dict[str, Parameter] = {}
+    for n, p in (r.get("parameters") or {}).items():
+        exact = bounded_decimal(p["value"])
+        if exact is None:  # every evaluator must hold it: the columnar one as a float, too
+            where = ("parameters", n, "value")
+            errors.append(raw.problem(ErrorCode.RULEBOOK_SCHEMA, where, NUMBER_LIMITS, shown_number(p["value"])))
+            exact = Decimal(0)  # only so the expressions are still checked: the rule is not built
+        params[n] = Parameter(n, Fraction(exact), p["unit"], p.get("wording"))
     schedule = _schedule(raw, catalogue.year, errors)
     period = None
     if "period" in r:

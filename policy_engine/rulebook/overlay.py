@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-from decimal import Decimal
 from fractions import Fraction
 from pathlib import Path
 
@@ -12,7 +11,7 @@ import attrs
 
 from ..errors import ErrorCode, ErrorDetail, RulebookError
 from ..io.schemas import schema_validator
-from ..language.numbers import format_number
+from ..language.numbers import NUMBER_LIMITS, bounded_decimal, format_number, shown_number
 from ..language.rules import Rule
 from .loader import MAX_RULE_FILE_BYTES, Rulebook, _plain, _read_yaml
 
@@ -69,10 +68,28 @@ def load_overlay(path: str | os.PathLike[str]) -> Overlay:
         ErrorDetail(p.name, e.message[:200], code=ErrorCode.OVERLAY_SCHEMA, location=tuple(e.absolute_path))
         for e in schema_validator("overlay.schema.json").iter_errors(doc)
     ]
+    values = (
+        {}
+        if errors  # the schema's problems first: a value may not even be a number
+        else {
+            (rid, name): bounded_decimal(v["value"]) for rid, ps in doc["parameters"].items() for name, v in ps.items()
+        }
+    )
+    errors += [  # every evaluator must hold the value: the columnar one as a float, too
+        ErrorDetail(
+            p.name,
+            NUMBER_LIMITS,
+            shown_number(doc["parameters"][rid][name]["value"]),
+            code=ErrorCode.OVERLAY_SCHEMA,
+            location=("parameters", rid, name, "value"),
+        )
+        for (rid, name), exact in values.items()
+        if exact is None
+    ]
     if errors:
         raise RulebookError("the overlay does not match its schema", errors)
     params = {
-        rid: {name: (Fraction(Decimal(str(v["value"]))), v.get("unit"), v["reason"]) for name, v in ps.items()}
+        rid: {name: (Fraction(values[rid, name] or 0), v.get("unit"), v["reason"]) for name, v in ps.items()}
         for rid, ps in doc["parameters"].items()
     }
     meta = doc["overlay"]

@@ -13,6 +13,7 @@ from ..data.state import _did_you_mean
 from ..errors import StateError
 from ..evaluation import columnar
 from ..io.arguments import check_instance
+from ..language.months import parse_month
 from ..rulebook.loader import Rulebook
 
 KEY_COLUMNS: tuple[str, ...] = ("state_id", "org_id", "org_type", "as_of")
@@ -62,7 +63,11 @@ def _column_spec(name: str, book: Rulebook) -> _Column | str:
         return _Column(name, pl.List(pl.String()), "services")
     m = _METRIC_COL.fullmatch(name)
     if m:
-        metric, _month, part = m.groups()
+        metric, month, part = m.groups()
+        try:
+            parse_month(month)
+        except ValueError as exc:  # year 0000: refused as in a state (decision 018)
+            return str(exc)
         mdef = book.metrics.get(metric)
         if mdef is None:
             hint = _did_you_mean(metric, book.metrics)
