@@ -7,6 +7,7 @@ file, the rule id and, for expressions, the column, and show the offending text.
 from __future__ import annotations
 
 import os
+import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -960,3 +961,17 @@ def test_an_unknown_name_beside_a_folder_of_that_name_says_how_to_read_the_folde
     assert d.path == "book"
     assert d.message.endswith("; to read the folder book here, write ./book")
     assert pe.load_rulebook("./book").source == str(tmp_path / "book")
+
+
+def test_a_rule_file_over_the_limit_is_refused_without_reading_it_whole(tmp_path: Path) -> None:
+    from policy_engine.rulebook.loader import MAX_RULE_FILE_BYTES
+
+    src = policies_root() / "nhs-2024-25"
+    (tmp_path / "rulebook.yaml").write_bytes((src / "rulebook.yaml").read_bytes())
+    shutil.copytree(str(src / "sources"), tmp_path / "sources")
+    with (tmp_path / "urgent-emergency-care.yaml").open("wb") as fh:
+        fh.truncate(50 * MAX_RULE_FILE_BYTES)  # a sparse 100 MiB file
+    with pytest.raises(pe.RulebookError) as info:
+        pe.load_rulebook(tmp_path)
+    [detail] = info.value.details
+    assert detail.code == "rulebook.too_large" and detail.value == f"more than {MAX_RULE_FILE_BYTES} bytes"

@@ -293,7 +293,8 @@ def _files(root: Traversable) -> list[tuple[str, str]]:
     out = []
     for entry in sorted(root.iterdir(), key=lambda e: e.name):
         if entry.is_file() and entry.name.endswith((".yaml", ".yml")):
-            raw = entry.read_bytes()
+            with entry.open("rb") as fh:  # no more than the limit is read, however large the file
+                raw = fh.read(MAX_RULE_FILE_BYTES + 1)
             if len(raw) > MAX_RULE_FILE_BYTES:
                 raise RulebookError(
                     "a rule file is too large",
@@ -301,7 +302,7 @@ def _files(root: Traversable) -> list[tuple[str, str]]:
                         ErrorDetail(
                             entry.name,
                             f"at most {MAX_RULE_FILE_BYTES} bytes",
-                            str(len(raw)),
+                            f"more than {MAX_RULE_FILE_BYTES} bytes",
                             code=ErrorCode.RULEBOOK_TOO_LARGE,
                         )
                     ],
