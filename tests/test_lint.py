@@ -93,7 +93,7 @@ def test_deadline_parameters_and_untested(tmp_path: Path) -> None:
     # a rule id in a comment or another field is not a test naming the rule
     (scen / "b.yml").write_text(
         "# rule: t.params\nscenarios:\n  - name: 'rule: t.params'\n    as_of: 2025-04-01\n"
-        "    organisations: []\n    expect: []\n"
+        "    organisations: []\n    expect:\n      - {rule: t.late, org: A, status: met}\n"
     )
     found = {(f.code, f.rule_id) for f in lint(root, scen)}
     assert ("W110", "t.params") in found and ("W120", "t.params") in found
