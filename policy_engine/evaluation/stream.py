@@ -69,23 +69,23 @@ def rankings(
     cohorts: Sequence[CompleteCohort],
 ) -> dict[str, Ranking[str]]:
     """The first pass: every rank() rule's ranking of its cohort, as ``native.run`` ranks it (the
-    statuses it reads decided first), holding the views of only the organisations those rules
-    apply to, and the statuses of only those rules."""
+    statuses it reads decided first). It holds one organisation's view at a time, the statuses of
+    only the rules a rank() rule reads, and each cohort's members' values."""
     rules = _needed_for_ranks(book)
-    if not rules:
-        return {}
-    types = {t for r in rules for t in r.applies_to}
-    views = [view_at(org, as_of, book.date_facts) for org in organisations if org.type in types]
-    statuses: dict[str, dict[str, Status]] = {v.org.id: {} for v in views}
+    read = {d for r in rules for d in r.depends_on}
+    statuses: dict[str, dict[str, Status]] = {}
     out: dict[str, Ranking[str]] = {}
     for rule in rules:
-        cohort = [v for v in views if rule.applies_to_type(v.org.type)]
-        ranking = cohort_ranks(rule, cohort, as_of, book, statuses, cohorts) if rule.uses_rank else None
-        if ranking is not None:
-            out[rule.id] = ranking
-        for view in cohort:
-            org_statuses = statuses[view.org.id]
-            org_statuses[rule.id] = decide(rule, view, as_of, book, org_statuses, ranking=ranking).status
+        members = [org for org in organisations if rule.applies_to_type(org.type)]
+        ranking = None
+        if rule.uses_rank:
+            views = (view_at(org, as_of, book.date_facts) for org in members)  # one at a time
+            ranking = out[rule.id] = cohort_ranks(rule, views, as_of, book, statuses, cohorts)
+        if rule.id in read:
+            for org in members:
+                org_statuses = statuses.setdefault(org.id, {})
+                view = view_at(org, as_of, book.date_facts)
+                org_statuses[rule.id] = decide(rule, view, as_of, book, org_statuses, ranking=ranking).status
     return out
 
 
