@@ -3,6 +3,7 @@ time and peak memory of evaluating one end to end on the command line.
 
     python benchmarks/big_state.py make N OUT.json [--slim]
     python benchmarks/big_state.py run N [--backend native|durable] [--slim] [--keep DIR]
+    python benchmarks/big_state.py soak N REPEATS [--backend native|durable] [--slim]
 
 ``make`` writes a state of N organisations: copies of the ten organisations of
 ``examples/state.json`` (an ICB, three acute trusts, an ambulance, a mental health and a community
@@ -14,6 +15,10 @@ A&E metric, the month a year before it) and no facts or names, so 100,000 organi
 
 ``run`` makes such a state in a temporary folder and runs ``policy-engine evaluate STATE -o
 OUT.json`` (and ``validate``) in a child process, printing the wall time and the child's peak RSS.
+
+``soak`` streams the evaluation of one N-organisation state REPEATS times in one process
+(``engine.evaluate_stream(...).write_json`` to a sink that keeps nothing), printing the time and the
+process's peak RSS after each: a flat RSS is what bounded memory looks like.
 """
 
 from __future__ import annotations
@@ -94,6 +99,28 @@ def _child(argv: list[str]) -> tuple[float, float, int]:
     return float(t), float(rss), int(rc)
 
 
+def _soak(n: int, repeats: int, backend: str, slim: bool) -> None:
+    import io
+    import resource
+
+    import policy_engine as pe
+    from policy_engine.engine import evaluate_stream
+
+    class Null(io.TextIOBase):
+        def write(self, text: str) -> int:
+            return len(text)
+
+    book = pe.load_rulebook()
+    t0 = time.perf_counter()
+    state = pe.state_from_dict(big_state(n, slim), book)
+    print(f"soak: {n:,} organisations, backend {backend}, loaded in {time.perf_counter() - t0:.1f} s", flush=True)
+    for i in range(1, repeats + 1):
+        t0 = time.perf_counter()
+        evaluate_stream(state, book, backend=backend).write_json(Null())
+        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(f"  {i:4d}: {time.perf_counter() - t0:7.1f} s  peak RSS {rss:8.1f} MB", flush=True)
+
+
 def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="cmd", required=True)
@@ -107,7 +134,15 @@ def main(argv: list[str]) -> None:
     run.add_argument("--slim", action="store_true")
     run.add_argument("--keep", type=Path, default=None)
     run.add_argument("--no-validate", action="store_true")
+    soak = sub.add_parser("soak")
+    soak.add_argument("n", type=int)
+    soak.add_argument("repeats", type=int)
+    soak.add_argument("--backend", default="native")
+    soak.add_argument("--slim", action="store_true")
     args = parser.parse_args(argv)
+    if args.cmd == "soak":
+        _soak(args.n, args.repeats, args.backend, args.slim)
+        return
     if args.cmd == "make":
         size = write_state(args.n, args.out, args.slim)
         print(f"wrote {args.out}: {args.n:,} organisations, {size / 2**20:.1f} MiB")
