@@ -17,7 +17,8 @@ from .evaluation import compiled as _compiled
 from .evaluation import durable as _durable
 from .evaluation import native as _native
 from .evaluation.decide import firing
-from .evaluation.outcomes import DecisionRecord, Evaluation, Status
+from .evaluation.outcomes import DecisionRecord, Evaluation, Outcome, Status
+from .evaluation.stream import EvaluationStream
 from .evaluation.unconfirmed import unconfirmed
 from .io.arguments import wrong_argument
 from .language.months import parse_date
@@ -30,6 +31,7 @@ __all__ = [
     "available_backends",
     "evaluate",
     "evaluate_many",
+    "evaluate_stream",
     "resolve_backend",
     "statuses",
 ]
@@ -205,8 +207,21 @@ def _evaluate(
         outcomes = assumed.outcomes(outcomes, rules)
     by_firing = sorted(outcomes, key=lambda o: (order[o.rule_id], o.org_id))
     trace = tuple(firing(i + 1, rules[o.rule_id], o) for i, o in enumerate(by_firing))
+    record = _record(book, frozen, when, chosen, evaluated_at)
+    return Evaluation(
+        tuple(sorted(outcomes, key=lambda o: (o.org_id, o.rule_id))),
+        trace,
+        record,
+        org_ids=frozenset(org.id for org in frozen.organisations),
+        rule_ids=frozenset(rules),
+    )
+
+
+def _record(
+    book: Rulebook, frozen: State, when: dt.date, chosen: Backend, evaluated_at: dt.datetime | None
+) -> DecisionRecord:
     stamp = (evaluated_at or dt.datetime.now(dt.UTC)).isoformat(timespec="seconds")
-    record = DecisionRecord(
+    return DecisionRecord(
         state_digest=frozen.digest,
         rulebook_id=book.id,
         rulebook_version=book.version,
@@ -219,13 +234,46 @@ def _evaluate(
         overlays=book.overlays,
         rulebook_source=book.source,
     )
-    return Evaluation(
-        tuple(sorted(outcomes, key=lambda o: (o.org_id, o.rule_id))),
-        trace,
-        record,
-        org_ids=frozenset(org.id for org in frozen.organisations),
-        rule_ids=frozenset(rules),
-    )
+
+
+def evaluate_stream(
+    state: State | Mapping[str, Any],
+    rulebook: Rulebook | str | os.PathLike[str] | None = None,
+    *,
+    as_of: dt.date | str | None = None,
+    backend: Backend | str = Backend.AUTO,
+    evaluated_at: dt.datetime | None = None,
+) -> EvaluationStream:
+    """``evaluate``, one organisation at a time: the outcomes of each organisation in turn, never
+    all of them at once (docs/decisions/024-streamed-evaluation.md).
+
+    The state is validated and the backend chosen here, as by ``evaluate`` (StateError or
+    EngineError before anything runs). Iterating the returned ``EvaluationStream`` gives each
+    organisation's outcomes, in the order of ``Evaluation.outcomes``; ``write_json`` writes the
+    text of ``Evaluation.to_json()`` as it goes, and its ``record`` is the decision record.
+    Errors while it runs are PolicyError too."""
+    with _public_errors():
+        book, frozen, when = _prepare(state, rulebook, as_of)
+        chosen = resolve_backend(backend)
+        if chosen is Backend.DURABLE:
+            _durable.require()
+        assumed = unconfirmed(frozen.organisations, frozen.cohorts)
+        return _PublicStream(
+            book,
+            frozen.organisations,
+            when,
+            assumed,
+            _record(book, frozen, when, chosen, evaluated_at),
+            _durable.run if chosen is Backend.DURABLE else None,
+        )
+
+
+class _PublicStream(EvaluationStream):
+    """An EvaluationStream whose run lets only PolicyError escape (as ``evaluate``)."""
+
+    def _run(self) -> Iterator[tuple[Outcome, ...]]:
+        with _public_errors():
+            yield from super()._run()
 
 
 def _book(rulebook: Rulebook | str | os.PathLike[str] | None) -> Rulebook:

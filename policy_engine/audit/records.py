@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import os
 from collections import Counter
+from collections.abc import Iterable
 from typing import Any
 
 import attrs
@@ -21,13 +22,22 @@ from .. import engine as _engine
 from ..data.state import State
 from ..engine import evaluate
 from ..errors import ErrorCode, ErrorDetail, PolicyError
-from ..evaluation.outcomes import Evaluation
+from ..evaluation.outcomes import DecisionRecord, Evaluation, Outcome
 from ..io.canonical import canonical_json
 from ..io.chain import ChainCheck, append_chained, canonical_text, verify_chain
 from ..io.schemas import schema_validator
 from ..rulebook.loader import Rulebook, load_rulebook
 
-__all__ = ["RecordCheck", "append_log", "decision_record", "field_digests", "verify_log", "verify_record"]
+__all__ = [
+    "OutcomesDigest",
+    "RecordCheck",
+    "append_log",
+    "decision_record",
+    "field_digests",
+    "record_of",
+    "verify_log",
+    "verify_record",
+]
 
 SCHEMA_ID = "policy-engine/decision-record/1"
 
@@ -35,16 +45,38 @@ SEAL = "field_digests"
 """The field of a record that holds the digest of every other field."""
 
 
-def _outcomes_digest(evaluation: Evaluation) -> str:
-    """SHA-256 of the outcomes' JSON, without each evidence item's typed ``quantity``: its ``value``
-    text and counts are there, and records written before evidence had a ``quantity`` still verify
+class OutcomesDigest:
+    """The outcomes digest of a decision record, taken one outcome at a time (an evaluation
+    streamed organisation by organisation, ``engine.evaluate_stream``): SHA-256 of the outcomes'
+    canonical JSON (ASCII), without each evidence item's typed ``quantity``: its ``value`` text and
+    counts are there, and records written before evidence had a ``quantity`` still verify
     (docs/decisions/009-typed-evidence.md)."""
-    outcomes = [o.to_dict() for o in evaluation.outcomes]
-    for o in outcomes:
+
+    def __init__(self) -> None:
+        self._hash = hashlib.sha256(b"[")
+        self._first = True
+
+    def add(self, outcome: Outcome) -> None:
+        """The next outcome, in the order of ``Evaluation.outcomes``."""
+        o = outcome.to_dict()
         o["evidence"] = [{k: v for k, v in e.items() if k != "quantity"} for e in o["evidence"]]
-    # ascii: the form the outcomes digests of existing records were made with
-    text = canonical_json(outcomes, ascii=True)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+        # ascii: the form the outcomes digests of existing records were made with
+        text = canonical_json(o, ascii=True)
+        self._hash.update((text if self._first else "," + text).encode("utf-8"))
+        self._first = False
+
+    def hexdigest(self) -> str:
+        done = self._hash.copy()
+        done.update(b"]")
+        return done.hexdigest()
+
+
+def _outcomes_digest(evaluation: Evaluation) -> str:
+    """The outcomes digest of an evaluation (``OutcomesDigest``)."""
+    digest = OutcomesDigest()
+    for o in evaluation.outcomes:
+        digest.add(o)
+    return digest.hexdigest()
 
 
 def _digest(value: Any) -> str:
@@ -60,14 +92,23 @@ def field_digests(record: dict[str, Any]) -> dict[str, str]:
 def decision_record(evaluation: Evaluation) -> dict[str, Any]:
     """The decision record of an evaluation (matches ``schemas/decision-record.schema.json``),
     sealed: ``field_digests`` covers every other field."""
-    record: dict[str, Any] = {
+    return record_of(
+        evaluation.record, _outcomes_digest(evaluation), ((o.rule_id, o.org_id, o.status) for o in evaluation.outcomes)
+    )
+
+
+def record_of(record: DecisionRecord, outcomes_digest: str, statuses: Iterable[tuple[str, str, str]]) -> dict[str, Any]:
+    """The sealed decision record of an evaluation given by its ``record``, its outcomes digest
+    (``OutcomesDigest``) and its ``(rule, organisation, status)`` triples in outcome order: what
+    ``decision_record`` gives for a streamed evaluation."""
+    out: dict[str, Any] = {
         "schema": SCHEMA_ID,
-        **evaluation.record.to_dict(),
-        "outcomes_digest": _outcomes_digest(evaluation),
-        "outcomes": [{"rule": o.rule_id, "organisation": o.org_id, "status": o.status} for o in evaluation.outcomes],
+        **record.to_dict(),
+        "outcomes_digest": outcomes_digest,
+        "outcomes": [{"rule": r, "organisation": o, "status": s} for r, o, s in statuses],
     }
-    record[SEAL] = field_digests(record)
-    return record
+    out[SEAL] = field_digests(out)
+    return out
 
 
 def _seal_differences(record: dict[str, Any]) -> list[str]:

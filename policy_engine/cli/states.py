@@ -10,10 +10,10 @@ from pathlib import Path
 from typing import Any
 
 from ..audit.explain import explain, explain_tree
-from ..data.state import load_state
-from ..engine import EVALUATE_BACKENDS, Backend, evaluate
+from ..data.state import State, load_state
+from ..engine import EVALUATE_BACKENDS, Backend, evaluate, evaluate_stream
 from ..errors import ErrorCode, ErrorDetail, PolicyError
-from ..evaluation.outcomes import Evaluation
+from ..evaluation.outcomes import Evaluation, Outcome
 from ..evaluation.select import split_values
 from ..io.canonical import canonical_json
 from ..io.terminal import Sink, inline_text
@@ -87,6 +87,10 @@ def _evaluate(args: argparse.Namespace, ctx: Context) -> str | None:
     check_writable([args.output, args.record, args.log])
     state = load_state(args.state)
     check_selectors(book, state, statuses=args.status, orgs=args.org)
+    fmt = args.format or ("table" if ctx.out.isatty() else "json")
+    if fmt == "json":
+        _evaluate_streamed(args, state, book, ctx)
+        return None
     evaluation = evaluate(state, book, as_of=args.as_of, backend=args.backend)
     shown = _filtered(evaluation, args.status, args.org)
     fmt = args.format or ("table" if ctx.out.isatty() else "json")
@@ -104,6 +108,38 @@ def _evaluate(args: argparse.Namespace, ctx: Context) -> str | None:
         if args.log:
             append_log(args.log, record)
     return None
+
+
+def _evaluate_streamed(args: argparse.Namespace, state: State, book: Rulebook, ctx: Context) -> None:
+    """The JSON of ``evaluate`` written organisation by organisation (``engine.evaluate_stream``):
+    the text of ``Evaluation.to_json()`` without ever holding every outcome; the decision record's
+    outcomes digest is taken on the way (docs/decisions/024-streamed-evaluation.md)."""
+    from ..audit.records import OutcomesDigest, append_log, record_of
+
+    stream = evaluate_stream(state, book, as_of=args.as_of, backend=args.backend)
+    orgs = None if args.org is None else frozenset(args.org)
+    statuses = None if args.status is None else frozenset(args.status)
+
+    def select(o: Outcome) -> bool:
+        return (orgs is None or o.org_id in orgs) and (statuses is None or o.status in statuses)
+
+    recorded = args.record or args.log
+    digest = OutcomesDigest()
+    triples: list[tuple[str, str, str]] = []
+
+    def each(o: Outcome) -> None:
+        digest.add(o)
+        triples.append((o.rule_id, o.org_id, o.status))
+
+    with output(getattr(args, "output", None), ctx.out) as sink:
+        stream.write_json(sink, select if orgs or statuses else None, each if recorded else None)
+        sink.write("\n")
+    if recorded:
+        record = record_of(stream.record, digest.hexdigest(), triples)
+        if args.record:
+            write(json.dumps(record, indent=2, sort_keys=True) + "\n", args.record, ctx.out)
+        if args.log:
+            append_log(args.log, record)
 
 
 def _is_table(path: str) -> bool:

@@ -4,7 +4,7 @@ differ only in how they schedule rules (matching and chaining), never in what a 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from fractions import Fraction
 
 from ..data.state import CompleteCohort, OrgView
@@ -56,14 +56,15 @@ def guard_value(rule: Rule, view: OrgView, as_of: dt.date, book: Rulebook, outco
 
 def cohort_ranks(
     rule: Rule,
-    views: Sequence[OrgView],
+    views: Iterable[OrgView],
     as_of: dt.date,
     book: Rulebook,
     outcomes: Mapping[str, Mapping[str, str]],
     cohorts: Sequence[CompleteCohort] = (),
 ) -> Ranking[str]:
     """The rank() rule's ranking of ``views`` (the organisations of its types), by organisation id,
-    against the complete cohort the state declares for the rule's scope (see ``_cohort``)."""
+    against the complete cohort the state declares for the rule's scope (see ``_cohort``).
+    ``views`` is read once, so it may make each view as it is read."""
     arg = find_rank_argument(rule.condition)
     assert arg is not None
     members: list[tuple[str, Value, Value]] = []

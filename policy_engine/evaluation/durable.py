@@ -43,7 +43,7 @@ import datetime as dt
 import functools
 import itertools
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -394,14 +394,29 @@ def _require() -> None:
         )
 
 
+def require() -> None:
+    """EngineError (naming why) unless durable-rules imports on this interpreter."""
+    _require()
+
+
 def run(
-    book: Rulebook, views: Sequence[OrgView], as_of: dt.date, cohorts: Sequence[CompleteCohort] = ()
+    book: Rulebook,
+    views: Sequence[OrgView],
+    as_of: dt.date,
+    cohorts: Sequence[CompleteCohort] = (),
+    rankings: Mapping[str, Ranking[str]] | None = None,
 ) -> list[Outcome]:
-    """Evaluate on durable-rules; the same outcomes as the native backend, in any order."""
+    """Evaluate on durable-rules; the same outcomes as the native backend, in any order.
+
+    ``rankings`` (by rank() rule id) are the cohort rankings when ``views`` are only some of the
+    state's organisations (a chunk of a streamed evaluation, ``evaluation.stream``); without them
+    each rank() rule ranks the organisations of ``views``."""
     _require()
     ses = _Session(book, as_of, {v.org.id: v for v in views}, {v.org.id: {} for v in views})
 
     def ranks(rule: Rule, cohort: Sequence[str]) -> Ranking[str]:
+        if rankings is not None:
+            return rankings[rule.id]
         return cohort_ranks(rule, [ses.views[o] for o in cohort], as_of, book, ses.statuses, cohorts)
 
     _drive(book, ses, [(v.org.id, v.org.type) for v in views], ranks)
