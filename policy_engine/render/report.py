@@ -200,7 +200,7 @@ _CSS = (
     ".card ul{margin:0;padding-left:1.1em;font-size:13px}"
     ".scroll{overflow-x:auto}#filters{position:sticky;top:0;background:#fff;padding:4px 0;border-bottom:1px solid #ddd;"
     "font-size:13px;z-index:1}#filters label{margin-right:8px;white-space:nowrap;display:inline-block}"
-    "#filters select{max-width:100%}details.organisation{border:1px solid #ccc;border-radius:4px;margin:8px 0;"
+    "#filters label{max-width:100%}#filters select{max-width:62vw}details.organisation{border:1px solid #ccc;border-radius:4px;margin:8px 0;"
     "padding:0 8px}details.organisation>summary{cursor:pointer;padding:6px 0;font-weight:600}"
     "nav#contents ul{padding-left:1.1em;margin:0;font-size:13px}nav#contents li{margin:2px 0}"
     "td.chart{width:370px}svg.chart{max-width:100%;height:auto}"
