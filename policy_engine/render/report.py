@@ -200,12 +200,16 @@ _CSS = (
     ".card ul{margin:0;padding-left:1.1em;font-size:13px}"
     ".scroll{overflow-x:auto}#filters{position:sticky;top:0;background:#fff;padding:4px 0;border-bottom:1px solid #ddd;"
     "font-size:13px;z-index:1}#filters label{margin-right:8px;white-space:nowrap;display:inline-block}"
-    "#filters label{max-width:100%}#filters select{max-width:62vw}details.organisation{border:1px solid #ccc;border-radius:4px;margin:8px 0;"
+    "#filters label{max-width:100%}#filters select{max-width:62vw}"
+    "details.organisation{border:1px solid #ccc;border-radius:4px;margin:8px 0;"
     "padding:0 8px}details.organisation>summary{cursor:pointer;padding:6px 0;font-weight:600}"
     "nav#contents ul{padding-left:1.1em;margin:0;font-size:13px}nav#contents li{margin:2px 0}"
     "td.chart{width:370px}svg.chart{max-width:100%;height:auto}"
     "@media (max-width:700px){td.chart{width:auto}table.outcomes th.when,table.outcomes td.when{display:none}}"
 )
+
+_STATUS_CSS = "".join(f".c-{s}{{background:{i.colour}}}" for s, i in STATUS_INFO.items())
+"""Each status's chip colour (``STATUS_INFO``), one class a status."""
 
 _JS = """
 (function(){
@@ -255,7 +259,7 @@ def _area_title(book: Rulebook, area: str) -> str:
 
 def _chip(status: str) -> str:
     info = STATUS_INFO[status]
-    return f'<span class="chip" style="background:{info.colour}">{html.escape(info.label)}</span>'
+    return f'<span class="chip c-{status}">{html.escape(info.label)}</span>'
 
 
 def _names(ids: Sequence[str]) -> str:
@@ -447,7 +451,7 @@ def _html_report(evaluation: Evaluation, chosen: Sequence[Organisation], book: R
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width,initial-scale=1">'
-        f"<title>{title}</title><style>{_CSS}</style></head><body>"
+        f"<title>{title}</title><style>{_CSS}{_STATUS_CSS}</style></head><body>"
         f'<h1>{title}</h1><p class="meta">As of {esc(date_words(rec.as_of))}; {len(orgs)} organisations, '
         f"{len(everything)} outcomes; rulebook {esc(rec.rulebook_id)} {esc(rec.rulebook_version)} "
         f"({rec.rulebook_digest[:12]}); backend {esc(rec.backend)}; state {rec.state_digest[:12]}.</p>"
@@ -459,7 +463,13 @@ def _html_report(evaluation: Evaluation, chosen: Sequence[Organisation], book: R
     )
 
 
+_CHARTED = frozenset(s for s, i in STATUS_INFO.items() if i.polarity in ("bad", "unknown", "pending"))
+"""The statuses whose outcomes get a chart: those a manager acts on (decision 025: the page's size)."""
+
+
 def _outcome_chart(org: Organisation, outcome: Outcome, rule: Rule, book: Rulebook, as_of: dt.date) -> str:
+    if outcome.status not in _CHARTED:
+        return ""
     mname, points = _series(org, rule, book, as_of)
     if len(points) < 2:
         return ""
