@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 import shutil
 import struct
 import subprocess
@@ -26,16 +27,30 @@ def _report(*extra: str) -> str:
     return out.getvalue()
 
 
-def test_html_report_groups_outcomes_and_draws_charts() -> None:
+def test_html_report_summarises_then_groups_outcomes_worst_first() -> None:
     page = _report("--org", "EXA", "--org", "EXR")
     assert page.startswith("<!DOCTYPE html>")
-    assert '<section class="organisation" id="EXA">' in page and 'id="EXR"' in page and 'id="EXB"' not in page
-    assert page.index(">breached (") < page.index(">met (")  # worst first
-    assert '<tr class="not_met"><td><code>uec.ae-4h-78</code>' in page
-    assert "74.17" in page or "~74.1" in page  # the explanation's figure (16326/22012)
-    assert '<polyline class="series"' in page and '<line class="threshold"' in page
-    assert "threshold 78%" in page and "deadline 2025-03-31" in page
+    assert 'id="EXA"' in page and 'id="EXR"' in page and 'id="EXB"' not in page
+    assert page.index('id="summary"') < page.index('id="contents"') < page.index('<details class="organisation"')
+    for card in ("breaches", "eligibility", "due", "unknowns"):
+        assert f'<div class="card" id="{card}">' in page
+    assert "<strong>1 of 2</strong> missed: EXA" in page  # the A&E 4-hour standard: EXA missed, EXR met
+    assert "needs: uor_temporary_staffing_spend (" in page and "no data for April 2024 to March 2025" in page
+    assert "on the criterion: Type 1 A&amp;E incentive criterion: the greatest level of improvement" in page
+    section = page[page.index('<details class="organisation" id="EXA"') :]
+    assert section.index(">Breached</span>") < section.index(">Met</span>")  # worst first
+    assert '<tr class="outcome not_met" data-status="not_met" data-area="urgent-emergency-care" data-org="EXA">' in page
+    assert "was 74.2%; the standard is at least 78% (16,326 of 22,012; 844 more needed)." in page
+    assert "&gt;=" not in page and "param." not in page  # no formula in what a manager reads
+    assert '<polyline class="series"' in page and '<line class="target"' in page  # Making Data Count charts
+    assert ">A&amp;E 4-hour performance no less than 78% in March 2025 — EXA</title><desc id=" in page
     assert "http://" not in page.replace('xmlns="http://www.w3.org/2000/svg"', "")  # nothing fetched
+
+
+def test_the_example_report_stays_a_reasonable_size() -> None:
+    """Regression (issue 16): a 200-organisation report was about 12 MB; the example's page is bounded."""
+    page = _report()
+    assert len(page.encode()) < 1_500_000, len(page.encode())
 
 
 def test_markdown_report() -> None:
@@ -123,6 +138,89 @@ def test_report_renders_in_a_headless_browser(tmp_path: Path) -> None:
     width, height, ink = _png_has_ink(shot.read_bytes())
     assert (width, height) == (1400, 1200)
     assert 0.01 < ink < 0.9, f"the screenshot looks blank or broken (ink {ink:.3f})"
+
+
+_LAYOUT_CHECK = """(function(){
+var out={vw:innerWidth,vh:innerHeight};
+out.summaryTop=document.getElementById('summary').getBoundingClientRect().top;
+out.breachesTop=document.getElementById('breaches').getBoundingClientRect().top;
+var els=[].slice.call(document.querySelectorAll(
+ '#summary h2,#summary h3,#summary li,#summary p,#summary th,#summary td,h1,p.meta,details.organisation>summary'));
+var boxes=els.map(function(e){var r=e.getBoundingClientRect();return [r.left,r.top,r.right,r.bottom];});
+var overlaps=[];
+for(var i=0;i<els.length;i++)for(var j=i+1;j<els.length;j++){var a=boxes[i],c=boxes[j];
+ if(a[2]<=a[0]||c[2]<=c[0])continue;
+ var ox=Math.min(a[2],c[2])-Math.max(a[0],c[0]),oy=Math.min(a[3],c[3])-Math.max(a[1],c[1]);
+ if(ox>1&&oy>1&&!(els[i].contains(els[j])||els[j].contains(els[i])))
+  overlaps.push(els[i].textContent.slice(0,40)+' / '+els[j].textContent.slice(0,40));}
+out.overlaps=overlaps.slice(0,5);out.texts=els.length;
+out.docWidth=document.documentElement.scrollWidth;
+out.rows=document.querySelectorAll('tr.outcome').length;
+var met=document.querySelector('#filters input[data-status="met"]');met.click();
+out.metHidden=[].every.call(document.querySelectorAll('tr.outcome.met'),function(r){return !r.checkVisibility();});
+out.othersShown=[].some.call(document.querySelectorAll('tr.outcome:not(.met)'),function(r){return !r.hidden;});
+met.click();
+out.metBack=[].every.call(document.querySelectorAll('tr.outcome.met'),function(r){return !r.hidden;});
+var d=document.querySelector('details.organisation'),t=d.querySelector('table');
+out.closedHidden=!t.checkVisibility();d.querySelector('summary').click();out.openShown=t.checkVisibility();
+d.querySelector('summary').click();out.closedAgain=!t.checkVisibility();
+var pre=parent.document.createElement('pre');pre.id='check-result';pre.textContent=JSON.stringify(out);
+parent.document.body.appendChild(pre);})();"""
+
+
+def _browser_flags(tmp_path: Path) -> list[str]:
+    return [
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={tmp_path / 'profile'}",
+    ]
+
+
+def _layout(tmp_path: Path, page: str, width: int, height: int) -> dict[str, object]:
+    """The layout facts of ``page`` at a viewport of ``width`` x ``height`` (an iframe of that size,
+    as headless Chromium has no window narrower than 500 px), read by a script run in the page."""
+    import html as html_module
+    import json
+
+    inner = page.replace("</body>", f"<script>{_LAYOUT_CHECK}</script></body>")
+    wrapper = tmp_path / f"wrap-{width}.html"
+    wrapper.write_text(
+        f'<!DOCTYPE html><html><body style="margin:0"><iframe width="{width}" height="{height}" '
+        f'style="border:0" srcdoc="{html_module.escape(inner)}"></iframe></body></html>',
+        encoding="utf-8",
+    )
+    dom = subprocess.run(
+        [BROWSER or "chromium", *_browser_flags(tmp_path), "--window-size=1400,1000", "--dump-dom", wrapper.as_uri()],
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    found = re.search(r'<pre id="check-result">([^<]*)</pre>', dom.stdout)
+    assert found, dom.stderr[-2000:]
+    result: dict[str, object] = json.loads(html_module.unescape(found.group(1)))
+    return result
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(BROWSER is None, reason="no headless Chromium on this machine (.ci/run installs it)")
+@pytest.mark.parametrize(("width", "height"), [(1280, 757), (390, 844)])
+def test_report_layout_in_a_headless_browser(tmp_path: Path, width: int, height: int) -> None:
+    """At desktop and phone widths: the summary is on the first screen, no text of the summary and
+    headings overlaps, nothing is wider than the screen, a status filter hides its rows and shows
+    them again, and an organisation's section opens and closes."""
+    facts = _layout(tmp_path, _report(), width, height)
+    assert facts["vw"] == width
+    assert isinstance(facts["breachesTop"], float | int) and facts["breachesTop"] < height / 2, facts
+    assert facts["overlaps"] == [], facts
+    assert isinstance(facts["docWidth"], int) and facts["docWidth"] <= width, facts
+    assert facts["rows"] == 556 and facts["metHidden"] and facts["othersShown"] and facts["metBack"], facts
+    assert facts["closedHidden"] and facts["openShown"] and facts["closedAgain"], facts
 
 
 _MD_SPECIALS = st.sampled_from(list("|`*_[]()#!<>&\\\n\r\t\x1b ~-+.:/ab"))
