@@ -373,8 +373,11 @@ def write_workbook(evaluation: Evaluation, path: str | os.PathLike[str], ruleboo
                     continue
                 if c == date_col:
                     outcomes.write_datetime(r, c, _datetime(v), date)
+                elif isinstance(v, str):
+                    # always as text: write() would take "==" or "=..." for a formula
+                    outcomes.write_string(r, c, v)
                 else:
-                    outcomes.write(r, c, v)
+                    outcomes.write_number(r, c, v)
         outcomes.freeze_panes(1, 0)
         outcomes.autofilter(0, 0, len(cols["rule_id"]), len(COLUMNS) - 1)
         workbook.close()
@@ -396,7 +399,8 @@ def _summary(sheet: Any, cols: Mapping[str, list[Any]], bold: Any) -> None:
     row = 1
     for area in sorted(counts):
         per = counts[area]
-        sheet.write_row(row, 0, [area, *(per.get(s, 0) for s in statuses), sum(per.values())])
+        sheet.write_string(row, 0, area)
+        sheet.write_row(row, 1, [*(per.get(s, 0) for s in statuses), sum(per.values())])
         row += 1
     totals = [sum(per.get(s, 0) for per in counts.values()) for s in statuses]
     sheet.write_row(row, 0, ["total", *totals, sum(totals)], bold)
