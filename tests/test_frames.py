@@ -204,6 +204,9 @@ def test_a_workbook_needs_an_xlsx_file(tmp_path: Path) -> None:
         assert code == EXIT_USAGE and out == ""
         assert "--format xlsx writes a workbook to -o FILE.xlsx" in err and "internal error" not in err
     assert list(tmp_path.iterdir()) == []
+    # refused before the state is read: a missing state file is not what it reports
+    code, _, err = _run("evaluate", str(tmp_path / "absent.json"), "--format", "xlsx")
+    assert code == EXIT_USAGE and "FILE.xlsx" in err
 
 
 def test_write_workbook_replaces_a_file_only_when_done(example: pe.Evaluation, tmp_path: Path) -> None:

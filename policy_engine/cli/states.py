@@ -85,11 +85,11 @@ def _evaluate(args: argparse.Namespace, ctx: Context) -> str | None:
     # Every destination is checked before anything is evaluated, and the outputs are written before
     # the decision record and the audit log: a record or log line only for outputs that exist.
     check_writable([args.output, args.record, args.log])
+    fmt = _output_format(args.format, args.output, ctx.out.isatty())
     state = load_state(args.state)
     check_selectors(book, state, statuses=args.status, orgs=args.org)
     evaluation = evaluate(state, book, as_of=args.as_of, backend=args.backend)
     shown = _filtered(evaluation, args.status, args.org)
-    fmt = _output_format(args.format, args.output, ctx.out.isatty())
     if fmt == "xlsx":
         from ..evaluation.frames import write_workbook
 
