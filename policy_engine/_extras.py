@@ -2,7 +2,7 @@
 
 The core (rulebooks, states, ``evaluate``, ``statuses``, ``explain``, the report, the CLI's
 commands on state files) needs only attrs, jsonschema, PyYAML and, where it imports,
-durable-rules. Three features need more, installed as extras (``pip install "policy-engine[all]"``
+durable-rules. Four features need more, installed as extras (``pip install "policy-engine[all]"``
 for all of them):
 
 ``tables``
@@ -14,6 +14,8 @@ for all of them):
 ``spreadsheets``
     python-calamine: ``policy-engine import`` reading published workbooks (``.xlsx``, ``.xls``,
     ``.ods``) directly; CSV files need nothing more.
+``workbooks``
+    XlsxWriter: ``evaluate -o results.xlsx`` (a workbook of outcomes with a summary sheet).
 
 A module (or a package's ``__init__``) that needs an extra imports inside
 ``with require(EXTRA, feature=...)``: if
@@ -36,6 +38,7 @@ EXTRAS: Mapping[str, tuple[str, ...]] = {
     "tables": ("polars", "pyarrow"),
     "testing": ("hypothesis",),
     "spreadsheets": ("python_calamine",),
+    "workbooks": ("xlsxwriter",),
 }
 """Each extra and the modules it provides (as ``[project.optional-dependencies]`` in pyproject.toml;
 a module is named as its distribution is, with ``_`` for ``-``)."""

@@ -214,6 +214,8 @@ def _evaluate(
         record,
         org_ids=frozenset(org.id for org in frozen.organisations),
         rule_ids=frozenset(rules),
+        rulebook=book,
+        org_types={org.id: org.type for org in frozen.organisations},
     )
 
 

@@ -303,3 +303,13 @@ def test_the_outcomes_digest_ignores_the_typed_form() -> None:
     assert decision_record(stripped)["outcomes_digest"] == decision_record(ev)["outcomes_digest"]
     changed = attrs.evolve(ev, outcomes=(attrs.evolve(ev.outcomes[0], explanation="other"), *ev.outcomes[1:]))
     assert decision_record(changed)["outcomes_digest"] != decision_record(ev)["outcomes_digest"]
+
+
+def test_every_evidence_item_carries_its_typed_quantity() -> None:
+    """The typed quantity is the value to read (the text ``value`` is for display): the outcome
+    schema requires it, and refuses an evidence item that has only the text."""
+    doc = json.loads(_evaluations()[-1].to_json())
+    item = doc["outcomes"][0]["evidence"][0]
+    del item["quantity"]
+    errors = list(VALIDATOR.iter_errors(doc))
+    assert [e.message for e in errors] == ["'quantity' is a required property"]

@@ -145,6 +145,16 @@ for module in ("policy_engine.tabular", "policy_engine.evaluation.columnar", "po
     except pe.MissingExtraError as exc:
         errors[module] = {{"extra": exc.extra, "message": str(exc), "import_error": isinstance(exc, ImportError)}}
 out["errors"] = errors
+# Outcomes as a table: CSV needs nothing more; a frame needs polars, a workbook XlsxWriter.
+out["csv"] = cli("evaluate", EXAMPLE, "--format", "csv")["stdout"].splitlines()[0].split(",")[:3]
+try:
+    ev.to_frame()
+    out["to_frame"] = None
+except pe.MissingExtraError as exc:
+    out["to_frame"] = exc.extra
+xlsx = cli("evaluate", EXAMPLE, "-o", str(TMP / "r.xlsx"))
+out["xlsx"] = {{"code": xlsx["code"], "workbooks": 'pip install "policy-engine[workbooks]"' in xlsx["stderr"],
+               "written": (TMP / "r.xlsx").exists()}}
 rows = TMP / "rows.csv"
 rows.write_text("state_id,org_id,org_type,as_of\\ns,EXA,acute_trust,2025-04-20\\n", encoding="utf-8")
 out["cli_table"] = cli("evaluate", str(rows), "--batch", "-o", str(TMP / "out.jsonl"))
@@ -157,8 +167,11 @@ print(json.dumps(out))
 @pytest.mark.slow
 def test_the_core_api_and_cli_work_without_the_extras(tmp_path: Path) -> None:
     code = _WITHOUT_EXTRAS.format(example=str(EXAMPLE), importers=str(IMPORTERS), tmp=str(tmp_path))
-    out = _python(code, blocked=("polars", "pyarrow", "hypothesis"), cwd=tmp_path)
+    out = _python(code, blocked=("polars", "pyarrow", "hypothesis", "xlsxwriter"), cwd=tmp_path)
     assert out["evaluate"] == "not_met"
+    assert out["csv"] == ["state", "org_id", "org_type"]
+    assert out["to_frame"] == "tables"
+    assert out["xlsx"] == {"code": 4, "workbooks": True, "written": False}
     assert out["statuses"] == "not_met"
     assert out["explain"] == "uec.ae-4h-78 [EXA]: NOT_MET"
     assert out["what_if"] == "not_met"

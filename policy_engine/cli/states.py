@@ -85,20 +85,28 @@ def _evaluate(args: argparse.Namespace, ctx: Context) -> str | None:
     # Every destination is checked before anything is evaluated, and the outputs are written before
     # the decision record and the audit log: a record or log line only for outputs that exist.
     check_writable([args.output, args.record, args.log])
+    fmt = _output_format(args.format, args.output, ctx.out.isatty())
     state = load_state(args.state)
     check_selectors(book, state, statuses=args.status, orgs=args.org)
-    fmt = args.format or ("table" if ctx.out.isatty() else "json")
     if fmt == "json":
         _evaluate_streamed(args, state, book, ctx)
         return None
     evaluation = evaluate(state, book, as_of=args.as_of, backend=args.backend)
     shown = _filtered(evaluation, args.status, args.org)
-    fmt = args.format or ("table" if ctx.out.isatty() else "json")
-    if fmt == "table":
-        text = _table(shown, filters(org=args.org, status=args.status), len(evaluation.outcomes))
+    if fmt == "xlsx":
+        from ..evaluation.frames import write_workbook
+
+        write_workbook(shown, args.output)
     else:
-        text = shown.to_json() + "\n"
-    write(text, args.output, ctx.out)
+        if fmt == "table":
+            text = _table(shown, filters(org=args.org, status=args.status), len(evaluation.outcomes))
+        elif fmt == "csv":
+            from ..evaluation.frames import outcomes_csv
+
+            text = outcomes_csv(shown)
+        else:
+            text = shown.to_json() + "\n"
+        write(text, args.output, ctx.out)
     if args.record or args.log:
         from ..audit.records import append_log, decision_record
 
@@ -140,6 +148,30 @@ def _evaluate_streamed(args: argparse.Namespace, state: State, book: Rulebook, c
             write(json.dumps(record, indent=2, sort_keys=True) + "\n", args.record, ctx.out)
         if args.log:
             append_log(args.log, record)
+
+
+_SUFFIX_FORMATS = {".csv": "csv", ".xlsx": "xlsx"}
+
+
+def _output_format(given: str | None, output: str | None, tty: bool) -> str:
+    """The format of ``evaluate``'s outcomes: ``--format``, else the ``-o`` file's suffix (.csv,
+    .xlsx), else table in a terminal and json otherwise. A workbook is written only to a file whose
+    name ends in .xlsx, and a .xlsx file holds only a workbook."""
+    implied = _SUFFIX_FORMATS.get(Path(output).suffix.lower()) if output else None
+    fmt = given or implied or ("table" if tty else "json")
+    if (fmt == "xlsx") != (implied == "xlsx"):
+        raise OptionConflict(
+            "--format xlsx writes a workbook to -o FILE.xlsx",
+            [
+                ErrorDetail(
+                    "--format/-o",
+                    "give -o FILE.xlsx for --format xlsx, and --format xlsx (or none) for a .xlsx file",
+                    f"--format {fmt} -o {output or '(stdout)'}",
+                    code=ErrorCode.ARGUMENT_CONFLICT,
+                )
+            ],
+        )
+    return fmt
 
 
 def _is_table(path: str) -> bool:
@@ -215,7 +247,7 @@ def _table_batch(args: argparse.Namespace, book: Rulebook, err: Sink) -> None:
     if not args.output:
         raise StateError(
             "a table needs an output file",
-            [ErrorDetail("-o", "give -o OUT.parquet or -o OUT.jsonl", code=ErrorCode.ARGUMENT_CONFLICT)],
+            [ErrorDetail("-o", "give -o OUT.parquet, -o OUT.csv or -o OUT.jsonl", code=ErrorCode.ARGUMENT_CONFLICT)],
         )
     # A table always runs on the columnar evaluator; auto and native are accepted as they always were.
     if args.as_of is not None or args.backend not in (Backend.AUTO, Backend.NATIVE, Backend.COLUMNAR):
@@ -251,9 +283,11 @@ EVALUATE = Command(
         ),
         arg(
             "--format",
-            choices=["json", "table"],
+            choices=["json", "table", "csv", "xlsx"],
             default=None,
-            help="json or table (default: table in a terminal, json otherwise)",
+            help="json, table, csv (one row per outcome, the columns of Evaluation.to_frame) or xlsx "
+            "(a workbook: a summary sheet and the outcomes; needs -o FILE.xlsx). Default: from -o's "
+            "suffix (.csv, .xlsx), else table in a terminal, json otherwise",
         ),
         arg("--status", action="append", help="only outcomes with these statuses (comma-separated list; repeatable)"),
         arg("--org", action="append", help="only outcomes for these organisations (comma-separated list; repeatable)"),
@@ -266,7 +300,7 @@ EVALUATE = Command(
             help="STATE is JSON Lines, one state per line; write one JSON evaluation per line, streaming "
             "(a bad line becomes an error record naming the line, and the exit code is 3). "
             "STATE may instead be a .csv or .parquet table of organisation-period rows (docs/tabular.md): "
-            "then -o names a .parquet or .jsonl file of statuses, written only if every row is valid",
+            "then -o names a .parquet, .csv or .jsonl file of statuses, written only if every row is valid",
         ),
         arg(
             "--chunk-rows",

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterable, Iterator
-from typing import Any
+from collections.abc import Iterable, Iterator, Mapping
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
@@ -13,6 +14,11 @@ from ..errors import ErrorCode, ErrorDetail, PolicyError
 from ..language.rules import STATUSES, RuleKind, Status
 from .evidence import Evidence
 from .select import Selectors
+
+if TYPE_CHECKING:
+    import polars as pl
+
+    from ..rulebook.loader import Rulebook
 
 __all__ = [
     "STATUSES",
@@ -123,6 +129,10 @@ class DecisionRecord:
         return d
 
 
+def _frozen_map(value: Mapping[str, str]) -> Mapping[str, str]:
+    return MappingProxyType(dict(value))
+
+
 @attrs.frozen
 class Evaluation:
     """The outcomes (sorted by organisation, then rule), the trace and the decision record."""
@@ -135,6 +145,12 @@ class Evaluation:
     organisations of ``outcomes``)."""
     rule_ids: frozenset[str] = attrs.field(default=frozenset(), repr=False)
     """Every rule of the rulebook evaluated (empty: the rules of ``outcomes``)."""
+    rulebook: Rulebook | None = attrs.field(default=None, eq=False, repr=False)
+    """The rulebook evaluated (set by ``evaluate``): the areas and threshold shapes of ``to_frame``."""
+    org_types: Mapping[str, str] = attrs.field(
+        default=MappingProxyType({}), converter=_frozen_map, eq=False, repr=False
+    )
+    """Each organisation's type (set by ``evaluate``)."""
 
     def __iter__(self) -> Iterator[Outcome]:
         return iter(self.outcomes)
@@ -210,6 +226,18 @@ class Evaluation:
             "outcomes": [o.to_dict() for o in self.outcomes],
             "trace": [f.to_dict() for f in self.trace],
         }
+
+    def to_frame(self, rulebook: Rulebook | None = None) -> pl.DataFrame:
+        """The outcomes as a polars DataFrame: one row per outcome, typed columns (ids, organisation
+        type, area, kind, status and its label, deadline as a date, period, the deciding value and
+        the threshold as Float64 and as exact text, unit, numerator/denominator, citation,
+        explanation; ``evaluation.frames.COLUMNS``). ``frame.to_pandas()`` gives a pandas one.
+
+        ``rulebook`` is needed only for an Evaluation not made by ``evaluate`` (which carries its
+        own). Needs the ``tables`` extra (polars): MissingExtraError otherwise."""
+        from .frames import to_frame
+
+        return to_frame(self, rulebook)
 
     def to_json(self, indent: int | None = 2) -> str:
         """Deterministic JSON text (sorted keys)."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 import polars as pl
 
@@ -99,14 +99,24 @@ def _state_pairs(states: Any) -> Iterator[tuple[str, State]]:
 
 
 def states_to_frame(
-    states: Iterable[tuple[str, State]] | Mapping[str, State], rulebook: Rulebook | None = None
+    states: Iterable[tuple[str, State]] | Mapping[str, State],
+    rulebook: Rulebook | None = None,
+    *,
+    lists: Literal["list", "text"] = "list",
 ) -> pl.DataFrame:
     """The rows of one or more states (``state_id`` -> State), typed as ``normalise_frame`` returns.
 
     A row holds one declaration per fact: the one in force at the state's ``as_of`` (the latest
     dated on or before it; if none is, the earliest after it, which is equally invisible). Names,
     parents, PCNs and regions are not part of the mapping (no rule reads them). So the table
-    evaluates exactly as the state does at its ``as_of``."""
+    evaluates exactly as the state does at its ``as_of``.
+
+    ``lists`` is how the ``services`` and ``cohorts`` columns hold their names: ``"list"`` (the
+    default, ``List(String)``, as Parquet keeps them) or ``"text"`` (the names joined by ``;``, as a
+    CSV file holds them: ``frame.write_csv`` accepts the frame, and the table reader reads the file
+    back to the same states; an empty text is no services, a null one services not declared)."""
+    if lists not in ("list", "text"):
+        raise wrong_argument(StateError, "lists", '"list" or "text"', lists)
     book = _default_book(rulebook)
     rows: list[dict[str, Any]] = []
     for sid, state in _state_pairs(states):
@@ -151,4 +161,7 @@ def states_to_frame(
         assert not isinstance(spec, str), spec
         schema[name] = spec.dtype
     data = {name: [r.get(name) for r in rows] for name in columns}
-    return pl.DataFrame(data, schema=schema)
+    frame = pl.DataFrame(data, schema=schema)
+    if lists == "text":
+        frame = frame.with_columns(pl.col(pl.List(pl.String)).list.join(";"))
+    return frame

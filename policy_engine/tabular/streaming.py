@@ -64,7 +64,7 @@ def evaluate_table(
     *,
     chunk_rows: int | None = None,
 ) -> TableSummary:
-    """Evaluate a CSV or Parquet table into a Parquet or JSON Lines file, streaming: memory is
+    """Evaluate a CSV or Parquet table into a Parquet, CSV or JSON Lines file, streaming: memory is
     bounded by ``chunk_rows`` (and by the largest single state), not by the size of the file.
     The default is ``DEFAULT_CHUNK_ROWS`` for the input's format: CSV cells arrive as text, which
     takes several times the memory of Parquet's typed columns.
@@ -80,11 +80,6 @@ def evaluate_table(
     if chunk_rows is not None:
         chunk_rows = check_count(chunk_rows, "chunk_rows", StateError)
     out_fmt = table_format(destination)
-    if out_fmt == "csv":
-        raise StateError(
-            "unsupported output",
-            [ErrorDetail(str(destination), "write .parquet or .jsonl", "csv", code=ErrorCode.TABLE_FORMAT)],
-        )
     if chunk_rows is None:
         chunk_rows = DEFAULT_CHUNK_ROWS.get(table_format(source), 20_000)  # other formats are refused below
     start = time.perf_counter()
@@ -115,7 +110,7 @@ def evaluate_table(
                 raise problems.error(_row_names(source), os.fspath(source))
             if writer is not None:
                 writer.close()
-            elif out_fmt == "parquet":  # an empty input still gives a readable (empty) file
+            elif out_fmt in ("parquet", "csv"):  # an empty input still gives a readable (empty) file
                 _write_chunk(_empty_result(book), out_fmt, sink, None).close()
         except BaseException as exc:
             if writer is not None:  # before the file it writes to is closed and removed

@@ -1,4 +1,4 @@
-"""Writing results: chunks of statuses appended to a Parquet or JSON Lines file."""
+"""Writing results: chunks of statuses appended to a Parquet, CSV or JSON Lines file."""
 
 from __future__ import annotations
 
@@ -22,7 +22,19 @@ def _empty_result(book: Rulebook) -> pl.DataFrame:
     return pl.DataFrame(schema=schema)
 
 
+class _CsvStarted:
+    """The CSV "writer": that the header has been written (the file needs nothing at its end)."""
+
+    def close(self) -> None:
+        pass
+
+
 def _write_chunk(frame: pl.DataFrame, fmt: Format, sink: Any, writer: Any) -> Any:
+    """Append ``frame`` to ``sink``; returns the writer to pass with the next chunk (and close at the end)."""
+    if fmt == "csv":
+        # one header, before the first chunk; statuses are written as their names, dates as YYYY-MM-DD
+        frame.write_csv(sink, include_header=writer is None)
+        return writer or _CsvStarted()
     if fmt == "jsonl":
         keys = list(KEY_COLUMNS)
         rules = [c for c in frame.columns if c not in KEY_COLUMNS]
