@@ -6,8 +6,9 @@ durable-rules. Three features need more, installed as extras (``pip install "pol
 for all of them):
 
 ``tables``
-    polars and pyarrow: ``policy_engine.tabular`` (CSV/Parquet tables of organisation-period
-    rows, ``evaluate ROWS.parquet --batch``) and the columnar evaluator behind it.
+    polars, pyarrow and XlsxWriter: ``policy_engine.tabular`` (CSV/Parquet tables of
+    organisation-period rows, ``evaluate ROWS.parquet --batch``) and the columnar evaluator behind
+    it; spreadsheets written (``policy-engine template -o input.xlsx``).
 ``testing``
     hypothesis: ``policy_engine.testing.strategies`` (the rest of the testing kit, and the pytest
     plugin, need nothing more).
@@ -33,7 +34,7 @@ from .errors import EngineError
 __all__ = ["EXTRAS", "MissingExtraError", "require"]
 
 EXTRAS: Mapping[str, tuple[str, ...]] = {
-    "tables": ("polars", "pyarrow"),
+    "tables": ("polars", "pyarrow", "xlsxwriter"),
     "testing": ("hypothesis",),
     "spreadsheets": ("python_calamine",),
 }
