@@ -171,14 +171,14 @@ def test_the_core_api_and_cli_work_without_the_extras(tmp_path: Path) -> None:
     assert out["errors"] == {
         "policy_engine.tabular": {
             "extra": "tables",
-            "message": "the table API (policy_engine.tabular) needs the [tables] extra (polars, pyarrow): "
+            "message": "the table API (policy_engine.tabular) needs the [tables] extra (polars, pyarrow, xlsxwriter): "
             'polars and pyarrow are not installed. Install it with: pip install "policy-engine[tables]"',
             "import_error": True,
         },
         "policy_engine.evaluation.columnar": {
             "extra": "tables",
             "message": "the columnar evaluator (policy_engine.evaluation.columnar) needs the [tables] extra "
-            "(polars, pyarrow): polars and pyarrow are not installed. "
+            "(polars, pyarrow, xlsxwriter): polars and pyarrow are not installed. "
             'Install it with: pip install "policy-engine[tables]"',
             "import_error": True,
         },
