@@ -2,12 +2,12 @@
 
 The core (rulebooks, states, ``evaluate``, ``statuses``, ``explain``, the report, the CLI's
 commands on state files) needs only attrs, jsonschema, PyYAML and, where it imports,
-durable-rules. Four features need more, installed as extras (``pip install "policy-engine[all]"``
+durable-rules. Four kinds of feature need more, installed as extras (``pip install "policy-engine[all]"``
 for all of them):
 
 ``tables``
-    polars and pyarrow: ``policy_engine.tabular`` (CSV/Parquet tables of organisation-period
-    rows, ``evaluate ROWS.parquet --batch``) and the columnar evaluator behind it.
+    polars and pyarrow: ``policy_engine.tabular`` (CSV/Parquet tables of organisation-period rows,
+    ``evaluate ROWS.parquet --batch``) and the columnar evaluator behind it.
 ``testing``
     hypothesis: ``policy_engine.testing.strategies`` (the rest of the testing kit, and the pytest
     plugin, need nothing more).
@@ -15,7 +15,8 @@ for all of them):
     python-calamine: ``policy-engine import`` reading published workbooks (``.xlsx``, ``.xls``,
     ``.ods``) directly; CSV files need nothing more.
 ``workbooks``
-    XlsxWriter: ``evaluate -o results.xlsx`` (a workbook of outcomes with a summary sheet).
+    XlsxWriter: workbooks written: ``evaluate -o results.xlsx`` (a workbook of outcomes with a
+    summary sheet) and ``policy-engine template -o input.xlsx``.
 
 A module (or a package's ``__init__``) that needs an extra imports inside
 ``with require(EXTRA, feature=...)``: if

@@ -97,7 +97,7 @@ def test_without_scenario_folder_the_pages_still_build(book: pe.Rulebook, tmp_pa
 
 
 def test_every_rule_has_an_entry_with_its_quote(book: pe.Rulebook, pages: dict[str, str]) -> None:
-    assert set(pages) == {"index.md", "coverage.md"} | {f"{area}.md" for area in book.areas}
+    assert set(pages) == {"index.md", "coverage.md", "data-dictionary.md"} | {f"{area}.md" for area in book.areas}
     for rule in book.rules:
         page = pages[f"{rule.area}.md"]
         entry = _entry(page, rule.id)

@@ -9,7 +9,8 @@ Nothing is written to stdout (or to ``--output``) unless the whole command succe
 
 Each command is declared once, as a ``Command`` (name, help, arguments, handler) in the module of
 its group: ``states`` (evaluate, validate, explain, what-if, report, verify-record,
-verify-log), ``rulebooks`` (rules, coverage, lint, verify-sources, diff) and ``imports``
+verify-log), ``rulebooks`` (rules, coverage, lint, verify-sources, diff, catalogue,
+template) and ``imports``
 (import). ``COMMANDS`` lists them in the order ``--help`` shows; ``run`` builds the parser
 from it and dispatches to the handler.
 """
@@ -66,6 +67,8 @@ COMMANDS: tuple[Command, ...] = (
     rulebooks.DIFF,
     states.REPORT,
     rulebooks.RULES,
+    rulebooks.CATALOGUE,
+    rulebooks.TEMPLATE,
     imports.IMPORT,
 )
 """Every command, in the order ``policy-engine --help`` lists them."""

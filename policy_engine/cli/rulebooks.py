@@ -1,4 +1,4 @@
-"""The commands on a rulebook: rules, coverage, lint, verify-sources and diff."""
+"""The commands on a rulebook: rules, coverage, lint, verify-sources, diff, catalogue and template."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from ..io.terminal import inline_text
 from ..rulebook.loader import Rulebook
 from .command import Command, Context, arg, check_selectors, filters
 
-__all__ = ["COVERAGE", "DIFF", "LINT", "RULES", "VERIFY_SOURCES"]
+__all__ = ["CATALOGUE", "COVERAGE", "DIFF", "LINT", "RULES", "TEMPLATE", "VERIFY_SOURCES"]
 
 
 # --------------------------------------------------------------------------- rules
@@ -236,4 +236,70 @@ DIFF = Command(
     ),
     _diff,
     rulebook=False,
+)
+
+
+# --------------------------------------------------------------------------- catalogue and template
+
+
+def _catalogue(args: argparse.Namespace, ctx: Context) -> str:
+    from ..audit.catalogue import catalogue, check_org_type, month_range, to_csv, to_json
+
+    book = ctx.rulebook
+    if args.type is not None:
+        check_org_type(args.type, "--type")
+    entries = catalogue(book, args.type)
+    if args.format == "json":
+        return to_json(entries)
+    if args.format == "csv":
+        return to_csv(entries)
+    lines = []
+    for e in entries:
+        t = inline_text
+        unit = f", {t(e.unit)}" if e.unit else ""
+        lines.append(f"{e.category} {e.name}  [{e.kind}{unit}; {e.area}]")
+        lines.append(f"    {t(e.description)}")
+        if e.months:
+            lines.append(f"    months: {month_range(e.months)}")
+        lines.append(f"    read by: {', '.join(e.rules) if e.rules else '(no rule)'}")
+    counts = {c: sum(1 for e in entries if e.category == c) for c in ("metric", "fact", "service")}
+    scope = f"read by the rules for {args.type}" if args.type else "in the catalogue of"
+    lines.append(
+        f"\n{counts['metric']} metrics, {counts['fact']} facts and {counts['service']} services {scope}"
+        f"{' in' if args.type else ''} {book.id} {book.version}"
+    )
+    return "\n".join(lines) + "\n"
+
+
+CATALOGUE = Command(
+    "catalogue",
+    "the data dictionary: every metric, fact and service, its unit and the rules that read it",
+    (
+        arg("--type", help="only what the rules for this organisation type read (e.g. acute_trust)"),
+        arg("--format", choices=["table", "json", "csv"], default="table"),
+        arg("-o", "--output", help="write to this file instead of stdout"),
+    ),
+    _catalogue,
+)
+
+
+def _template(args: argparse.Namespace, ctx: Context) -> None:
+    """Writes the file itself (bytes for a workbook), so returns no text for ``-o``."""
+    from ..audit.template import write_template
+    from ..language.months import parse_date
+
+    as_of = None if args.as_of is None else parse_date(args.as_of)  # checked already (``check_as_of``)
+    write_template(ctx.rulebook, args.type, args.output, org_id=args.org_id, as_of=as_of)
+
+
+TEMPLATE = Command(
+    "template",
+    "write an empty input for one organisation type (.csv or .xlsx table, or a .json state)",
+    (
+        arg("--type", required=True, help="the organisation type (e.g. acute_trust)"),
+        arg("-o", "--output", required=True, help="the file to write: input.csv, input.xlsx or input.json"),
+        arg("--org-id", default="ORG1", help="the organisation id written in it (default ORG1)"),
+        arg("--as-of", help="the as_of date written in it (default: the day after the rulebook's year)"),
+    ),
+    _template,
 )

@@ -36,7 +36,7 @@ __all__ = ["EVALUATE", "EXPLAIN", "REPORT", "VALIDATE", "VERIFY_LOG", "VERIFY_RE
 
 _BACKENDS = [b.value for b in EVALUATE_BACKENDS]
 """``--backend`` of a command that evaluates a state: the names ``evaluate()`` accepts."""
-_TABLE_SUFFIXES = (".csv", ".parquet", ".pq")
+_TABLE_SUFFIXES = (".csv", ".parquet", ".pq", ".xlsx")
 
 
 # --------------------------------------------------------------------------- evaluate
@@ -299,7 +299,7 @@ EVALUATE = Command(
             action="store_true",
             help="STATE is JSON Lines, one state per line; write one JSON evaluation per line, streaming "
             "(a bad line becomes an error record naming the line, and the exit code is 3). "
-            "STATE may instead be a .csv or .parquet table of organisation-period rows (docs/tabular.md): "
+            "STATE may instead be a .csv, .parquet or .xlsx table of organisation-period rows (docs/tabular.md): "
             "then -o names a .parquet, .csv or .jsonl file of statuses, written only if every row is valid",
         ),
         arg(

@@ -12,12 +12,11 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from ..audit.catalogue import catalogue, month_range, reads
 from ..audit.coverage import load_coverage
 from ..data.scenarios import scenario_index
 from ..errors import ErrorCode, RulebookError
-from ..language.ast import Call, walk
-from ..language.checker import METRIC_FUNCTIONS, name_arg
-from ..language.rules import Rule
+from ..language.rules import ORGANISATION_TYPES, Rule
 from ..language.statuses import when_label
 from ..rulebook.loader import Rulebook
 from .english import Words
@@ -58,22 +57,10 @@ def _rule_link(book: Rulebook, current_area: str) -> Callable[[str], str]:
     return link
 
 
-def _reads(rule: Rule) -> tuple[list[str], list[str], list[str]]:
-    """The metrics, facts and services a rule's expressions read, each sorted."""
-    metrics: set[str] = set()
-    facts: set[str] = set()
-    services: set[str] = set()
-    for expr in (rule.condition, rule.applicable_if, rule.completed_on):
-        for node in walk(expr) if expr is not None else ():
-            if not isinstance(node, Call):
-                continue
-            if node.func in METRIC_FUNCTIONS:
-                metrics.add(name_arg(node.args[0], "metric"))
-            elif node.func in ("fact", "fact_date", "has_fact"):
-                facts.add(name_arg(node.args[0], "fact"))
-            elif node.func == "has_service":
-                services.add(name_arg(node.args[0], "service"))
-    return sorted(metrics), sorted(facts), sorted(services)
+def _reads(book: Rulebook, rule: Rule) -> tuple[list[str], list[str], list[str]]:
+    """The metrics, facts and services a rule's expressions read, each sorted (``audit.catalogue.reads``)."""
+    r = reads(rule, book)
+    return sorted(r.metrics), sorted(r.facts), sorted(r.services)
 
 
 _WARNINGS = {
@@ -139,7 +126,7 @@ def _entry(
     out.append("")
     if rule.assumptions:
         out += ["**Assumptions**", ""] + [f"- {escape(one_line(a))}" for a in rule.assumptions] + [""]
-    metrics, facts, services = _reads(rule)
+    metrics, facts, services = _reads(book, rule)
     if metrics or facts or services:
         out += ["**Data it reads**", ""]
         for m in metrics:
@@ -242,6 +229,7 @@ def _index_page(book: Rulebook, has_coverage: bool, tested: bool) -> str:
         "`unknown`, never a failure.",
         "",
     ]
+    out += [f"The [data dictionary]({DICTIONARY_PAGE}) lists every metric, fact and service the rules read.", ""]
     if has_coverage:
         out += ["The [coverage ledger](coverage.md) maps every guidance item to the rules that implement it.", ""]
     if not tested:
@@ -273,10 +261,69 @@ def _coverage_page(book: Rulebook) -> str | None:
     return "\n".join(out) + "\n"
 
 
+DICTIONARY_PAGE = "data-dictionary.md"
+
+
+def _dictionary_page(book: Rulebook) -> str:
+    """Every metric, fact and service of the catalogue: its kind, unit, description, the months
+    and rules that read it (``audit.catalogue``), and what each organisation type must supply."""
+    areas = {r.id: r.area for r in book.rules}
+
+    def rules(ids: tuple[str, ...]) -> str:
+        return ", ".join(f"[{code(r)}]({areas[r]}.md#{r})" for r in ids) or "—"
+
+    entries = catalogue(book)
+    out = [
+        "# Data dictionary",
+        "",
+        f"Every metric, fact and service of rulebook `{book.id}` {book.version}, with its kind, unit and "
+        "description, the months its rules read and the rules that read it. Generated from the rule files "
+        f"by `{REGENERATE}` — do not edit by hand. `policy-engine catalogue [--type TYPE]` prints it "
+        "(as a table, JSON or CSV), and `policy-engine template --type TYPE -o input.csv` (or `.xlsx`, "
+        "`.json`) writes an empty input with exactly the columns that type's rules read.",
+        "",
+        "## What each organisation type supplies",
+        "",
+        "| organisation type | metrics | facts | services | rules |",
+        "|---|---|---|---|---|",
+    ]
+    for t in ORGANISATION_TYPES:
+        mine = catalogue(book, t)
+        n = {c: sum(1 for e in mine if e.category == c) for c in ("metric", "fact", "service")}
+        count = sum(1 for r in book.rules if r.applies_to_type(t))
+        out.append(f"| {_ORG_TYPES.get(t, t)} (`{t}`) | {n['metric']} | {n['fact']} | {n['service']} | {count} |")
+    sections = (
+        (
+            "metric",
+            "Metrics",
+            "| metric | kind | unit | description | months read | read by |",
+            "|---|---|---|---|---|---|",
+        ),
+        ("fact", "Facts", "| fact | type | unit | description | read by |", "|---|---|---|---|---|"),
+        ("service", "Services", "| service | description | read by |", "|---|---|---|"),
+    )
+    for category, title, head, rule_line in sections:
+        out += ["", f"## {title}", "", head, rule_line]
+        for e in entries:
+            if e.category != category:
+                continue
+            text = escape(one_line(e.description))
+            if category == "service":
+                out.append(f"| {code(e.name)} | {text} | {rules(e.rules)} |")
+                continue
+            unit = escape(e.unit) if e.unit else "—"
+            cells = [code(e.name), e.kind, unit, text]
+            if category == "metric":
+                cells.append(month_range(e.months) or "—")
+            out.append("| " + " | ".join([*cells, rules(e.rules)]) + " |")
+    return "\n".join(out) + "\n"
+
+
 def render_pages(
     rulebook: Rulebook, scenarios: str | os.PathLike[str] | None = None, *, with_scenarios: bool = True
 ) -> dict[str, str]:
-    """File name -> Markdown text of every reference page (``index.md``, ``coverage.md``, one per area).
+    """File name -> Markdown text of every reference page (``index.md``, ``coverage.md``,
+    ``data-dictionary.md``, one per area).
 
     ``scenarios`` is the folder of scenario files (default ``tests/scenarios`` under the current
     directory, when present); ``with_scenarios=False`` leaves scenario links out.
@@ -294,5 +341,6 @@ def render_pages(
     coverage = _coverage_page(rulebook)
     if coverage is not None:
         pages["coverage.md"] = coverage
+    pages[DICTIONARY_PAGE] = _dictionary_page(rulebook)
     pages["index.md"] = _index_page(rulebook, coverage is not None, tested)
     return dict(sorted(pages.items()))

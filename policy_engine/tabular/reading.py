@@ -1,5 +1,6 @@
-"""Reading table files: the format of a file name, CSV and Parquet files read in
-batches, and how a file's problems name its rows (CSV lines, Parquet data rows)."""
+"""Reading table files: the format of a file name, CSV, Parquet and Excel (``.xlsx``, its first
+sheet) files read in batches, and how a file's problems name its rows (CSV lines, spreadsheet
+rows, Parquet data rows)."""
 
 from __future__ import annotations
 
@@ -14,14 +15,16 @@ import polars as pl
 from ..errors import ErrorCode, ErrorDetail, StateError
 from .problems import RowNames
 
-Format = Literal["csv", "parquet", "jsonl"]
+Format = Literal["csv", "parquet", "jsonl", "xlsx"]
 
 
 def table_format(path: str | os.PathLike[str]) -> Format:
-    """The format of a table file, from its extension (.csv, .parquet/.pq, .jsonl/.ndjson)."""
+    """The format of a table file, from its extension (.csv, .parquet/.pq, .jsonl/.ndjson, .xlsx)."""
     suffix = Path(path).suffix.lower()
     if suffix == ".csv":
         return "csv"
+    if suffix == ".xlsx":
+        return "xlsx"
     if suffix in (".parquet", ".pq"):
         return "parquet"
     if suffix in (".jsonl", ".ndjson"):
@@ -31,7 +34,7 @@ def table_format(path: str | os.PathLike[str]) -> Format:
         [
             ErrorDetail(
                 str(path),
-                "expected a .csv, .parquet or .jsonl file name",
+                "expected a .csv, .parquet, .jsonl or .xlsx file name",
                 suffix or "(none)",
                 code=ErrorCode.TABLE_FORMAT,
             )
@@ -68,17 +71,29 @@ def _bad_header(path: str | os.PathLike[str], why: str) -> StateError:
 
 
 def _read_batches(path: str | os.PathLike[str], chunk_rows: int) -> Iterator[pl.DataFrame]:
-    """Batches of a CSV (every column read as text) or Parquet file, in file order, read as they
-    are needed: memory holds one batch (for Parquet, at most the row groups the batch spans)."""
+    """Batches of a CSV (every column read as text), Parquet or Excel file (its first sheet, read
+    whole, every cell as text), in file order, read as they are needed: memory holds one batch (for
+    Parquet, at most the row groups the batch spans)."""
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
     fmt = table_format(path)
-    if fmt not in ("csv", "parquet"):
+    if fmt not in ("csv", "parquet", "xlsx"):
         raise StateError(
             "not a table",
-            [ErrorDetail(str(path), "expected a .csv or .parquet input table", fmt, code=ErrorCode.TABLE_FORMAT)],
+            [
+                ErrorDetail(
+                    str(path), "expected a .csv, .parquet or .xlsx input table", fmt, code=ErrorCode.TABLE_FORMAT
+                )
+            ],
         )
+    if fmt == "xlsx":
+        frame = _xlsx_frame(path)
+        for offset in range(0, frame.height, chunk_rows):
+            yield frame.slice(offset, chunk_rows)
+        if not frame.height:
+            yield frame
+        return
     try:
         if fmt == "parquet":
             scan = pl.scan_parquet(os.fspath(path))
@@ -107,9 +122,60 @@ def _read_batches(path: str | os.PathLike[str], chunk_rows: int) -> Iterator[pl.
         raise StateError("cannot read the table", [ErrorDetail(str(path), first, code=ErrorCode.TABLE_READ)]) from None
 
 
+def _cell_text(value: object) -> str | None:
+    """A spreadsheet cell as the text a CSV cell would hold: empty is None (missing), a whole
+    number has no ``.0``, a date is ``YYYY-MM-DD``, a boolean ``true``/``false``."""
+    import datetime as dt
+
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() and abs(value) < 2**53 else repr(value)
+    if isinstance(value, dt.datetime):
+        return value.date().isoformat() if value.time() == dt.time() else value.isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return str(value)
+
+
+def _xlsx_frame(path: str | os.PathLike[str]) -> pl.DataFrame:
+    """The first sheet of a workbook as a frame of text columns: its first row the column names,
+    every later row (blank rows too, so that rows keep their spreadsheet numbers) a data row.
+    StateError (``table.read``) for a file that is not a readable workbook."""
+    from .._extras import require
+
+    with require("spreadsheets", feature="reading a table from a spreadsheet (.xlsx)"):
+        import python_calamine
+
+    try:
+        book = python_calamine.CalamineWorkbook.from_path(os.fspath(path))
+        rows = book.get_sheet_by_index(0).to_python(skip_empty_area=False) if book.sheet_names else []
+    except (python_calamine.CalamineError, ValueError, OSError, IndexError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise StateError("cannot read the table", [ErrorDetail(str(path), first, code=ErrorCode.TABLE_READ)]) from None
+    if not rows:
+        raise _bad_header(path, "the first sheet is empty")
+    header = [_cell_text(c) or "" for c in rows[0]]
+    while header and not header[-1]:
+        header.pop()
+    twice = sorted({h for h in header if header.count(h) > 1})
+    if twice:
+        raise _bad_header(path, f"the column {twice[0]!r} is given twice")
+    body = [[_cell_text(c) for c in r[: len(header)]] for r in rows[1:]]
+    while body and not any(body[-1]):  # blank rows after the data are not rows (blank lines in a CSV)
+        body.pop()
+    data = {name: [r[j] if j < len(r) else None for r in body] for j, name in enumerate(header)}
+    return pl.DataFrame({k: pl.Series(v, dtype=pl.String) for k, v in data.items()})
+
+
 def _row_names(source: str | os.PathLike[str]) -> RowNames:
     """How a file's problems name their rows: a CSV file's line (1-based, the header is line 1,
-    a quoted cell may span lines), or a Parquet file's data row (1-based, no header)."""
+    a quoted cell may span lines), a spreadsheet's row (the header is row 1), or a Parquet file's
+    data row (1-based, no header)."""
+    if table_format(source) == "xlsx":
+        return lambda rows: {i: f"row {i + 2}, column {{column}}" for i in rows}
     if table_format(source) != "csv":
         return lambda rows: {i: f"data row {i + 1}, column {{column}}" for i in rows}
 

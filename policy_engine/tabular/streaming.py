@@ -80,6 +80,11 @@ def evaluate_table(
     if chunk_rows is not None:
         chunk_rows = check_count(chunk_rows, "chunk_rows", StateError)
     out_fmt = table_format(destination)
+    if out_fmt == "xlsx":
+        raise StateError(
+            "unsupported output",
+            [ErrorDetail(str(destination), "write .parquet, .csv or .jsonl", out_fmt, code=ErrorCode.TABLE_FORMAT)],
+        )
     if chunk_rows is None:
         chunk_rows = DEFAULT_CHUNK_ROWS.get(table_format(source), 20_000)  # other formats are refused below
     start = time.perf_counter()
