@@ -303,10 +303,7 @@ def _what_if(args: argparse.Namespace, ctx: Context) -> str:
     answer = what_if(state, args.rule, args.org, book, as_of=args.as_of)
     if args.format == "json":
         return json.dumps(answer.to_dict(), indent=2) + "\n"
-    return (
-        f"{answer.rule_id} [{answer.org_id}]: {answer.status}\n"
-        f"{'exact: ' if answer.exact else 'not computed exactly: '}{answer.message}\n"
-    )
+    return answer.text()
 
 
 WHAT_IF = Command(
