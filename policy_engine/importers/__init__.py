@@ -184,6 +184,10 @@ def import_sources(
     month is refused, and files whose rows carry their own periods do not use it (a warning says
     so). ``progress``, if given, is called with 1 as each file is read.
     """
+    if progress is not None and not callable(progress):
+        from ..io.arguments import wrong_argument
+
+        raise wrong_argument(StateError, "progress", "a function called with 1 per file read, or None", progress)
     when = _as_of(as_of)
     month = _period(period)
     summary = ImportSummary()

@@ -12,7 +12,7 @@ from typing import Any
 import attrs
 
 from ..errors import EngineError, ErrorCode, ErrorDetail, StateError
-from ..io.arguments import check_count, check_path
+from ..io.arguments import check_count, check_path, wrong_argument
 from ..io.files import atomic_write
 from ..rulebook.loader import Rulebook
 from .chunking import _check_apart, _state_chunks
@@ -82,6 +82,8 @@ def evaluate_table(
     book = _default_book(rulebook)
     if chunk_rows is not None:
         chunk_rows = check_count(chunk_rows, "chunk_rows", StateError)
+    if progress is not None and not callable(progress):
+        raise wrong_argument(StateError, "progress", "a function of the number of rows, or None", progress)
     out_fmt = table_format(destination)
     if out_fmt == "csv":
         raise StateError(
