@@ -1,7 +1,7 @@
 """The optional extras, and the one check that says which one a feature needs.
 
 The core (rulebooks, states, ``evaluate``, ``statuses``, ``explain``, the report, the CLI's
-commands on state files) needs only attrs, jsonschema, PyYAML and, where it imports,
+commands on state files) needs only attrs, jsonschema, PyYAML, tqdm (progress on stderr) and, where it imports,
 durable-rules. Four kinds of feature need more, installed as extras (``pip install "policy-engine[all]"``
 for all of them):
 

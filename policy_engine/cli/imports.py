@@ -12,16 +12,19 @@ __all__ = ["IMPORT"]
 
 def _import(args: argparse.Namespace, ctx: Context) -> str:
     from ..importers import import_files
+    from .layout import progress
 
-    doc, summary = import_files(
-        args.kind,
-        args.files,
-        args.reference,
-        as_of=args.as_of,
-        infer_services=args.infer_services,
-        rulebook=ctx.rulebook,
-        period=args.period,
-    )
+    with progress(ctx.err, quiet=args.quiet, total=len(args.files), unit="file", desc="import") as bar:
+        doc, summary = import_files(
+            args.kind,
+            args.files,
+            args.reference,
+            as_of=args.as_of,
+            infer_services=args.infer_services,
+            rulebook=ctx.rulebook,
+            period=args.period,
+            progress=bar.update,
+        )
     ctx.err.write(summary.to_text())
     return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
 
@@ -54,6 +57,7 @@ IMPORT = Command(
             help="the month of a sheet with no period column or 'Period:' line (the A&E spreadsheet saved as CSV)",
         ),
         arg("-o", "--output", help="write the state to this file instead of stdout (atomically)"),
+        arg("--quiet", action="store_true", help="no progress on stderr (shown only on a terminal, after 2 s)"),
     ),
     _import,
 )

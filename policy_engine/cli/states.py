@@ -16,7 +16,7 @@ from ..errors import ErrorCode, ErrorDetail, PolicyError
 from ..evaluation.outcomes import Evaluation, Outcome
 from ..evaluation.select import split_values
 from ..io.canonical import canonical_json
-from ..io.terminal import Sink, inline_text
+from ..io.terminal import Sink
 from ..rulebook.loader import Rulebook, looks_like_path
 from .command import (
     BatchHadErrors,
@@ -97,16 +97,23 @@ def _evaluate(args: argparse.Namespace, ctx: Context) -> str | None:
         from ..evaluation.frames import write_workbook
 
         write_workbook(shown, args.output)
-    else:
-        if fmt == "table":
-            text = _table(shown, filters(org=args.org, status=args.status), len(evaluation.outcomes))
-        elif fmt == "csv":
-            from ..evaluation.frames import outcomes_csv
+    elif fmt == "table":
+        from .layout import colour_wanted, outcome_table, plain, table_width, write_table
 
-            text = outcomes_csv(shown)
+        sink = ctx.out if args.output is None else _NOT_A_TERMINAL
+        lines = outcome_table(
+            shown, table_width(sink), filters(org=args.org, status=args.status), len(evaluation.outcomes)
+        )
+        if colour_wanted(sink, args.no_color):
+            write_table(lines, ctx.out)
         else:
-            text = shown.to_json() + "\n"
-        write(text, args.output, ctx.out)
+            write(plain(lines), args.output, ctx.out)
+    elif fmt == "csv":
+        from ..evaluation.frames import outcomes_csv
+
+        write(outcomes_csv(shown), args.output, ctx.out)
+    else:
+        write(shown.to_json() + "\n", args.output, ctx.out)
     if args.record or args.log:
         from ..audit.records import append_log, decision_record
 
@@ -178,28 +185,20 @@ def _is_table(path: str) -> bool:
     return Path(path).suffix.lower() in _TABLE_SUFFIXES
 
 
-def _table(evaluation: Evaluation, filters: str = "", total: int = 0) -> str:
-    """The outcomes as a table; ``filters`` (the options that chose them of ``total``) are named in the
-    summary line, and a filter that matched nothing says so instead of printing an empty table."""
-    rows = [("ORGANISATION", "RULE", "KIND", "STATUS", "DEADLINE", "EXPLANATION")]
-    for o in evaluation.outcomes:
-        expl = inline_text(o.explanation)  # a cell of one line: the data's line breaks shown escaped
-        expl = expl if len(expl) <= 110 else expl[:107] + "..."
-        rows.append((inline_text(o.org_id), o.rule_id, o.kind, o.status, str(o.deadline or ""), expl))
-    widths = [max(len(r[i]) for r in rows) for i in range(5)]
-    lines = ["  ".join(r[i].ljust(widths[i]) for i in range(5)) + "  " + r[5] for r in rows]
-    if filters and not evaluation.outcomes:
-        lines = [f"No outcome matched {filters}."]
-    rec = evaluation.record
-    summary = ", ".join(f"{k}: {v}" for k, v in evaluation.counts().items())
-    n = len(evaluation.outcomes)
-    shown = f"{n} of {total} outcomes matched {filters}" if filters else f"{n} outcomes"
-    lines.append("")
-    lines.append(
-        f"{shown}{f' ({summary})' if summary else ''}; as of {rec.as_of}; rulebook "
-        f"{rec.rulebook_id} {rec.rulebook_version}; backend {rec.backend}"
-    )
-    return "\n".join(lines) + "\n"
+class _NotATerminal:
+    """What a file given with ``-o`` is, for the table's width and colour: not a terminal."""
+
+    def write(self, text: str, /) -> int:
+        return len(text)
+
+    def flush(self) -> None:
+        return None
+
+    def isatty(self) -> bool:
+        return False
+
+
+_NOT_A_TERMINAL = _NotATerminal()
 
 
 def _filtered(evaluation: Evaluation, statuses: Sequence[str] | None, orgs: Sequence[str] | None) -> Evaluation:
@@ -218,9 +217,17 @@ def _batch(args: argparse.Namespace, book: Rulebook, out: Sink, err: Sink) -> No
     if _is_table(args.state):
         _table_batch(args, book, err)
         return
+    from .layout import progress
+
     failures: list[ErrorDetail] = []
-    with output(getattr(args, "output", None), out) as sink, Path(args.state).open("rb") as fh:
+    path = Path(args.state)
+    with (
+        output(getattr(args, "output", None), out) as sink,
+        path.open("rb") as fh,
+        progress(err, quiet=args.quiet, total=path.stat().st_size, unit="B", desc="states") as bar,
+    ):
         for number, raw in enumerate(fh, start=1):
+            bar.update(len(raw))
             if not raw.strip():
                 continue
             try:
@@ -264,7 +271,10 @@ def _table_batch(args: argparse.Namespace, book: Rulebook, err: Sink) -> None:
             "--chunk-rows", "expected a positive number", str(args.chunk_rows), code=ErrorCode.ARGUMENT_VALUE
         )
         raise StateError("invalid --chunk-rows", [detail])
-    summary = evaluate_table(args.state, args.output, book, chunk_rows=args.chunk_rows)
+    from .layout import progress
+
+    with progress(err, quiet=args.quiet, total=None, unit="row", desc="rows") as bar:
+        summary = evaluate_table(args.state, args.output, book, chunk_rows=args.chunk_rows, progress=bar.update)
     err.write(summary.text() + "\n")
 
 
@@ -292,6 +302,14 @@ EVALUATE = Command(
         arg("--status", action="append", help="only outcomes with these statuses (comma-separated list; repeatable)"),
         arg("--org", action="append", help="only outcomes for these organisations (comma-separated list; repeatable)"),
         arg("-o", "--output", help="write to this file instead of stdout (atomically)"),
+        arg(
+            "--no-color",
+            action="store_true",
+            help="--format table: no colour (also when NO_COLOR is set; colour is only ever written to a terminal)",
+        ),
+        arg(
+            "--quiet", action="store_true", help="--batch: no progress on stderr (shown only on a terminal, after 2 s)"
+        ),
         arg("--record", help="also write the decision record (JSON) to this file"),
         arg("--log", help="append the decision record as one JSON line to this audit log"),
         arg(
@@ -373,10 +391,7 @@ def _what_if(args: argparse.Namespace, ctx: Context) -> str:
     answer = what_if(state, args.rule, args.org, book, as_of=args.as_of)
     if args.format == "json":
         return json.dumps(answer.to_dict(), indent=2) + "\n"
-    return (
-        f"{answer.rule_id} [{answer.org_id}]: {answer.status}\n"
-        f"{'exact: ' if answer.exact else 'not computed exactly: '}{answer.message}\n"
-    )
+    return answer.text()
 
 
 WHAT_IF = Command(

@@ -162,6 +162,7 @@ def import_sources(
     infer_services: bool = False,
     rulebook: Rulebook | None = None,
     period: str | None = None,
+    progress: Callable[[int], object] | None = None,
 ) -> tuple[dict[str, Any], ImportSummary]:
     """Import files of several kinds into one state: ``[("ae", path), ("rtt", path), ...]``.
 
@@ -181,8 +182,12 @@ def import_sources(
     ``period`` (``"2025-04"``): the month of a sheet without a period column whose title rows do
     not give it (the A&E spreadsheet saved as CSV); a sheet whose ``Period:`` line says another
     month is refused, and files whose rows carry their own periods do not use it (a warning says
-    so).
+    so). ``progress``, if given, is called with 1 as each file is read.
     """
+    if progress is not None and not callable(progress):
+        from ..io.arguments import wrong_argument
+
+        raise wrong_argument(StateError, "progress", "a function called with 1 per file read, or None", progress)
     when = _as_of(as_of)
     month = _period(period)
     summary = ImportSummary()
@@ -204,6 +209,8 @@ def import_sources(
         reader: Callable[[FileContext], None] = _MODULES[actual].read
         reader(ctx)
         ctx.finish()
+        if progress is not None:
+            progress(1)
     state = builder.build(when, {name: m.kind for name, m in book.metrics.items()})
     state_from_dict(state, book)  # the importers' contract: what they write is a valid state
     return state, summary
@@ -218,6 +225,7 @@ def import_files(
     infer_services: bool = False,
     rulebook: Rulebook | None = None,
     period: str | None = None,
+    progress: Callable[[int], object] | None = None,
 ) -> tuple[dict[str, Any], ImportSummary]:
     """Import files of one kind (or ``"auto"``) into a state; see :func:`import_sources`."""
     if isinstance(paths, (str, os.PathLike)):
@@ -229,4 +237,5 @@ def import_files(
         infer_services=infer_services,
         rulebook=rulebook,
         period=period,
+        progress=progress,
     )

@@ -11,7 +11,9 @@ __all__ = [
     "NUMBER_LIMITS",
     "bounded_decimal",
     "exact_decimal",
+    "format_in_unit",
     "format_number",
+    "round_fraction",
 ]
 
 MAX_INTEGER_DIGITS = 20
@@ -114,3 +116,67 @@ def exact_decimal(v: Fraction, max_digits: int | None = None) -> str:
         d, rest = divmod(rest, v.denominator)
         digits.append(str(d))
     return f"{sign}{whole}.{''.join(digits)}"
+
+
+def round_fraction(v: Fraction, places: int = 0) -> Fraction:
+    """``v`` rounded to ``places`` decimal places, halves away from zero (exact: no float)."""
+    scale = 10**places
+    q = abs(v) * scale
+    whole, rest = divmod(q.numerator, q.denominator)
+    if 2 * rest >= q.denominator:
+        whole += 1
+    return Fraction(-whole if v < 0 else whole, scale)
+
+
+def _grouped(v: Fraction, places: int) -> str:
+    """``v`` rounded to ``places`` decimals, with thousands separators (``1,234,567.8``)."""
+    r = round_fraction(v, places)
+    sign = "-" if r < 0 else ""
+    scaled = abs(r) * 10**places
+    assert scaled.denominator == 1
+    digits = str(scaled.numerator).rjust(places + 1, "0")
+    whole, frac = (digits[:-places], digits[-places:]) if places else (digits, "")
+    return f"{sign}{int(whole):,}" + (f".{frac}" if frac else "")
+
+
+def _clock(seconds: Fraction) -> str:
+    """Whole seconds as ``m:ss`` (``35:48``), or ``h:mm:ss`` from an hour up."""
+    total = round_fraction(seconds)
+    sign = "-" if total < 0 else ""
+    n = abs(int(total))
+    hours, rest = divmod(n, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{sign}{hours}:{minutes:02d}:{secs:02d}" if hours else f"{sign}{minutes}:{secs:02d}"
+
+
+def format_in_unit(value: Fraction | int, unit: str | None, *, places: int | None = None) -> str:
+    """A number in its unit's natural form, as a reader of a report or an answer expects it.
+
+    ``seconds``: minutes and seconds (``2148`` -> ``35:48``; ``h:mm:ss`` from an hour), to the
+    whole second. ``gbp``: pounds with thousands separators (``£1,234,567``; to the penny
+    where the value is not whole); ``GBP thousands``: ``£1,234 thousand``. ``percent``: one decimal
+    place (``74.2%``) unless ``places`` says otherwise. Any other unit: the number with thousands
+    separators (whole where it is whole, else one decimal place, or ``places``) and the unit
+    (``1,234 beds``, ``1 bed``); ``None`` or ``rank``: the number alone. Rounding is exact, halves away from
+    zero; ``format_number`` is the exact form for explanations and records.
+    """
+    v = Fraction(value)
+    if unit == "seconds":
+        return _clock(v)
+    if unit == "percent":
+        return _grouped(v, 1 if places is None else places) + "%"
+    if unit is not None and unit.lower() == "gbp":
+        places = (0 if v.denominator == 1 else 2) if places is None else places
+        text = _grouped(v, places)
+        return f"-£{text[1:]}" if text.startswith("-") else f"£{text}"
+    if places is None:
+        places = 0 if v.denominator == 1 else 1
+    if unit == "GBP thousands":
+        text = _grouped(v, places)
+        return (f"-£{text[1:]}" if text.startswith("-") else f"£{text}") + " thousand"
+    text = _grouped(v, places)
+    if unit is None or unit == "rank":
+        return text
+    if v == 1 and " " not in unit and unit.endswith("s") and unit != "people":
+        unit = unit[:-3] + "y" if unit.endswith("ies") else unit[:-1]  # 1 bed, 1 day, 1 facility
+    return f"{text} {unit}"

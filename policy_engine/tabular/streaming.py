@@ -6,12 +6,13 @@ from __future__ import annotations
 import contextlib
 import os
 import time
+from collections.abc import Callable
 from typing import Any
 
 import attrs
 
 from ..errors import EngineError, ErrorCode, ErrorDetail, StateError
-from ..io.arguments import check_count, check_path
+from ..io.arguments import check_count, check_path, wrong_argument
 from ..io.files import atomic_write
 from ..rulebook.loader import Rulebook
 from .chunking import _check_apart, _state_chunks
@@ -63,6 +64,7 @@ def evaluate_table(
     rulebook: Rulebook | None = None,
     *,
     chunk_rows: int | None = None,
+    progress: Callable[[int], object] | None = None,
 ) -> TableSummary:
     """Evaluate a CSV or Parquet table into a Parquet, CSV or JSON Lines file, streaming: memory is
     bounded by ``chunk_rows`` (and by the largest single state), not by the size of the file.
@@ -73,12 +75,15 @@ def evaluate_table(
     temporary file beside it and renamed at the end: ``io.files.atomic_write``); otherwise
     StateError names the bad cells (PolicyError names a destination that cannot be written;
     EngineError, code ``engine.memory``, says the evaluation ran out of memory, and no file is left).
-    ``chunk_rows`` must be a whole number of at least 1 (StateError otherwise)."""
+    ``chunk_rows`` must be a whole number of at least 1 (StateError otherwise). ``progress``, if
+    given, is called with the number of rows of each chunk once it is evaluated."""
     source = check_path(source, "source", StateError)
     destination = check_path(destination, "destination", StateError)
     book = _default_book(rulebook)
     if chunk_rows is not None:
         chunk_rows = check_count(chunk_rows, "chunk_rows", StateError)
+    if progress is not None and not callable(progress):
+        raise wrong_argument(StateError, "progress", "a function of the number of rows, or None", progress)
     out_fmt = table_format(destination)
     if out_fmt == "xlsx":
         raise StateError(
@@ -110,6 +115,8 @@ def evaluate_table(
                 states += len(ids)
                 chunks += 1
                 cells += result.exact_cells
+                if progress is not None:
+                    progress(len(table))
                 del chunk, table, result  # free this chunk before the next is read
             if problems.items:
                 raise problems.error(_row_names(source), os.fspath(source))
