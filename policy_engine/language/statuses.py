@@ -27,6 +27,7 @@ from typing import Any, Final, Literal, TypeVar, cast, get_args
 import attrs
 
 __all__ = [
+    "DEADLINE_WORDING",
     "INPUTS",
     "NEGATIVE_STATUS",
     "POSITIVE_STATUS",
@@ -94,6 +95,15 @@ STATUS_INFO: Final[Mapping[str, StatusInfo]] = _info(
     ("not_applicable", "Not applicable", "neutral", "#aaaaaa", None, "the rule does not apply to the organisation"),
 )
 """Every status, in report order (worst first)."""
+
+DEADLINE_WORDING: Final[Mapping[str, str]] = MappingProxyType(
+    {
+        "overdue": "not done by the deadline, {when}",
+        "met_late": "done after the deadline, {when}",
+        "due": "due by {when}",
+    }
+)
+"""How a sentence about an outcome of these statuses speaks of its deadline (``{when}``: the date in words)."""
 
 STATUS_ORDER: Final[tuple[str, ...]] = tuple(STATUS_INFO)
 """Statuses in report order, worst first."""

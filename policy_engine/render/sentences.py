@@ -34,7 +34,7 @@ from ..language.ast import COMPARISONS, Binary, Bool, Call, Name, Node, Num, Str
 from ..language.checker import METRIC_FUNCTIONS
 from ..language.months import date_words, format_month, month_words, parse_month
 from ..language.rules import Rule
-from ..language.statuses import STATUS_INFO
+from ..language.statuses import DEADLINE_WORDING, STATUS_INFO
 from ..rulebook.loader import Rulebook
 from .english import COMPARE_WORDS, Words
 from .words import period_label
@@ -472,14 +472,8 @@ class _Sentence:
         status, deadline = self.outcome.status, self.outcome.deadline
         if deadline is None:
             return ""
-        when = date_words(deadline)
-        if status == "overdue":
-            return f"; not done by the deadline, {when}"
-        if status == "met_late":
-            return f"; done after the deadline, {when}"
-        if status == "due":
-            return f"; due by {when}"
-        return ""
+        wording = DEADLINE_WORDING.get(status)
+        return "" if wording is None else "; " + wording.format(when=date_words(deadline))
 
 
 def _chain(node: Node, op: str) -> list[Node]:
