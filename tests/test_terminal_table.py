@@ -133,3 +133,17 @@ def test_import_progress_counts_files(tmp_path: Path, monkeypatch: pytest.Monkey
     with layout.progress(io.StringIO(), quiet=False, total=2, unit="file", desc="import") as bar:
         bar.update(1)  # silent: not a terminal
     assert calls == [1]
+
+
+@pytest.mark.parametrize("command", [["rules"], ["catalogue", "--type", "acute_trust"]])
+def test_rules_and_catalogue_fit_a_terminal_and_keep_whole_lines_in_a_pipe(
+    command: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "60")
+    on_tty, piped = FakeTty(), io.StringIO()
+    assert run([*command, "--format", "table"], stdout=on_tty, stderr=io.StringIO()) == EXIT_OK
+    assert run([*command, "--format", "table"], stdout=piped, stderr=io.StringIO()) == EXIT_OK
+    assert max(len(line) for line in on_tty.getvalue().splitlines()) <= 60
+    assert max(len(line) for line in piped.getvalue().splitlines()) > 60  # the test can fail: lines are long
+    # wrapped, nothing lost (a word longer than the line is split at its edge)
+    assert "".join(_words(on_tty.getvalue())) == "".join(_words(piped.getvalue()))

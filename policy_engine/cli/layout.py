@@ -51,6 +51,33 @@ def table_width(stream: Sink) -> int:
     return max(40, columns)
 
 
+def fit_lines(text: str, stream: Sink) -> str:
+    """``text`` with each line too long for the terminal wrapped at spaces, its continuation lines
+    indented four more than the line; unchanged when ``stream`` is not a terminal (a file or pipe
+    keeps the lines whole, as scripts read them)."""
+    if not stream.isatty():
+        return text
+    width = table_width(stream)
+    out: list[str] = []
+    for line in text.split("\n"):
+        if len(line) <= width:
+            out.append(line)
+            continue
+        indent = " " * (len(line) - len(line.lstrip(" ")))
+        out.extend(
+            textwrap.wrap(
+                line.strip(" "),
+                width,
+                initial_indent=indent,
+                subsequent_indent=indent + "    ",
+                break_long_words=True,
+                break_on_hyphens=False,
+            )
+            or [line]
+        )
+    return "\n".join(out)
+
+
 def colour_wanted(stream: Sink, no_color: bool = False) -> bool:
     """Colour only on a terminal, and not with ``--no-color`` or ``NO_COLOR`` set (https://no-color.org)."""
     return stream.isatty() and not no_color and not os.environ.get("NO_COLOR")

@@ -25,7 +25,11 @@ def _rules(args: argparse.Namespace, ctx: Context) -> str:
     areas = split_values(args.area)
     args.area = areas
     check_selectors(book, None, areas=areas)
-    return _rules_json(book, areas) if args.format == "json" else _rules_table(book, areas)
+    if args.format == "json":
+        return _rules_json(book, areas)
+    from .layout import fit_lines
+
+    return fit_lines(_rules_table(book, areas), ctx.out)
 
 
 def _rules_table(book: Rulebook, areas: Sequence[str] | None) -> str:
@@ -268,7 +272,10 @@ def _catalogue(args: argparse.Namespace, ctx: Context) -> str:
         f"\n{counts['metric']} metrics, {counts['fact']} facts and {counts['service']} services {scope}"
         f"{' in' if args.type else ''} {book.id} {book.version}"
     )
-    return "\n".join(lines) + "\n"
+    from .layout import fit_lines
+
+    text = "\n".join(lines) + "\n"
+    return text if args.output else fit_lines(text, ctx.out)
 
 
 CATALOGUE = Command(
