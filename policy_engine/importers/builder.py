@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Hashable, Iterable, Iterator
+from collections.abc import Callable, Hashable, Iterable, Iterator
 from fractions import Fraction
 from typing import Any, Literal
 
@@ -539,67 +539,55 @@ class StateBuilder:
             org.provenance["name"] = {"source": _at(seen), "basis": "the statistics file's organisation name"}
 
     def _settle_region(self, org: _Org, ref: OrgRef | None, where: str) -> None:
-        seen = sorted(org.regions.items(), key=lambda kv: kv[1])
-        if ref is not None and ref.region_code is not None:
-            org.region = ref.region_code
-            source = ref.sources["region"]
-            org.provenance["region"] = {"source": source.where(), "basis": source.basis}
-            for code, at in seen:
-                if code != ref.region_code:
-                    self.summary.add(
-                        ImportIssue(
-                            "conflict",
-                            "the statistics give another region than the reference (the reference is kept)",
-                            at[0],
-                            at[1],
-                            detail=f"{org.code}: reference {_region_text(ref.region_code)} ({source.where()}); "
-                            f"the file: {_region_text(code)}",
-                        )
-                    )
-            return
-        if len(seen) == 1:
-            org.region = seen[0][0]
-            org.provenance["region"] = {"source": _at(seen[0][1]), "basis": "the statistics file's region"}
-        elif seen:
-            self.summary.add(
-                ImportIssue(
-                    "conflict",
-                    "the files give the organisation two regions (neither used)",
-                    where,
-                    detail=f"{org.code}: " + "; ".join(f"{_region_text(c)} at {_at(s)}" for c, s in seen),
-                )
-            )
+        given = ref.region_code if ref is not None else None
+        org.region = self._settle_place(org, "region", "region", given, ref, org.regions, _region_text, where)
 
     def _settle_parent(self, org: _Org, ref: OrgRef | None, where: str) -> None:
-        seen = sorted(org.parents.items(), key=lambda kv: kv[1])
-        if ref is not None and ref.icb is not None:
-            org.parent = ref.icb
-            source = ref.sources["parent"]
-            org.provenance["parent"] = {"source": source.where(), "basis": source.basis}
-            for icb, at in seen:
-                if icb != ref.icb:
+        given = ref.icb if ref is not None else None
+        org.parent = self._settle_place(org, "parent", "parent ICB", given, ref, org.parents, str, where)
+
+    def _settle_place(
+        self,
+        org: _Org,
+        detail: str,
+        what: str,
+        given: str | None,
+        ref: OrgRef | None,
+        seen: dict[str, _Seen],
+        show: Callable[[str], str],
+        where: str,
+    ) -> str | None:
+        """The region or parent ICB: the reference's (a file that differs is a reported conflict),
+        else the one value the statistics give, else none (two values are a conflict, neither used)."""
+        ordered = sorted(seen.items(), key=lambda kv: kv[1])
+        if given is not None and ref is not None:
+            source = ref.sources[detail]
+            org.provenance[detail] = {"source": source.where(), "basis": source.basis}
+            for value, at in ordered:
+                if value != given:
                     self.summary.add(
                         ImportIssue(
                             "conflict",
-                            "the statistics give another parent ICB than the reference (the reference is kept)",
+                            f"the statistics give another {what} than the reference (the reference is kept)",
                             at[0],
                             at[1],
-                            detail=f"{org.code}: reference {ref.icb} ({source.where()}); the file: {icb}",
+                            detail=f"{org.code}: reference {show(given)} ({source.where()}); the file: {show(value)}",
                         )
                     )
-            return
-        if len(seen) == 1:
-            org.parent = seen[0][0]
-            org.provenance["parent"] = {"source": _at(seen[0][1]), "basis": "the statistics file's parent ICB"}
-        elif seen:
+            return given
+        if len(ordered) == 1:
+            org.provenance[detail] = {"source": _at(ordered[0][1]), "basis": f"the statistics file's {what}"}
+            return ordered[0][0]
+        if ordered:
             self.summary.add(
                 ImportIssue(
                     "conflict",
-                    "the files give the organisation two parent ICBs (neither used)",
+                    f"the files give the organisation two {what}s (neither used)",
                     where,
-                    detail=f"{org.code}: " + "; ".join(f"{c} at {_at(s)}" for c, s in seen),
+                    detail=f"{org.code}: " + "; ".join(f"{show(c)} at {_at(s)}" for c, s in ordered),
                 )
             )
+        return None
 
     # ----------------------------------------------------------------- observations
 
