@@ -79,7 +79,8 @@ def make_book(root: Path, files: dict[str, Any]) -> Path:
     """A rulebook folder: the bundled rulebook.yaml and sources/, plus ``files`` (dicts are dumped as YAML)."""
     book = root / "book"
     (book / "sources").mkdir(parents=True, exist_ok=True)
-    (book / "rulebook.yaml").write_bytes((BUNDLED / "rulebook.yaml").read_bytes())
+    manifest = (BUNDLED / "rulebook.yaml").read_text(encoding="utf-8")
+    (book / "rulebook.yaml").write_text(manifest.replace("  vocabulary: bundled\n", ""), encoding="utf-8")
     for entry in (BUNDLED / "sources").iterdir():
         (book / "sources" / entry.name).write_bytes(entry.read_bytes())
     for name, content in files.items():

@@ -174,6 +174,8 @@ class Rule:
     in_force: dt.date | None = None
     """Standing obligations only: the first date on which the requirement holds (the year's start)."""
     objective: int | None = None
+    measure: str | None = None
+    """What the rule measures, the same across planning years (``cancer.fds``); diff pairs by it."""
     confidence: Literal["quoted", "published", "reconstructed"] = "quoted"
     assumptions: tuple[str, ...] = ()
     depends_on: tuple[str, ...] = ()

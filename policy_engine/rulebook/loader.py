@@ -31,17 +31,13 @@ from ..language.months import parse_date, parse_month
 from ..language.numbers import NUMBER_LIMITS, bounded_decimal, shown_number
 from ..language.parser import ParseError, parse
 from ..language.rules import FactDef, MetricDef, Parameter, Period, Rule, ServiceDef, Source, Timing
+from .sources import SourceSpec, normalise_source, normalise_text, quote_found
 
 __all__ = ["Rulebook", "load_rulebook", "looks_like_path", "normalise_text"]
 
 MAX_RULE_FILE_BYTES = 2 * 1024 * 1024
 MAX_RULES = 5000
 _NON_RULE_FILES = frozenset({"rulebook.yaml", "coverage.yaml"})
-
-
-def normalise_text(text: str) -> str:
-    """Every run of whitespace (non-breaking spaces included) becomes one space."""
-    return re.sub(r"\s+", " ", text.replace("\u00a0", " ")).strip()
 
 
 @attrs.frozen(eq=False, repr=False)
@@ -66,6 +62,9 @@ class Rulebook:
     digest: str
     location: str
     source_texts: Mapping[str, str] = attrs.field(repr=False, eq=False)
+    """The normalised text of each shipped source (an external one is not here)."""
+    source_specs: Mapping[str, SourceSpec] = attrs.field(repr=False, eq=False, factory=dict)
+    """How each source is declared: shipped or external (with its sha256), and its normalisation."""
     overlays: tuple[str, ...] = ()
     """Parameter overlays applied (``id@sha256`` each); part of ``digest``."""
 
@@ -93,6 +92,18 @@ class Rulebook:
         """Where the rulebook was read from: ``"bundled"`` (shipped with the package, loaded by its
         name) or the absolute path of its folder; a decision record's ``rulebook_source``."""
         return "bundled" if self.location.startswith("bundled:") else self.location
+
+    @property
+    def external_sources(self) -> tuple[str, ...]:
+        """The sources not shipped with the rulebook, whose quotes are verified by ``verify_sources``."""
+        return tuple(n for n in self.sources if not self.source_specs[n].shipped)
+
+    def quote_checked(self, document: str, quote: str) -> bool | None:
+        """Whether ``quote`` is in the shipped ``document`` (None: the document is external)."""
+        spec = self.source_specs.get(document)
+        if spec is None or not spec.shipped:
+            return None
+        return normalise_source(quote, spec) in self.source_texts.get(document, "")
 
     @property
     def date_facts(self) -> frozenset[str]:
@@ -371,6 +382,8 @@ class _Catalogue:
     areas: Mapping[str, str]
     periods: Mapping[str, Period]
     source_texts: Mapping[str, str]
+    """The raw text of each shipped source."""
+    source_specs: Mapping[str, SourceSpec]
     rule_types: Mapping[str, tuple[str, ...]]
     year: tuple[dt.date, dt.date]
 
@@ -384,7 +397,7 @@ def load_rulebook(name_or_path: str | os.PathLike[str] = "nhs-2024-25") -> Ruleb
     root, location = _open_folder(name_or_path)
     files = _files(root)
     known = _LOADED.get(location)
-    if known is not None and _digest_of(root, files, known.sources) == known.digest:
+    if known is not None and _digest_of(root, files, _shipped(known.source_specs)) == known.digest:
         return known  # the same files, byte for byte: the same (immutable) rulebook
     book = _build(root, location, files)
     _LOADED.pop(location, None)
@@ -408,10 +421,24 @@ def _digest_source(digest: Any, doc_name: str, raw: bytes) -> None:
     digest.update(b"source:" + doc_name.encode() + b"\0" + raw + b"\0")
 
 
+def _shipped(specs: Mapping[str, SourceSpec]) -> tuple[str, ...]:
+    return tuple(name for name, spec in specs.items() if spec.shipped)
+
+
+def _vocabulary_files(files: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The shared vocabulary's files (``vocabulary/<area>.yaml``) when the manifest asks for it."""
+    text = next((text for name, text in files if name == "rulebook.yaml"), None)
+    manifest = _read_yaml("rulebook.yaml", text) if text is not None else None
+    meta = manifest.get("rulebook") if isinstance(manifest, dict) else None
+    if not isinstance(meta, dict) or meta.get("vocabulary") != "bundled":
+        return []  # (a wrong value is reported by the schema when the manifest is checked)
+    return [(f"vocabulary/{name}", text) for name, text in _files(policies_root() / "vocabulary")]
+
+
 def _digest_of(root: Traversable, files: list[tuple[str, str]], sources: tuple[str, ...]) -> str | None:
     """The digest a rulebook read from these files and sources would have (None: a source is missing)."""
     digest = hashlib.sha256()
-    for name, text in files:
+    for name, text in files + _vocabulary_files(files):
         _digest_file(digest, name, text)
     for doc_name in sources:
         entry = root / "sources" / doc_name
@@ -424,19 +451,20 @@ def _digest_of(root: Traversable, files: list[tuple[str, str]], sources: tuple[s
 def _build(root: Traversable, location: str, files: list[tuple[str, str]]) -> Rulebook:
     """Read, check and compile the rulebook in ``files`` (every problem listed in one RulebookError)."""
     digest = hashlib.sha256()
-    docs = _documents(files, location, digest)
+    docs = _documents(files + _vocabulary_files(files), location, digest)
     manifest = docs.pop("rulebook.yaml")
     errors: list[ErrorDetail] = []
     year = _year(manifest["rulebook"], errors)
     periods = _periods(manifest["periods"], errors)
-    source_texts = _source_texts(root, manifest["rulebook"]["sources"], digest, errors)
+    specs = _source_specs(manifest["rulebook"]["sources"], errors)
+    source_texts = _source_texts(root, specs, digest, errors)
     metrics, facts, services, areas, raw_rules = _catalogues(docs, errors)
     rule_types = _rule_types(raw_rules, location, errors)
     if errors:
         raise RulebookError("the rulebook is inconsistent", errors)
     meta = manifest["rulebook"]
     assert year is not None  # no errors: both dates parsed
-    catalogue = _Catalogue(metrics, facts, services, areas, periods, source_texts, rule_types, year)
+    catalogue = _Catalogue(metrics, facts, services, areas, periods, source_texts, specs, rule_types, year)
     rules = _build_rules(raw_rules, catalogue)
     return Rulebook(
         id=meta["id"],
@@ -444,7 +472,7 @@ def _build(root: Traversable, location: str, files: list[tuple[str, str]]) -> Ru
         version=meta["version"],
         start=year[0],
         end=year[1],
-        sources=tuple(meta["sources"]),
+        sources=tuple(specs),
         periods=MappingProxyType(periods),
         metrics=MappingProxyType(metrics),
         facts=MappingProxyType(facts),
@@ -453,7 +481,8 @@ def _build(root: Traversable, location: str, files: list[tuple[str, str]]) -> Ru
         rules=_order(rules),
         digest=digest.hexdigest(),
         location=location,
-        source_texts=MappingProxyType(source_texts),
+        source_texts=MappingProxyType({n: normalise_source(t, specs[n]) for n, t in source_texts.items()}),
+        source_specs=MappingProxyType(specs),
     )
 
 
@@ -472,7 +501,8 @@ def _documents(files: list[tuple[str, str]], location: str, digest: Any) -> dict
         if name == "coverage.yaml":
             continue
         doc = _plain(_read_yaml(name, text))
-        errors.extend(_validate(name, doc, "manifest" if name == "rulebook.yaml" else "area"))
+        kind = "manifest" if name == "rulebook.yaml" else "vocabulary" if name.startswith("vocabulary/") else "area"
+        errors.extend(_validate(name, doc, kind))
         docs[name] = doc
     if errors:
         raise RulebookError("rule files do not match the rulebook schema", errors)
@@ -538,11 +568,48 @@ def _periods(doc: Mapping[str, Any], errors: list[ErrorDetail]) -> dict[str, Per
     return periods
 
 
-def _source_texts(root: Traversable, names: list[str], digest: Any, errors: list[ErrorDetail]) -> dict[str, str]:
-    """The text of each source document in ``sources/`` (whitespace normalised), into ``digest``."""
+def _source_specs(declared: list[Any], errors: list[ErrorDetail]) -> dict[str, SourceSpec]:
+    """Each source the manifest declares (a name: shipped plain text), in order; a ``table_of``
+    naming no other source of the rulebook, or a name twice, is a problem."""
+    specs: dict[str, SourceSpec] = {}
+    for i, item in enumerate(declared):
+        fields = {"document": item} if isinstance(item, str) else dict(item)
+        spec = SourceSpec(**fields)
+        if spec.document in specs:
+            errors.append(
+                ErrorDetail(
+                    "rulebook.yaml",
+                    "this source is declared twice",
+                    spec.document,
+                    code=ErrorCode.RULEBOOK_SOURCE,
+                    location=("rulebook", "sources", i),
+                )
+            )
+        specs[spec.document] = spec
+    for i, spec in enumerate(specs.values()):
+        if spec.table_of is not None and (spec.table_of == spec.document or spec.table_of not in specs):
+            errors.append(
+                ErrorDetail(
+                    "rulebook.yaml",
+                    "table_of must name another source of the rulebook",
+                    spec.table_of,
+                    code=ErrorCode.RULEBOOK_SOURCE,
+                    location=("rulebook", "sources", i, "table_of"),
+                )
+            )
+    return specs
+
+
+def _source_texts(
+    root: Traversable, specs: Mapping[str, SourceSpec], digest: Any, errors: list[ErrorDetail]
+) -> dict[str, str]:
+    """The text of each shipped source in ``sources/``, into ``digest``. An external
+    source is not read: its declaration (with its sha256) is in the manifest, which is digested."""
     sources_dir = root / "sources"
     source_texts: dict[str, str] = {}
-    for doc_name in names:
+    for doc_name, spec in specs.items():
+        if not spec.shipped:
+            continue
         entry = sources_dir / doc_name
         if not entry.is_file():
             errors.append(
@@ -558,7 +625,7 @@ def _source_texts(root: Traversable, names: list[str], digest: Any, errors: list
         raw = entry.read_bytes()
         _digest_source(digest, doc_name, raw)
         try:
-            source_texts[doc_name] = normalise_text(raw.decode("utf-8"))
+            source_texts[doc_name] = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
             errors.append(
                 ErrorDetail(
@@ -585,17 +652,24 @@ def _catalogues(
         return ErrorDetail(fname, message, value, code=code, location=location)
 
     duplicate, inconsistent = ErrorCode.RULEBOOK_DUPLICATE, ErrorCode.RULEBOOK_INCONSISTENT
+    declared_in: dict[tuple[str, str], str] = {}
 
-    for fname, doc in docs.items():
+    def again(section: str, name: str, fname: str) -> bool:
+        """Whether ``name`` is already declared in ``section`` (a problem in ``fname`` if so)."""
+        first = declared_in.setdefault((section, name), fname)
+        if first != fname:
+            errors.append(problem(duplicate, fname, (section, name), f"already declared in {first}"))
+        return first != fname
+
+    # The shared vocabulary first, so that an area file declaring one of its entries again is the problem.
+    for fname, doc in sorted(docs.items(), key=lambda item: not item[0].startswith("vocabulary/")):
         area = doc["area"]
-        if area != fname.rsplit(".", 1)[0]:
+        if area != fname.rsplit("/", 1)[-1].rsplit(".", 1)[0]:
             errors.append(problem(inconsistent, fname, ("area",), "must equal the file name without .yaml", area))
-        areas[area] = doc["title"]
+        if "rules" in doc:
+            areas[area] = doc["title"]
         for mname, m in (doc.get("metrics") or {}).items():
-            if mname in metrics:
-                errors.append(
-                    problem(duplicate, fname, ("metrics", mname), f"already declared in {metrics[mname].area}.yaml")
-                )
+            if again("metrics", mname, fname):
                 continue
             unit = "percent" if m["kind"] == "proportion" else m["unit"]
             if m["kind"] == "proportion" and m["unit"] != "percent":
@@ -606,18 +680,14 @@ def _catalogues(
                 )
             metrics[mname] = MetricDef(mname, m["kind"], unit, m["description"], area, m["label"])
         for fact_name, f in (doc.get("facts") or {}).items():
-            if fact_name in facts:
-                errors.append(
-                    problem(duplicate, fname, ("facts", fact_name), f"already declared in {facts[fact_name].area}.yaml")
-                )
+            if again("facts", fact_name, fname):
                 continue
             facts[fact_name] = FactDef(fact_name, f["type"], f["description"], area, f.get("unit"), f["label"])
         for sname, svc in (doc.get("services") or {}).items():
-            if sname in services:
-                errors.append(problem(duplicate, fname, ("services", sname), "already declared in another file"))
+            if again("services", sname, fname):
                 continue
             services[sname] = ServiceDef(sname, svc["description"], area, svc["label"])
-        raw_rules.extend(_RawRule(fname, i, r, area) for i, r in enumerate(doc["rules"]))
+        raw_rules.extend(_RawRule(fname, i, r, area) for i, r in enumerate(doc.get("rules", ())))
     return metrics, facts, services, areas, raw_rules
 
 
@@ -809,28 +879,27 @@ def _caret(text: str, pos: int) -> str:
     return f"...{text[lo:pos]} >>> {text[pos : pos + 30]}" if lo else f"{text[:pos]} >>> {text[pos : pos + 30]}"
 
 
-def _check_citation(raw: _RawRule, source_texts: Mapping[str, str], errors: list[ErrorDetail]) -> None:
-    """The rule's source is one of the rulebook's, its quote is found there verbatim, and a rule
-    that is not quoted cites the national objectives table."""
+def _check_citation(raw: _RawRule, catalogue: _Catalogue, errors: list[ErrorDetail]) -> None:
+    """The rule's source is one of the rulebook's, its quote is found there verbatim when the text
+    is shipped (an external text's quotes are checked by ``verify_sources``), and a rule that is not
+    quoted cites an objectives table."""
     src = raw.doc["source"]
-    doc_text = source_texts.get(src["document"])
-    if doc_text is None:
+    spec = catalogue.source_specs.get(src["document"])
+    if spec is None:
         errors.append(
             raw.problem(
                 ErrorCode.RULE_SOURCE, ("source", "document"), "not one of the rulebook's sources", src["document"]
             )
         )
-    elif normalise_text(src["quote"]) not in doc_text:
-        errors.append(
-            raw.problem(
-                ErrorCode.RULE_SOURCE,
-                ("source", "quote"),
-                f"not found verbatim in {src['document']}",
-                src["quote"][:80],
-            )
-        )
+    elif spec.document in catalogue.source_texts and (spec.table_of is None or spec.table_of in catalogue.source_texts):
+        found, why = quote_found(src["quote"], spec.document, catalogue.source_texts, catalogue.source_specs)
+        if not found:
+            errors.append(raw.problem(ErrorCode.RULE_SOURCE, ("source", "quote"), why, src["quote"][:80]))
     confidence = raw.doc.get("confidence", "quoted")
-    if confidence != "quoted" and src["document"] != "national-objectives-2024-25.md":
+    is_table = spec is not None and (
+        spec.format == "markdown-table" or spec.document == "national-objectives-2024-25.md"
+    )
+    if confidence != "quoted" and not is_table:
         errors.append(
             raw.problem(
                 ErrorCode.RULE_SOURCE,
@@ -879,7 +948,7 @@ def _build_rule(raw: _RawRule, catalogue: _Catalogue, errors: list[ErrorDetail])
         if period is None:
             errors.append(raw.problem(ErrorCode.RULE_PERIOD, ("period",), "unknown period", r["period"]))
     exprs = _expressions(raw, catalogue, params, schedule.deadline is not None, errors)
-    _check_citation(raw, catalogue.source_texts, errors)
+    _check_citation(raw, catalogue, errors)
     _check_cohort(raw, exprs, errors)
     if len(errors) > before or exprs.condition is None:
         return None
@@ -904,6 +973,7 @@ def _build_rule(raw: _RawRule, catalogue: _Catalogue, errors: list[ErrorDetail])
         timing=schedule.timing,
         in_force=schedule.in_force,
         objective=r.get("objective"),
+        measure=r.get("measure"),
         confidence=r.get("confidence", "quoted"),
         assumptions=tuple(r.get("assumptions") or ()),
         depends_on=tuple(sorted(exprs.depends_on)),
