@@ -117,6 +117,10 @@ class RecordMismatch(PolicyError):
     """verify-record found a difference (exit code 5)."""
 
 
+class SourcesNotVerified(RecordMismatch):
+    """verify-sources found a quote not in its text, or a text it could not read (exit code 5)."""
+
+
 class OptionConflict(PolicyError):
     """Options that cannot be used together (exit code 2)."""
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 from ..errors import ErrorCode, ErrorDetail
@@ -169,38 +168,33 @@ LINT = Command(
 
 
 def _verify_sources(args: argparse.Namespace, ctx: Context) -> str:
-    """Quotes are already verified when a rulebook loads; this reports what they were checked against."""
-    import hashlib
+    """Every rule and ledger quote checked against the guidance texts (``--sources DIR``: the
+    auditor's own copies); exit 5 if one is not found or cannot be verified."""
+    from ..audit.sources import verify_sources
+    from .command import SourcesNotVerified
 
-    from ..audit.coverage import load_coverage
-    from ..rulebook.loader import normalise_text
-
-    book = ctx.rulebook
-    cov = load_coverage(book)
-    lines = [f"Guidance texts of {book.id} {book.version} ({book.location}):"]
-    root = _source_folder(book)
-    for name in book.sources:
-        raw = (root / name).read_bytes()
-        lines.append(f"  {hashlib.sha256(raw).hexdigest()}  {len(raw):7d} bytes  {name}")
-    rule_quotes = sum(1 for r in book.rules if normalise_text(r.source.quote) in book.source_texts[r.source.document])
-    ledger_quotes = len(cov.entries)
-    lines.append(
-        f"{rule_quotes}/{len(book.rules)} rule quotes and {ledger_quotes}/{ledger_quotes} ledger quotes "
-        "found verbatim (whitespace-normalised) in their documents."
-    )
-    return "\n".join(lines) + "\n"
-
-
-def _source_folder(book: Rulebook) -> Any:
-    from .._resources import policies_root
-
-    if book.location.startswith("bundled:"):
-        return policies_root() / book.location.split(":", 1)[1] / "sources"
-    return Path(book.location) / "sources"
+    report = verify_sources(ctx.rulebook, args.sources)
+    text = report.to_json() if args.format == "json" else report.to_text()
+    if not report.ok:
+        ctx.out.write(text)
+        c = report.counts()
+        raise SourcesNotVerified(f"{c['not found']} quotes not found and {c['not verified']} not verified")
+    return text
 
 
 VERIFY_SOURCES = Command(
-    "verify-sources", "check every rule and ledger quote against the shipped guidance texts", (), _verify_sources
+    "verify-sources",
+    "check every rule and ledger quote against the guidance texts (shipped, or your copies with --sources)",
+    (
+        arg(
+            "--sources",
+            metavar="DIR",
+            help="a folder holding the guidance texts under the names rulebook.yaml gives (needed for texts "
+            "the rulebook does not ship); each quote is reported found, not found or not verified",
+        ),
+        arg("--format", choices=["text", "json"], default="text"),
+    ),
+    _verify_sources,
 )
 
 

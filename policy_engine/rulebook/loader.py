@@ -9,7 +9,6 @@ import hashlib
 import heapq
 import math
 import os
-import re
 from collections.abc import Mapping
 from decimal import Decimal
 from fractions import Fraction

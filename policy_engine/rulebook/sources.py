@@ -48,6 +48,7 @@ class SourceSpec:
     """One guidance text a rulebook cites, as its manifest declares it."""
 
     document: str
+    title: str | None = None
     shipped: bool = True
     sha256: str | None = None
     """For an external text: the sha256 of the bytes the quotes were verified against."""
