@@ -48,6 +48,7 @@ __all__ = [
     "RulebookError",
     "SelectorError",
     "Source",
+    "SourceReport",
     "State",
     "StateError",
     "Status",
@@ -58,11 +59,14 @@ __all__ = [
     "explain",
     "load_rulebook",
     "load_state",
+    "planning_years",
     "resolve_backend",
+    "rulebook_for",
     "state_from_dict",
     "state_from_json",
     "statuses",
     "validate_state",
+    "verify_sources",
 ]
 
 if TYPE_CHECKING:  # what mypy and editors see: the same names, imported eagerly

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from ._extras import MissingExtraError
 from .audit.explain import explain
+from .audit.sources import SourceReport, verify_sources
 from .data.state import (
     CompleteCohort,
     Fact,
@@ -43,6 +44,7 @@ from .errors import (
 from .evaluation.outcomes import STATUSES, Citation, DecisionRecord, Evaluation, Evidence, Firing, Outcome
 from .language.rules import ORGANISATION_TYPES, TIMINGS, Parameter, Period, Rule, RuleKind, Source, Status
 from .rulebook.loader import Rulebook, load_rulebook
+from .rulebook.years import planning_years, rulebook_for
 
 __all__ = [
     "EVALUATE_BACKENDS",
@@ -75,6 +77,7 @@ __all__ = [
     "RulebookError",
     "SelectorError",
     "Source",
+    "SourceReport",
     "State",
     "StateError",
     "Status",
@@ -84,9 +87,12 @@ __all__ = [
     "explain",
     "load_rulebook",
     "load_state",
+    "planning_years",
     "resolve_backend",
+    "rulebook_for",
     "state_from_dict",
     "state_from_json",
     "statuses",
     "validate_state",
+    "verify_sources",
 ]

@@ -101,7 +101,9 @@ def test_every_bullet_and_requirement_sentence_of_the_body_is_in_the_ledger() ->
     sentences = body_items()
     assert len(sentences) > 60, "the body's bullets and requirement sentences went missing"
     uncovered = [s for s in sentences if not any(q in s or s in q for q in quotes)]
-    assert not uncovered, "bullets and requirement sentences with no ledger entry:\n" + "\n".join(f"- {s}" for s in uncovered)
+    assert not uncovered, "bullets and requirement sentences with no ledger entry:\n" + "\n".join(
+        f"- {s}" for s in uncovered
+    )
 
 
 def test_every_rule_names_its_measure_and_is_in_the_ledger() -> None:

@@ -1,8 +1,15 @@
-"""What changed between two rulebooks (or parameter sets), and which outcomes that changes."""
+"""What changed between two rulebooks (or parameter sets), and which outcomes that changes.
+
+Two variants of one rulebook (an overlay, a local copy) are compared rule by rule, paired by id
+(``diff_rulebooks``). Two planning years are compared measure by measure (``diff_years``): rules are
+paired by their ``measure`` (what they measure, the same in every year), never by id, and each pair
+is classed as tightened, loosened, re-dated, redefined, carried over, new or dropped
+(docs/decisions/030-rulebooks-per-planning-year.md)."""
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 from typing import Any
 
 import attrs
@@ -13,7 +20,16 @@ from ..language.numbers import format_number
 from ..language.rules import Rule
 from ..rulebook.loader import Rulebook
 
-__all__ = ["Change", "OutcomeChange", "diff_outcomes", "diff_rulebooks"]
+__all__ = [
+    "CHANGE_CLASSES",
+    "Change",
+    "MeasureChange",
+    "OutcomeChange",
+    "YearDiff",
+    "diff_outcomes",
+    "diff_rulebooks",
+    "diff_years",
+]
 
 
 @attrs.frozen
@@ -103,3 +119,177 @@ def diff_outcomes(
         for rid, org in sorted(set(a) | set(b))
         if a.get((rid, org)) != b.get((rid, org))
     ]
+
+
+# --------------------------------------------------------------------------- planning years
+
+CHANGE_CLASSES = ("tightened", "loosened", "re-dated", "redefined", "carried over", "new", "dropped")
+"""How a measure changed from one planning year to the next, in the order a diff lists them."""
+
+_TIGHTER_WHEN_HIGHER = {">=": True, ">": True, "<=": False, "<": False}
+
+
+@attrs.frozen
+class MeasureChange:
+    """One measure across two planning years: its rule in each (None where it has none) and how it changed."""
+
+    measure: str
+    change: str
+    """One of ``CHANGE_CLASSES``."""
+    old: Rule | None
+    new: Rule | None
+    details: tuple[str, ...] = ()
+    """What moved, in words: thresholds (old -> new), deadlines, what is compared."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """The change as JSON data: both rules' ids, titles, deadlines and quotes."""
+        return {
+            "measure": self.measure,
+            "change": self.change,
+            "details": list(self.details),
+            "old": _side(self.old),
+            "new": _side(self.new),
+        }
+
+
+def _side(rule: Rule | None) -> dict[str, Any] | None:
+    if rule is None:
+        return None
+    return {
+        "rule": rule.id,
+        "title": rule.title,
+        "deadline": rule.deadline.isoformat() if rule.deadline else None,
+        "document": rule.source.document,
+        "section": rule.source.section,
+        "quote": rule.source.quote,
+    }
+
+
+@attrs.frozen
+class YearDiff:
+    """Every measure of two planning years' rulebooks, and (given a state) the outcomes that change."""
+
+    old: Rulebook
+    new: Rulebook
+    changes: tuple[MeasureChange, ...]
+    outcomes: tuple[OutcomeChange, ...] = ()
+
+    def counts(self) -> dict[str, int]:
+        """Measures by class, every class listed."""
+        out = dict.fromkeys(CHANGE_CLASSES, 0)
+        for c in self.changes:
+            out[c.change] += 1
+        return out
+
+    def to_text(self) -> str:
+        """The diff as an auditor reads it: each measure with its class, what moved and both quotes."""
+        lines = [
+            f"{self.old.id} ({self.old.start} to {self.old.end}) -> {self.new.id} ({self.new.start} to {self.new.end})",
+            ", ".join(f"{n} {k}" for k, n in self.counts().items()),
+        ]
+        for c in self.changes:
+            ids = " -> ".join(r.id if r else "(none)" for r in (c.old, c.new))
+            lines.append(f"\n{c.change.upper()}  {c.measure}: {ids}")
+            lines += [f"    {d}" for d in c.details]
+            for label, rule in ((self.old.id, c.old), (self.new.id, c.new)):
+                if rule is not None:
+                    lines.append(f"    {label}: \u201c{rule.source.quote}\u201d ({rule.source.section})")
+        if self.outcomes:
+            lines.append(f"\n{len(self.outcomes)} outcome(s) change:")
+            lines += [f"  {o}" for o in self.outcomes]
+        return "\n".join(lines) + "\n"
+
+    def to_json(self) -> str:
+        """The diff as JSON: ``old``, ``new``, ``counts``, ``changes`` and ``outcomes``."""
+
+        def year(book: Rulebook) -> dict[str, str]:
+            return {"rulebook": book.id, "start": book.start.isoformat(), "end": book.end.isoformat()}
+
+        doc = {
+            "old": year(self.old),
+            "new": year(self.new),
+            "counts": self.counts(),
+            "changes": [c.to_dict() for c in self.changes],
+            "outcomes": [attrs.asdict(o) for o in self.outcomes],
+        }
+        return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+
+
+def _measure_of(rule: Rule) -> str:
+    """The measure a rule is paired by: its ``measure``, or (without one) its id, so it pairs with nothing."""
+    return rule.measure or f"rule:{rule.id}"
+
+
+def _compared(rule: Rule) -> tuple[tuple[str | None, str | None, str], ...] | None:
+    """What the rule compares, without its periods or values: (function, metric, operator) per conjunct."""
+    found = rule.shape.all_comparisons
+    if found is None:
+        return None
+    return tuple((c.function, c.subject, c.op) for c in found)
+
+
+def _when(rule: Rule) -> str:
+    if rule.deadline is not None:
+        return f"by {rule.deadline.isoformat()}"
+    return rule.timing or "no deadline"
+
+
+def _classify(a: Rule, b: Rule) -> tuple[str, tuple[str, ...]]:
+    """The class of a pair of rules measuring the same thing, with what moved."""
+    details: list[str] = []
+    if (a.kind, a.applies_to) != (b.kind, b.applies_to):
+        details.append(f"kind and types: {a.kind} {', '.join(a.applies_to)} -> {b.kind} {', '.join(b.applies_to)}")
+    redated = a.deadline != b.deadline or a.timing != b.timing
+    if redated:
+        details.append(f"deadline: {_when(a)} -> {_when(b)}")
+    shape_a, shape_b = _compared(a), _compared(b)
+    if shape_a is None or shape_a != shape_b:
+        details.append(f"condition: {a.condition_text} -> {b.condition_text}")
+        return "redefined", tuple(details)
+    directions: set[bool] = set()
+    for ca, cb in zip(a.shape.all_comparisons or (), b.shape.all_comparisons or (), strict=True):
+        if ca.constant is None or cb.constant is None or ca.constant == cb.constant:
+            continue
+        unit = a.parameters[ca.parameter].unit if ca.parameter is not None and ca.parameter in a.parameters else None
+        moved = f"{ca.op} {format_number(ca.constant, unit)} -> {cb.op} {format_number(cb.constant, unit)}"
+        details.insert(0, f"threshold on {ca.text}: {moved}")
+        directions.add((cb.constant > ca.constant) == _TIGHTER_WHEN_HIGHER.get(ca.op, True))
+    if len(directions) > 1:
+        return "redefined", tuple(details)
+    if directions:
+        return ("tightened" if directions.pop() else "loosened"), tuple(details)
+    return ("re-dated" if redated else "carried over"), tuple(details)
+
+
+def diff_years(
+    old: Rulebook, new: Rulebook, state: State | None = None, as_of: dt.date | str | None = None
+) -> YearDiff:
+    """Pair the rules of two planning years' rulebooks by ``measure`` and class each pair; with
+    ``state``, also the outcomes that change (paired by measure and organisation), both judged
+    ``as_of`` (default: the state's)."""
+    before = {_measure_of(r): r for r in old.rules}
+    after = {_measure_of(r): r for r in new.rules}
+    changes: list[MeasureChange] = []
+    for m in sorted(set(before) | set(after)):
+        a, b = before.get(m), after.get(m)
+        if a is None:
+            changes.append(MeasureChange(m, "new", None, b))
+        elif b is None:
+            changes.append(MeasureChange(m, "dropped", a, None))
+        else:
+            change, details = _classify(a, b)
+            changes.append(MeasureChange(m, change, a, b, details))
+    changes.sort(key=lambda c: (CHANGE_CLASSES.index(c.change), c.measure))
+    moved: list[OutcomeChange] = []
+    if state is not None:
+        by_rule_a = {r.id: _measure_of(r) for r in old.rules}
+        by_rule_b = {r.id: _measure_of(r) for r in new.rules}
+        a_out = {(by_rule_a[o.rule_id], o.org_id): o.status for o in evaluate(state, old, as_of=as_of).outcomes}
+        b_out = {(by_rule_b[o.rule_id], o.org_id): o.status for o in evaluate(state, new, as_of=as_of).outcomes}
+        for m, org in sorted(set(a_out) | set(b_out)):
+            if m not in before or m not in after:
+                continue  # a new or dropped measure: every outcome of it is new or gone, said by the class
+            sa, sb = a_out.get((m, org), "absent"), b_out.get((m, org), "absent")
+            if sa != sb:
+                moved.append(OutcomeChange(f"{m} ({before[m].id} -> {after[m].id})", org, sa, sb))
+    return YearDiff(old, new, tuple(changes), tuple(moved))

@@ -23,9 +23,10 @@ from collections.abc import Sequence
 from typing import TextIO
 
 from .._version import __version__
-from ..errors import EngineError, PolicyError, SelectorError
+from ..errors import EngineError, ErrorCode, ErrorDetail, PolicyError, SelectorError
 from ..io.terminal import Sink, TerminalStream
 from ..rulebook.loader import Rulebook, load_rulebook
+from ..rulebook.years import AUTO
 from . import imports, rulebooks, states
 from .command import (
     BatchHadErrors,
@@ -149,8 +150,41 @@ def _dispatch(args: argparse.Namespace, out: Sink, err: Sink) -> str | None:
         check_as_of(args.as_of)
     command = _BY_NAME[args.command]
     check_writable([getattr(args, "output", None)])  # before any work: a folder missing is said at once
+    if command.rulebook and args.rulebook == AUTO:
+        args.rulebook = _auto_rulebook(args, err)
     book = _load(args.rulebook, args.overlay) if command.rulebook else None
     return command.handler(args, Context(out, err, _load, book))
+
+
+def _auto_rulebook(args: argparse.Namespace, err: Sink) -> str:
+    """``--rulebook auto``: the bundled rulebook whose planning year holds ``--as-of`` (or, without
+    it, the as_of of the JSON state the command reads), said on stderr."""
+    from ..data.state import load_state
+    from ..rulebook.years import rulebook_for
+
+    as_of, basis = getattr(args, "as_of", None), "--as-of"
+    state = getattr(args, "state", None)
+    if as_of is None and isinstance(state, str) and state.lower().endswith(".json"):
+        as_of, basis = load_state(state).as_of, f"the as_of of {state}"
+    if as_of is None:
+        raise OptionConflict(
+            "--rulebook auto needs a date",
+            [
+                ErrorDetail(
+                    "--rulebook",
+                    "auto picks the rulebook whose planning year holds the evaluation date: give --as-of "
+                    "(or a JSON state, whose as_of is used)",
+                    "auto",
+                    code=ErrorCode.ARGUMENT_CONFLICT,
+                )
+            ],
+        )
+    book = rulebook_for(as_of)
+    err.write(
+        f"policy-engine: --rulebook auto: {book.id} (its planning year {book.start} to {book.end} holds {as_of}, "
+        f"{basis})\n"
+    )
+    return book.id
 
 
 def main() -> None:

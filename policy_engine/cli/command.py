@@ -58,7 +58,8 @@ RULEBOOK_ARGS: tuple[Arg, ...] = (
     arg(
         "--rulebook",
         default="nhs-2024-25",
-        help="bundled rulebook name, or a folder given as a path (./NAME, absolute, or holding a /)",
+        help="bundled rulebook name (nhs-2024-25, nhs-2025-26), auto (the one whose planning year holds the "
+        "evaluation date), or a folder given as a path (./NAME, absolute, or holding a /)",
     ),
     arg(
         "--overlay",

@@ -11,7 +11,7 @@ from ..errors import ErrorCode, ErrorDetail
 from ..evaluation.select import split_values
 from ..io.terminal import inline_text
 from ..rulebook.loader import Rulebook
-from .command import Command, Context, arg, check_selectors, filters
+from .command import Command, Context, OptionConflict, arg, check_selectors, filters
 
 __all__ = ["CATALOGUE", "COVERAGE", "DIFF", "LINT", "RULES", "TEMPLATE", "VERIFY_SOURCES"]
 
@@ -206,6 +206,21 @@ def _diff(args: argparse.Namespace, ctx: Context) -> str:
     from ..data.state import load_state
 
     old, new = ctx.load(args.old, ()), ctx.load(args.new, args.new_overlay)
+    if args.by == "measure" or (args.by == "auto" and old.id != new.id):
+        from ..audit.diff import diff_years
+
+        state = load_state(args.state) if args.state else None
+        years = diff_years(old, new, state, args.as_of)
+        return years.to_json() if args.format == "json" else years.to_text()
+    if args.format == "json":
+        raise OptionConflict(
+            "--format json is for a diff by measure",
+            [
+                ErrorDetail(
+                    "--format", "give --by measure, or leave --format as text", "json", code=ErrorCode.ARGUMENT_CONFLICT
+                )
+            ],
+        )
     changes = diff_rulebooks(old, new)
     lines = [f"{old.id} {old.version} ({old.digest[:12]}) -> {new.id} {new.version} ({new.digest[:12]})"]
     lines += [str(c) for c in changes] or ["no rule changes"]
@@ -224,6 +239,15 @@ DIFF = Command(
         arg("new", help="bundled rulebook name or folder path"),
         arg("--state", help="also evaluate this state under both and list the outcomes that change"),
         arg("--as-of"),
+        arg(
+            "--by",
+            choices=["auto", "measure", "id"],
+            default="auto",
+            help="pair rules by measure (two planning years: each pair classed as tightened, loosened, re-dated, "
+            "redefined, carried over, new or dropped, with both quotes) or by id (variants of one rulebook); "
+            "auto: by measure when the rulebooks' ids differ",
+        ),
+        arg("--format", choices=["text", "json"], default="text", help="json: for a diff by measure"),
         arg(
             "--new-overlay",
             action="append",

@@ -691,9 +691,21 @@ def _catalogues(
 
 
 def _rule_types(raw_rules: list[_RawRule], location: str, errors: list[ErrorDetail]) -> dict[str, tuple[str, ...]]:
-    """Each rule id with the organisation types it applies to; a repeated id or too many rules is a problem."""
+    """Each rule id with the organisation types it applies to; a repeated id, a measure named by two
+    rules (diff pairs the rules of two years by it) or too many rules is a problem."""
     rule_types: dict[str, tuple[str, ...]] = {}
+    measured_by: dict[str, str] = {}
     for raw in raw_rules:
+        measure = raw.doc.get("measure")
+        if measure is not None and measured_by.setdefault(measure, raw.id) != raw.id:
+            errors.append(
+                raw.problem(
+                    ErrorCode.RULEBOOK_DUPLICATE,
+                    ("measure",),
+                    f"measure already named by {measured_by[measure]}: each measure is one rule of a rulebook",
+                    measure,
+                )
+            )
         if raw.id in rule_types:
             errors.append(
                 ErrorDetail(
