@@ -21,7 +21,10 @@ from policy_engine.cli import run
 from policy_engine.rulebook import years
 from policy_engine.rulebook.sources import SourceSpec, normalise_source, quote_found, without_fragments
 
-TEXT = "Intro line.\n\n**Heading **\n\nSystems must reach 77% by\nMarch 2025 and keep it \\(always\\). 3\n\n\n\nRunning Head Next page\n"
+TEXT = (
+    "Intro line.\n\n**Heading **\n\nSystems must reach 77% by\nMarch 2025 and keep it \\(always\\). 3\n\n\n\n"
+    "Running Head Next page\n"
+)
 TABLE = "| # | Priority | Success measure |\n|---|---|---|\n| 1 | Keep it | Systems must reach 77% by March 2025 |\n"
 
 
