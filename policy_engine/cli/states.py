@@ -418,6 +418,11 @@ def _report(args: argparse.Namespace, ctx: Context) -> str:
     args.org = split_values(args.org)
     state = load_state(args.state)
     check_selectors(book, state, orgs=args.org)
+    if args.compare_with:
+        from ..render.years import render_years
+
+        others = [ctx.load(name, ()) for name in args.compare_with]
+        return render_years(state, [book, *others], args.format, args.org, args.as_of, args.backend)
     evaluation = evaluate(state, book, as_of=args.as_of, backend=args.backend)
     return render_report(evaluation, state, book, args.format, args.org)
 
@@ -431,6 +436,14 @@ REPORT = Command(
         arg("--as-of"),
         arg("--backend", default="auto", choices=_BACKENDS),
         arg("--org", action="append", help="only these organisations (comma-separated list; repeatable)"),
+        arg(
+            "--compare-with",
+            action="append",
+            default=[],
+            metavar="RULEBOOK",
+            help="also evaluate under this rulebook (another planning year; repeatable) and show each "
+            "organisation's outcomes side by side, by measure",
+        ),
         arg("-o", "--output", help="write to this file instead of stdout (atomically)"),
     ),
     _report,
