@@ -1,0 +1,110 @@
+"""The testing kit, the table path, the importers and the reports on the 2025/26 rulebook as on
+2024/25 (whose own tests are test_properties.py, test_tabular.py, test_importers.py, test_report.py):
+each is run here on nhs-2025-26, and the side-by-side report on both years."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+
+import policy_engine as pe
+from policy_engine.data.state import state_from_dict
+from policy_engine.importers import import_files
+from policy_engine.render.report import render_report
+from policy_engine.render.years import render_years
+from policy_engine.testing import Threshold, boundary_state, negative_status, positive_status, thresholds
+from policy_engine.testing.strategies import states
+
+NEW = pe.load_rulebook("nhs-2025-26")
+OLD = pe.load_rulebook("nhs-2024-25")
+STAMP = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+THRESHOLDS = thresholds(NEW)
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURES = ROOT / "tests" / "fixtures" / "importers"
+
+
+def _expected(t: Threshold, offset: int) -> str:
+    holds = {">=": offset >= 0, ">": offset > 0, "<=": offset <= 0, "<": offset < 0}[t.op]
+    rule = NEW.rule(t.rule_id)
+    if holds:
+        return positive_status(rule.kind)
+    return negative_status(rule, max(rule.deadline or NEW.start, NEW.start) + dt.timedelta(days=400))
+
+
+def test_the_kit_finds_the_2025_26_thresholds() -> None:
+    assert len(THRESHOLDS) >= 15
+    assert {t.rule_id for t in THRESHOLDS} <= {r.id for r in NEW.rules}
+
+
+@pytest.mark.parametrize("backend", pe.available_backends())
+@pytest.mark.parametrize("threshold", THRESHOLDS, ids=[f"{t.rule_id}[{t.index}]" for t in THRESHOLDS])
+def test_2025_26_statuses_flip_exactly_where_the_operator_says(threshold: Threshold, backend: str) -> None:
+    for offset in threshold.offsets():
+        doc = boundary_state(threshold, offset, NEW)
+        outcome = pe.evaluate(doc, NEW, backend=backend, evaluated_at=STAMP).outcome(threshold.rule_id, "ORG001")
+        assert outcome.status == _expected(threshold, offset), (offset, outcome.explanation)
+
+
+def test_the_table_path_agrees_with_the_reference_on_2025_26_boundaries() -> None:
+    tabular = pytest.importorskip("policy_engine.tabular")
+    pytest.importorskip("polars")
+    states_by_id = {
+        f"{t.rule_id}-{t.index}-{offset}": state_from_dict(boundary_state(t, offset, NEW), NEW)
+        for t in THRESHOLDS
+        for offset in t.offsets()
+    }
+    result = tabular.evaluate_frame(tabular.states_to_frame(states_by_id, NEW), NEW)
+    got = {
+        (row["state_id"], row["org_id"], row["rule_id"]): row["status"] for row in result.frame.iter_rows(named=True)
+    }
+    want = {
+        (sid, o.org_id, o.rule_id): o.status
+        for sid, state in states_by_id.items()
+        for o in pe.evaluate(state, NEW, backend="native").outcomes
+    }
+    assert got == want
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(states(NEW, max_size=4))
+def test_generated_2025_26_states_are_valid_and_the_backends_agree(doc: dict[str, Any]) -> None:
+    state = state_from_dict(doc, NEW)
+    native = {(o.rule_id, o.org_id): o.status for o in pe.evaluate(state, NEW, backend="native").outcomes}
+    for backend in pe.available_backends():
+        got = {(o.rule_id, o.org_id): o.status for o in pe.evaluate(state, NEW, backend=backend).outcomes}
+        assert got == native, backend
+
+
+def test_an_imported_state_evaluates_under_2025_26_and_missing_months_are_unknown() -> None:
+    state_doc, _ = import_files(
+        "ae", [FIXTURES / "ae-msitae-2025-03-made-up.csv"], reference=FIXTURES / "organisations-made-up.csv"
+    )
+    state = state_from_dict(state_doc, NEW)
+    ev = pe.evaluate(state, NEW, as_of="2026-04-20", backend="native")
+    ae = [o for o in ev.outcomes if NEW.rule(o.rule_id).measure == "uec.ae-4h"]
+    assert ae and all(o.status == "unknown" for o in ae), [(o.org_id, o.status) for o in ae]  # no March 2026 data
+
+
+def test_the_report_renders_under_2025_26() -> None:
+    example = pe.load_state(ROOT / "examples" / "state.json")
+    ev = pe.evaluate(example, NEW, as_of="2026-04-20", backend="native")
+    page = render_report(ev, example, NEW)
+    assert NEW.title in page and "<svg" in page or "outcomes" in page
+
+
+def test_one_organisation_across_both_years_side_by_side(tmp_path: Path) -> None:
+    doc = json.loads((ROOT / "examples" / "state.json").read_text(encoding="utf-8"))
+    doc["as_of"] = "2026-04-20"
+    state = state_from_dict(doc, NEW)
+    org = state.organisations[0].id
+    page = render_years(state, [NEW, OLD], orgs=[org])
+    assert page.index("nhs-2024-25") < page.index("nhs-2025-26")  # in order of their years
+    assert "<code>uec.ae-4h</code>" in page
+    md = render_years(state, [OLD, NEW], fmt="md", orgs=[org])
+    row = next(line for line in md.splitlines() if line.startswith("| uec.ae-4h |"))
+    assert row.count("|") == 5 and "re-dated" in row  # measure, change, one cell per year
