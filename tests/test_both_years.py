@@ -70,7 +70,7 @@ def test_the_table_path_agrees_with_the_reference_on_2025_26_boundaries() -> Non
     assert got == want
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(states(NEW, max_size=4))
 def test_generated_2025_26_states_are_valid_and_the_backends_agree(doc: dict[str, Any]) -> None:
     state = state_from_dict(doc, NEW)

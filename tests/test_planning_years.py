@@ -1,6 +1,6 @@
 """Planning years as a first-class idea: a rulebook per year, ``--rulebook auto``, external guidance
 texts verified with ``verify-sources --sources DIR``, one shared vocabulary, and the year-on-year
-``diff`` that pairs rules by measure (docs/decisions/030-rulebooks-per-planning-year.md)."""
+``diff`` that pairs rules by measure (docs/decisions/033-rulebooks-per-planning-year.md)."""
 
 from __future__ import annotations
 

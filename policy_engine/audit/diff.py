@@ -4,7 +4,7 @@ Two variants of one rulebook (an overlay, a local copy) are compared rule by rul
 (``diff_rulebooks``). Two planning years are compared measure by measure (``diff_years``): rules are
 paired by their ``measure`` (what they measure, the same in every year), never by id, and each pair
 is classed as tightened, loosened, re-dated, redefined, carried over, new or dropped
-(docs/decisions/030-rulebooks-per-planning-year.md)."""
+(docs/decisions/033-rulebooks-per-planning-year.md)."""
 
 from __future__ import annotations
 

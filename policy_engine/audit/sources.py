@@ -4,7 +4,7 @@ A rulebook's shipped texts are checked when it loads. A text kept outside the pa
 false``) cannot be: the rulebook records the sha256 of the copy its quotes were verified against,
 and :func:`verify_sources` checks every rule and ledger quote against the copy an auditor names,
 saying for each quote whether it was found, not found, or not verified because its text is not
-available — never a silent pass (docs/decisions/030-rulebooks-per-planning-year.md).
+available — never a silent pass (docs/decisions/033-rulebooks-per-planning-year.md).
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ A shipped text is read when the rulebook loads, and every quote citing it is che
 external text (``shipped: false`` in ``rulebook.yaml``) is not distributed with the package: the
 rulebook records the sha256 of the copy its quotes were verified against, and its quotes are checked
 by :func:`policy_engine.audit.sources.verify_sources` against a copy the auditor names
-(docs/decisions/030-rulebooks-per-planning-year.md).
+(docs/decisions/033-rulebooks-per-planning-year.md).
 
 Texts are compared after normalisation, which is explicit per source (``format``):
 
