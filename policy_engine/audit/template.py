@@ -186,7 +186,9 @@ def _dictionary_rows(book: Rulebook, org_type: str, layout: TemplateLayout) -> l
         if e.category == "metric" and layout == "long":
             for part in _parts(e):
                 read = month_range(e.months)
-                rows.append([f"metric.{e.name}.{part}", "metric", e.name, read, part, e.kind, unit, e.description, rules])
+                rows.append(
+                    [f"metric.{e.name}.{part}", "metric", e.name, read, part, e.kind, unit, e.description, rules]
+                )
         elif e.category == "metric":
             for col in _metric_columns(e):
                 _, _, month, part = col.split(".")

@@ -27,7 +27,7 @@ PERIOD_COLUMN = "period"
 """The column that makes a table long: the month (``YYYY-MM``) of the row's metric cells."""
 
 _LONG_METRIC_COL = re.compile(r"^metric\.([a-z][a-z0-9_]{0,63})\.(numerator|denominator|value)$")
-_MONTH = r"^\d{4}-(?:0[1-9]|1[0-2])$"
+_MONTH = r"^[0-9]{4}-(?:0[1-9]|1[0-2])$"  # ASCII digits, as a wide column name has
 _WIDE_IN_TEXT = re.compile(r"\bmetric\.([a-z][a-z0-9_]{0,63})\.(\d{4}-\d{2})\.(numerator|denominator|value)\b")
 _GROUP = ("state_id", "org_id")
 _NOT_LONG = (
@@ -139,7 +139,7 @@ def _bad_periods(problems: _Problems, frame: pl.DataFrame) -> pl.Series:
     for i in bad.arg_true().head(MAX_ERRORS).to_list():
         try:
             parse_month(values[i])
-            why = "expected a month as YYYY-MM, e.g. 2025-03"  # pragma: no cover - the pattern refuses what it refuses
+            why = "expected a month as YYYY-MM, e.g. 2025-03"  # a month parse_month reads in other digits
         except ValueError as exc:
             why = str(exc)
         problems.cell(i, PERIOD_COLUMN, why, values[i])
@@ -227,10 +227,7 @@ def to_wide(frame: pl.DataFrame, book: Rulebook, problems: _Problems) -> tuple[p
         .agg(
             pl.col("_row").first().alias("_first"),
             *[pl.col(c).drop_nulls().first() for c in org_columns],
-            *[
-                pl.col("_row").filter(pl.col(c).is_not_null()).first().alias(f"_given:{c}")
-                for c in org_columns
-            ],
+            *[pl.col("_row").filter(pl.col(c).is_not_null()).first().alias(f"_given:{c}") for c in org_columns],
         )
         .with_columns(pl.col("_first").min().over("state_id").alias("_state_first"))
         .sort("_state_first", "_first")
