@@ -223,7 +223,8 @@ def _organisations(draw: st.DrawFn) -> tuple[Rows, Rows, list[dict[str, Any]]]:
 
 
 @given(_organisations())
-@settings(deadline=None, max_examples=15)
+# Half the profile's count: each example evaluates two tables of up to three templates and the states.
+@settings(deadline=None, max_examples=max(5, settings().max_examples // 2))
 def test_long_and_wide_tables_of_the_same_data_have_the_same_outcomes(
     tmp_path_factory: pytest.TempPathFactory, tables: tuple[Rows, Rows, list[dict[str, Any]]]
 ) -> None:
