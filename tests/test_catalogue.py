@@ -159,7 +159,7 @@ def test_the_generated_page_lists_every_entry() -> None:
 
 
 def test_the_table_template_has_the_columns_the_types_rules_read() -> None:
-    cols = template_columns(BOOK, "acute_trust")
+    cols = template_columns(BOOK, "acute_trust", "wide")
     assert cols[:5] == ("state_id", "org_id", "org_type", "as_of", "services")
     assert "metric.ae_4h_all.2025-03.numerator" in cols and "metric.ae_4h_all.2025-03.denominator" in cols
     assert "metric.ae_4h_all.2025-02.numerator" not in cols  # no rule reads February
@@ -167,8 +167,15 @@ def test_the_table_template_has_the_columns_the_types_rules_read() -> None:
     for col in cols[5:]:
         part = col.split(".")[1]
         assert part in BOOK.metrics or part in BOOK.facts
-    practice = template_columns(BOOK, "gp_practice")
+    practice = template_columns(BOOK, "gp_practice", "wide")
     assert "services" not in practice  # no practice rule reads a service
+    long = template_columns(BOOK, "acute_trust")  # the default: a row per month, a period column
+    assert long[:6] == ("state_id", "org_id", "org_type", "as_of", "period", "services")
+    assert "metric.ae_4h_all.numerator" in long and "metric.ae_4h_all.2025-03.numerator" not in long
+    assert {c for c in long if c.startswith("fact.")} == {c for c in cols if c.startswith("fact.")}
+    assert {c.rsplit(".", 1)[0].split(".")[1] for c in long if c.startswith("metric.")} == {
+        c.split(".")[1] for c in cols if c.startswith("metric.")
+    }
 
 
 def _statuses_jsonl(path: Path) -> dict[str, str | None]:
@@ -181,10 +188,13 @@ def _state_statuses(doc: dict[str, Any]) -> dict[str, str]:
     return {o.rule_id: o.status for o in pe.evaluate(state_from_dict(doc), BOOK, backend="native").outcomes}
 
 
-@pytest.mark.parametrize("fmt", ["csv", "xlsx", "json"])
-def test_a_blank_template_reads_back_as_unknown(fmt: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("fmt", "layout"),
+    [("csv", []), ("csv", ["--layout", "wide"]), ("xlsx", []), ("xlsx", ["--layout", "wide"]), ("json", [])],
+)
+def test_a_blank_template_reads_back_as_unknown(fmt: str, layout: list[str], tmp_path: Path) -> None:
     path = tmp_path / f"input.{fmt}"
-    code, out, err = _run(["template", "--type", "acute_trust", "-o", str(path)])
+    code, out, err = _run(["template", "--type", "acute_trust", "-o", str(path), *layout])
     assert (code, out, err) == (0, "", "")
     applies = {r.id for r in BOOK.rules if r.applies_to_type("acute_trust")}
     if fmt == "json":
@@ -208,7 +218,7 @@ def _fill_csv(text: str, cells: dict[str, str]) -> str:
 
 
 def test_filled_cells_give_outcomes(tmp_path: Path) -> None:
-    text = render_template(BOOK, "acute_trust", "csv").decode()
+    text = render_template(BOOK, "acute_trust", "csv", layout="wide").decode()
     filled = _fill_csv(
         text,
         {
@@ -243,14 +253,14 @@ def _xlsx_with(path: Path, cells: dict[str, Any]) -> None:
 
 def test_a_filled_workbook_reads_back(tmp_path: Path) -> None:
     path = tmp_path / "in.xlsx"
-    write_template(BOOK, "acute_trust", path, org_id="RXX")
+    write_template(BOOK, "acute_trust", path, org_id="RXX", layout="wide")
     import python_calamine
 
     wb = python_calamine.CalamineWorkbook.from_path(str(path))
     assert wb.sheet_names == ["table", "dictionary"]
     dictionary = wb.get_sheet_by_name("dictionary").to_python()
     assert dictionary[0][:3] == ["column", "category", "name"]
-    assert [r[0] for r in dictionary[1:]] == list(template_columns(BOOK, "acute_trust"))
+    assert [r[0] for r in dictionary[1:]] == list(template_columns(BOOK, "acute_trust", "wide"))
     _xlsx_with(
         path,
         {
@@ -265,7 +275,7 @@ def test_a_filled_workbook_reads_back(tmp_path: Path) -> None:
 
 def test_a_bad_workbook_cell_is_named_by_its_row_and_column(tmp_path: Path) -> None:
     path = tmp_path / "in.xlsx"
-    write_template(BOOK, "acute_trust", path)
+    write_template(BOOK, "acute_trust", path, layout="wide")
     _xlsx_with(path, {"metric.ae_4h_all.2025-03.numerator": 1.5, "metric.ae_4h_all.2025-03.denominator": 10})
     with pytest.raises(pe.StateError) as info:
         tabular.evaluate_table(path, tmp_path / "s.jsonl", BOOK)
@@ -281,6 +291,8 @@ def test_template_errors_name_the_option(tmp_path: Path) -> None:
     assert code == 3 and "expected a .csv, .xlsx or .json file name" in err and ".txt" in err
     code, _, err = _run(["template", "--type", "icb", "--org-id", "a b", "-o", str(tmp_path / "x.csv")])
     assert code == 3 and "--org-id" in err and "'a b'" in err
+    code, _, err = _run(["template", "--type", "icb", "--layout", "wide", "-o", str(tmp_path / "x.json")])
+    assert code == 3 and "--layout" in err and "give --layout only with a .csv or .xlsx file" in err
     assert not list(tmp_path.iterdir())
 
 
@@ -332,7 +344,7 @@ def test_a_filled_table_template_evaluates_as_the_same_data_in_a_state(
 ) -> None:
     org_type, cells, doc = filling
     folder = tmp_path_factory.mktemp("t")
-    (folder / "in.csv").write_text(_fill_csv(render_template(BOOK, org_type, "csv").decode(), cells))
+    (folder / "in.csv").write_text(_fill_csv(render_template(BOOK, org_type, "csv", layout="wide").decode(), cells))
     tabular.evaluate_table(folder / "in.csv", folder / "s.jsonl", BOOK)
     from_table = {k: v for k, v in _statuses_jsonl(folder / "s.jsonl").items() if v is not None}
     assert from_table == _state_statuses(doc)

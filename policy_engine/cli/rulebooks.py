@@ -314,7 +314,7 @@ def _template(args: argparse.Namespace, ctx: Context) -> None:
     from ..language.months import parse_date
 
     as_of = None if args.as_of is None else parse_date(args.as_of)  # checked already (``check_as_of``)
-    write_template(ctx.rulebook, args.type, args.output, org_id=args.org_id, as_of=as_of)
+    write_template(ctx.rulebook, args.type, args.output, org_id=args.org_id, as_of=as_of, layout=args.layout)
 
 
 TEMPLATE = Command(
@@ -325,6 +325,12 @@ TEMPLATE = Command(
         arg("-o", "--output", required=True, help="the file to write: input.csv, input.xlsx or input.json"),
         arg("--org-id", default="ORG1", help="the organisation id written in it (default ORG1)"),
         arg("--as-of", help="the as_of date written in it (default: the day after the rulebook's year)"),
+        arg(
+            "--layout",
+            choices=["long", "wide"],
+            help="a table's layout: long (default: a row per month, with a period column) or wide (one row, a "
+            "column per metric and month); not for a .json state",
+        ),
     ),
     _template,
 )

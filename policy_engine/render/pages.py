@@ -294,7 +294,9 @@ def _dictionary_page(book: Rulebook) -> str:
         "description, the months its rules read and the rules that read it. Generated from the rule files "
         f"by `{REGENERATE}` — do not edit by hand. `policy-engine catalogue [--type TYPE]` prints it "
         "(as a table, JSON or CSV), and `policy-engine template --type TYPE -o input.csv` (or `.xlsx`, "
-        "`.json`) writes an empty input with exactly the columns that type's rules read.",
+        "`.json`) writes an empty input with exactly the columns that type's rules read: one row per "
+        "month (a `period` column, a `metric.<name>.<part>` column per metric; `--layout wide` for one "
+        "row with a column per metric and month), which `evaluate input.csv --batch` reads back.",
         "",
         "## What each organisation type supplies",
         "",

@@ -22,6 +22,12 @@ what-if scenario). The columns (documented in ``docs/tabular.md``):
 ``fact.<name>``, ``fact.<name>.date``, ``fact.<name>.evidence``
     A declared fact: its value, the date it was declared (both or neither), its evidence.
 
+A table with a ``period`` column is in the long layout instead (decision 030): one row per
+organisation per month, ``metric.<name>.<part>`` columns for the row's month, and ``services``,
+``cohorts`` and the ``fact.*`` columns given on any of the organisation's rows (the same value
+on each that gives one). It is pivoted to the wide layout above before it is checked; its
+problems name its own rows and columns.
+
 A missing column, or a null cell, is missing data: it makes what depends on it unknown, never a
 breach. Any other column is an error (a misspelt metric must not read as missing data).
 
@@ -29,6 +35,7 @@ The package, one module per job (each imports only modules above it in this list
 
 ``columns``      the column mapping: names, the type each is read as
 ``problems``     every bad column and cell of a table, reported once
+``long``         the long layout (a row per organisation and month, a ``period`` column) pivoted to the wide
 ``validation``   a table checked and converted to its mapped types (``normalise_frame``)
 ``convert``      rows <-> states (``frame_to_states``, ``states_to_frame``)
 ``evaluate``     a frame evaluated in memory (``evaluate_frame``)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 import attrs
 import polars as pl
@@ -35,6 +35,15 @@ def _frame_rows(rows: Sequence[int]) -> dict[int, str]:
     return {i: f"rows[{i}][{{column}}]" for i in rows}
 
 
+class _Locator(Protocol):
+    """Where a cell of the table checked came from in the file, when they differ (a long table is
+    checked as the wide table it pivots to: ``long._Locator``)."""
+
+    def cell(self, row: int, column: str, message: str) -> tuple[int, str, str]: ...
+
+    def column(self, name: str) -> str: ...
+
+
 class _Problems:
     """Every problem of a table, listed once (at most ``MAX_ERRORS``).
 
@@ -47,21 +56,29 @@ class _Problems:
         self.items: list[_Problem] = []
         self.unfit = False  # a column is not in the mapping: no cell can be read
         self.bad: dict[str, pl.Series] = {}
+        self.locate: _Locator | None = None  # rows and columns as the file has them, if not the table's
 
     def chunk(self, offset: int) -> None:
         """The rows that follow start at data row ``offset``."""
         self.offset = offset
         self.bad = {}
+        self.locate = None
 
     def full(self) -> bool:
         return len(self.items) >= MAX_ERRORS
 
     def column(self, name: str, message: str) -> None:
         self.unfit = True
+        if self.locate is not None:  # the wide columns of one long column: reported once
+            name = self.locate.column(name)
+            if any(p.row is None and p.column == name and p.message == message for p in self.items):
+                return
         if not self.full():
             self.items.append(_Problem(None, name, message, name))
 
     def cell(self, row: int, column: str, message: str, value: Any) -> None:
+        if self.locate is not None:
+            row, column, message = self.locate.cell(row, column, message)
         if not self.full():
             self.items.append(_Problem(self.offset + row, column, message, _short(value)))
 

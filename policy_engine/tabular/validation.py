@@ -30,6 +30,7 @@ from .columns import (
     _column_spec,
     _default_book,
 )
+from .long import is_long, to_wide
 from .problems import _Problems
 
 _DATE = "%Y-%m-%d"
@@ -216,7 +217,9 @@ def normalise_frame(frame: pl.DataFrame, rulebook: Rulebook | None = None, *, of
     """Check a table against the column mapping and the rulebook's catalogues and return it with
     every column in its mapped type. Raises StateError naming each bad cell as
     ``rows[i]['column']`` (``i`` counts the frame's rows from 0, plus ``offset``), its value and
-    what was expected; every problem once, at most 50. (``evaluate_table`` names a file's lines.)"""
+    what was expected; every problem once, at most 50. (``evaluate_table`` names a file's lines.)
+    A long table (a ``period`` column: ``policy_engine.tabular.long``) is returned as the wide
+    table it stands for, one row per organisation; its problems name its own rows and columns."""
     frame = _check_frame(frame)
     book = _default_book(rulebook)
     offset = check_count(offset, "offset", StateError, minimum=0)
@@ -229,7 +232,13 @@ def normalise_frame(frame: pl.DataFrame, rulebook: Rulebook | None = None, *, of
 
 def _normalise(frame: pl.DataFrame, book: Rulebook, problems: _Problems) -> pl.DataFrame | None:
     """The table in its mapped types, with its problems added to ``problems``; None if a column
-    does not fit the mapping (then no cell can be read)."""
+    does not fit the mapping (then no cell can be read). A long table (a ``period`` column) is
+    pivoted to the wide table first, and its problems named at the long table's rows and columns."""
+    if is_long(frame.columns):
+        pivoted = to_wide(frame, book, problems)
+        if pivoted is None:
+            return None
+        frame, problems.locate = pivoted
     schema = tuple(frame.schema.items())
     column_errors, conversions, checks = _plans(book, schema)
     for name, message in column_errors:
