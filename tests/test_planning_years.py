@@ -296,6 +296,11 @@ def year_book(tmp_path: Path, name: str, start: int, threshold: int, measure: st
         (75, {}, "loosened"),
         (77, {}, "re-dated"),
         (77, {"condition": "pct(cancer_fds_28day, mar) <= param.threshold"}, "redefined"),
+        (
+            77,
+            {"condition": "pct(cancer_fds_28day, mar) >= param.threshold and pct(cancer_62day_combined, mar) >= 1"},
+            "redefined",
+        ),
     ],
 )
 def test_diff_classes_each_measure_across_years(
@@ -331,3 +336,12 @@ def test_diff_between_the_bundled_years_pairs_the_named_measures() -> None:
     assert by_measure["uec.ae-4h"].change == "re-dated"
     code, out, _ = cli("diff", "nhs-2024-25", "nhs-2025-26", "--format", "json")
     assert code == 0 and {c["measure"] for c in json.loads(out)["changes"]} >= {"cancer.fds", "uec.ae-4h"}
+
+
+def test_the_order_of_conjuncts_does_not_make_a_measure_redefined(tmp_path: Path) -> None:
+    both = "pct(cancer_fds_28day, mar) >= param.threshold and pct(cancer_62day_combined, mar) >= 60"
+    swapped = "pct(cancer_62day_combined, mar) >= 60 and pct(cancer_fds_28day, mar) >= param.threshold"
+    old = year_book(tmp_path, "demo-2030-31", 2030, 77, condition=both)
+    new = year_book(tmp_path, "demo-2031-32", 2031, 80, condition=swapped)
+    [change] = diff_years(old, new).changes
+    assert change.change == "tightened" and change.details[0].endswith(">= 77% -> >= 80%")

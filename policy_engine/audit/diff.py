@@ -18,6 +18,7 @@ from ..data.state import State
 from ..engine import evaluate
 from ..language.numbers import format_number
 from ..language.rules import Rule
+from ..language.shape import Comparison
 from ..rulebook.loader import Rulebook
 
 __all__ = [
@@ -220,12 +221,15 @@ def _measure_of(rule: Rule) -> str:
     return rule.measure or f"rule:{rule.id}"
 
 
-def _compared(rule: Rule) -> tuple[tuple[str | None, str | None, str], ...] | None:
-    """What the rule compares, without its periods or values: (function, metric, operator) per conjunct."""
+def _compared(rule: Rule) -> dict[tuple[str | None, str | None, str], Comparison] | None:
+    """What the rule compares, without its periods or values, in any order of its conjuncts:
+    (function, metric or fact, operator) -> the comparison; None when a conjunct is not a comparison
+    or two conjuncts compare the same thing."""
     found = rule.shape.all_comparisons
     if found is None:
         return None
-    return tuple((c.function, c.subject, c.op) for c in found)
+    keyed = {(c.function, c.subject, c.op): c for c in found}
+    return keyed if len(keyed) == len(found) else None
 
 
 def _when(rule: Rule) -> str:
@@ -243,11 +247,12 @@ def _classify(a: Rule, b: Rule) -> tuple[str, tuple[str, ...]]:
     if redated:
         details.append(f"deadline: {_when(a)} -> {_when(b)}")
     shape_a, shape_b = _compared(a), _compared(b)
-    if shape_a is None or shape_a != shape_b:
+    if shape_a is None or shape_b is None or set(shape_a) != set(shape_b):
         details.append(f"condition: {a.condition_text} -> {b.condition_text}")
         return "redefined", tuple(details)
     directions: set[bool] = set()
-    for ca, cb in zip(a.shape.all_comparisons or (), b.shape.all_comparisons or (), strict=True):
+    for key, ca in sorted(shape_a.items(), key=lambda item: str(item[0])):
+        cb = shape_b[key]
         if ca.constant is None or cb.constant is None or ca.constant == cb.constant:
             continue
         unit = a.parameters[ca.parameter].unit if ca.parameter is not None and ca.parameter in a.parameters else None
