@@ -179,6 +179,20 @@ def test_the_address_space_limit_is_read_from_rlimit_as() -> None:
 # --------------------------------------------------------------------------- evaluate_table in a child
 
 
+def test_the_reader_running_out_of_memory_is_not_a_bad_table() -> None:
+    """ENOMEM from the table reader (an OSError, or polars' Rust error, which words it ``os error
+    12``) is out of memory (evaluate_table's engine.memory), not "cannot read the table"."""
+    import errno
+
+    pl = pytest.importorskip("polars")
+    from policy_engine.tabular.reading import _no_memory
+
+    assert _no_memory(OSError(errno.ENOMEM, "Cannot allocate memory"))
+    assert _no_memory(pl.exceptions.ComputeError("Cannot allocate memory (os error 12)"))
+    assert not _no_memory(OSError(errno.ENOENT, "No such file or directory"))
+    assert not _no_memory(pl.exceptions.ComputeError("parquet: out of specification (os error 2)"))
+
+
 @pytest.fixture
 def table(tmp_path: Path) -> Path:
     """Three copies of the example state as a Parquet table (30 rows, one state per 10)."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import errno
 import os
+import re
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Literal
@@ -125,10 +126,14 @@ def _read_batches(path: str | os.PathLike[str], chunk_rows: int) -> Iterator[pl.
         raise StateError("cannot read the table", [ErrorDetail(str(path), first, code=ErrorCode.TABLE_READ)]) from None
 
 
+_RUST_ENOMEM = re.compile(rf"\(os error {errno.ENOMEM}\)")
+"""How polars' Rust reader words ENOMEM: its errors carry no errno, only this text."""
+
+
 def _no_memory(exc: BaseException) -> bool:
     """``exc`` is the reader's report of an allocation that failed (ENOMEM, from the OS or as
     Rust's ``os error 12``), which ``evaluate_table`` reports as out of memory."""
-    return (isinstance(exc, OSError) and exc.errno == errno.ENOMEM) or f"(os error {errno.ENOMEM})" in str(exc)
+    return (isinstance(exc, OSError) and exc.errno == errno.ENOMEM) or _RUST_ENOMEM.search(str(exc)) is not None
 
 
 def _cell_text(value: object) -> str | None:

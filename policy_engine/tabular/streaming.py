@@ -246,6 +246,6 @@ def _stream(
                 with contextlib.suppress(Exception):
                     writer.close()
             if isinstance(exc, MemoryError):
-                raise _out_of_memory(chunk_rows, source, limit) from None
+                raise _out_of_memory(chunk_rows, source, limit, f" ({exc})" if str(exc) else "") from None
             raise
     return TableSummary(rows, states, chunks, cells, time.perf_counter() - start)
