@@ -179,6 +179,38 @@ def test_the_address_space_limit_is_read_from_rlimit_as() -> None:
 # --------------------------------------------------------------------------- evaluate_table in a child
 
 
+@pytest.mark.parametrize(
+    ("stderr", "stopped", "code"),
+    [
+        ("memory allocation of 320000 bytes failed\n", None, ErrorCode.ENGINE_MEMORY),
+        ("", "PanicException: OS can't spawn worker thread: Resource temporarily unavailable", ErrorCode.ENGINE_MEMORY),
+        ("", "PanicException: could not spawn threads: ThreadPoolBuildError", ErrorCode.ENGINE_MEMORY),
+        (
+            "OpenBLAS error: Memory allocation still failed after 10 retries, giving up.\n",
+            None,
+            ErrorCode.ENGINE_MEMORY,
+        ),
+        ("<jemalloc>: background thread creation failed (11)\n", "KeyboardInterrupt", ErrorCode.ENGINE_MEMORY),
+        ("", "PanicException: index out of bounds", ErrorCode.ENGINE_INTERNAL),
+        ("Traceback ...\nZeroDivisionError\n", None, ErrorCode.ENGINE_INTERNAL),
+    ],
+)
+def test_how_a_child_ended_decides_memory_or_internal(stderr: str, stopped: str | None, code: str) -> None:
+    """What a child that ended without a result said decides the code: an allocation or a thread
+    that could not be had is engine.memory; anything else engine.internal, with what it said."""
+    pytest.importorskip("polars")
+    from policy_engine.tabular.streaming import _died
+
+    returncode = 1 if stopped is None else 0
+    error = _died(ChildDied(7, returncode, stderr, stopped), "t.parquet", 10, 2**30)
+    assert error.details[0].code == code and error.details[0].subject == "t.parquet"
+    if code == ErrorCode.ENGINE_INTERNAL:
+        assert error.summary == "internal error during table evaluation"
+        assert (stopped or stderr.splitlines()[-1]) in error.details[0].message
+    else:
+        assert error.summary == "out of memory" and error.details[0].value == "1073741824 bytes (1,024 MiB)"
+
+
 def test_the_reader_running_out_of_memory_is_not_a_bad_table() -> None:
     """ENOMEM from the table reader (an OSError, or polars' Rust error, which words it ``os error
     12``) is out of memory (evaluate_table's engine.memory), not "cannot read the table"."""

@@ -89,7 +89,7 @@ def _out_of_memory(
 
 _SAYS_MEMORY = re.compile(
     r"MemoryError|memory allocation|cannot allocate memory|out of memory|address space|failed to map segment"
-    r"|spawn threads?|thread creat|pthread_create",
+    r"|spawn\b.{0,30}\bthread|thread creat|pthread_create|can't start new thread",
     re.IGNORECASE,
 )
 """What a process that ran out of address space says on its way out (Python, Rust, the C library,
