@@ -22,7 +22,11 @@ A module (or a package's ``__init__``) that needs an extra imports inside
 ``with require(EXTRA, feature=...)``: if
 one of them is not installed, the import raises ``MissingExtraError`` (a ``PolicyError`` and an
 ``ImportError``) naming the extra and the command that installs it, instead of a bare
-``ModuleNotFoundError``. A module that is installed but fails to import keeps its own error.
+``ModuleNotFoundError``. A module that is installed but fails to import keeps its own error,
+except under a finite address-space limit (``RLIMIT_AS``, ``ulimit -v``; ``address_space_limit``):
+there any error while importing (an ``ImportError`` as a shared library cannot be mapped, a
+``MemoryError``, or what a half-loaded library raises next, such as polars' ``NameError``) is
+``ExtraMemoryError``, saying the feature could not be loaded under that limit and what the error was.
 """
 
 from __future__ import annotations
@@ -31,9 +35,17 @@ import contextlib
 import importlib.util
 from collections.abc import Iterator, Mapping
 
-from .errors import EngineError
+from .errors import EngineError, ErrorCode, ErrorDetail, PolicyError
 
-__all__ = ["EXTRAS", "MissingExtraError", "require"]
+__all__ = [
+    "EXTRAS",
+    "ExtraMemoryError",
+    "MissingExtraError",
+    "address_space_limit",
+    "mebibytes",
+    "require",
+    "unloadable",
+]
 
 EXTRAS: Mapping[str, tuple[str, ...]] = {
     "tables": ("polars", "pyarrow"),
@@ -69,6 +81,44 @@ class MissingExtraError(EngineError, ImportError):
         self.name = missing[0] if missing else None
 
 
+class ExtraMemoryError(EngineError, ImportError):
+    """An installed extra failed to import under the process's address-space limit (an
+    ``ImportError``, a ``MemoryError`` or another error while its modules were loaded): code
+    ``engine.memory``, the detail naming the limit and the error. An ``EngineError`` (the CLI exits with code 4) and an
+    ``ImportError``, as ``MissingExtraError`` is."""
+
+
+def address_space_limit() -> int | None:
+    """The address-space limit of this process in bytes (the soft ``RLIMIT_AS``, which ``ulimit -v``
+    sets), or None where there is none or the platform has no such limit (Windows)."""
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - not on POSIX
+        return None
+    soft, _ = resource.getrlimit(resource.RLIMIT_AS)
+    return None if soft == resource.RLIM_INFINITY or soft < 0 else soft
+
+
+def mebibytes(size: int) -> str:
+    """A size in bytes as text in MiB: ``2,441 MiB``."""
+    return f"{size / 2**20:,.0f} MiB"
+
+
+def unloadable(feature: str, limit: int, exc: BaseException) -> ExtraMemoryError:
+    """The error for ``feature`` failing to import (``exc``) under the address-space limit ``limit``."""
+    why = f"{type(exc).__name__}: {exc}".rstrip(": ")
+    detail = ErrorDetail(
+        "RLIMIT_AS",
+        f"{feature} failed to load under this limit ({why}): a library that cannot map its code or "
+        "start its threads in the address space allowed fails this way; raise the limit (ulimit -v), or "
+        "limit memory with a cgroup instead (systemd-run -p MemoryMax=), which counts memory used rather "
+        "than reserved",
+        f"{limit} bytes ({mebibytes(limit)})",
+        code=ErrorCode.ENGINE_MEMORY,
+    )
+    return ExtraMemoryError(f"{feature} could not be loaded under the memory limit", [detail])
+
+
 def _missing(extra: str) -> tuple[str, ...]:
     """The modules of ``extra`` that cannot be found (looked up, not imported)."""
     absent = []
@@ -88,7 +138,8 @@ def require(extra: str, *, feature: str) -> Iterator[None]:
 
     Raises ``MissingExtraError`` naming ``feature`` and the extra if a module of the extra is not
     installed, before the block or (for a module the block imports that turns out to be
-    missing) from within it::
+    missing) from within it; ``ExtraMemoryError`` if, under an address-space limit, the block's
+    imports fail (see the module docstring)::
 
         with require("tables", feature="the table API (policy_engine.tabular)"):
             import polars as pl
@@ -105,3 +156,8 @@ def require(extra: str, *, feature: str) -> Iterator[None]:
         if top not in EXTRAS[extra]:
             raise
         raise MissingExtraError(feature, extra, (top,)) from exc
+    except (Exception, MemoryError) as exc:
+        limit = address_space_limit()
+        if limit is None or isinstance(exc, PolicyError):  # an inner require's error is already said
+            raise
+        raise unloadable(feature, limit, exc) from exc

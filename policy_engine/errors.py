@@ -255,6 +255,25 @@ class PolicyError(Exception):
             text += "\n" + "\n".join(f"  - {d}" for d in self.details)
         super().__init__(text)
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled with its attributes, whatever its subclass's ``__init__`` takes (an error raised
+        in a child process, such as the one ``tabular.evaluate_table`` runs under an address-space
+        limit, reaches the parent whole: its summary, details and any attribute of its own)."""
+        extra = {"name": self.name, "path": self.path} if isinstance(self, ImportError) else {}
+        return (_rebuilt, (type(self), self.args, dict(self.__dict__), extra))
+
+
+def _rebuilt(
+    cls: type[PolicyError], args: tuple[Any, ...], state: dict[str, Any], extra: dict[str, Any]
+) -> PolicyError:
+    """A pickled ``PolicyError`` made again without calling its ``__init__``."""
+    error = cls.__new__(cls, *args)
+    error.args = args
+    error.__dict__.update(state)
+    for name, value in extra.items():  # ImportError's name and path are not in __dict__
+        setattr(error, name, value)
+    return error
+
 
 class StateError(PolicyError, ValueError):
     """The system state is not valid JSON, breaks the state schema, or is inconsistent."""

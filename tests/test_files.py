@@ -364,44 +364,103 @@ def test_a_writer_killed_half_way_leaves_a_named_temporary_file_the_next_run_rem
 # --------------------------------------------------------------------------- under a memory limit
 
 _UNDER_LIMIT = """
-import resource, sys
-import polars as pl
-from policy_engine import cli, load_state
-from policy_engine.tabular import states_to_frame
-
-state = load_state(sys.argv[1])
-frame = states_to_frame([("s", state)])
-frames = [frame.with_columns(pl.lit(f"s{i}").alias("state_id")) for i in range(int(sys.argv[3]))]
-pl.concat(frames).write_parquet(sys.argv[2] + "/rows.parquet")
-frame.write_parquet(sys.argv[2] + "/one.parquet")  # every lazy import made before the limit is set
-assert cli.run(["evaluate", "--batch", sys.argv[2] + "/one.parquet", "-o", sys.argv[2] + "/one.out.parquet"]) == 0
-import os
-os.remove(sys.argv[2] + "/one.parquet")
-os.remove(sys.argv[2] + "/one.out.parquet")
+import json, resource, sys
+mode, table, out, headroom = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+from policy_engine import cli
+from policy_engine.errors import PolicyError
+if mode != "load":  # what the command imports, loaded before the limit is set
+    import policy_engine.cli.states, policy_engine.tabular
 with open("/proc/self/status") as fh:
     size = next(int(line.split()[1]) * 1024 for line in fh if line.startswith("VmSize:"))
-limit = size + int(sys.argv[4]) * 2**20
-resource.setrlimit(resource.RLIMIT_AS, (limit, resource.getrlimit(resource.RLIMIT_AS)[1]))
-sys.exit(cli.run(["evaluate", "--batch", sys.argv[2] + "/rows.parquet", "-o", sys.argv[2] + "/out.parquet"]))
+resource.setrlimit(resource.RLIMIT_AS, (size + headroom * 2**20, resource.getrlimit(resource.RLIMIT_AS)[1]))
+if mode == "api":
+    from policy_engine import tabular
+    try:
+        tabular.evaluate_table(table, out)
+    except PolicyError as exc:
+        details = [d.to_dict() for d in exc.details]
+        print(json.dumps({"type": type(exc).__name__, "summary": exc.summary, "details": details}))
+    sys.exit(0)
+sys.exit(cli.run(["evaluate", "--batch", table, "-o", out]))
 """
 
+_LIMITED = pytest.mark.skipif(
+    not Path("/proc/self/status").exists() or os.name != "posix", reason="RLIMIT_AS and /proc (Linux)"
+)
 
-@pytest.mark.slow
-@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="RLIMIT_AS and /proc (Linux)")
-def test_a_table_under_an_address_space_limit_fails_without_leaving_a_file(tmp_path: Path) -> None:
-    """A table evaluated with little address space to spare: it fails (a MemoryError is a clear
-    error, exit 4; an allocation failure inside polars aborts the process), no output appears, and
-    no temporary file survives the next write into the folder."""
-    pytest.importorskip("polars")
+
+@pytest.fixture(scope="module")
+def limit_table(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A table of 2,000 copies of the example state (20,000 rows): more than 400 MiB of address
+    space to evaluate, in a folder of its own."""
+    pl = pytest.importorskip("polars")
+    from policy_engine import load_state
+    from policy_engine.tabular import states_to_frame
+
+    frame = states_to_frame([("s", load_state(_EXAMPLE))])
+    rows = frame[[i % len(frame) for i in range(2000 * len(frame))]].with_columns(
+        (pl.lit("s") + (pl.int_range(pl.len()) // len(frame)).cast(pl.String)).alias("state_id")
+    )
+    path = tmp_path_factory.mktemp("limit") / "rows.parquet"
+    rows.write_parquet(path)
+    return path
+
+
+def _under_limit(mode: str, table: Path, out: Path, headroom_mib: int) -> Any:
     import subprocess
 
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
-    argv = [sys.executable, "-c", _UNDER_LIMIT, str(_EXAMPLE), str(tmp_path), "2000", "64"]
-    proc = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=600)
-    assert proc.returncode in (4, -6), proc.stderr[-2000:]
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(Path(__file__).resolve().parents[1]),
+        "POLARS_MAX_THREADS": "2",  # what a thread pool reserves depends on the machine's cores
+        "OPENBLAS_NUM_THREADS": "1",
+    }
+    argv = [sys.executable, "-c", _UNDER_LIMIT, mode, str(table), str(out), str(headroom_mib)]
+    return subprocess.run(argv, env=env, capture_output=True, text=True, timeout=300)
+
+
+@_LIMITED
+def test_a_table_under_an_address_space_limit_is_out_of_memory_and_leaves_no_file(
+    limit_table: Path, tmp_path: Path
+) -> None:
+    """A table evaluated with 400 MiB of address space beyond what the command had loaded: the
+    evaluation (in a child process, decision 031) dies as polars' allocation fails, and the
+    command says so (exit 4, naming the file and the limit), leaving no output and no temporary
+    file (the parent removes the one its child was writing)."""
+    proc = _under_limit("cli", limit_table, tmp_path / "out.parquet", 400)
+    assert proc.returncode == 4, proc.stderr[-2000:]
     assert "internal error" not in proc.stderr
-    if proc.returncode == 4:
-        assert "policy-engine: error: out of memory" in proc.stderr
-    assert not (tmp_path / "out.parquet").exists()
-    write_text_atomic(tmp_path / "next.json", "{}\n")
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["next.json", "rows.parquet"]
+    assert proc.stderr.startswith("policy-engine: error: out of memory\n"), proc.stderr[-2000:]
+    assert f"  - {limit_table}: evaluating this table needed more address space than the limit" in proc.stderr
+    assert "(RLIMIT_AS)" in proc.stderr and "bytes (" in proc.stderr
+    assert list(tmp_path.iterdir()) == []  # no output, and no temporary file even before another write
+
+
+@_LIMITED
+def test_evaluate_table_under_an_address_space_limit_raises_engine_memory(limit_table: Path, tmp_path: Path) -> None:
+    """The API: ``tabular.evaluate_table`` under the same limit raises EngineError, code
+    ``engine.memory``, its first detail naming the file and the limit in bytes; nothing is left."""
+    proc = _under_limit("api", limit_table, tmp_path / "out.parquet", 400)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    error = json.loads(proc.stdout)
+    assert (error["type"], error["summary"]) == ("EngineError", "out of memory"), error
+    first, chunk = error["details"]
+    assert (first["code"], first["subject"]) == ("engine.memory", str(limit_table))
+    assert first["value"].endswith(" MiB)") and int(first["value"].split()[0]) > 400 * 2**20
+    assert "raise the limit (ulimit -v)" in first["message"]
+    assert (chunk["code"], chunk["subject"], chunk["value"]) == ("engine.memory", "chunk_rows", "100000")
+    assert list(tmp_path.iterdir()) == []
+
+
+@_LIMITED
+def test_a_table_engine_that_cannot_load_under_the_limit_is_said_so(limit_table: Path, tmp_path: Path) -> None:
+    """With too little address space for polars to load at all (the command imports it only for
+    a table), the import's failure (an ImportError, a MemoryError, or the NameError a half-loaded
+    polars raises) is a clear error saying so (exit 4), never "internal error"."""
+    proc = _under_limit("load", limit_table, tmp_path / "out.parquet", 64)
+    assert proc.returncode == 4, proc.stderr[-2000:]
+    assert "internal error" not in proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if line.startswith("policy-engine:")]
+    assert len(lines) == 1 and lines[0].endswith("could not be loaded under the memory limit"), proc.stderr
+    assert "  - RLIMIT_AS: " in proc.stderr and "raise the limit (ulimit -v)" in proc.stderr
+    assert list(tmp_path.iterdir()) == []

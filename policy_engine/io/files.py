@@ -43,6 +43,7 @@ __all__ = [
     "atomic_write",
     "check_writable",
     "remove_stale",
+    "remove_temporaries_of",
     "write_text_atomic",
 ]
 
@@ -157,6 +158,26 @@ def remove_stale(folder: str | os.PathLike[str]) -> list[str]:
         except OSError:
             continue
         if not stat.S_ISREG(info.st_mode) or info.st_uid != os.getuid() or _running(int(match.group(1))):
+            continue
+        with contextlib.suppress(OSError):
+            os.unlink(entry.path)
+            removed.append(entry.name)
+    return removed
+
+
+def remove_temporaries_of(path: str | os.PathLike[str], pid: int) -> list[str]:
+    """Remove the temporary files that the writer process ``pid`` (one that has ended) left
+    beside ``path`` (or beside the file a symbolic link ``path`` points to): what a parent does
+    when the child process writing ``path`` for it died. Returns the names removed."""
+    try:
+        folder = os.path.dirname(os.path.abspath(_destination(path)))
+        entries = list(os.scandir(folder))
+    except (PolicyError, OSError):
+        return []
+    removed: list[str] = []
+    for entry in entries:
+        match = _TEMP_NAME.match(entry.name)
+        if match is None or int(match.group(1)) != pid or not entry.is_file(follow_symlinks=False):
             continue
         with contextlib.suppress(OSError):
             os.unlink(entry.path)

@@ -42,7 +42,8 @@ The package, one module per job (each imports only modules above it in this list
 ``reading``      table files read in batches; how a file names its rows
 ``chunking``     batches re-cut into chunks of whole states
 ``writers``      chunks of statuses written to Parquet or JSON Lines
-``streaming``    a file evaluated chunk by chunk into an atomically written file (``evaluate_table``)
+``streaming``    a file evaluated chunk by chunk into an atomically written file (``evaluate_table``;
+                 in a child process under an address-space limit)
 """
 
 from __future__ import annotations

@@ -5,7 +5,9 @@ rows, Parquet data rows)."""
 from __future__ import annotations
 
 import csv
+import errno
 import os
+import re
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Literal
@@ -119,7 +121,19 @@ def _read_batches(path: str | os.PathLike[str], chunk_rows: int) -> Iterator[pl.
             yield pl.DataFrame({name: pl.Series([], dtype=pl.String) for name in header})
     except (OSError, UnicodeDecodeError, pl.exceptions.PolarsError, pa.ArrowException) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if _no_memory(exc):  # the reader could not allocate: out of memory, not a bad file
+            raise MemoryError(first) from exc
         raise StateError("cannot read the table", [ErrorDetail(str(path), first, code=ErrorCode.TABLE_READ)]) from None
+
+
+_RUST_ENOMEM = re.compile(rf"\(os error {errno.ENOMEM}\)")
+"""How polars' Rust reader words ENOMEM: its errors carry no errno, only this text."""
+
+
+def _no_memory(exc: BaseException) -> bool:
+    """``exc`` is the reader's report of an allocation that failed (ENOMEM, from the OS or as
+    Rust's ``os error 12``), which ``evaluate_table`` reports as out of memory."""
+    return (isinstance(exc, OSError) and exc.errno == errno.ENOMEM) or _RUST_ENOMEM.search(str(exc)) is not None
 
 
 def _cell_text(value: object) -> str | None:
