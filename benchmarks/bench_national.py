@@ -24,6 +24,8 @@ them in a fresh process (so its peak RSS is the measurement's own, not the gener
 * **evaluate**: ``evaluate(state, book, backend="native")``, full outcomes;
 * **bad cell**: ``load_state`` of the twin with one bad cell, refused (StateError): its time, and
   the number of problems listed;
+* **orjson** (when it is installed): ``orjson.loads`` of the same bytes, for comparison only (it
+  reads decimals as floats and keeps the last of duplicate keys: not the package's semantics);
 
 each as seconds and as a ratio to the baseline of the same run, then the peak RSS.
 """
@@ -121,9 +123,16 @@ def measure(good: Path, bad: Path) -> None:
     book = pe.load_rulebook()
     base, _ = _timed(lambda: json.loads(raw))
     rows: list[tuple[str, float, str]] = [("baseline: json.loads, no hooks", base, "")]
+    try:
+        import orjson
+    except ImportError:
+        pass
+    else:  # for comparison only: floats, no duplicate keys, no exact numbers (decision 032)
+        t, _ = _timed(lambda: orjson.loads(raw))
+        rows.append(("orjson.loads (not exact: comparison)", t, ""))
     t, doc = _timed(lambda: _parse_json(raw, "state"))
     rows.append(("parse (exact numbers)", t, ""))
-    t, problems = _timed(lambda: pe.validate_state(doc))
+    t, problems = _timed(lambda d=doc: pe.validate_state(d))
     assert problems == [], problems[:3]
     rows.append(("validate_state", t, ""))
     del doc
@@ -149,7 +158,10 @@ def measure(good: Path, bad: Path) -> None:
     )
     for name, seconds, note in rows:
         print(f"  {name:42s} {seconds:8.2f} s  x {seconds / base:7.1f} of the baseline  {note}")
-    total = rows[3][1] + rows[5][1]
+    by_name = {name: seconds for name, seconds, _ in rows}
+    load, refused = by_name["load_state (read+parse+validate+freeze)"], rows[-1][1]
+    total = load + by_name["evaluate native (full outcomes)"]
+    print(f"  refusing the bad state / accepting the good one: x {refused / load:.2f}")
     print(f"  load_state + evaluate native: {total:.2f} s; peak RSS {_rss():.0f} MB")
 
 
