@@ -141,7 +141,7 @@ def _break(draw: st.DrawFn, doc: dict[str, Any]) -> None:
     elif how == "fact" and org.get("facts"):
         org["facts"][0]["name"] = org["facts"][0]["name"] + "_x"
     elif how == "service":
-        org["services"] = [*org.get("services", []), "no_such_service"]
+        org["services"] = sorted({*org.get("services", []), "no_such_service"})
     elif how in ("kind", "proportion") and metrics:
         name = draw(st.sampled_from(sorted(metrics)))
         series = metrics[name]
