@@ -6,7 +6,6 @@ import contextlib
 import datetime as dt
 import enum
 import os
-import threading
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, Literal
 
@@ -133,20 +132,6 @@ def resolve_backend(backend: Backend | str, function: Literal["evaluate", "statu
     if chosen is Backend.AUTO:
         return Backend.DURABLE if _durable.available() else Backend.NATIVE
     return chosen
-
-
-_FITS: dict[tuple[str, str], None] = {}
-_FITS_MAX = 4096
-_FITS_LOCK = threading.Lock()
-
-
-def _remember(key: tuple[str, str]) -> None:
-    """Remember that a state (by content digest) fits a rulebook, so evaluating the same State
-    object again (e.g. at many as_of dates) skips re-validation. Bounded, oldest first out."""
-    with _FITS_LOCK:
-        if len(_FITS) >= _FITS_MAX:
-            _FITS.pop(next(iter(_FITS)))
-        _FITS[key] = None
 
 
 def evaluate(
@@ -296,12 +281,10 @@ def _prepare(
     """The rulebook, the validated state and the evaluation date (StateError before anything runs)."""
     book = _book(rulebook)
     if isinstance(state, State):
-        key = (state.digest, book.digest)
-        if key not in _FITS:
-            errors = rulebook_errors(state, book)  # the schema was checked when the State was made
-            if errors:
-                raise StateError("the state does not fit the rulebook", errors)
-            _remember(key)
+        # the schema was checked when the State was made; its catalogues once per rulebook
+        errors = rulebook_errors(state, book)
+        if errors:
+            raise StateError("the state does not fit the rulebook", errors)
         frozen = state
     else:
         frozen = state_from_dict(state, book)

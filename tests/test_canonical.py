@@ -11,11 +11,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
 
 import policy_engine as pe
 from policy_engine import cli
 from policy_engine.audit.records import append_log, decision_record
-from policy_engine.io.canonical import canonical_json, readable_json
+from policy_engine.io.canonical import _encode, canonical_json, readable_json
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "state.json"
 
@@ -108,3 +110,27 @@ def test_readable_json_keeps_numbers_as_given() -> None:
 def test_not_json_data_is_a_type_error() -> None:
     with pytest.raises(TypeError, match="not JSON serialisable: set"):
         canonical_json({"a": {1, 2}})
+
+
+_JSON = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False)
+    | st.decimals(allow_nan=False, allow_infinity=False, places=None)
+    | st.sampled_from([Decimal("2.50"), Decimal("1E+2"), Decimal("-0.0"), Decimal("0E-7")])
+    | st.text()
+    | st.sampled_from(["\x00", "\x000\x00", "\\u0000", '"\\u00000\\u0000"', "\u00e9\U0001f600"]),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner, max_size=4),
+    max_leaves=20,
+)
+
+
+@given(_JSON, st.booleans())
+@example({"a": "\x000\x00", "b": Decimal("1.5")}, False)  # a NUL of its own beside a marker
+@example(["\x000\x00", Decimal("7")], True)
+def test_the_fast_encoder_writes_what_the_python_encoder_writes(value: Any, ascii: bool) -> None:
+    """``canonical_json`` (json.dumps's C encoder with markers for Decimals) is ``_encode``'s text."""
+    parts: list[str] = []
+    _encode(value, parts, False, ascii)
+    assert canonical_json(value, ascii=ascii) == "".join(parts)

@@ -258,7 +258,7 @@ def test_the_extras_are_those_of_pyproject() -> None:
     assert set(optional["all"]) == {"policy-engine[" + ",".join(sorted(EXTRAS)) + "]"}
     assert "policy-engine[all]" in optional["test"], "the test extra installs everything the tests need"
     core = names(project["dependencies"])
-    assert core == {"attrs", "jsonschema", "PyYAML", "durable-rules", "tqdm"}  # tqdm: decision 029
+    assert core == {"attrs", "jsonschema", "jsonschema-rs", "PyYAML", "durable-rules", "tqdm"}  # decisions 029, 032
     assert not core & {m for modules in EXTRAS.values() for m in modules}
 
 

@@ -336,11 +336,11 @@ EVALUATE = Command(
 
 
 def _validate(args: argparse.Namespace, ctx: Context) -> str:
-    from ..data.state import validate_state
+    from ..data.state import rulebook_errors
     from ..errors import StateError
 
-    state = load_state(args.state)
-    problems = validate_state(state.to_dict(), ctx.rulebook)
+    state = load_state(args.state)  # the schema and the consistency checks, once
+    problems = rulebook_errors(state, ctx.rulebook)
     if problems:
         raise StateError("the state does not fit the rulebook", problems)
     return f"{args.state}: valid ({len(state.organisations)} organisations)\n"

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+import functools
 import hashlib
 import json
 import math
 import os
 import stat
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 from pathlib import Path
@@ -19,12 +20,13 @@ from typing import TYPE_CHECKING, Any
 import attrs
 import jsonschema
 
+from .._resources import load_schema
 from ..errors import ErrorCode, ErrorDetail, Location, StateError
 from ..io.arguments import check_instance, check_path, wrong_argument
 from ..io.canonical import canonical_json, readable_json
-from ..io.schemas import schema_validator
+from ..io.schemas import compiled_check, schema_validator, validator_of
 from ..language.months import MONTH_FORMAT, format_month, month_complete, parse_date, parse_month
-from ..language.numbers import NUMBER_LIMITS, bounded_decimal, shown_number
+from ..language.numbers import MAX_DECIMAL_PLACES, MAX_INTEGER_DIGITS, NUMBER_LIMITS, bounded_decimal, shown_number
 
 if TYPE_CHECKING:
     from ..rulebook.loader import Rulebook
@@ -144,6 +146,10 @@ class State:
     digest: str = attrs.field(init=False, repr=False)
     cohorts: tuple[CompleteCohort, ...] = attrs.field(init=False, eq=False)
     """The cohorts the state declares it holds completely (see ``CompleteCohort``)."""
+    _fits: set[str] = attrs.field(init=False, eq=False, repr=False, hash=False)
+    """The digests of the rulebooks whose catalogues the state was checked to fit (internal: the
+    mark that it is not checked again, decision 032). Every State passed the schema and the
+    consistency checks when it was made (there is no other way to make one)."""
 
     def __attrs_post_init__(self) -> None:
         _derive(self, _validated(_parse_json(self.canonical, "state"), None))
@@ -195,6 +201,7 @@ def _derive(state: State, doc: Mapping[str, Any]) -> None:
     }
     for name, value in fields.items():
         object.__setattr__(state, name, value)
+    object.__setattr__(state, "_fits", set())
 
 
 @attrs.frozen
@@ -264,15 +271,23 @@ def _reject_constant(name: str) -> Any:
 
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in out:
-            raise ValueError(f"duplicate key {key!r} in one object")
-        out[key] = value
+    out = dict(pairs)
+    if len(out) != len(pairs):  # some key repeats: name the first that does
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise ValueError(f"duplicate key {key!r} in one object")
+            seen.add(key)
     return out
 
 
-def _parse_json(data: bytes | str, what: str) -> Any:
+def _parse_json(data: bytes | str, what: str, irregular: list[str] | None = None) -> Any:
+    """The JSON text ``data`` parsed with exact numbers (StateError if it is not JSON, too large,
+    not UTF-8...). ``irregular`` (when given) gets a note of anything that makes the parsed
+    document differ from its normal form or unfit for the compiled schema check alone (a number
+    beyond the limits, NaN or Infinity, an integral decimal such as ``5.0``, a ``\\uD...`` escape,
+    which may be a lone surrogate): when it stays empty, the document is already what
+    ``_normalise_numbers`` would make of it."""
     if isinstance(data, str):
         raw = data.encode("utf-8", errors="surrogatepass")
     else:
@@ -303,12 +318,18 @@ def _parse_json(data: bytes | str, what: str) -> Any:
                 )
             ],
         ) from None
+    hooks: tuple[Callable[[str], Any], Callable[[str], Any], Callable[[str], Any]]
+    hooks = (_json_fraction, _json_integer, _reject_constant)
+    if irregular is not None:
+        if "\\ud" in text or "\\uD" in text:
+            irregular.append("a \\uD... escape")
+        hooks = _noting_hooks(irregular)
     try:
         return json.loads(
             text,
-            parse_float=_json_number,
-            parse_int=_json_number,
-            parse_constant=_reject_constant,
+            parse_float=hooks[0],
+            parse_int=hooks[1],
+            parse_constant=hooks[2],
             object_pairs_hook=_no_duplicates,
         )
     except RecursionError:
@@ -324,6 +345,43 @@ def _parse_json(data: bytes | str, what: str) -> Any:
         raise StateError(
             f"{what} is not valid JSON", [ErrorDetail("$", str(exc), code=ErrorCode.STATE_PARSE)]
         ) from None
+
+
+def _noting_hooks(irregular: list[str]) -> tuple[Callable[[str], Any], Callable[[str], Any], Callable[[str], Any]]:
+    """The number hooks of ``_parse_json``, each noting in ``irregular`` a number that is not in
+    normal form or that the compiled schema check would read otherwise than jsonschema."""
+
+    def fraction(text: str) -> Any:
+        value = _json_fraction(text)
+        if type(value) is not Decimal or value == value.to_integral_value():
+            irregular.append(text)
+        return value
+
+    def integer(text: str) -> Any:
+        value = _json_integer(text)
+        if type(value) is not int:
+            irregular.append(text)
+        return value
+
+    def constant(name: str) -> Any:
+        irregular.append(name)
+        return _reject_constant(name)
+
+    return fraction, integer, constant
+
+
+def _state_of_text(data: bytes | str, what: str) -> State:
+    """The State of a JSON text (StateError listing every problem). A regular document (see
+    ``_parse_json``) that the compiled schema check and the consistency checks accept is frozen
+    as it is; any other goes through ``state_from_dict``, which finds every problem."""
+    irregular: list[str] = []
+    doc = _parse_json(data, what, irregular)
+    if not irregular and _schema_accepts(doc):
+        errors: list[ErrorDetail] = []
+        _check_consistency(doc, errors)
+        if not errors:
+            return State._of_validated(doc)
+    return state_from_dict(doc)
 
 
 def load_state(path: str | os.PathLike[str]) -> State:
@@ -356,7 +414,7 @@ def load_state(path: str | os.PathLike[str]) -> State:
         ) from None
     if len(data) > MAX_STATE_BYTES:
         raise _too_large(p, f"more than {MAX_STATE_BYTES} bytes")
-    return state_from_dict(_parse_json(data, f"state file {p}"))
+    return _state_of_text(data, f"state file {p}")
 
 
 def _too_large(p: Path, size: str) -> StateError:
@@ -384,7 +442,7 @@ def state_from_json(text: str | bytes) -> State:
     """Parse and validate a state given as JSON text (``str``, ``bytes`` or ``bytearray``)."""
     if not isinstance(text, (str, bytes, bytearray)):
         raise wrong_argument(StateError, "text", "JSON text (str or bytes)", text)
-    return state_from_dict(_parse_json(bytes(text) if isinstance(text, bytearray) else text, "state"))
+    return _state_of_text(bytes(text) if isinstance(text, bytearray) else text, "state")
 
 
 # --------------------------------------------------------------------------- validation
@@ -451,6 +509,23 @@ class _Unreadable:
         self.shown = text if len(text) <= 80 else f"{text[:40]}... ({len(text)} characters)"
 
 
+def _json_integer(text: str) -> Decimal | int | _Unreadable:
+    """``_json_number`` of an integer literal, at once when it is short: at most
+    ``MAX_INTEGER_DIGITS`` characters (a sign with fewer digits) are always within the limits."""
+    return int(text) if len(text) <= MAX_INTEGER_DIGITS else _json_number(text)
+
+
+def _json_fraction(text: str) -> Decimal | int | _Unreadable:
+    """``_json_number`` of a literal with a fraction or an exponent, at once when it is plainly
+    within the limits (no exponent, at most ``MAX_INTEGER_DIGITS`` characters before the point
+    and ``MAX_DECIMAL_PLACES`` after it): the same Decimal, without counting its digits."""
+    if "e" not in text and "E" not in text:
+        point = text.find(".")
+        if point - text.startswith("-") <= MAX_INTEGER_DIGITS and len(text) - point - 1 <= MAX_DECIMAL_PLACES:
+            return Decimal(text)
+    return _json_number(text)
+
+
 def _json_number(text: str) -> Decimal | int | _Unreadable:
     """A JSON number literal, exact, or a marker when it is beyond the limits: never Python's
     4300-digit int error, decimal's InvalidOperation or a Decimal that later hangs."""
@@ -467,45 +542,85 @@ def _validator() -> jsonschema.protocols.Validator:
     return schema_validator("state.schema.json", formats=True)
 
 
-def _normalise_numbers(value: Any, errors: list[ErrorDetail]) -> Any:
+@attrs.frozen
+class _StateSchema:
+    """The state schema cut for the happy path (decision 032), built once per process:
+
+    * ``whole``: the compiled check of the whole schema (the verdict on a valid state);
+    * ``organisation``: the compiled check of one organisation (its ``$defs`` entry, standalone);
+    * ``root`` and ``organisation_validator``: jsonschema validators of the schema without the
+      organisations' items and of one organisation, which describe the problems of a refused
+      state: the root's own, then those of each organisation the compiled check refuses.
+
+    Together they find exactly the errors the whole schema's validator finds (the organisations'
+    ``items`` is the only way into them), at paths made absolute by ``("organisations", i)``.
+    """
+
+    whole: Callable[[Any], bool]
+    organisation: Callable[[Any], bool]
+    root: jsonschema.protocols.Validator
+    organisation_validator: jsonschema.protocols.Validator
+
+
+@functools.cache
+def _state_schema() -> _StateSchema | None:
+    """The compiled parts of the state schema, or None when it cannot be compiled exactly
+    (then ``_validator`` checks every state alone)."""
+    schema = load_schema("state.schema.json")
+    organisation = {"$schema": schema["$schema"], "$defs": schema["$defs"], **schema["$defs"]["organisation"]}
+    listed = {k: v for k, v in schema["properties"]["organisations"].items() if k != "items"}
+    root = {**schema, "properties": {**schema["properties"], "organisations": listed}}
+    whole, one = compiled_check(schema, formats=True), compiled_check(organisation, formats=True)
+    if whole is None or one is None:  # pragma: no cover - the bundled schema compiles
+        return None
+    return _StateSchema(whole, one, validator_of(root, formats=True), validator_of(organisation, formats=True))
+
+
+def _schema_accepts(doc: Any) -> bool:
+    """The compiled check's verdict on a document in normal form holding no integral Decimal
+    (False also when there is no compiled check)."""
+    parts = _state_schema()
+    return parts is not None and parts.whole(doc)
+
+
+def _schema_problems(doc: Any, compiled: bool = True) -> list[tuple[Location, jsonschema.ValidationError]]:
+    """Every error the state schema's validator finds in ``doc``, each with the location of the
+    instance it was validated at (its ``absolute_path`` is relative to it): nothing at all when
+    the compiled check accepts ``doc``; otherwise the errors of the root and of each organisation
+    the compiled check refuses, by jsonschema (so messages are jsonschema's, and their cost is
+    the bad parts'). ``compiled=False`` (the document holds an integral Decimal, which the
+    compiled check reads as an integer): jsonschema checks each organisation."""
+    parts = _state_schema()
+    if parts is None:
+        return [((), e) for e in _validator().iter_errors(doc)]
+    if compiled and parts.whole(doc):
+        return []
+    orgs = doc.get("organisations") if isinstance(doc, dict) else None
+    if not isinstance(orgs, list):
+        return [((), e) for e in _validator().iter_errors(doc)]
+    found: list[tuple[Location, jsonschema.ValidationError]] = [((), e) for e in parts.root.iter_errors(doc)]
+    for i, org in enumerate(orgs):
+        if not compiled or not parts.organisation(org):
+            found.extend((("organisations", i), e) for e in parts.organisation_validator.iter_errors(org))
+    return found
+
+
+def _normalise_numbers(value: Any, errors: list[ErrorDetail], integral: list[Location] | None = None) -> Any:
     """Floats from Python callers become exact Decimals; NaN/Infinity are refused.
 
     Walks iteratively (hostile inputs may nest deeply) and returns a copy, never the caller's data.
+    ``integral`` (when given) gets the location of each Decimal with an integral value (``5.0``):
+    jsonschema does not count one as an integer, the compiled schema check would (decision 032).
     """
     out_root: list[Any] = [None]
     todo: list[tuple[Any, Location, Any, Any]] = [(value, (), out_root, 0)]
     while todo:
         item, where, parent, key = todo.pop()
-        if isinstance(item, bool) or item is None:
-            parent[key] = item
-        elif isinstance(item, str):
-            if _has_surrogate(item):
-                errors.append(_at(ErrorCode.STATE_VALUE, where, _SURROGATE, _short(item)))
-            parent[key] = item
-        elif isinstance(item, _Unreadable):
-            errors.append(_at(ErrorCode.STATE_VALUE, where, NUMBER_LIMITS, item.shown))
-            parent[key] = None
-        elif isinstance(item, (int, Decimal)):
-            if isinstance(item, Decimal) and not item.is_finite():
-                errors.append(_at(ErrorCode.STATE_VALUE, where, "expected a finite number", str(item)))
-                parent[key] = item
-                continue
-            exact = bounded_decimal(item)
-            if exact is None:
-                errors.append(_at(ErrorCode.STATE_VALUE, where, NUMBER_LIMITS, _short(item)))
-            # kept as given (errors show it so), unless padded with a great many zeros
-            long = isinstance(item, Decimal) and exact is not None and len(item.as_tuple().digits) > 64
-            parent[key] = exact if long else item
-        elif isinstance(item, float):
-            if not math.isfinite(item):
-                errors.append(_at(ErrorCode.STATE_VALUE, where, "expected a finite number", repr(item)))
-                parent[key] = item
-            else:
-                given = Decimal(repr(item))
-                if bounded_decimal(given) is None:
-                    errors.append(_at(ErrorCode.STATE_VALUE, where, NUMBER_LIMITS, repr(item)))
-                parent[key] = given
-        elif isinstance(item, Mapping):
+        if isinstance(item, (Mapping, list, tuple)) and (
+            len(where) >= _MAX_DEPTH or (item and len(where) >= _MAX_DEPTH - 1)
+        ):
+            raise _TooDeep  # the container, or the values in it, more than _MAX_DEPTH levels deep
+        if isinstance(item, Mapping):
             d: dict[str, Any] = {}
             parent[key] = d
             for k, v in item.items():
@@ -515,31 +630,82 @@ def _normalise_numbers(value: Any, errors: list[ErrorDetail]) -> Any:
                 if _has_surrogate(k):  # located at its object: a path through it could not be printed
                     errors.append(_at(ErrorCode.STATE_VALUE, where, f"a key: {_SURROGATE}", _short(k)))
                     continue
-                todo.append((v, (*where, k), d, k))
+                if _plain(v):  # most values: kept as they are, no path made for them
+                    d[k] = v
+                else:
+                    todo.append((v, (*where, k), d, k))
         elif isinstance(item, (list, tuple)):
             lst: list[Any] = [None] * len(item)
             parent[key] = lst
             for i, v in enumerate(item):
-                todo.append((v, (*where, i), lst, i))
-        elif isinstance(item, dt.date) and not isinstance(item, dt.datetime):
-            parent[key] = item.isoformat()
+                if _plain(v):
+                    lst[i] = v
+                else:
+                    todo.append((v, (*where, i), lst, i))
         else:
-            errors.append(_at(ErrorCode.STATE_VALUE, where, "expected a JSON value", type(item).__name__))
-            parent[key] = None
+            parent[key] = _normalised_leaf(item, where, errors, integral)
     return out_root[0]
 
 
-def _depth_ok(value: Any, limit: int = 64) -> bool:
-    stack = [(value, 1)]
-    while stack:
-        item, d = stack.pop()
-        if d > limit:
-            return False
-        if isinstance(item, Mapping):
-            stack.extend((v, d + 1) for v in item.values())
-        elif isinstance(item, (list, tuple)):
-            stack.extend((v, d + 1) for v in item)
-    return True
+_INT_BOUND = 10**MAX_INTEGER_DIGITS
+_MAX_DEPTH = 64
+"""Most levels of nesting a state document may have (the document itself is level 1)."""
+
+
+class _TooDeep(Exception):
+    """A document nested more than ``_MAX_DEPTH`` levels deep (``_normalise_numbers`` stops)."""
+
+
+def _plain(value: Any) -> bool:
+    """Whether ``value`` is kept as it is with no check that could fail: None, a boolean, ASCII
+    text, or an integer well within the limits (everything else goes through ``_normalised_leaf``)."""
+    kind = type(value)
+    if kind is str:
+        return value.isascii()  # type: ignore[no-any-return]
+    if kind is int:
+        return -_INT_BOUND < value < _INT_BOUND  # type: ignore[no-any-return]
+    return value is None or kind is bool
+
+
+def _normalised_leaf(item: Any, where: Location, errors: list[ErrorDetail], integral: list[Location] | None) -> Any:
+    """A value that is not an object or an array, as the normalised document holds it (problems
+    with it appended to ``errors``)."""
+    if isinstance(item, bool) or item is None:
+        return item
+    if isinstance(item, str):
+        if _has_surrogate(item):
+            errors.append(_at(ErrorCode.STATE_VALUE, where, _SURROGATE, _short(item)))
+        return item
+    if isinstance(item, _Unreadable):
+        errors.append(_at(ErrorCode.STATE_VALUE, where, NUMBER_LIMITS, item.shown))
+        return None
+    if isinstance(item, (int, Decimal)):
+        if isinstance(item, Decimal) and not item.is_finite():
+            errors.append(_at(ErrorCode.STATE_VALUE, where, "expected a finite number", str(item)))
+            return item
+        exact = bounded_decimal(item)
+        if exact is None:
+            errors.append(_at(ErrorCode.STATE_VALUE, where, NUMBER_LIMITS, _short(item)))
+        elif integral is not None and isinstance(item, Decimal) and exact == exact.to_integral_value():
+            integral.append(where)
+        # kept as given (errors show it so), unless padded with a great many zeros
+        long = isinstance(item, Decimal) and exact is not None and len(item.as_tuple().digits) > 64
+        return exact if long else item
+    if isinstance(item, float):
+        if not math.isfinite(item):
+            errors.append(_at(ErrorCode.STATE_VALUE, where, "expected a finite number", repr(item)))
+            return item
+        given = Decimal(repr(item))
+        exact = bounded_decimal(given)
+        if exact is None:
+            errors.append(_at(ErrorCode.STATE_VALUE, where, NUMBER_LIMITS, repr(item)))
+        elif integral is not None and exact == exact.to_integral_value():
+            integral.append(where)
+        return given
+    if isinstance(item, dt.date) and not isinstance(item, dt.datetime):
+        return item.isoformat()
+    errors.append(_at(ErrorCode.STATE_VALUE, where, "expected a JSON value", type(item).__name__))
+    return None
 
 
 def validate_state(document: Any, rulebook: Rulebook | None = None) -> list[ErrorDetail]:
@@ -550,15 +716,25 @@ def validate_state(document: Any, rulebook: Rulebook | None = None) -> list[Erro
     rulebook, also checks metric and fact names, metric kinds (counts vs values), numerator <=
     denominator for proportions, fact value types and service names against its catalogues.
     """
+    return _checked(document, rulebook)[0]
+
+
+def _checked(document: Any, rulebook: Rulebook | None) -> tuple[list[ErrorDetail], Any]:
+    """``validate_state``'s problems, and the document with its numbers normalised (which is
+    what a State is made of when there are none)."""
     _check_rulebook(rulebook)
     errors: list[ErrorDetail] = []
-    if not _depth_ok(document):
-        return [_at(ErrorCode.STATE_PARSE, (), "nested more than 64 levels deep")]
-    doc = _normalise_numbers(document, errors)
+    integral: list[Location] = []
+    try:
+        doc = _normalise_numbers(document, errors, integral)
+    except _TooDeep:
+        return [_at(ErrorCode.STATE_PARSE, (), f"nested more than {_MAX_DEPTH} levels deep")], None
     if not errors:
         seen: set[ErrorDetail] = set()
-        for err in sorted(_validator().iter_errors(doc), key=lambda e: (list(map(str, e.absolute_path)), e.message)):
-            detail = _schema_error(err)
+        found = _schema_problems(doc, compiled=not integral)
+        problems = [((*at, *err.absolute_path), err) for at, err in found]
+        for where, err in sorted(problems, key=lambda p: (list(map(str, p[0])), p[1].message)):
+            detail = _schema_error(err, where)
             if detail not in seen:  # a bad date breaks both its pattern and its format: said once
                 seen.add(detail)
                 errors.append(detail)
@@ -566,7 +742,7 @@ def validate_state(document: Any, rulebook: Rulebook | None = None) -> list[Erro
         _check_consistency(doc, errors)
         if rulebook is not None:
             _check_catalogue(doc, rulebook, errors)
-    return _name_organisations(doc, errors)
+    return _name_organisations(doc, errors), doc
 
 
 def _check_rulebook(rulebook: Any) -> None:
@@ -580,11 +756,53 @@ def _check_rulebook(rulebook: Any) -> None:
 def rulebook_errors(state: State, rulebook: Rulebook) -> list[ErrorDetail]:
     """The problems of a State against ``rulebook``'s catalogues: the last stage of
     ``validate_state``, the only one a State can fail (it passed the schema and the consistency
-    checks when it was made), so evaluating it never validates the schema again."""
+    checks when it was made), so evaluating it never validates the schema again. Once a State is
+    found to fit a rulebook it is not checked against it again; and a State that fits (the usual
+    case) is told so from its frozen organisations, without its document; the problems of one
+    that does not are found in its document, as ``validate_state`` finds them."""
+    if rulebook.digest in state._fits or _fits_catalogue(state.organisations, rulebook):
+        state._fits.add(rulebook.digest)
+        return []
     doc = state.document
     errors: list[ErrorDetail] = []
     _check_catalogue(doc, rulebook, errors)
     return _name_organisations(doc, errors)
+
+
+def _fits_catalogue(organisations: Iterable[Organisation], rulebook: Rulebook) -> bool:
+    """Whether ``_check_catalogue`` finds nothing in the document these organisations were frozen
+    from (the same checks, read from the frozen values: a number fact is a Fraction, a value
+    observation has ``value``, a count observation ``numerator`` and ``denominator``)."""
+    services, metrics, facts = rulebook.services, rulebook.metrics, rulebook.facts
+    for org in organisations:
+        if org.services and not all(s in services for s in org.services):
+            return False
+        for name, series in org.metrics.items():
+            mdef = metrics.get(name)
+            if mdef is None:
+                return False
+            if mdef.kind == "value":
+                if any(o.value is None for o in series.values()):
+                    return False
+                continue
+            for o in series.values():
+                if o.numerator is None or o.denominator is None:
+                    return False
+                if mdef.kind == "proportion" and o.numerator > o.denominator:
+                    return False
+        for fact in org.facts:
+            fdef = facts.get(fact.name)
+            if fdef is None:
+                return False
+            value = fact.value
+            if not {
+                "boolean": isinstance(value, bool),
+                "number": isinstance(value, Fraction),
+                "string": isinstance(value, str),
+                "date": isinstance(value, str) and _is_date(value),
+            }[fdef.type]:
+                return False
+    return True
 
 
 def _name_organisations(doc: Any, errors: list[ErrorDetail]) -> list[ErrorDetail]:
@@ -612,7 +830,8 @@ def _did_you_mean(name: str, known: Collection[str]) -> str:
     return f"; did you mean {close[0]}?" if close else ""
 
 
-def _schema_error(err: jsonschema.ValidationError) -> ErrorDetail:
+def _schema_error(err: jsonschema.ValidationError, where: Location) -> ErrorDetail:
+    """The problem ``err`` describes, at ``where`` (its absolute location in the state)."""
     v = err.validator
     if v == "oneOf" and isinstance(err.instance, Mapping) and "period" in err.instance:
         msg = "expected either numerator and denominator (counts) or value, not both or neither"
@@ -624,7 +843,7 @@ def _schema_error(err: jsonschema.ValidationError) -> ErrorDetail:
         msg = f"unknown field ({err.message})"
     elif v in ("pattern", "format") and isinstance(err.schema, Mapping) and err.schema.get("format") == "date":
         msg = _date_problem(err.instance)
-    elif v == "pattern" and err.absolute_path and err.absolute_path[-1] == "period":
+    elif v == "pattern" and where and where[-1] == "period":
         msg = MONTH_FORMAT
     elif v == "pattern":
         msg = f"expected text matching {err.validator_value}"
@@ -636,7 +855,7 @@ def _schema_error(err: jsonschema.ValidationError) -> ErrorDetail:
         msg = f"expected a value {'>=' if v == 'minimum' else '<='} {err.validator_value}"
     else:
         msg = err.message
-    return _at(ErrorCode.STATE_SCHEMA, tuple(err.absolute_path), msg, _short(err.instance))
+    return _at(ErrorCode.STATE_SCHEMA, where, msg, _short(err.instance))
 
 
 def _date_problem(value: Any) -> str:
@@ -718,7 +937,7 @@ def _check_consistency(doc: Mapping[str, Any], errors: list[ErrorDetail]) -> Non
             seen: dict[str, int] = {}
             for j, obs in enumerate(series):
                 try:
-                    parse_month(obs["period"])
+                    _month(obs["period"])
                 except ValueError as exc:  # the schema's pattern passed: year 0000, which has no dates
                     errors.append(
                         _at(ErrorCode.STATE_SCHEMA, (*base, "metrics", mname, j, "period"), str(exc), obs["period"])
@@ -846,15 +1065,18 @@ def _is_date(text: str) -> bool:
 
 def state_from_dict(document: Any, rulebook: Rulebook | None = None) -> State:
     """Validate a state given as Python data and freeze it. Raises StateError listing every problem."""
-    return State._of_validated(_validated(document, rulebook))
+    state = State._of_validated(_validated(document, rulebook))
+    if rulebook is not None:
+        state._fits.add(rulebook.digest)  # checked against its catalogues too: not again
+    return state
 
 
 def _validated(document: Any, rulebook: Rulebook | None) -> dict[str, Any]:
     """A copy of ``document`` with exact numbers, once ``validate_state`` accepts it (StateError otherwise)."""
-    errors = validate_state(document, rulebook)
+    errors, doc = _checked(document, rulebook)
     if errors:
         raise StateError(f"the state is invalid ({len(errors)} problem{'s' if len(errors) != 1 else ''})", errors)
-    return _normalise_numbers(document, [])  # type: ignore[no-any-return]
+    return doc  # type: ignore[no-any-return]
 
 
 def _to_fraction(value: Any) -> Fraction:
@@ -862,6 +1084,11 @@ def _to_fraction(value: Any) -> Fraction:
         return Fraction(Decimal(value) if not isinstance(value, Decimal) else value)
     except (InvalidOperation, ValueError) as exc:  # pragma: no cover - schema guarantees numbers
         raise StateError("not a number", [_at(ErrorCode.STATE_VALUE, (), str(exc), repr(value))]) from None
+
+
+_month = functools.lru_cache(maxsize=4096)(parse_month)
+"""``parse_month``, remembered: a state names the same few dozen months in every series (a
+ValueError is not remembered, so a bad month is refused each time)."""
 
 
 def organisations_of(doc: Mapping[str, Any]) -> list[Organisation]:
@@ -872,7 +1099,7 @@ def organisations_of(doc: Mapping[str, Any]) -> list[Organisation]:
         for mname, series in org.get("metrics", {}).items():
             obs_map: dict[int, Observation] = {}
             for obs in series:
-                month = parse_month(obs["period"])
+                month = _month(obs["period"])
                 if "value" in obs:
                     obs_map[month] = Observation(month, value=_to_fraction(obs["value"]))
                 else:

@@ -22,6 +22,7 @@ module existed are unchanged byte for byte (``tests/test_canonical.py``).
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from decimal import MAX_EMAX, MIN_EMIN, Context, Decimal
 from typing import Any
@@ -33,10 +34,32 @@ def canonical_json(document: Any, *, ascii: bool = False) -> str:
     """Sorted keys, no spaces, exact decimals (see the module docstring).
 
     ``ascii`` escapes non-ASCII characters (as ``json.dumps`` does by default). Raises TypeError
-    for a value that is not JSON data."""
-    parts: list[str] = []
-    _encode(document, parts, False, ascii)
-    return "".join(parts)
+    for a value that is not JSON data.
+
+    Written by ``json.dumps``'s C encoder, each Decimal first as a marker (a NUL, its index, a
+    NUL: ``"\\u0000i\\u0000"`` in the text) then replaced by its exact text; a value the encoder
+    does not take as it is (a Mapping that is not a dict...), or text that holds a NUL of its own,
+    is written by the Python encoder instead (``_encode``: the same text, ten times slower)."""
+    numbers: list[str] = []
+
+    def number(value: Any) -> str:
+        if not isinstance(value, Decimal):
+            raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+        numbers.append(_decimal_json(value))
+        return f"\0{len(numbers) - 1}\0"
+
+    try:
+        text = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=ascii, default=number)
+    except (TypeError, ValueError):
+        text = None
+    if text is None or text.count("\\u0000") != 2 * len(numbers):
+        parts: list[str] = []
+        _encode(document, parts, False, ascii)
+        return "".join(parts)
+    return _MARKER.sub(lambda m: numbers[int(m[1])], text) if numbers else text
+
+
+_MARKER = re.compile(r'"\\u0000([0-9]+)\\u0000"')
 
 
 def readable_json(value: Any) -> str:
