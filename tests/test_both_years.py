@@ -37,12 +37,12 @@ def _expected(t: Threshold, offset: int) -> str:
 
 
 def test_the_kit_finds_the_2025_26_thresholds() -> None:
-    assert len(THRESHOLDS) >= 15
+    assert len(THRESHOLDS) >= 12
     assert {t.rule_id for t in THRESHOLDS} <= {r.id for r in NEW.rules}
 
 
 @pytest.mark.parametrize("backend", pe.available_backends())
-@pytest.mark.parametrize("threshold", THRESHOLDS, ids=[f"{t.rule_id}[{t.index}]" for t in THRESHOLDS])
+@pytest.mark.parametrize("threshold", THRESHOLDS, ids=[f"{t.rule_id}[{i}]" for i, t in enumerate(THRESHOLDS)])
 def test_2025_26_statuses_flip_exactly_where_the_operator_says(threshold: Threshold, backend: str) -> None:
     for offset in threshold.offsets():
         doc = boundary_state(threshold, offset, NEW)
@@ -54,13 +54,17 @@ def test_the_table_path_agrees_with_the_reference_on_2025_26_boundaries() -> Non
     tabular = pytest.importorskip("policy_engine.tabular")
     pytest.importorskip("polars")
     states_by_id = {
-        f"{t.rule_id}-{t.index}-{offset}": state_from_dict(boundary_state(t, offset, NEW), NEW)
-        for t in THRESHOLDS
+        f"{t.rule_id}-{i}-{offset}": state_from_dict(boundary_state(t, offset, NEW), NEW)
+        for i, t in enumerate(THRESHOLDS)
         for offset in t.offsets()
     }
     result = tabular.evaluate_frame(tabular.states_to_frame(states_by_id, NEW), NEW)
+    rule_ids = [r.id for r in NEW.rules]
     got = {
-        (row["state_id"], row["org_id"], row["rule_id"]): row["status"] for row in result.frame.iter_rows(named=True)
+        (row["state_id"], row["org_id"], rid): row[rid]
+        for row in result.frame.iter_rows(named=True)
+        for rid in rule_ids
+        if row.get(rid) not in (None, "absent")
     }
     want = {
         (sid, o.org_id, o.rule_id): o.status
@@ -102,7 +106,7 @@ def test_one_organisation_across_both_years_side_by_side(tmp_path: Path) -> None
     doc = json.loads((ROOT / "examples" / "state.json").read_text(encoding="utf-8"))
     doc["as_of"] = "2026-04-20"
     state = state_from_dict(doc, NEW)
-    org = state.organisations[0].id
+    org = next(o.id for o in state.organisations if o.type == "acute_trust")
     page = render_years(state, [NEW, OLD], orgs=[org])
     assert page.index("nhs-2024-25") < page.index("nhs-2025-26")  # in order of their years
     assert "<code>uec.ae-4h</code>" in page
