@@ -19,7 +19,7 @@ import attrs
 
 from .._resources import policies_root
 from ..errors import ErrorCode, ErrorDetail, RulebookError
-from ..io.arguments import check_path
+from ..io.arguments import check_instance, check_path
 from ..rulebook.loader import Rulebook
 from ..rulebook.sources import quote_found
 
@@ -166,6 +166,7 @@ def verify_sources(book: Rulebook, sources_dir: str | os.PathLike[str] | None = 
     """
     from .coverage import load_coverage
 
+    check_instance(book, Rulebook, "book", "a Rulebook (from load_rulebook)", RulebookError)
     folder: Path | None = None
     if sources_dir is not None:
         folder = Path(check_path(sources_dir, "sources_dir", RulebookError))
