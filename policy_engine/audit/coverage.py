@@ -7,11 +7,9 @@ import os
 from collections import Counter
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 import attrs
 
-from .._resources import policies_root
 from ..data.scenarios import scenario_index
 from ..errors import ErrorCode, ErrorDetail, RulebookError
 from ..io.schemas import schema_validator
@@ -162,11 +160,7 @@ def load_coverage(rulebook: Rulebook) -> Coverage:
     """Read and check ``coverage.yaml`` beside a rulebook: schema, quotes found verbatim in their
     document (when it is shipped; ``verify_sources`` checks the others), every listed rule defined,
     every rule listed. RulebookError lists every problem."""
-    if rulebook.location.startswith("bundled:"):
-        folder: Any = policies_root() / rulebook.location.split(":", 1)[1]
-    else:
-        folder = Path(rulebook.location)
-    entry = folder / "coverage.yaml"
+    entry = rulebook.folder / "coverage.yaml"
     if not entry.is_file():
         raise RulebookError(
             "no coverage ledger",

@@ -17,7 +17,6 @@ from typing import Any, Literal
 
 import attrs
 
-from .._resources import policies_root
 from ..errors import ErrorCode, ErrorDetail, RulebookError
 from ..io.arguments import check_instance, check_path
 from ..rulebook.loader import Rulebook
@@ -117,18 +116,12 @@ class SourceReport:
         return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
 
 
-def _shipped_folder(book: Rulebook) -> Path | Any:
-    if book.location.startswith("bundled:"):
-        return policies_root() / book.location.split(":", 1)[1] / "sources"
-    return Path(book.location) / "sources"
-
-
 def _read(book: Rulebook, name: str, folder: Path | None) -> tuple[SourceCheck, str | None]:
     spec = book.source_specs[name]
     if folder is not None:
         entry: Any = folder / name
     elif spec.shipped:
-        entry = _shipped_folder(book) / name
+        entry = book.folder / "sources" / name
     else:
         nowhere = "(no folder given: pass sources_dir / --sources DIR)"
         return SourceCheck(name, False, nowhere, "missing", spec.sha256), None
@@ -150,7 +143,7 @@ def _read(book: Rulebook, name: str, folder: Path | None) -> tuple[SourceCheck, 
         ), None
     expected = spec.sha256
     if expected is None and spec.shipped:  # a shipped text: the copy inside the rulebook
-        shipped = _shipped_folder(book) / name
+        shipped = book.folder / "sources" / name
         expected = hashlib.sha256(shipped.read_bytes()).hexdigest() if shipped.is_file() else None
     status: SourceStatus = "verified" if expected in (None, digest) else "differs"
     return SourceCheck(name, spec.shipped, where, status, expected, digest), text

@@ -93,6 +93,13 @@ class Rulebook:
         return "bundled" if self.location.startswith("bundled:") else self.location
 
     @property
+    def folder(self) -> Traversable:
+        """The folder the rulebook was read from (the bundled one for a bundled rulebook)."""
+        if self.location.startswith("bundled:"):
+            return policies_root() / self.location.split(":", 1)[1]
+        return cast(Traversable, Path(self.location))
+
+    @property
     def external_sources(self) -> tuple[str, ...]:
         """The sources not shipped with the rulebook, whose quotes are verified by ``verify_sources``."""
         return tuple(n for n in self.sources if not self.source_specs[n].shipped)
