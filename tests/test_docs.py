@@ -56,6 +56,31 @@ def test_committed_reference_is_current(book: pe.Rulebook, pages: dict[str, str]
     assert sorted(p.name for p in REFERENCE.glob("*.md")) == sorted(pages)
 
 
+def test_committed_2025_26_reference_is_current() -> None:
+    """The second bundled rulebook's pages (docs/reference-2025-26) are generated and current,
+    with the year-on-year page (the diff from nhs-2024-25) among them."""
+    book = pe.load_rulebook("nhs-2025-26")
+    out, scenarios = (ROOT / p for p in docgen.DEFAULTS["nhs-2025-26"])
+    stale = docgen.check(book, out, scenarios)
+    assert not stale, (
+        f"docs/reference-2025-26 is stale ({', '.join(stale)}): regenerate it with "
+        f"`{REGENERATE} --rulebook nhs-2025-26` from the repository root and commit the result"
+    )
+    pages = docgen.render_pages(book, scenarios)
+    assert "year-on-year.md" in pages and "tests/scenarios-2025-26/" in pages["urgent-emergency-care.md"]
+    assert "[From nhs-2024-25 to nhs-2025-26](year-on-year.md)" in pages["index.md"]
+    assert sorted(p.name for p in out.glob("*.md")) == sorted(pages)
+
+
+def test_check_defaults_to_the_rulebooks_own_folders(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``--check --rulebook nhs-2025-26`` checks docs/reference-2025-26 against tests/scenarios-2025-26."""
+    monkeypatch.chdir(ROOT)
+    assert docgen.main(["--rulebook", "nhs-2025-26", "--check"]) == 0
+    assert "docs/reference-2025-26 is up to date" in capsys.readouterr().out
+
+
 def test_generation_is_deterministic(book: pe.Rulebook, pages: dict[str, str]) -> None:
     assert docgen.render_pages(book, SCENARIOS) == pages
     for text in pages.values():

@@ -236,12 +236,12 @@ def scenario_index(folder: str | os.PathLike[str] | None = None) -> dict[str, li
     the rule, by file and then in the order of the file (a repeated expectation once).
 
     ``folder`` defaults to ``tests/scenarios`` under the current directory; an absent folder (an
-    installed package has no tests) gives an empty index. Paths are shown as ``tests/scenarios/…``
-    for a folder of that name, otherwise as given. Every file is read with :func:`load_scenarios`,
-    so a malformed one raises ScenarioFileError.
+    installed package has no tests) gives an empty index. Paths are shown as ``tests/NAME/…`` for
+    a folder ``NAME`` inside a ``tests`` folder (``tests/scenarios``), otherwise as given. Every
+    file is read with :func:`load_scenarios`, so a malformed one raises ScenarioFileError.
     """
     root = Path(folder) if folder is not None else Path.cwd() / "tests" / "scenarios"
-    shown = "tests/scenarios" if root.parts[-2:] == ("tests", "scenarios") else root.as_posix()
+    shown = f"tests/{root.name}" if root.parent.name == "tests" else root.as_posix()
     out: dict[str, dict[tuple[str, int, str, str], str]] = {}
     for path in scenario_files(root):
         rel = f"{shown}/{path.relative_to(root).as_posix()}"

@@ -6,7 +6,11 @@ source, confidence, assumptions, the rules it reads and is read by, and the scen
 name it — plus an index page and the coverage ledger. The output is deterministic (sorted, no
 timestamps), so ``--check`` can fail when committed pages are stale::
 
-    python -m policy_engine.render.docs [--rulebook NAME|PATH] [--out docs/reference] [--check]
+    python -m policy_engine.render.docs [--rulebook NAME|PATH] [--out DIR] [--scenarios DIR] [--check]
+
+Each bundled rulebook has its own pages and scenario folder (``DEFAULTS``): ``nhs-2024-25`` in
+``docs/reference`` from ``tests/scenarios``, ``nhs-2025-26`` in ``docs/reference-2025-26`` from
+``tests/scenarios-2025-26``; ``--out`` and ``--scenarios`` default to the rulebook's own.
 
 This module writes and checks the pages and is the command line; the pages are laid out by
 ``render.pages``, conditions worded by ``render.english``, numbers and dates by ``render.words``,
@@ -30,6 +34,12 @@ from .pages import REGENERATE, render_pages
 __all__ = ["check", "condition_in_words", "generate", "main", "render_pages", "scenario_index"]
 
 DEFAULT_OUT = Path("docs") / "reference"
+
+DEFAULTS: dict[str, tuple[Path, Path]] = {
+    "nhs-2024-25": (DEFAULT_OUT, Path("tests") / "scenarios"),
+    "nhs-2025-26": (Path("docs") / "reference-2025-26", Path("tests") / "scenarios-2025-26"),
+}
+"""Bundled rulebook -> (its reference folder, its scenario folder), relative to the repository."""
 
 
 def generate(
@@ -80,26 +90,31 @@ def main(argv: Sequence[str] | None = None) -> int:
         prog=REGENERATE, description="Generate the Markdown rule reference from a rulebook."
     )
     parser.add_argument("--rulebook", default="nhs-2024-25", help="bundled rulebook name or folder path")
-    parser.add_argument("--out", default=str(DEFAULT_OUT), help="output folder (default: docs/reference)")
-    parser.add_argument("--scenarios", default=None, help="scenario folder (default: tests/scenarios if present)")
+    parser.add_argument("--out", default=None, help="output folder (default: the rulebook's, e.g. docs/reference)")
+    parser.add_argument(
+        "--scenarios", default=None, help="scenario folder (default: the rulebook's, e.g. tests/scenarios, if present)"
+    )
     parser.add_argument("--check", action="store_true", help="exit 1 if the pages in --out are not up to date")
     args = parser.parse_args(argv)
+    own_out, own_scenarios = DEFAULTS.get(args.rulebook, (DEFAULT_OUT, Path("tests") / "scenarios"))
+    out = args.out if args.out is not None else str(own_out)
+    scenarios = args.scenarios if args.scenarios is not None else str(own_scenarios)
     try:
         book = load_rulebook(args.rulebook)
         if args.check:
-            stale = check(book, args.out, args.scenarios)
+            stale = check(book, out, scenarios)
             if stale:
-                print(f"stale rule reference in {args.out}: {', '.join(stale)}", file=sys.stderr)
+                print(f"stale rule reference in {out}: {', '.join(stale)}", file=sys.stderr)
                 again = "" if args.rulebook == "nhs-2024-25" else f" --rulebook {args.rulebook}"
-                print(f"regenerate it with: {REGENERATE}{again} --out {args.out}", file=sys.stderr)
+                print(f"regenerate it with: {REGENERATE}{again} --out {out}", file=sys.stderr)
                 return 1
-            print(f"{args.out} is up to date")
+            print(f"{out} is up to date")
             return 0
-        paths = generate(book, args.out, args.scenarios)
+        paths = generate(book, out, scenarios)
     except PolicyError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 3
-    print(f"wrote {len(paths)} pages to {args.out}")
+    print(f"wrote {len(paths)} pages to {out}")
     return 0
 
 
