@@ -127,7 +127,10 @@ def test_without_the_text_every_quote_is_not_verified_never_passed(tmp_path: Pat
     report = pe.verify_sources(book)
     assert not report.ok
     assert report.quotes[0].status == "not verified"
-    assert "not verified: source not found at" in report.quotes[0].reason
+    assert report.quotes[0].reason == (
+        "not verified: source g.md not found: it is not shipped with the rulebook and no folder was given "
+        "(pass sources_dir / --sources DIR with your copy)"
+    )
     empty = tmp_path / "empty"
     empty.mkdir()
     report = pe.verify_sources(book, empty)
@@ -334,6 +337,12 @@ def test_diff_between_the_bundled_years_pairs_the_named_measures() -> None:
     assert "77" in fds.details[0] and "80" in fds.details[0]
     assert by_measure["cancer.62day"].change == "tightened"
     assert by_measure["uec.ae-4h"].change == "re-dated"
+    assert by_measure["cancer.62day"].details[0] == (
+        "threshold: pct(cancer_62day_combined, mar_2025) >= 70% -> pct(cancer_62day_combined, mar_2026) >= 75%"
+    )
+    # a breach unchanged in itself follows the target it reads, and says so
+    breach = by_measure["uec.ae-4h-missed"]
+    assert breach.change == "re-dated" and breach.details == ("reads uec.ae-4h, re-dated",)
     code, out, _ = cli("diff", "nhs-2024-25", "nhs-2025-26", "--format", "json")
     assert code == 0 and {c["measure"] for c in json.loads(out)["changes"]} >= {"cancer.fds", "uec.ae-4h"}
 

@@ -256,14 +256,37 @@ def _classify(a: Rule, b: Rule) -> tuple[str, tuple[str, ...]]:
         if ca.constant is None or cb.constant is None or ca.constant == cb.constant:
             continue
         unit = a.parameters[ca.parameter].unit if ca.parameter is not None and ca.parameter in a.parameters else None
-        moved = f"{ca.op} {format_number(ca.constant, unit)} -> {cb.op} {format_number(cb.constant, unit)}"
-        details.insert(0, f"threshold on {ca.text}: {moved}")
+        was, now = f"{ca.op} {format_number(ca.constant, unit)}", f"{cb.op} {format_number(cb.constant, unit)}"
+        if ca.text == cb.text:
+            details.insert(0, f"threshold on {ca.text}: {was} -> {now}")
+        else:  # the period moved too: say both sides in full
+            details.insert(0, f"threshold: {ca.text} {was} -> {cb.text} {now}")
         directions.add((cb.constant > ca.constant) == _TIGHTER_WHEN_HIGHER.get(ca.op, True))
     if len(directions) > 1:
         return "redefined", tuple(details)
     if directions:
         return ("tightened" if directions.pop() else "loosened"), tuple(details)
     return ("re-dated" if redated else "carried over"), tuple(details)
+
+
+def _follow_what_they_read(changes: list[MeasureChange], old: Rulebook) -> list[MeasureChange]:
+    """A pair unchanged in itself (a breach that reads its target's outcome, say) takes the class
+    of the measures it reads when they changed, saying so: the breach of a re-dated target is
+    re-dated. Several classes among what it reads make it redefined."""
+    by_measure = {c.measure: c for c in changes}
+    measure_of = {r.id: _measure_of(r) for r in old.rules}
+    out: list[MeasureChange] = []
+    for c in changes:
+        if c.change == "carried over" and c.old is not None:
+            read = [by_measure[measure_of[d]] for d in c.old.depends_on if measure_of.get(d) in by_measure]
+            moved = {r.measure: r.change for r in read if r.change != "carried over"}
+            if moved:
+                classes = set(moved.values())
+                change = classes.pop() if len(classes) == 1 else "redefined"
+                said = tuple(f"reads {m}, {how}" for m, how in sorted(moved.items()))
+                c = attrs.evolve(c, change=change, details=(*c.details, *said))
+        out.append(c)
+    return out
 
 
 def diff_years(
@@ -284,6 +307,7 @@ def diff_years(
         else:
             change, details = _classify(a, b)
             changes.append(MeasureChange(m, change, a, b, details))
+    changes = _follow_what_they_read(changes, old)
     changes.sort(key=lambda c: (CHANGE_CLASSES.index(c.change), c.measure))
     moved: list[OutcomeChange] = []
     if state is not None:

@@ -116,6 +116,10 @@ class SourceReport:
         return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
 
 
+NOT_SHIPPED = "(not shipped with the rulebook: no folder given)"
+"""The path of an external text when no folder was given to look in."""
+
+
 def _read(book: Rulebook, name: str, folder: Path | None) -> tuple[SourceCheck, str | None]:
     spec = book.source_specs[name]
     if folder is not None:
@@ -123,8 +127,7 @@ def _read(book: Rulebook, name: str, folder: Path | None) -> tuple[SourceCheck, 
     elif spec.shipped:
         entry = book.folder / "sources" / name
     else:
-        nowhere = "(no folder given: pass sources_dir / --sources DIR)"
-        return SourceCheck(name, False, nowhere, "missing", spec.sha256), None
+        return SourceCheck(name, False, NOT_SHIPPED, "missing", spec.sha256), None
     where = str(entry)
     if not entry.is_file():
         return SourceCheck(name, spec.shipped, where, "missing", spec.sha256), None
@@ -189,7 +192,13 @@ def verify_sources(book: Rulebook, sources_dir: str | os.PathLike[str] | None = 
         needed = [document, *([spec.table_of] if spec.table_of else [])]
         absent = [n for n in needed if n not in texts]
         if absent:
-            reason = "; ".join(f"not verified: source not found at {where[n]}" for n in absent)
+            reason = "; ".join(
+                f"not verified: source {n} not found: it is not shipped with the rulebook and no folder was given "
+                "(pass sources_dir / --sources DIR with your copy)"
+                if where[n] == NOT_SHIPPED
+                else f"not verified: source not found at {where[n]}"
+                for n in absent
+            )
             return QuoteCheck(kind, ident, document, quote, "not verified", reason)
         found, why = quote_found(quote, document, texts, book.source_specs)
         return QuoteCheck(kind, ident, document, quote, "found" if found else "not found", why)
