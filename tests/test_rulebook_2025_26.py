@@ -120,3 +120,22 @@ def test_the_guidance_is_not_copied_into_the_project() -> None:
     for path in root.rglob("*"):
         if path.is_file() and ".venv" not in path.parts and ".git" not in path.parts and path.stat().st_size < 10**6:
             assert hashlib.sha256(path.read_bytes()).hexdigest() not in digests, path
+
+
+def test_lint_and_coverage_read_the_2025_26_scenarios_not_the_year_befores(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Both years have a rule ``uec.ae-4h-78``: lint and coverage count each rulebook's own scenario
+    folder (tests/scenarios-2025-26 for nhs-2025-26), so 2024/25's tests are not credited to 2025/26."""
+    from policy_engine.audit.coverage import scenario_counts
+    from policy_engine.audit.lint import lint
+    from policy_engine.data.scenarios import scenario_index
+
+    root = Path(__file__).resolve().parents[1]
+    monkeypatch.chdir(root)
+    findings = lint("nhs-2025-26")
+    assert [f for f in findings if f.severity != "info"] == []  # lint clean, W500 included
+    own = scenario_index(root / "tests" / "scenarios-2025-26")
+    counts = scenario_counts(None, "nhs-2025-26")
+    assert counts is not None
+    assert counts["uec.ae-4h-78"] == len({(f, n) for f, n, _, _ in own["uec.ae-4h-78"]})
+    assert counts != scenario_counts(None, "nhs-2024-25")
+    assert all(f.startswith("tests/scenarios-2025-26/") for f, _, _, _ in own["uec.ae-4h-78"])

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import attrs
 
-from ..data.scenarios import scenario_index
+from ..data.scenarios import default_scenario_folder, scenario_index
 from ..errors import ErrorCode, ErrorDetail, RulebookError
 from ..io.schemas import schema_validator
 from ..rulebook.loader import Rulebook, _read_yaml
@@ -234,11 +234,14 @@ def load_coverage(rulebook: Rulebook) -> Coverage:
     return Coverage(rulebook, tuple(entries))
 
 
-def scenario_counts(folder: str | os.PathLike[str] | None = None) -> dict[str, int] | None:
-    """Rule id -> number of scenario tests naming it, from a folder of scenario files (default
-    ``tests/scenarios`` under the current directory); None when there is no such folder. A
-    malformed scenario file raises ScenarioFileError (see ``policy_engine.data.scenarios``)."""
-    root = Path(folder) if folder is not None else Path.cwd() / "tests" / "scenarios"
+def scenario_counts(
+    folder: str | os.PathLike[str] | None = None, rulebook_id: str | None = None
+) -> dict[str, int] | None:
+    """Rule id -> number of scenario tests naming it, from a folder of scenario files (default: the
+    scenario folder of ``rulebook_id`` under the current directory, ``tests/scenarios`` or
+    ``tests/scenarios-2025-26``: ``data.scenarios.default_scenario_folder``); None when there is no
+    such folder. A malformed scenario file raises ScenarioFileError (see ``policy_engine.data.scenarios``)."""
+    root = Path(folder) if folder is not None else default_scenario_folder(rulebook_id)
     if not root.is_dir():
         return None
     return {rule: len({(f, name) for f, name, _, _ in rows}) for rule, rows in scenario_index(root).items()}

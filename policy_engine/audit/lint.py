@@ -9,7 +9,7 @@ from pathlib import Path
 
 import attrs
 
-from ..data.scenarios import ScenarioFileError, scenario_index
+from ..data.scenarios import ScenarioFileError, default_scenario_folder, scenario_index
 from ..errors import RulebookError
 from ..language.ast import Node
 from ..language.checker import metric_calls, metric_key
@@ -42,7 +42,8 @@ def lint(
 
     A rulebook that does not load gives one ``E000`` error per load problem (paths, names and types
     are checked against the schemas and catalogues at load). ``scenarios`` is a folder of scenario
-    files (default ``tests/scenarios`` under the current directory, if present) for ``W500``.
+    files (default: the rulebook's, ``tests/scenarios`` under the current directory, if present;
+    see ``data.scenarios.default_scenario_folder``) for ``W500``.
     """
     if not isinstance(rulebook, Rulebook):
         try:
@@ -185,7 +186,7 @@ def _overlaps(book: Rulebook) -> Iterator[Finding]:
 
 
 def _untested(book: Rulebook, scenarios: str | os.PathLike[str] | None) -> Iterator[Finding]:
-    folder = Path(scenarios) if scenarios is not None else Path.cwd() / "tests" / "scenarios"
+    folder = Path(scenarios) if scenarios is not None else default_scenario_folder(book.id)
     if not folder.is_dir():
         return
     try:

@@ -99,7 +99,7 @@ def _coverage(args: argparse.Namespace, ctx: Context) -> str:
     from ..audit.coverage import load_coverage, scenario_counts
 
     cov = load_coverage(ctx.rulebook)
-    counts = scenario_counts(args.scenarios)
+    counts = scenario_counts(args.scenarios, ctx.rulebook.id)
     if args.format == "html":
         return cov.to_html(counts)
     return cov.to_json() + "\n" if args.format == "json" else cov.to_markdown(counts)
@@ -110,7 +110,10 @@ COVERAGE = Command(
     "the coverage ledger: guidance items -> rules, with counts per area",
     (
         arg("--format", choices=["markdown", "html", "json"], default="markdown"),
-        arg("--scenarios", help="folder of scenario files to count (default: tests/scenarios if present)"),
+        arg(
+            "--scenarios",
+            help="folder of scenario files to count (default: the rulebook's, e.g. tests/scenarios, if present)",
+        ),
     ),
     _coverage,
 )
@@ -157,7 +160,10 @@ LINT = Command(
             help="bundled rulebook name or folder path",
         ),
         arg("--format", choices=["text", "json"], default="text"),
-        arg("--scenarios", help="folder of scenario files (default: tests/scenarios if present)"),
+        arg(
+            "--scenarios",
+            help="folder of scenario files (default: the rulebook's, e.g. tests/scenarios, if present)",
+        ),
     ),
     _lint,
     rulebook=False,

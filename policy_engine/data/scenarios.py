@@ -26,10 +26,12 @@ from .state import validate_state
 
 __all__ = [
     "MAX_SCENARIO_BYTES",
+    "SCENARIO_FOLDERS",
     "SCENARIO_SUFFIXES",
     "Expectation",
     "Scenario",
     "ScenarioFileError",
+    "default_scenario_folder",
     "load_scenarios",
     "scenario_files",
     "scenario_index",
@@ -231,6 +233,18 @@ def scenario_files(folder: str | os.PathLike[str]) -> list[Path]:
     return sorted(p for p in root.rglob("*") if p.suffix in SCENARIO_SUFFIXES and p.is_file())
 
 
+SCENARIO_FOLDERS = {"nhs-2025-26": "scenarios-2025-26"}
+"""Bundled rulebook -> the name of its scenario folder under ``tests/`` when it is not ``scenarios``
+(``tests/scenarios`` holds nhs-2024-25's; a rulebook's ids may repeat the year before's, so each
+year's scenarios are kept and counted apart)."""
+
+
+def default_scenario_folder(rulebook_id: str | None = None) -> Path:
+    """The scenario folder of a rulebook under the current directory: ``tests/scenarios-2025-26``
+    for nhs-2025-26 (``SCENARIO_FOLDERS``), ``tests/scenarios`` for any other."""
+    return Path.cwd() / "tests" / SCENARIO_FOLDERS.get(rulebook_id or "", "scenarios")
+
+
 def scenario_index(folder: str | os.PathLike[str] | None = None) -> dict[str, list[tuple[str, str, str, str]]]:
     """Rule id -> (file, scenario name, organisation, expected status) for every expectation naming
     the rule, by file and then in the order of the file (a repeated expectation once).
@@ -240,7 +254,7 @@ def scenario_index(folder: str | os.PathLike[str] | None = None) -> dict[str, li
     a folder ``NAME`` inside a ``tests`` folder (``tests/scenarios``), otherwise as given. Every
     file is read with :func:`load_scenarios`, so a malformed one raises ScenarioFileError.
     """
-    root = Path(folder) if folder is not None else Path.cwd() / "tests" / "scenarios"
+    root = Path(folder) if folder is not None else default_scenario_folder()
     shown = f"tests/{root.name}" if root.parent.name == "tests" else root.as_posix()
     out: dict[str, dict[tuple[str, int, str, str], str]] = {}
     for path in scenario_files(root):

@@ -25,7 +25,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from ..data.scenarios import scenario_index
+from ..data.scenarios import SCENARIO_FOLDERS, scenario_index
 from ..errors import PolicyError
 from ..rulebook.loader import Rulebook, load_rulebook
 from .english import condition_in_words
@@ -36,10 +36,12 @@ __all__ = ["check", "condition_in_words", "generate", "main", "render_pages", "s
 DEFAULT_OUT = Path("docs") / "reference"
 
 DEFAULTS: dict[str, tuple[Path, Path]] = {
-    "nhs-2024-25": (DEFAULT_OUT, Path("tests") / "scenarios"),
-    "nhs-2025-26": (Path("docs") / "reference-2025-26", Path("tests") / "scenarios-2025-26"),
+    name: (Path("docs") / ("reference" + folder.removeprefix("scenarios")), Path("tests") / folder)
+    for name, folder in {"nhs-2024-25": "scenarios", **SCENARIO_FOLDERS}.items()
 }
-"""Bundled rulebook -> (its reference folder, its scenario folder), relative to the repository."""
+"""Bundled rulebook -> (its reference folder, its scenario folder), relative to the repository:
+``docs/reference`` and ``tests/scenarios`` for nhs-2024-25, ``docs/reference-2025-26`` and
+``tests/scenarios-2025-26`` for nhs-2025-26."""
 
 
 def generate(
@@ -96,11 +98,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--check", action="store_true", help="exit 1 if the pages in --out are not up to date")
     args = parser.parse_args(argv)
-    own_out, own_scenarios = DEFAULTS.get(args.rulebook, (DEFAULT_OUT, Path("tests") / "scenarios"))
-    out = args.out if args.out is not None else str(own_out)
-    scenarios = args.scenarios if args.scenarios is not None else str(own_scenarios)
     try:
         book = load_rulebook(args.rulebook)
+        own_out, own_scenarios = DEFAULTS.get(book.id, DEFAULTS["nhs-2024-25"])
+        out = args.out if args.out is not None else str(own_out)
+        scenarios = args.scenarios if args.scenarios is not None else str(own_scenarios)
         if args.check:
             stale = check(book, out, scenarios)
             if stale:

@@ -17,7 +17,7 @@ from .._resources import bundled_rulebooks
 from ..audit.catalogue import catalogue, month_range, reads
 from ..audit.coverage import load_coverage
 from ..audit.diff import CHANGE_CLASSES, diff_years
-from ..data.scenarios import scenario_index
+from ..data.scenarios import default_scenario_folder, scenario_index
 from ..errors import ErrorCode, RulebookError
 from ..language.rules import ORGANISATION_TYPES, Rule
 from ..language.statuses import when_label
@@ -341,10 +341,12 @@ def render_pages(
     """File name -> Markdown text of every reference page (``index.md``, ``coverage.md``,
     ``data-dictionary.md``, one per area).
 
-    ``scenarios`` is the folder of scenario files (default ``tests/scenarios`` under the current
-    directory, when present); ``with_scenarios=False`` leaves scenario links out.
+    ``scenarios`` is the folder of scenario files (default: the rulebook's under the current
+    directory, when present: ``tests/scenarios``, or ``tests/scenarios-2025-26`` for nhs-2025-26);
+    ``with_scenarios=False`` leaves scenario links out.
     """
-    index = scenario_index(scenarios) if with_scenarios else {}
+    folder = scenarios if scenarios is not None else default_scenario_folder(rulebook.id)
+    index = scenario_index(folder) if with_scenarios else {}
     tested = with_scenarios and bool(index)
     readers: dict[str, list[str]] = {}
     for r in rulebook.rules:
