@@ -113,3 +113,8 @@ def test_one_organisation_across_both_years_side_by_side(tmp_path: Path) -> None
     md = render_years(state, [OLD, NEW], fmt="md", orgs=[org])
     row = next(line for line in md.splitlines() if line.startswith("| uec.ae-4h |"))
     assert row.count("|") == 5 and "re-dated" in row  # measure, change, one cell per year
+    assert not any(f"{label}: {label}:" in md for label in ("Met", "Not met", "Due", "Unknown"))  # said once
+    dropped = next(line for line in md.splitlines() if line.startswith("| diag.dm01-95-6wk (nhs-2024-25 only) |"))
+    assert "| dropped |" in dropped and dropped.endswith("| — |")
+    new = next(line for line in md.splitlines() if line.startswith("| elective.rtt-52wk-share |"))
+    assert "| new | — |" in new

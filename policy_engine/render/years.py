@@ -20,7 +20,6 @@ from ..evaluation.outcomes import Evaluation, Outcome
 from ..evaluation.select import Selectors
 from ..language.months import date_words
 from ..language.rules import Rule
-from ..language.statuses import STATUS_INFO
 from ..rulebook.loader import Rulebook
 from .report import _CSS, _STATUS_CSS, _chip, markdown_text
 from .sentences import outcome_sentence
@@ -29,18 +28,26 @@ __all__ = ["render_years"]
 
 
 def _rows(books: Sequence[Rulebook]) -> list[tuple[str, str, tuple[Rule | None, ...]]]:
-    """(measure, class of change, the measure's rule in each book) for every measure of the books;
-    the class is that of the last two years the measure appears in (``diff_years``)."""
+    """(what the row is, class of change, the measure's rule in each book) for every measure of the
+    books; the class is that of the last two years the measure appears in (``diff_years``). A rule
+    without a ``measure`` is a row of its own, named by its id and the year it belongs to, and is
+    ``new`` (not in the first year) or ``dropped`` (not in the last), as ``diff_years`` classes it."""
     by_measure: dict[str, list[Rule | None]] = {}
     for i, book in enumerate(books):
         for rule in book.rules:
-            key = rule.measure or f"rule:{book.id}:{rule.id}"
+            key = rule.measure or f"{rule.id} ({book.id} only)"
             by_measure.setdefault(key, [None] * len(books))[i] = rule
     change: dict[str, str] = {}
     for old, new in itertools.pairwise(books):
         for c in diff_years(old, new).changes:
             change[c.measure] = c.change
-    return [(m, change.get(m, ""), tuple(rules)) for m, rules in sorted(by_measure.items())]
+    rows = []
+    for key, rules in sorted(by_measure.items()):
+        how = change.get(key)
+        if how is None:  # in one year only
+            how = "new" if rules[0] is None else "dropped" if rules[-1] is None else ""
+        rows.append((key, how, tuple(rules)))
+    return rows
 
 
 def render_years(
@@ -76,11 +83,7 @@ def render_years(
                 texts: list[str] = []
                 for i, rule in enumerate(rules):
                     o = found[i].get((org.id, rule.id)) if rule else None
-                    texts.append(
-                        f"{STATUS_INFO[o.status].label}: {md(outcome_sentence(o, rule, books[i]))}"
-                        if o and rule
-                        else "—"
-                    )
+                    texts.append(md(outcome_sentence(o, rule, books[i])) if o and rule else "—")
                 if any(c != "—" for c in texts):
                     lines.append(f"| {md(measure)} | {md(change)} | " + " | ".join(texts) + " |")
             lines.append("")
