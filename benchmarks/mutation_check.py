@@ -11,6 +11,7 @@ they all still pass. Prints one line per mutant and the score.
     python benchmarks/mutation_check.py                 # every mutant (about 170; ~1 minute)
     python benchmarks/mutation_check.py --sample 40     # a random sample (--seed to vary it)
     python benchmarks/mutation_check.py --rule uec.     # only rules whose id starts with uec.
+    python benchmarks/mutation_check.py --rulebook nhs-2025-26   # the 2025/26 rulebook, its own scenarios
 
 Exit status 0 when every mutant run was killed, 1 otherwise (so ``--rule X`` can gate a change).
 Surviving mutants are explained in docs/testing-kit.md.
@@ -35,7 +36,7 @@ import yaml
 
 import policy_engine as pe
 from policy_engine._resources import policies_root
-from policy_engine.data.scenarios import scenario_files
+from policy_engine.data.scenarios import SCENARIO_FOLDERS, scenario_files
 from policy_engine.language.ast import Binary, Call, Node, Unary, render
 from policy_engine.language.parser import parse
 from policy_engine.testing import Scenario, ScenarioFailure, load_scenarios, run_scenario
@@ -181,6 +182,7 @@ def apply(mutant: Mutant | None, source: Path, target: Path) -> None:
 
 
 def load_suite(directory: Path = SCENARIO_DIR) -> list[Scenario]:
+    """Every scenario of the files under ``directory``."""
     return [s for f in scenario_files(directory) for s in load_scenarios(f)]
 
 
@@ -212,10 +214,11 @@ def run(
     suite: Sequence[Scenario] | None = None,
     verbose: bool = False,
     control: bool = True,
+    book_name: str = BOOK_NAME,
 ) -> list[Result]:
     """Check each mutant; with ``control``, the rewritten but unmutated copy must pass every scenario first."""
     scenarios = list(suite) if suite is not None else load_suite()
-    source = Path(str(policies_root() / BOOK_NAME))
+    source = Path(str(policies_root() / book_name))
     results: list[Result] = []
     with tempfile.TemporaryDirectory(prefix="policy-mutants-") as tmp:
         work = Path(tmp)
@@ -238,8 +241,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=2024, help="seed for --sample (default 2024)")
     parser.add_argument("--rule", default=None, help="only rules whose id starts with this")
     parser.add_argument("--kind", choices=["flip", "param", "logic"], default=None, help="only this kind of mutant")
+    parser.add_argument("--rulebook", default=BOOK_NAME, help=f"bundled rulebook (default {BOOK_NAME})")
     args = parser.parse_args(argv)
-    book = pe.load_rulebook(BOOK_NAME)
+    book = pe.load_rulebook(args.rulebook)
+    suite = load_suite(ROOT / "tests" / SCENARIO_FOLDERS.get(args.rulebook, "scenarios"))
     pool = [
         m
         for m in mutants(book)
@@ -248,7 +253,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.sample is not None and args.sample < len(pool):
         pool = sorted(random.Random(args.seed).sample(pool, args.sample), key=pool.index)
     started = time.perf_counter()
-    results = run(pool, verbose=True)
+    results = run(pool, suite, verbose=True, book_name=args.rulebook)
     killed = sum(r.killed for r in results)
     survivors = [r for r in results if not r.killed]
     print()
