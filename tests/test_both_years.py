@@ -118,3 +118,37 @@ def test_one_organisation_across_both_years_side_by_side(tmp_path: Path) -> None
     assert "| dropped |" in dropped and dropped.endswith("| — |")
     new = next(line for line in md.splitlines() if line.startswith("| elective.rtt-52wk-share |"))
     assert "| new | — |" in new
+
+
+def test_a_state_spanning_april_2024_to_march_2026_is_judged_under_each_year() -> None:
+    """One acute trust with every month of 2023/24 to 2025/26: each year's rulebook judges its own
+    months (A&E 4 hours in March 2025 against 78%, in March 2026 against 78%; 12-hour waits of the
+    year against the year before), on the same date, and auto picks the year of the date."""
+    months = [f"{y}-{m:02d}" for y in (2023, 2024, 2025, 2026) for m in range(1, 13)]
+    months = [m for m in months if "2023-04" <= m <= "2026-03"]
+    four = {"2025-03": 7800, "2026-03": 7799}  # exactly 78% in March 2025; one short in March 2026
+    twelve = {m: 500 if m < "2024-04" else 400 if m < "2025-04" else 401 for m in months}  # worse in 2025/26
+    doc = {
+        "as_of": "2026-04-20",
+        "organisations": [
+            {
+                "id": "RAA",
+                "type": "acute_trust",
+                "services": ["type1_ae"],
+                "metrics": {
+                    "ae_4h_all": [{"period": m, "numerator": four.get(m, 7500), "denominator": 10000} for m in months],
+                    "ae_12h_type1": [{"period": m, "numerator": twelve[m], "denominator": 10000} for m in months],
+                },
+            }
+        ],
+    }
+    state = state_from_dict(doc, NEW)
+    old = pe.evaluate(state, OLD, backend="native")
+    new = pe.evaluate(state, NEW, backend="native")
+    assert old.outcome("uec.ae-4h-78", "RAA").status == "met"  # 7800/10000 in March 2025
+    assert new.outcome("uec.ae-4h-78", "RAA").status == "not_met"  # 7799/10000 in March 2026
+    assert old.outcome("uec.ae-12h-reduce", "RAA").status == "met"  # 2024/25 lower than 2023/24
+    assert new.outcome("uec.ae-12h-improve", "RAA").status == "not_met"  # 2025/26 higher than 2024/25
+    assert pe.rulebook_for("2025-03-31").id == "nhs-2024-25" and pe.rulebook_for("2025-04-01").id == "nhs-2025-26"
+    for backend in pe.available_backends():
+        assert pe.statuses(state, NEW, backend="compiled") == pe.statuses(state, NEW, backend=backend)
