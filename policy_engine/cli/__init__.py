@@ -80,7 +80,7 @@ _BY_NAME = {c.name: c for c in COMMANDS}
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="policy-engine",
-        description="Evaluate NHS England 2024/25 planning guidance rules against a system state.",
+        description="Evaluate NHS England planning guidance rules (2024/25 and 2025/26) against a system state.",
         epilog="Exit codes: 0 ok, 2 usage (also an unknown --org/--status/--area/RULE/ORG value), "
         "3 invalid input (errors on stderr), 4 evaluation failed, "
         "5 verify-record or verify-log found a difference.",
