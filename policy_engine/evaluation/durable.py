@@ -55,7 +55,7 @@ from ..rulebook.loader import Rulebook
 from .cohort import Ranking
 from .compiled import Ctx, Program, ranked_status
 from .compiled import cohort_ranks as program_ranks
-from .decide import cohort_ranks, decide
+from .decide import cohort_ranks, decide, dependency_levels
 from .outcomes import Outcome
 
 NAME = "durable"
@@ -101,8 +101,8 @@ class _Session:
     outcomes: list[Outcome] = attrs.field(factory=list)
     errors: list[str] = attrs.field(factory=list)
     ranks: dict[str, Ranking[str]] = attrs.field(factory=dict)
-    fast: Program | None = None
-    """Statuses only: the compiled program whose closures decide (``run_statuses``)."""
+    fast: dict[str, tuple[tuple[str, Callable[[Ctx], Status], bool], ...]] | None = None
+    """Statuses only (``run_statuses``): per group, its rules' compiled closures, and whether each ranks."""
     ctxs: dict[str, Ctx] = attrs.field(factory=dict)
     decided: int = 0
     pending: collections.deque[tuple[int, dict[str, Any]]] = attrs.field(factory=collections.deque)
@@ -127,38 +127,46 @@ def _host() -> Any:
         return _HOST
 
 
-def _action(rule: Rule, home: int, targets: tuple[int, ...]) -> Callable[[Any], None]:
-    """The action of one unit of ``rule``, in ruleset ``home``. ``targets``: the rulesets with a
-    rule that reads its outcome for this organisation type. The outcome becomes a fact there: in
-    ``home`` through the action's own ``assert_fact``; in another ruleset queued for the driver
-    (``_Session.pending``), which asserts it once this assert has returned (durable is not
-    re-entrant). An outcome no rule reads is not asserted: durable would only reject it as unhandled."""
+def _action(group: _Group, home: int, targets: tuple[int, ...]) -> Callable[[Any], None]:
+    """The action of ``group``'s durable rule, in ruleset ``home``: it decides every rule of the
+    group for one organisation (the compiled closures, or ``decide`` for full outcomes), then
+    asserts the group's outcome fact where a later group reads it. ``targets``: the rulesets with
+    a group that reads it. In ``home`` the action's own ``assert_fact`` asserts it; for another
+    ruleset it is queued for the driver (``_Session.pending``), which asserts it once this assert
+    has returned (durable is not re-entrant). A group no later group reads asserts nothing:
+    durable would only reject the fact as unhandled."""
+    key, rules = group.key, group.rules
+    here = home in targets
+    others = tuple(k for k in targets if k != home)
 
     def run(c: Any) -> None:
         try:
-            ses = _SESSIONS[c.o.ses]
-            org_id = c.o.org
-            ranking = ses.ranks[rule.id] if rule.uses_rank else None
+            o = c.o
+            sid, org_id = o.ses, o.org
+            ses = _SESSIONS[sid]
             if ses.fast is not None:
                 ctx = ses.ctxs[org_id]
-                fn = ses.fast.status[rule.id]
-                status = fn(ctx) if ranking is None else ranked_status(fn, ctx, ranking.rank(org_id))
+                out = ctx.outcomes
+                for rid, fn, ranked in ses.fast[key]:
+                    out[rid] = ranked_status(fn, ctx, ses.ranks[rid].rank(org_id)) if ranked else fn(ctx)
             else:
-                outcome = decide(rule, ses.views[org_id], ses.as_of, ses.book, ses.statuses[org_id], ranking=ranking)
-                status = outcome.status
-                ses.outcomes.append(outcome)
-            ses.statuses[org_id][rule.id] = status
-            ses.decided += 1
-            for k in targets:
-                fact = {"t": "outcome", "ses": c.o.ses, "org": org_id, "rule": rule.id, "status": status}
-                if k == home:
+                view, statuses = ses.views[org_id], ses.statuses[org_id]
+                for rule in rules:
+                    ranking = ses.ranks[rule.id] if rule.uses_rank else None
+                    outcome = decide(rule, view, ses.as_of, ses.book, statuses, ranking=ranking)
+                    statuses[rule.id] = outcome.status
+                    ses.outcomes.append(outcome)
+            ses.decided += len(rules)
+            if targets:
+                fact = {"sid": sid, "t": "outcome", "ses": sid, "org": org_id, "g": key}
+                for k in others:
+                    ses.pending.append((k, dict(fact)))
+                if here:
                     c.assert_fact(fact)
-                else:
-                    ses.pending.append((k, {"sid": c.o.ses, **fact}))
         except Exception as exc:  # noqa: BLE001 - surfaced after the run, never swallowed
-            _record(c, f"{rule.id}: {type(exc).__name__}: {exc}")
+            _record(c, f"{key}: {type(exc).__name__}: {exc}")
 
-    run.__name__ = "rule_" + rule.id.replace(".", "_").replace("-", "_")
+    run.__name__ = "group_" + key.replace(".", "_").replace("-", "_").replace("|", "_")
     return run
 
 
@@ -186,86 +194,129 @@ def _record(c: Any, error: str) -> None:
 # The limits of one durable-rules 2.0.28 ruleset, measured in subprocesses (decision 020; tests/test_durable_limits.py
 # re-measures them), and the budgets the adapter keeps each ruleset within:
 MAX_RULES_PER_TYPE = 250
-"""Durable rules matching one organisation type in one ruleset (durable: 255; its beta list has 256
-zero-terminated slots, so 256 rules read past its end — a segmentation fault — and 257 fail with
-error 108, ERR_RULE_BETA_LIMIT_EXCEEDED)."""
+"""Durable rules matching one organisation type in one ruleset: groups of rules of that type
+(durable: 255; its beta list has 256 zero-terminated slots, so 256 rules read past its end — a
+segmentation fault — and 257 fail with error 108, ERR_RULE_BETA_LIMIT_EXCEEDED)."""
 MAX_READERS_PER_OUTCOME = 60
-"""Durable rules reading one rule's outcome in one ruleset (durable: 64; with 65 the outcome fact
-joins none of them — silently: no action fires and no error is raised)."""
+"""Durable rules reading one group's outcome fact (or one stratum's cohort fact) in one ruleset
+(durable: 64; with 65 the fact joins none of them — silently: no action fires and no error is raised)."""
 MAX_KEYS_PER_FIELD = 500
-"""Distinct values one field is tested against in one ruleset: organisation types, outcomes read,
-rank() rules, partial joins (durable: 511; a hash set of 512 slots with linear probing, so 512
-values make an assert loop forever and 513 make creating the ruleset loop forever)."""
+"""Distinct values one field is tested against in one ruleset: organisation types, group outcomes
+read, strata of cohort facts, partial joins (durable: 511; a hash set of 512 slots with linear
+probing, so 512 values make an assert loop forever and 513 make creating the ruleset loop forever)."""
 MAX_CONDITIONS = 16
 """Conditions (joined facts) of one durable rule (durable: 16, a frame's message slots; 17
-conditions fail every assert with error 307). A rule reading more outcomes is a chain of partial
-joins, each asserting a ``part`` fact that the next one joins."""
+conditions fail every assert with error 307). A group reading more outcome facts is a chain of
+partial joins, each asserting a ``part`` fact that the next one joins."""
 
 
 @attrs.frozen
-class _Unit:
-    """One durable rule: ``rule`` for organisations of type ``otype`` (no ``|`` of types: durable
-    pushes every alternative of an or onto a 64-entry stack, and 65 rules with an or of types
-    matching one fact fail every assert with error 303)."""
+class _Group:
+    """The rules of one organisation type with the same dependency level and stratum, rank() rules
+    apart from the others: one durable rule, whose one action decides them all for an organisation.
 
-    rule: Rule
+    No rule of a group reads another of it (they are at one level), so the action decides them in
+    any order; the group's rule joins the outcome fact of every group holding a rule that one of
+    its rules reads, and a ranking group the cohort fact of its stratum too. A stratum of its own
+    keeps a group whose rules rank later from holding back a rule an earlier ranking reads. One
+    organisation type per group, never an ``or`` of types: durable pushes every alternative of an
+    or onto a 64-entry stack, and 65 rules with an or of types matching one fact fail every assert
+    with error 303."""
+
     otype: str
+    level: int
+    stratum: int
+    ranked: bool
+    rules: tuple[Rule, ...]
+    reads: tuple[str, ...]
+    """The keys of the groups whose outcome facts this group's rule joins (in first-read order)."""
+
+    @property
+    def key(self) -> str:
+        """The group's name in the facts: ``type|level|stratum|r`` (``r`` for a ranking group, else ``-``)."""
+        return f"{self.otype}|{self.level}|{self.stratum}|{'r' if self.ranked else '-'}"
 
     def links(self) -> list[tuple[tuple[str, ...], bool]]:
-        """The links of the unit's join chain: the outcomes each reads, and whether it joins the
-        cohort fact (the last link of a rank() rule). One link unless the rule reads more outcomes
-        than one durable rule can join; the first link also joins the organisation fact, each later
-        one the part fact of the link before it."""
-        items: list[str | None] = [*self.rule.depends_on, *([None] if self.rule.uses_rank else [])]
+        """The links of the group's join chain: the outcome facts each joins, and whether it joins
+        the cohort fact (the last link of a ranking group). One link unless the group reads more
+        outcome facts than one durable rule can join; the first link also joins the organisation
+        fact, each later one the part fact of the link before it."""
+        items: list[str | None] = [*self.reads, *([None] if self.ranked else [])]
         room = MAX_CONDITIONS - 1
-        groups = [items[i : i + room] for i in range(0, len(items), room)] or [[]]
-        return [(tuple(d for d in g if d is not None), None in g) for g in groups]
+        chunks = [items[i : i + room] for i in range(0, len(items), room)] or [[]]
+        return [(tuple(d for d in g if d is not None), None in g) for g in chunks]
+
+
+def _groups(book: Rulebook) -> list[_Group]:
+    """The rulebook's groups, in the order of their first rule in the rulebook (a dependency order)."""
+    levels = dependency_levels(book)
+    where: dict[tuple[str, str], tuple[str, int, int, bool]] = {}
+    members: dict[tuple[str, int, int, bool], list[Rule]] = {}
+    reads: dict[tuple[str, int, int, bool], dict[str, None]] = {}
+    for rule in book.rules:
+        for otype in rule.applies_to:
+            g = (otype, levels[rule.id], rule.stratum, rule.uses_rank)
+            where[rule.id, otype] = g
+            members.setdefault(g, []).append(rule)
+            seen = reads.setdefault(g, {})
+            for dep in rule.depends_on:
+                d = where[dep, otype]  # the loader asks that a rule read only rules of all its types
+                seen[f"{d[0]}|{d[1]}|{d[2]}|{'r' if d[3] else '-'}"] = None
+    return [_Group(*g, tuple(rules), tuple(reads[g])) for g, rules in members.items()]
+
+
+def _cohort_key(stratum: int) -> str:
+    """The ``readers`` key of a stratum's cohort fact (counted with the outcome facts' keys)."""
+    return f"cohort|{stratum}"
 
 
 @attrs.define
 class _Chunk:
-    """The units of one ruleset, and what they add up to against the budgets."""
+    """The groups of one ruleset, and what they add up to against the budgets."""
 
-    units: list[_Unit] = attrs.field(factory=list)
+    groups: list[_Group] = attrs.field(factory=list)
     per_type: dict[str, int] = attrs.field(factory=dict)
     readers: dict[str, int] = attrs.field(factory=dict)
-    ranked: set[str] = attrs.field(factory=set)
+    strata: set[int] = attrs.field(factory=set)
     parts: int = 0
 
-    def fits(self, unit: _Unit) -> bool:
-        deps = unit.rule.depends_on
-        new_deps = {d for d in deps if d not in self.readers}
+    @staticmethod
+    def _read(group: _Group) -> list[str]:
+        return [*group.reads, *([_cohort_key(group.stratum)] if group.ranked else [])]
+
+    def fits(self, group: _Group) -> bool:
+        read = self._read(group)
+        outcome_keys = {r for r in self.readers if not r.startswith("cohort|")}
+        new = {r for r in group.reads if r not in outcome_keys}
         return (
-            self.per_type.get(unit.otype, 0) < MAX_RULES_PER_TYPE
-            and (unit.otype in self.per_type or len(self.per_type) < MAX_KEYS_PER_FIELD)
-            and all(self.readers.get(d, 0) < MAX_READERS_PER_OUTCOME for d in deps)
-            and len(self.readers) + len(new_deps) <= MAX_KEYS_PER_FIELD
-            and len(self.ranked | ({unit.rule.id} if unit.rule.uses_rank else set())) <= MAX_KEYS_PER_FIELD
-            and self.parts + len(unit.links()) - 1 <= MAX_KEYS_PER_FIELD
+            self.per_type.get(group.otype, 0) < MAX_RULES_PER_TYPE
+            and (group.otype in self.per_type or len(self.per_type) < MAX_KEYS_PER_FIELD)
+            and all(self.readers.get(r, 0) < MAX_READERS_PER_OUTCOME for r in read)
+            and len(outcome_keys) + len(new) <= MAX_KEYS_PER_FIELD
+            and len(self.strata | ({group.stratum} if group.ranked else set())) <= MAX_KEYS_PER_FIELD
+            and self.parts + len(group.links()) - 1 <= MAX_KEYS_PER_FIELD
         )
 
-    def add(self, unit: _Unit) -> None:
-        self.units.append(unit)
-        self.per_type[unit.otype] = self.per_type.get(unit.otype, 0) + 1
-        for d in unit.rule.depends_on:
-            self.readers[d] = self.readers.get(d, 0) + 1
-        if unit.rule.uses_rank:
-            self.ranked.add(unit.rule.id)
-        self.parts += len(unit.links()) - 1
+    def add(self, group: _Group) -> None:
+        self.groups.append(group)
+        self.per_type[group.otype] = self.per_type.get(group.otype, 0) + 1
+        for r in self._read(group):
+            self.readers[r] = self.readers.get(r, 0) + 1
+        if group.ranked:
+            self.strata.add(group.stratum)
+        self.parts += len(group.links()) - 1
 
 
 def _chunks(book: Rulebook) -> list[_Chunk]:
-    """The rulebook's units (one per rule and organisation type, in rulebook order) split first-fit
-    into rulesets that each stay within every budget; one ruleset for most rulebooks."""
+    """The rulebook's groups split first-fit into rulesets that each stay within every budget; one
+    ruleset for most rulebooks."""
     chunks: list[_Chunk] = []
-    for rule in book.rules:
-        for otype in rule.applies_to:
-            unit = _Unit(rule, otype)
-            home = next((ch for ch in chunks if ch.fits(unit)), None)
-            if home is None:
-                home = _Chunk()
-                chunks.append(home)
-            home.add(unit)
+    for group in _groups(book):
+        home = next((ch for ch in chunks if ch.fits(group)), None)
+        if home is None:
+            home = _Chunk()
+            chunks.append(home)
+        home.add(group)
     return chunks
 
 
@@ -274,12 +325,15 @@ class _Compiled:
     names: tuple[str, ...]
     """The full names of the rulebook's rulesets (a chunk's index is its position)."""
     book: Rulebook
+    groups: tuple[_Group, ...]
     org_chunks: dict[str, tuple[int, ...]]
-    """Per organisation type: the rulesets with a rule for it (its organisation facts go there)."""
-    rank_chunks: dict[str, tuple[int, ...]]
-    """Per rank() rule: the rulesets its cohort fact goes to."""
-    parts_per_type: dict[str, int]
-    """Per organisation type: the partial-join facts one organisation adds to a session."""
+    """Per organisation type: the rulesets with a group for it (its organisation facts go there)."""
+    cohort_chunks: dict[int, tuple[tuple[int, frozenset[str]], ...]]
+    """Per stratum with a ranking group: the rulesets holding one, each with the types of those
+    groups (a session's cohort fact goes to a ruleset only if the session has one of them)."""
+    facts_per_type: dict[str, int]
+    """Per organisation type: the facts one organisation adds to a session, over every ruleset
+    (organisation, outcome and partial-join facts)."""
 
 
 def _compile(book: Rulebook) -> _Compiled:
@@ -289,11 +343,11 @@ def _compile(book: Rulebook) -> _Compiled:
             return done
         m, c = _lang.m, _lang.c
         chunks = _chunks(book)
-        home = {(u.rule.id, u.otype): k for k, ch in enumerate(chunks) for u in ch.units}
-        readers: dict[tuple[str, str], set[int]] = {}
-        for (rid, otype), k in home.items():
-            for dep in book.rule(rid).depends_on:
-                readers.setdefault((dep, otype), set()).add(k)
+        readers: dict[str, set[int]] = {}
+        for k, chunk in enumerate(chunks):
+            for group in chunk.groups:
+                for r in group.reads:
+                    readers.setdefault(r, set()).add(k)
         names: list[str] = []
         definitions: dict[str, Any] = {}
         for k, chunk in enumerate(chunks):
@@ -301,47 +355,50 @@ def _compile(book: Rulebook) -> _Compiled:
             rs = _lang.ruleset(name)
             _lang._rulesets.pop(name, None)  # keep it out of the library's global host
             with rs:
-                for unit in chunk.units:
-                    rule, otype = unit.rule, unit.otype
-                    links = unit.links()
-                    for i, (deps, cohort) in enumerate(links):
-                        key = f"{rule.id}|{otype}|{i}"
+                for group in chunk.groups:
+                    links = group.links()
+                    for i, (reads, cohort) in enumerate(links):
+                        key = f"{group.key}|{i}"
                         if i == 0:
-                            conditions = [c.o << ((m.t == "org") & (m.otype == otype))]
+                            conditions = [c.o << ((m.t == "org") & (m.otype == group.otype))]
                         else:
-                            conditions = [c.o << ((m.t == "part") & (m.key == f"{rule.id}|{otype}|{i - 1}"))]
-                        for j, dep in enumerate(deps):
+                            conditions = [c.o << ((m.t == "part") & (m.key == f"{group.key}|{i - 1}"))]
+                        for j, read in enumerate(reads):
                             conditions.append(
                                 getattr(c, f"d{j}")
-                                << ((m.t == "outcome") & (m.rule == dep) & (m.org == c.o.org) & (m.ses == c.o.ses))
+                                << ((m.t == "outcome") & (m.g == read) & (m.org == c.o.org) & (m.ses == c.o.ses))
                             )
                         if i < len(links) - 1:
                             _lang.when_all(*conditions)(_part(key))
                             continue
                         if cohort:
-                            conditions.append(c.k << ((m.t == "cohort") & (m.rule == rule.id) & (m.ses == c.o.ses)))
-                        targets = tuple(sorted(readers.get((rule.id, otype), ())))
-                        _lang.when_all(*conditions)(_action(rule, k, targets))
+                            conditions.append(
+                                c.k << ((m.t == "cohort") & (m.stratum == group.stratum) & (m.ses == c.o.ses))
+                            )
+                        targets = tuple(sorted(readers.get(group.key, ())))
+                        _lang.when_all(*conditions)(_action(group, k, targets))
             full_name, definition = rs.define()
             names.append(full_name)
             definitions[full_name] = definition
         _durable_call("creating the rulesets", book.id, lambda: _host().register_rulesets(definitions))
         org_chunks: dict[str, list[int]] = {}
-        rank_chunks: dict[str, list[int]] = {}
-        parts: dict[str, int] = {}
+        cohort_chunks: dict[int, dict[int, set[str]]] = {}
+        facts: dict[str, int] = {}
         for k, chunk in enumerate(chunks):
-            for unit in chunk.units:
-                if k not in org_chunks.setdefault(unit.otype, []):
-                    org_chunks[unit.otype].append(k)
-                if unit.rule.uses_rank and k not in rank_chunks.setdefault(unit.rule.id, []):
-                    rank_chunks[unit.rule.id].append(k)
-                parts[unit.otype] = parts.get(unit.otype, 0) + len(unit.links()) - 1
+            for group in chunk.groups:
+                if k not in org_chunks.setdefault(group.otype, []):
+                    org_chunks[group.otype].append(k)
+                    facts[group.otype] = facts.get(group.otype, 0) + 1  # its organisation fact there
+                if group.ranked:
+                    cohort_chunks.setdefault(group.stratum, {}).setdefault(k, set()).add(group.otype)
+                facts[group.otype] += len(readers.get(group.key, ())) + len(group.links()) - 1
         compiled = _Compiled(
             tuple(names),
             book,
+            tuple(g for chunk in chunks for g in chunk.groups),
             {t: tuple(ks) for t, ks in org_chunks.items()},
-            {r: tuple(ks) for r, ks in rank_chunks.items()},
-            parts,
+            {s: tuple((k, frozenset(ts)) for k, ts in sorted(by.items())) for s, by in sorted(cohort_chunks.items())},
+            facts,
         )
         _COMPILED[book.digest] = compiled
         return compiled
@@ -433,7 +490,10 @@ def run_statuses(
     """Statuses only: durable matches and chains, the compiled closures (``program``) decide."""
     _require()
     ctxs = dict(zip((o.id for o in orgs), program.contexts(orgs, as_of), strict=True))
-    ses = _Session(book, as_of, {}, {o: c.outcomes for o, c in ctxs.items()}, fast=program, ctxs=ctxs)
+    with _LOCK:
+        groups = _compile(book).groups
+    fast = {g.key: tuple((r.id, program.status[r.id], r.uses_rank) for r in g.rules) for g in groups}
+    ses = _Session(book, as_of, {}, {o: c.outcomes for o, c in ctxs.items()}, fast=fast, ctxs=ctxs)
 
     def ranks(rule: Rule, cohort: Sequence[str]) -> Ranking[str]:
         arg, guard = program.rank_inputs[rule.id]
@@ -457,16 +517,17 @@ FACTS_PER_SESSION = 2000
 gives false MessageObservedException near 50,000 facts in one session: stay far below)."""
 
 
-def _sessions_for(book: Rulebook, compiled: _Compiled, active: Sequence[tuple[str, str]]) -> dict[str, str]:
+def _sessions_for(compiled: _Compiled, active: Sequence[tuple[str, str]]) -> dict[str, str]:
     """A session id per organisation: consecutive organisations share one while the facts it
-    will hold (one per organisation, one per outcome and partial join, one per rank() rule) stay
-    within budget. The count is over all the rulebook's rulesets, so each one's share is within it too."""
-    per_type = {t: 1 + n + compiled.parts_per_type.get(t, 0) for t, n in _rules_per_type(book).items()}
-    ranked = sum(1 for r in book.rules if r.uses_rank)
+    will hold (``_Compiled.facts_per_type`` per organisation, a cohort fact per stratum and
+    ruleset) stay within budget. The count is over all the rulebook's rulesets, so each one's
+    share is within it too."""
+    cohort = sum(len(by) for by in compiled.cohort_chunks.values())
+    per_type = compiled.facts_per_type
     sids: dict[str, str] = {}
     sid, used = "", FACTS_PER_SESSION
     for org_id, t in active:
-        if used + per_type[t] > FACTS_PER_SESSION - ranked:
+        if used + per_type[t] > FACTS_PER_SESSION - cohort:
             sid, used = f"pe-{next(_SIDS)}", 0
         sids[org_id] = sid
         used += per_type[t]
@@ -480,9 +541,10 @@ def _drive(
     ranks: Callable[[Rule, Sequence[str]], Ranking[str]],
 ) -> None:
     """Sessions of a few organisations each (``_sessions_for``): assert the organisation facts
-    into every ruleset with a rule for their type, then each rank() stratum's cohort fact once the
-    network is quiet; after each assert, carry the outcomes queued for other rulesets across until
-    none is left (forward chaining between rulesets); delete every session; check the fixpoint."""
+    into every ruleset with a group for their type, then, stratum by stratum once the network is
+    quiet, rank each of the stratum's cohorts and post its cohort fact; after each assert, carry
+    the outcomes queued for other rulesets across until none is left (forward chaining between
+    rulesets); delete every session; check the fixpoint."""
     with _LOCK:
         compiled = _compile(book)
         # Only organisations that some rule applies to get a session, and a ruleset gets only facts
@@ -491,9 +553,12 @@ def _drive(
         # segmentation fault later in the process, seen here under gdb).
         per_type = _rules_per_type(book)
         active = [(o, t) for o, t in orgs if t in per_type]
-        sids = _sessions_for(book, compiled, active)
+        sids = _sessions_for(compiled, active)
+        session_types: dict[str, set[str]] = {}
+        for org_id, t in active:
+            session_types.setdefault(sids[org_id], set()).add(t)
         started: set[tuple[int, str]] = set()
-        for sid in set(sids.values()):
+        for sid in session_types:
             _SESSIONS[sid] = ses
 
         def post(k: int, fact: dict[str, Any]) -> None:
@@ -509,14 +574,15 @@ def _drive(
                 sid = sids[org_id]
                 for k in compiled.org_chunks[org_type]:
                     post(k, {"sid": sid, "t": "org", "ses": sid, "org": org_id, "otype": org_type})
-            for rule in sorted((r for r in book.rules if r.uses_rank), key=lambda r: (r.stratum, r.id)):
-                cohort = [o for o, t in active if t in rule.applies_to]
-                ses.ranks[rule.id] = ranks(rule, cohort)
-                for sid in dict.fromkeys(sids[o] for o in cohort):  # one cohort fact per session
-                    for k in compiled.rank_chunks[rule.id]:
-                        post(k, {"sid": sid, "t": "cohort", "ses": sid, "rule": rule.id})
+            for stratum, where in compiled.cohort_chunks.items():
+                for rule in sorted((r for r in book.rules if r.uses_rank and r.stratum == stratum), key=lambda r: r.id):
+                    ses.ranks[rule.id] = ranks(rule, [o for o, t in active if t in rule.applies_to])
+                for sid, types in session_types.items():  # one cohort fact per session and ruleset
+                    for k, ranked_types in where:
+                        if types & ranked_types:
+                            post(k, {"sid": sid, "t": "cohort", "ses": sid, "stratum": stratum})
         finally:
-            for sid in set(sids.values()):
+            for sid in session_types:
                 _SESSIONS.pop(sid, None)
             for k, sid in sorted(started):
                 _durable_call(
