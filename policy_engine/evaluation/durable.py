@@ -104,6 +104,8 @@ class _Session:
     fast: dict[str, tuple[tuple[str, Callable[[Ctx], Status], bool], ...]] | None = None
     """Statuses only (``run_statuses``): per group, its rules' compiled closures, and whether each ranks."""
     ctxs: dict[str, Ctx] = attrs.field(factory=dict)
+    members: dict[str, dict[str, list[str]]] = attrs.field(factory=dict)
+    """Per session id, per organisation type: its organisations (what a ranking group decides)."""
     decided: int = 0
     pending: collections.deque[tuple[int, dict[str, Any]]] = attrs.field(factory=collections.deque)
     """Outcome facts for another ruleset than the one whose action produced them: (ruleset, fact)."""
@@ -129,40 +131,43 @@ def _host() -> Any:
 
 def _action(group: _Group, home: int, targets: tuple[int, ...]) -> Callable[[Any], None]:
     """The action of ``group``'s durable rule, in ruleset ``home``: it decides every rule of the
-    group for one organisation (the compiled closures, or ``decide`` for full outcomes), then
-    asserts the group's outcome fact where a later group reads it. ``targets``: the rulesets with
-    a group that reads it. In ``home`` the action's own ``assert_fact`` asserts it; for another
-    ruleset it is queued for the driver (``_Session.pending``), which asserts it once this assert
-    has returned (durable is not re-entrant). A group no later group reads asserts nothing:
-    durable would only reject the fact as unhandled."""
-    key, rules = group.key, group.rules
+    group (the compiled closures, or ``decide`` for full outcomes) for the organisation the rule
+    matched, or, for a ranking group, for each organisation of the group's type in the session
+    whose cohort fact it matched; then it asserts the group's outcome fact for each where a later
+    group reads it. ``targets``: the rulesets with a group that joins it. In ``home`` the action's
+    own ``assert_fact`` asserts it; for another ruleset it is queued for the driver
+    (``_Session.pending``), which asserts it once this assert has returned (durable is not
+    re-entrant). A group no later group joins asserts nothing: durable would only reject the fact
+    as unhandled."""
+    key, rules, otype, ranked = group.key, group.rules, group.otype, group.ranked
     here = home in targets
     others = tuple(k for k in targets if k != home)
 
     def run(c: Any) -> None:
         try:
             o = c.o
-            sid, org_id = o.ses, o.org
+            sid = o.ses
             ses = _SESSIONS[sid]
-            if ses.fast is not None:
-                ctx = ses.ctxs[org_id]
-                out = ctx.outcomes
-                for rid, fn, ranked in ses.fast[key]:
-                    out[rid] = ranked_status(fn, ctx, ses.ranks[rid].rank(org_id)) if ranked else fn(ctx)
-            else:
-                view, statuses = ses.views[org_id], ses.statuses[org_id]
-                for rule in rules:
-                    ranking = ses.ranks[rule.id] if rule.uses_rank else None
-                    outcome = decide(rule, view, ses.as_of, ses.book, statuses, ranking=ranking)
-                    statuses[rule.id] = outcome.status
-                    ses.outcomes.append(outcome)
-            ses.decided += len(rules)
-            if targets:
-                fact = {"sid": sid, "t": "outcome", "ses": sid, "org": org_id, "g": key}
-                for k in others:
-                    ses.pending.append((k, dict(fact)))
-                if here:
-                    c.assert_fact(fact)
+            for org_id in ses.members[sid].get(otype, ()) if ranked else (o.org,):
+                if ses.fast is not None:
+                    ctx = ses.ctxs[org_id]
+                    out = ctx.outcomes
+                    for rid, fn, ranks in ses.fast[key]:
+                        out[rid] = ranked_status(fn, ctx, ses.ranks[rid].rank(org_id)) if ranks else fn(ctx)
+                else:
+                    view, statuses = ses.views[org_id], ses.statuses[org_id]
+                    for rule in rules:
+                        ranking = ses.ranks[rule.id] if rule.uses_rank else None
+                        outcome = decide(rule, view, ses.as_of, ses.book, statuses, ranking=ranking)
+                        statuses[rule.id] = outcome.status
+                        ses.outcomes.append(outcome)
+                ses.decided += len(rules)
+                if targets:
+                    fact = {"sid": sid, "t": "outcome", "ses": sid, "org": org_id, "g": key}
+                    for k in others:
+                        ses.pending.append((k, dict(fact)))
+                    if here:
+                        c.assert_fact(fact)
         except Exception as exc:  # noqa: BLE001 - surfaced after the run, never swallowed
             _record(c, f"{key}: {type(exc).__name__}: {exc}")
 
@@ -213,15 +218,19 @@ partial joins, each asserting a ``part`` fact that the next one joins."""
 @attrs.frozen
 class _Group:
     """The rules of one organisation type with the same dependency level and stratum, rank() rules
-    apart from the others: one durable rule, whose one action decides them all for an organisation.
+    apart from the others: one durable rule, whose one action decides them all.
 
     No rule of a group reads another of it (they are at one level), so the action decides them in
-    any order; the group's rule joins the outcome fact of every group holding a rule that one of
-    its rules reads, and a ranking group the cohort fact of its stratum too. A stratum of its own
-    keeps a group whose rules rank later from holding back a rule an earlier ranking reads. One
-    organisation type per group, never an ``or`` of types: durable pushes every alternative of an
-    or onto a 64-entry stack, and 65 rules with an or of types matching one fact fail every assert
-    with error 303."""
+    any order. A group's rule matches an organisation of its type and joins the outcome fact of
+    every group holding a rule that one of its rules reads: forward chaining, per organisation,
+    in durable's network. A ranking group's rule matches its stratum's cohort fact, once per
+    session, and decides the group for each organisation of its type in the session: what its
+    rules read is of earlier strata, all decided when the cohort fact is posted (the network is
+    quiet then: it is the stratum barrier), so a join per organisation would add nothing. The
+    stratum in the group keeps a group whose rules rank later from holding back a rule that an
+    earlier ranking reads. One organisation type per group, never an ``or`` of types: durable
+    pushes every alternative of an or onto a 64-entry stack, and 65 rules with an or of types
+    matching one fact fail every assert with error 303."""
 
     otype: str
     level: int
@@ -229,22 +238,27 @@ class _Group:
     ranked: bool
     rules: tuple[Rule, ...]
     reads: tuple[str, ...]
-    """The keys of the groups whose outcome facts this group's rule joins (in first-read order)."""
+    """The keys of the groups holding a rule that one of this group's rules reads (in first-read order)."""
 
     @property
     def key(self) -> str:
         """The group's name in the facts: ``type|level|stratum|r`` (``r`` for a ranking group, else ``-``)."""
         return f"{self.otype}|{self.level}|{self.stratum}|{'r' if self.ranked else '-'}"
 
+    @property
+    def joins(self) -> tuple[str, ...]:
+        """The outcome facts the group's rule joins: those of ``reads``, but none for a ranking group."""
+        return () if self.ranked else self.reads
+
     def links(self) -> list[tuple[tuple[str, ...], bool]]:
-        """The links of the group's join chain: the outcome facts each joins, and whether it joins
-        the cohort fact (the last link of a ranking group). One link unless the group reads more
-        outcome facts than one durable rule can join; the first link also joins the organisation
-        fact, each later one the part fact of the link before it."""
-        items: list[str | None] = [*self.reads, *([None] if self.ranked else [])]
+        """The links of the group's join chain: the outcome facts each joins, and whether it is the
+        cohort fact's rule (a ranking group: one link, the cohort fact alone). One link unless the
+        group joins more outcome facts than one durable rule can; the first link also joins the
+        organisation fact, each later one the part fact of the link before it."""
+        if self.ranked:
+            return [((), True)]
         room = MAX_CONDITIONS - 1
-        chunks = [items[i : i + room] for i in range(0, len(items), room)] or [[]]
-        return [(tuple(d for d in g if d is not None), None in g) for g in chunks]
+        return [(self.reads[i : i + room], False) for i in range(0, len(self.reads), room)] or [((), False)]
 
 
 def _groups(book: Rulebook) -> list[_Group]:
@@ -276,34 +290,41 @@ class _Chunk:
 
     groups: list[_Group] = attrs.field(factory=list)
     per_type: dict[str, int] = attrs.field(factory=dict)
+    """Durable rules matching organisation facts, per type (ranking groups match cohort facts)."""
     readers: dict[str, int] = attrs.field(factory=dict)
+    """Durable rules joining each group's outcome fact, or (``_cohort_key``) a stratum's cohort fact."""
     strata: set[int] = attrs.field(factory=set)
     parts: int = 0
 
     @staticmethod
-    def _read(group: _Group) -> list[str]:
-        return [*group.reads, *([_cohort_key(group.stratum)] if group.ranked else [])]
+    def _read(group: _Group) -> tuple[str, ...]:
+        return (_cohort_key(group.stratum),) if group.ranked else group.joins
 
     def fits(self, group: _Group) -> bool:
-        read = self._read(group)
-        outcome_keys = {r for r in self.readers if not r.startswith("cohort|")}
-        new = {r for r in group.reads if r not in outcome_keys}
+        outcome_keys = sum(1 for r in self.readers if not r.startswith("cohort|"))
+        new = sum(1 for r in group.joins if r not in self.readers)
         return (
-            self.per_type.get(group.otype, 0) < MAX_RULES_PER_TYPE
-            and (group.otype in self.per_type or len(self.per_type) < MAX_KEYS_PER_FIELD)
-            and all(self.readers.get(r, 0) < MAX_READERS_PER_OUTCOME for r in read)
-            and len(outcome_keys) + len(new) <= MAX_KEYS_PER_FIELD
+            (
+                group.ranked
+                or (
+                    self.per_type.get(group.otype, 0) < MAX_RULES_PER_TYPE
+                    and (group.otype in self.per_type or len(self.per_type) < MAX_KEYS_PER_FIELD)
+                )
+            )
+            and all(self.readers.get(r, 0) < MAX_READERS_PER_OUTCOME for r in self._read(group))
+            and outcome_keys + new <= MAX_KEYS_PER_FIELD
             and len(self.strata | ({group.stratum} if group.ranked else set())) <= MAX_KEYS_PER_FIELD
             and self.parts + len(group.links()) - 1 <= MAX_KEYS_PER_FIELD
         )
 
     def add(self, group: _Group) -> None:
         self.groups.append(group)
-        self.per_type[group.otype] = self.per_type.get(group.otype, 0) + 1
-        for r in self._read(group):
-            self.readers[r] = self.readers.get(r, 0) + 1
         if group.ranked:
             self.strata.add(group.stratum)
+        else:
+            self.per_type[group.otype] = self.per_type.get(group.otype, 0) + 1
+        for r in self._read(group):
+            self.readers[r] = self.readers.get(r, 0) + 1
         self.parts += len(group.links()) - 1
 
 
@@ -346,7 +367,7 @@ def _compile(book: Rulebook) -> _Compiled:
         readers: dict[str, set[int]] = {}
         for k, chunk in enumerate(chunks):
             for group in chunk.groups:
-                for r in group.reads:
+                for r in group.joins:
                     readers.setdefault(r, set()).add(k)
         names: list[str] = []
         definitions: dict[str, Any] = {}
@@ -356,27 +377,27 @@ def _compile(book: Rulebook) -> _Compiled:
             _lang._rulesets.pop(name, None)  # keep it out of the library's global host
             with rs:
                 for group in chunk.groups:
+                    targets = tuple(sorted(readers.get(group.key, ())))
+                    if group.ranked:
+                        cohort = c.o << ((m.t == "cohort") & (m.stratum == group.stratum))
+                        _lang.when_all(cohort)(_action(group, k, targets))
+                        continue
                     links = group.links()
-                    for i, (reads, cohort) in enumerate(links):
+                    for i, (joins, _) in enumerate(links):
                         key = f"{group.key}|{i}"
                         if i == 0:
                             conditions = [c.o << ((m.t == "org") & (m.otype == group.otype))]
                         else:
                             conditions = [c.o << ((m.t == "part") & (m.key == f"{group.key}|{i - 1}"))]
-                        for j, read in enumerate(reads):
+                        # No join on the session: facts of different sessions never meet in durable.
+                        for j, read in enumerate(joins):
                             conditions.append(
-                                getattr(c, f"d{j}")
-                                << ((m.t == "outcome") & (m.g == read) & (m.org == c.o.org) & (m.ses == c.o.ses))
+                                getattr(c, f"d{j}") << ((m.t == "outcome") & (m.g == read) & (m.org == c.o.org))
                             )
                         if i < len(links) - 1:
                             _lang.when_all(*conditions)(_part(key))
-                            continue
-                        if cohort:
-                            conditions.append(
-                                c.k << ((m.t == "cohort") & (m.stratum == group.stratum) & (m.ses == c.o.ses))
-                            )
-                        targets = tuple(sorted(readers.get(group.key, ())))
-                        _lang.when_all(*conditions)(_action(group, k, targets))
+                        else:
+                            _lang.when_all(*conditions)(_action(group, k, targets))
             full_name, definition = rs.define()
             names.append(full_name)
             definitions[full_name] = definition
@@ -386,12 +407,13 @@ def _compile(book: Rulebook) -> _Compiled:
         facts: dict[str, int] = {}
         for k, chunk in enumerate(chunks):
             for group in chunk.groups:
-                if k not in org_chunks.setdefault(group.otype, []):
-                    org_chunks[group.otype].append(k)
-                    facts[group.otype] = facts.get(group.otype, 0) + 1  # its organisation fact there
+                t = group.otype
                 if group.ranked:
-                    cohort_chunks.setdefault(group.stratum, {}).setdefault(k, set()).add(group.otype)
-                facts[group.otype] += len(readers.get(group.key, ())) + len(group.links()) - 1
+                    cohort_chunks.setdefault(group.stratum, {}).setdefault(k, set()).add(t)
+                elif k not in org_chunks.setdefault(t, []):
+                    org_chunks[t].append(k)
+                    facts[t] = facts.get(t, 0) + 1  # its organisation fact there
+                facts[t] = facts.get(t, 0) + len(readers.get(group.key, ())) + len(group.links()) - 1
         compiled = _Compiled(
             tuple(names),
             book,
@@ -554,12 +576,11 @@ def _drive(
         per_type = _rules_per_type(book)
         active = [(o, t) for o, t in orgs if t in per_type]
         sids = _sessions_for(compiled, active)
-        session_types: dict[str, set[str]] = {}
         for org_id, t in active:
-            session_types.setdefault(sids[org_id], set()).add(t)
+            ses.members.setdefault(sids[org_id], {}).setdefault(t, []).append(org_id)
         started: set[tuple[int, str]] = set()
         finished = False
-        for sid in session_types:
+        for sid in ses.members:
             _SESSIONS[sid] = ses
 
         def post(k: int, fact: dict[str, Any]) -> None:
@@ -573,18 +594,18 @@ def _drive(
         try:
             for org_id, org_type in active:
                 sid = sids[org_id]
-                for k in compiled.org_chunks[org_type]:
+                for k in compiled.org_chunks.get(org_type, ()):
                     post(k, {"sid": sid, "t": "org", "ses": sid, "org": org_id, "otype": org_type})
             for stratum, where in compiled.cohort_chunks.items():
                 for rule in sorted((r for r in book.rules if r.uses_rank and r.stratum == stratum), key=lambda r: r.id):
                     ses.ranks[rule.id] = ranks(rule, [o for o, t in active if t in rule.applies_to])
-                for sid, types in session_types.items():  # one cohort fact per session and ruleset
+                for sid, types in ses.members.items():  # one cohort fact per session and ruleset
                     for k, ranked_types in where:
-                        if types & ranked_types:
+                        if not ranked_types.isdisjoint(types):
                             post(k, {"sid": sid, "t": "cohort", "ses": sid, "stratum": stratum})
             finished = not ses.errors and ses.decided == sum(per_type[t] for _, t in active)
         finally:
-            for sid in session_types:
+            for sid in ses.members:
                 _SESSIONS.pop(sid, None)
             # A session left with joins that never completed (an action failed, or an assert did)
             # is not deleted: durable's delete_state then often aborts or segfaults (measured with
