@@ -250,15 +250,23 @@ class _Group:
         """The outcome facts the group's rule joins: those of ``reads``, but none for a ranking group."""
         return () if self.ranked else self.reads
 
+    @property
+    def on_orgs(self) -> bool:
+        """Whether the group's rule matches organisation facts: it ranks not and reads nothing (one
+        that reads matches the outcome fact of the first group it reads, and joins the others)."""
+        return not self.ranked and not self.reads
+
     def links(self) -> list[tuple[tuple[str, ...], bool]]:
         """The links of the group's join chain: the outcome facts each joins, and whether it is the
         cohort fact's rule (a ranking group: one link, the cohort fact alone). One link unless the
-        group joins more outcome facts than one durable rule can; the first link also joins the
-        organisation fact, each later one the part fact of the link before it."""
+        group joins more outcome facts than one durable rule can: the first link joins up to
+        ``MAX_CONDITIONS`` of them (or matches the organisation fact, when it reads none), each
+        later one the part fact of the link before it and up to ``MAX_CONDITIONS - 1`` more."""
         if self.ranked:
             return [((), True)]
+        reads, first = self.reads, MAX_CONDITIONS
         room = MAX_CONDITIONS - 1
-        return [(self.reads[i : i + room], False) for i in range(0, len(self.reads), room)] or [((), False)]
+        return [(reads[:first], False)] + [(reads[i : i + room], False) for i in range(first, len(reads), room)]
 
 
 def _groups(book: Rulebook) -> list[_Group]:
@@ -290,7 +298,7 @@ class _Chunk:
 
     groups: list[_Group] = attrs.field(factory=list)
     per_type: dict[str, int] = attrs.field(factory=dict)
-    """Durable rules matching organisation facts, per type (ranking groups match cohort facts)."""
+    """Durable rules matching organisation facts, per type (``_Group.on_orgs``)."""
     readers: dict[str, int] = attrs.field(factory=dict)
     """Durable rules joining each group's outcome fact, or (``_cohort_key``) a stratum's cohort fact."""
     strata: set[int] = attrs.field(factory=set)
@@ -305,7 +313,7 @@ class _Chunk:
         new = sum(1 for r in group.joins if r not in self.readers)
         return (
             (
-                group.ranked
+                not group.on_orgs
                 or (
                     self.per_type.get(group.otype, 0) < MAX_RULES_PER_TYPE
                     and (group.otype in self.per_type or len(self.per_type) < MAX_KEYS_PER_FIELD)
@@ -321,7 +329,7 @@ class _Chunk:
         self.groups.append(group)
         if group.ranked:
             self.strata.add(group.stratum)
-        else:
+        if group.on_orgs:
             self.per_type[group.otype] = self.per_type.get(group.otype, 0) + 1
         for r in self._read(group):
             self.readers[r] = self.readers.get(r, 0) + 1
@@ -348,7 +356,7 @@ class _Compiled:
     book: Rulebook
     groups: tuple[_Group, ...]
     org_chunks: dict[str, tuple[int, ...]]
-    """Per organisation type: the rulesets with a group for it (its organisation facts go there)."""
+    """Per organisation type: the rulesets with a group on its organisation facts (they go there)."""
     cohort_chunks: dict[int, tuple[tuple[int, frozenset[str]], ...]]
     """Per stratum with a ranking group: the rulesets holding one, each with the types of those
     groups (a session's cohort fact goes to a ruleset only if the session has one of them)."""
@@ -385,11 +393,14 @@ def _compile(book: Rulebook) -> _Compiled:
                     links = group.links()
                     for i, (joins, _) in enumerate(links):
                         key = f"{group.key}|{i}"
-                        if i == 0:
-                            conditions = [c.o << ((m.t == "org") & (m.otype == group.otype))]
-                        else:
+                        if i > 0:
                             conditions = [c.o << ((m.t == "part") & (m.key == f"{group.key}|{i - 1}"))]
-                        # No join on the session: facts of different sessions never meet in durable.
+                        elif joins:
+                            conditions = [c.o << ((m.t == "outcome") & (m.g == joins[0]))]
+                            joins = joins[1:]
+                        else:
+                            conditions = [c.o << ((m.t == "org") & (m.otype == group.otype))]
+                        # Joined on the organisation, not the session: facts of two sessions never meet.
                         for j, read in enumerate(joins):
                             conditions.append(
                                 getattr(c, f"d{j}") << ((m.t == "outcome") & (m.g == read) & (m.org == c.o.org))
@@ -410,7 +421,7 @@ def _compile(book: Rulebook) -> _Compiled:
                 t = group.otype
                 if group.ranked:
                     cohort_chunks.setdefault(group.stratum, {}).setdefault(k, set()).add(t)
-                elif k not in org_chunks.setdefault(t, []):
+                elif group.on_orgs and k not in org_chunks.setdefault(t, []):
                     org_chunks[t].append(k)
                     facts[t] = facts.get(t, 0) + 1  # its organisation fact there
                 facts[t] = facts.get(t, 0) + len(readers.get(group.key, ())) + len(group.links()) - 1
