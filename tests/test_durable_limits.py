@@ -40,9 +40,10 @@ TYPES = ["acute_trust", "ambulance_trust", "icb"]
 
 
 def threshold_rule(i: int, types: list[str], reads: Sequence[int] = (), rank: bool = False) -> dict[str, Any]:
-    """Rule ``gen.r{i}``: a threshold on a fact, or'ed with the outcomes it reads (so chaining
-    changes statuses), or a rank() rule."""
-    condition = f'fact("f_hours") > {i % 97}'
+    """Rule ``gen.r{i}``: a threshold on a fact, or a rank() rule on acute trusts, or'ed with the
+    outcomes it reads (so chaining changes statuses; a rank() rule reading outcomes ranks in a
+    later stratum than they)."""
+    condition = f'rank(fact("f_hours")) <= {1 + i % 3}' if rank else f'fact("f_hours") > {i % 97}'
     if reads:
         condition = " or ".join([*(f'outcome("gen.r{j}") == "met"' for j in reads), condition])
     rule: dict[str, Any] = {
@@ -54,12 +55,7 @@ def threshold_rule(i: int, types: list[str], reads: Sequence[int] = (), rank: bo
         "source": {"document": DOC, "section": "Improving care", "quote": QUOTE},
     }
     if rank:
-        rule.update(
-            kind="eligibility",
-            cohort="national",
-            condition=f'rank(fact("f_hours")) <= {1 + i % 3}',
-            applies_to=["acute_trust"],
-        )
+        rule.update(kind="eligibility", cohort="national", applies_to=["acute_trust"])
     return rule
 
 
@@ -245,10 +241,11 @@ def rulebooks(draw: st.DrawFn) -> list[dict[str, Any]]:
     n = draw(st.integers(1, 12))
     rules: list[dict[str, Any]] = []
     for i in range(n):
-        types = draw(st.lists(st.sampled_from(TYPES), min_size=1, max_size=3, unique=True))
+        rank = i % 3 == 1 and draw(st.booleans())  # rank() rules on acute trusts, in several strata
+        types = ["acute_trust"] if rank else draw(st.lists(st.sampled_from(TYPES), min_size=1, max_size=3, unique=True))
         readable = [j for j, r in enumerate(rules) if set(types) <= set(r["applies_to"])]  # as the loader asks
         reads = draw(st.lists(st.sampled_from(readable), max_size=5, unique=True)) if readable else []
-        rules.append(threshold_rule(i, types, reads, rank=draw(st.booleans()) and not reads and i % 4 == 1))
+        rules.append(threshold_rule(i, types, reads, rank=rank))
     return rules
 
 
