@@ -231,6 +231,50 @@ def test_many_rules_for_several_types(tmp_path: Path) -> None:
     probe(tmp_path, rules, mode="evaluate", orgs=9)
 
 
+# --------------------------------------------------------------------------- one action per organisation and group
+
+
+@pytest.mark.parametrize("evaluate", [False, True])
+def test_one_action_per_organisation_and_group(tmp_path: Path, evaluate: bool) -> None:
+    """durable fires each group's rule once per organisation (a ranking group's once per session),
+    its action deciding every rule of the group; the statuses are the native backend's."""
+    types = ["acute_trust", "icb"]
+    rules = [threshold_rule(i, types) for i in range(3)]
+    rules += [threshold_rule(3, types, [0]), threshold_rule(4, ["acute_trust"], [3, 1])]
+    rules += [threshold_rule(5, ["acute_trust"], rank=True), threshold_rule(6, ["acute_trust"], [5, 2])]
+    book = pe.load_rulebook(write_book(tmp_path, rules))
+    fired: collections.Counter[str] = collections.Counter()
+    make = durable._action
+
+    def counting(group: Any, home: int, targets: tuple[int, ...]) -> Any:
+        action = make(group, home, targets)
+
+        def run(c: Any) -> None:
+            fired[group.key] += 1
+            action(c)
+
+        return run
+
+    doc = state(4)  # three acute trusts and an ICB, one session
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(durable, "_COMPILED", {})
+        patch.setattr(durable, "_action", counting)
+        if evaluate:
+            got = pe.evaluate(doc, book, backend="durable").outcomes
+            assert got == pe.evaluate(doc, book, backend="native").outcomes
+        else:
+            assert pe.statuses(doc, book, backend="durable") == pe.statuses(doc, book, backend="native")
+    assert fired == {
+        "acute_trust|0|0|-": 3,  # rules 0, 1, 2
+        "acute_trust|1|0|-": 3,  # rule 3, on rule 0's group's outcome fact
+        "acute_trust|2|0|-": 3,  # rule 4
+        "acute_trust|0|1|r": 1,  # rule 5, on the cohort fact: once for the session
+        "acute_trust|1|1|-": 3,  # rule 6, reading rules 5 and 2
+        "icb|0|0|-": 1,
+        "icb|1|0|-": 1,
+    }
+
+
 # --------------------------------------------------------------------------- the shape of any rulebook, in-process
 
 
