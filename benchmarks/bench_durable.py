@@ -14,7 +14,8 @@ series and every fact). Measured in the same run, per state, p50 over repeated r
   explanations, trace), beside **native, full outcomes** (``backend="native"``).
 
 Both direct programs' answers, and the adapter's, are checked against the reference (the native
-backend) before anything is timed. Ratios are of figures from the same run.
+backend) before anything is timed. The five are run in turn, round after round, for about
+BENCH_SECONDS (default 30) in all; ratios are of figures from the same run.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import platform
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -36,21 +37,22 @@ import policy_engine as pe
 from policy_engine.evaluation.durable import engine_version as durable_version
 
 
-def p50(fn: Callable[[], Any], seconds: float) -> float:
-    """The median of repeated runs of ``fn`` (at least five, for about ``seconds``)."""
-    times: list[float] = []
+def p50s(fns: Sequence[Callable[[], Any]], seconds: float) -> list[float]:
+    """The median time of each of ``fns``, run in turn (round after round, at least five, for
+    about ``seconds`` in all), so that a machine shared with other work slows each alike."""
+    times: list[list[float]] = [[] for _ in fns]
     stop = time.perf_counter() + seconds
-    while time.perf_counter() < stop or len(times) < 5:
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    times.sort()
-    return times[len(times) // 2]
+    while time.perf_counter() < stop or len(times[0]) < 5:
+        for fn, ts in zip(fns, times, strict=True):
+            t0 = time.perf_counter()
+            fn()
+            ts.append(time.perf_counter() - t0)
+    return [sorted(ts)[len(ts) // 2] for ts in times]
 
 
 def main() -> None:
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 1000
-    seconds = float(os.environ.get("BENCH_SECONDS", "6"))
+    seconds = float(os.environ.get("BENCH_SECONDS", "30"))
     with tempfile.TemporaryDirectory() as tmp:
         book = uec_book(Path(tmp))
     national = [{"scope": "national", "types": ["acute_trust"], "source": "generated: every trust of the benchmark"}]
@@ -71,13 +73,14 @@ def main() -> None:
         f"{decisions} decisions per state; policy-engine {pe.__version__}; {durable_version()}; "
         f"Python {platform.python_version()}; {dt.date.today()}"
     )
-    rows = [
-        ("direct, grouped (GroupedProgram)", p50(lambda: grouped.statuses(state), seconds)),
-        ("direct, per decision (Program)", p50(lambda: per_decision.statuses(state), seconds)),
-        ("adapter, statuses (pe.statuses)", p50(lambda: pe.statuses(state, book, backend="durable"), seconds)),
-        ("adapter, full outcomes (pe.evaluate)", p50(lambda: pe.evaluate(state, book, backend="durable"), seconds)),
-        ("native, full outcomes (pe.evaluate)", p50(lambda: pe.evaluate(state, book, backend="native"), seconds)),
+    runs: list[tuple[str, Callable[[], Any]]] = [
+        ("direct, grouped (GroupedProgram)", lambda: grouped.statuses(state)),
+        ("direct, per decision (Program)", lambda: per_decision.statuses(state)),
+        ("adapter, statuses (pe.statuses)", lambda: pe.statuses(state, book, backend="durable")),
+        ("adapter, full outcomes (pe.evaluate)", lambda: pe.evaluate(state, book, backend="durable")),
+        ("native, full outcomes (pe.evaluate)", lambda: pe.evaluate(state, book, backend="native")),
     ]
+    rows = list(zip([name for name, _ in runs], p50s([fn for _, fn in runs], seconds), strict=True))
     base = rows[0][1]
     for name, t in rows:
         print(f"  {name:38s} p50 {t * 1e3:9.2f} ms per state {t / n * 1e6:8.1f} us per trust  x{t / base:5.2f}")
