@@ -15,25 +15,35 @@ This is the only module that touches ``durable``. The hazards it avoids (see doc
   matches nothing leaves a half-made state whose ``delete_state`` frees an invalid pointer (an
   abort or segmentation fault later in the process, found with gdb);
 * exceptions raised inside actions are caught by the action wrapper and re-raised after the run
-  as EngineError (durable would otherwise swallow them);
-* a ruleset's limits, measured in subprocesses (decision 020): 255 rules per organisation type
-  (256 segfault, 257 fail with error 108), 64 rules reading one outcome (65 fire none of them,
+  as EngineError (durable would otherwise swallow them); the sessions of such a run are not
+  deleted: a session left with a join that never completed makes ``delete_state`` abort or
+  segfault (measured), so durable keeps its memory, once per failed evaluation;
+* a ruleset's limits, measured in subprocesses (decision 020): 255 rules matching one pattern
+  (256 segfault, 257 fail with error 108), 64 rules reading one fact (65 fire none of them,
   silently), 511 distinct values per tested field (512 and 513 loop for ever), 16 conditions per
   rule (17: error 304/307), 64 rules with an ``or`` of types matching one fact (65: error 303).
-  So each rule is one durable rule per organisation type, never an ``or``; the rulebook is split
-  first-fit into as many rulesets as budgets a little below those limits need (``_chunks``; one
-  for the bundled rulebook); an outcome another ruleset reads is queued by the action and asserted
-  there by the driver once durable has returned (durable is not re-entrant); a rule reading more
-  outcomes than one durable rule can join is a chain of ``part`` facts;
+  So each group (below) is one durable rule of one organisation type, never an ``or``; the groups
+  are split first-fit into as many rulesets as budgets a little below those limits need
+  (``_chunks``; one for the bundled rulebook); an outcome fact another ruleset reads is queued by
+  the action and asserted there by the driver once durable has returned (durable is not
+  re-entrant); a group reading more outcome facts than one durable rule can join is a chain of
+  ``part`` facts;
 * any other error of durable's C engine becomes an EngineError naming what the adapter was doing.
 
-What durable decides: which rule fires for which organisation (the organisation-type pattern),
-and when (a rule fires only once the outcome facts of every rule it reads are present, joined on
-the organisation: forward chaining in the rete network). What a rule *means* — its condition
-over exact numbers with three-valued logic — is evaluated by the shared ``decide`` function, since
-durable compares numbers as doubles and has no notion of unknown. Cross-organisation ranking is
-an aggregate over the whole cohort, so it runs as a stratum barrier: when the network is quiet,
-the adapter posts a ``cohort`` fact that the rank rule is waiting for.
+What durable decides: when each group of rules fires for which organisation (decision 036). A
+group is the rules of one organisation type at one dependency level and stratum, rank() rules
+apart: one durable rule, whose one action decides every rule of the group (as a direct
+durable-rules program lets one action decide several statuses). The group of rules that read
+nothing matches the organisation fact; a group that reads outcomes fires once the outcome facts
+of every group it reads are present, joined on the organisation: forward chaining in the rete
+network. A group's outcome fact is asserted only where a later group joins it. What a rule
+*means* — its condition over exact numbers with three-valued logic — is decided in Python (the
+compiled closures for statuses, the shared ``decide`` function for full outcomes), since durable
+compares numbers as doubles and has no notion of unknown. Cross-organisation ranking is an
+aggregate over the whole cohort, so it runs as a stratum barrier: when the network is quiet, the
+adapter ranks each cohort of the next stratum and posts a ``cohort`` fact per session, and each
+ranking group's rule fires on it, once per session, deciding the group for the session's
+organisations of its type.
 """
 
 from __future__ import annotations
