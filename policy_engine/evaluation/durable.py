@@ -209,9 +209,11 @@ def _record(c: Any, error: str) -> None:
 # The limits of one durable-rules 2.0.28 ruleset, measured in subprocesses (decision 020; tests/test_durable_limits.py
 # re-measures them), and the budgets the adapter keeps each ruleset within:
 MAX_RULES_PER_TYPE = 250
-"""Durable rules matching one organisation type in one ruleset: groups of rules of that type
-(durable: 255; its beta list has 256 zero-terminated slots, so 256 rules read past its end — a
-segmentation fault — and 257 fail with error 108, ERR_RULE_BETA_LIMIT_EXCEEDED)."""
+"""Durable rules matching the organisation facts of one type in one ruleset (durable: 255 rules on
+one pattern; its beta list has 256 zero-terminated slots, so 256 rules read past its end — a
+segmentation fault — and 257 fail with error 108, ERR_RULE_BETA_LIMIT_EXCEEDED). Since decision
+036 only a type's level-0 group matches them, so a rulebook's size no longer comes near it; a
+rule matching an outcome fact counts against ``MAX_READERS_PER_OUTCOME``, which is lower."""
 MAX_READERS_PER_OUTCOME = 60
 """Durable rules reading one group's outcome fact (or one stratum's cohort fact) in one ruleset
 (durable: 64; with 65 the fact joins none of them — silently: no action fires and no error is raised)."""
@@ -231,9 +233,10 @@ class _Group:
     apart from the others: one durable rule, whose one action decides them all.
 
     No rule of a group reads another of it (they are at one level), so the action decides them in
-    any order. A group's rule matches an organisation of its type and joins the outcome fact of
-    every group holding a rule that one of its rules reads: forward chaining, per organisation,
-    in durable's network. A ranking group's rule matches its stratum's cohort fact, once per
+    any order. A group whose rules read nothing matches the organisation facts of its type; one
+    whose rules read outcomes matches the outcome fact of the first group it reads and joins, on
+    the organisation, those of the others: it fires once every group it reads has fired for that
+    organisation (forward chaining, per organisation, in durable's network). A ranking group's rule matches its stratum's cohort fact, once per
     session, and decides the group for each organisation of its type in the session: what its
     rules read is of earlier strata, all decided when the cohort fact is posted (the network is
     quiet then: it is the stratum barrier), so a join per organisation would add nothing. The
