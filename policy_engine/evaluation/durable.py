@@ -236,12 +236,12 @@ class _Group:
     any order. A group whose rules read nothing matches the organisation facts of its type; one
     whose rules read outcomes matches the outcome fact of the first group it reads and joins, on
     the organisation, those of the others: it fires once every group it reads has fired for that
-    organisation (forward chaining, per organisation, in durable's network). A ranking group's rule matches its stratum's cohort fact, once per
-    session, and decides the group for each organisation of its type in the session: what its
-    rules read is of earlier strata, all decided when the cohort fact is posted (the network is
-    quiet then: it is the stratum barrier), so a join per organisation would add nothing. The
-    stratum in the group keeps a group whose rules rank later from holding back a rule that an
-    earlier ranking reads. One organisation type per group, never an ``or`` of types: durable
+    organisation (forward chaining, per organisation, in durable's network). A ranking group's
+    rule matches its stratum's cohort fact, once per session, and decides the group for each
+    organisation of its type in the session: what its rules read is of earlier strata, all
+    decided when the cohort fact is posted (the network is quiet then: it is the stratum
+    barrier), so a join per organisation would add nothing. The stratum in the group keeps a
+    group whose rules rank later from holding back a rule that an earlier ranking reads. One organisation type per group, never an ``or`` of types: durable
     pushes every alternative of an or onto a 64-entry stack, and 65 rules with an or of types
     matching one fact fail every assert with error 303."""
 
