@@ -241,9 +241,10 @@ class _Group:
     organisation of its type in the session: what its rules read is of earlier strata, all
     decided when the cohort fact is posted (the network is quiet then: it is the stratum
     barrier), so a join per organisation would add nothing. The stratum in the group keeps a
-    group whose rules rank later from holding back a rule that an earlier ranking reads. One organisation type per group, never an ``or`` of types: durable
-    pushes every alternative of an or onto a 64-entry stack, and 65 rules with an or of types
-    matching one fact fail every assert with error 303."""
+    group whose rules rank later from holding back a rule that an earlier ranking reads. One
+    organisation type per group, never an ``or`` of types: durable pushes every alternative of an
+    or onto a 64-entry stack, and 65 rules with an or of types matching one fact fail every
+    assert with error 303."""
 
     otype: str
     level: int
