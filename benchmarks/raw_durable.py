@@ -1,12 +1,22 @@
-"""A plain durable-rules program for the UEC slice's 15 acute-trust decisions (benchmarks only).
+"""Plain durable-rules programs for the UEC slice's 15 acute-trust decisions (benchmarks only).
 
-What a developer would write by hand with durable-rules for the same answers: one session per
-state, one fact per trust, one durable rule per decision whose action computes the status with
-the floor's exact helpers (durable compares numbers as doubles and has no "unknown", so the
-arithmetic stays in Python, as in the adapter), outcome facts for the decisions that read other
-decisions (joined on the trust), and a cohort fact posted once every trust is in, for rank().
+What a developer would write by hand with durable-rules for the same answers, the arithmetic in
+plain Python with exact helpers (durable compares numbers as doubles and has no "unknown", so it
+stays in Python, as in the adapter). Two programs, both checked against the reference before
+they are timed:
+
+* ``Program`` (one rule per decision): one session per state, one fact per trust, one durable
+  rule per decision, outcome facts for the decisions that read other decisions (joined on the
+  trust), and a cohort fact posted once every trust is in, for rank();
+* ``GroupedProgram`` (one action decides several statuses, issue 19): a durable rule per
+  dependency level whose action decides every status of that level for one trust at once: the
+  twelve decisions that read nothing on the trust fact, the one that reads ``ae-4h-78`` on the
+  level-0 fact, the rank() decision per session on a cohort fact (the ranking of the whole state
+  made once in plain Python), and the incentive joining the trust's level-0 and rank facts.
+  Sessions of ``TRUSTS_PER_SESSION`` trusts keep clear of durable's 32-bit duplicate-fact hash.
+
 The private Host with no background threads is the only safe way to drive durable here
-(see docs/decisions/003-durable-adapter.md), so it is used here too.
+(see docs/decisions/003-durable-adapter.md), so both use one.
 """
 
 from __future__ import annotations
@@ -17,25 +27,80 @@ from collections.abc import Callable
 from fractions import Fraction
 from typing import Any
 
-from bench_uec_slice import (
-    DEADLINE,
-    M_FY23,
-    M_FY24,
-    M_MAR24,
-    M_MAR25,
-    _and,
-    _counts,
-    _ge,
-    _judge,
-    _lower,
-    _undated,
-    _values,
-)
 from durable import engine, lang
 
 import policy_engine as pe
 
 _IDS = itertools.count()
+
+# The floor's helpers (benchmarks/bench_uec_slice.py), copied so these programs stand alone.
+DEADLINE = dt.date(2025, 3, 31)
+_FY23 = [(2023, m) for m in range(4, 13)] + [(2024, m) for m in range(1, 4)]
+_FY24 = [(2024, m) for m in range(4, 13)] + [(2025, m) for m in range(1, 4)]
+M_FY23 = tuple(y * 12 + m - 1 for y, m in _FY23)
+M_FY24 = tuple(y * 12 + m - 1 for y, m in _FY24)
+M_MAR24, M_MAR25 = (2024 * 12 + 2,), (2025 * 12 + 2,)
+
+
+def _counts(series: Any, months: tuple[int, ...]) -> tuple[int, int] | None:
+    if series is None:
+        return None
+    num = den = 0
+    for k in months:
+        o = series.get(k)
+        if o is None:
+            return None
+        num += o.numerator
+        den += o.denominator
+    return (num, den) if den else None
+
+
+def _values(series: Any, months: tuple[int, ...]) -> list[Fraction] | None:
+    if series is None:
+        return None
+    out = []
+    for k in months:
+        o = series.get(k)
+        if o is None:
+            return None
+        out.append(o.value)
+    return out
+
+
+def _lower(series: Any, ok: bool) -> bool | None:
+    """This year's rate < last year's, exactly (None: unknown)."""
+    if not ok:
+        return None
+    a, b = _counts(series, M_FY24), _counts(series, M_FY23)
+    return None if a is None or b is None else a[0] * b[1] < b[0] * a[1]
+
+
+def _judge(guard: bool | None, judged: bool, v: bool | None, pos: str, neg: str) -> str:
+    if guard is None:
+        return "unknown"
+    if not guard:
+        return "not_applicable"
+    if not judged:
+        return "due"
+    return "unknown" if v is None else (pos if v else neg)
+
+
+def _and(a: bool | None, b: bool | None) -> bool | None:
+    if a is False or b is False:
+        return False
+    return None if a is None or b is None else True
+
+
+def _ge(fact: Any, n: int) -> bool | None:
+    return None if fact is None else fact.value >= n
+
+
+def _undated(guard: bool | None, v: bool | None) -> str:
+    if guard is None:
+        return "unknown"
+    if not guard:
+        return "not_applicable"
+    return "unknown" if v is None else ("met" if v else "not_met")
 
 
 class _Host(engine.Host):  # type: ignore[misc]
@@ -189,4 +254,102 @@ class Program:
         finally:
             self.host.delete_state(self.ruleset, ses)
             del self.sessions[ses]
+        return out
+
+
+TRUSTS_PER_SESSION = 500
+"""Trusts per session of ``GroupedProgram`` (three facts each, and a cohort fact): durable's 32-bit
+duplicate-fact hash gives false duplicates near 50,000 facts in one session."""
+
+
+def _improvement(t: _Trust) -> Fraction | None:
+    """The rank() argument of ``uec.type1-ae-greatest-improvement`` (None: not ranked)."""
+    if not (t.has1 and t.ok23 and t.ok24):
+        return None
+    now, then = _counts(t.m.get("ae_4h_type1"), M_MAR25), _counts(t.m.get("ae_4h_type1"), M_MAR24)
+    if now is None or then is None:
+        return None
+    return Fraction(100 * now[0], now[1]) - Fraction(100 * then[0], then[1])
+
+
+class GroupedProgram:
+    """One durable rule per dependency level, whose action decides every status of that level for
+    one trust (the cohort's per session); ``statuses(state)`` runs sessions of
+    ``TRUSTS_PER_SESSION`` trusts."""
+
+    def __init__(self) -> None:
+        self.host = _Host()
+        self.sessions: dict[str, dict[str, Any]] = {}
+        m, c = lang.m, lang.c
+        name = f"raw_uec_grouped_{next(_IDS)}"
+        rs = lang.ruleset(name)
+        lang._rulesets.pop(name, None)
+        with rs:
+            lang.when_all(m.t == "org")(self._level0)
+            lang.when_all(m.t == "l0")(self._level1)
+            lang.when_all(m.t == "cohort")(self._rank)
+            lang.when_all(
+                c.a << (m.t == "l0"),
+                c.b << ((m.t == "rank") & (m.org == c.a.org)),
+            )(self._incentive)
+        full, definition = rs.define()
+        self.host.register_rulesets({full: definition})
+        self.ruleset = full
+
+    def _level0(self, c: Any) -> None:
+        """The twelve decisions that read no other decision, for one trust; the level-0 fact
+        carries the two statuses later levels read."""
+        ses, org = c.m.ses, c.m.org
+        session = self.sessions[ses]
+        t = session["trusts"][org]
+        out = session["out"][org]
+        for rid, fn in DIRECT.items():
+            out[rid] = fn(t)
+        c.assert_fact(
+            {"t": "l0", "ses": ses, "org": org, "a4h": out["uec.ae-4h-78"], "o80": out["uec.type1-ae-over-80"]}
+        )
+
+    def _level1(self, c: Any) -> None:
+        a = c.m.a4h
+        status = "breached" if a == "not_met" else ("unknown" if a == "unknown" else "not_breached")
+        self.sessions[c.m.ses]["out"][c.m.org]["uec.ae-4h-78-missed"] = status
+
+    def _rank(self, c: Any) -> None:
+        """The rank() decision for every trust of the session, against the state's best improvement."""
+        ses = c.m.ses
+        session = self.sessions[ses]
+        improvements, best = session["improvements"], session["best"]
+        for org, t in session["trusts"].items():
+            top = None if org not in improvements else improvements[org] == best
+            status = _judge(t.has1, t.judged, top, "eligible", "not_eligible")
+            session["out"][org]["uec.type1-ae-greatest-improvement"] = status
+            c.assert_fact({"t": "rank", "ses": ses, "org": org, "status": status})
+
+    def _incentive(self, c: Any) -> None:
+        ses, org = c.a.ses, c.a.org
+        session = self.sessions[ses]
+        t = session["trusts"][org]
+        a, g = c.a.o80, c.b.status
+        either = True if "eligible" in (a, g) else (None if "unknown" in (a, g) else False)
+        session["out"][org]["uec.type1-ae-incentive"] = _judge(t.has1, t.judged, either, "eligible", "not_eligible")
+
+    def statuses(self, state: pe.State) -> dict[str, dict[str, str]]:
+        as_of = state.as_of
+        assert as_of is not None
+        trusts = {o.id: _Trust(o, as_of) for o in state.organisations if o.type == "acute_trust"}
+        out: dict[str, dict[str, str]] = {o.id: {} for o in state.organisations}
+        improvements = {org: x for org, t in trusts.items() if (x := _improvement(t)) is not None}
+        best = max(improvements.values(), default=None)
+        ids = list(trusts)
+        for i in range(0, len(ids), TRUSTS_PER_SESSION):
+            ses = f"g{next(_IDS)}"
+            chunk = {org: trusts[org] for org in ids[i : i + TRUSTS_PER_SESSION]}
+            self.sessions[ses] = {"trusts": chunk, "out": out, "improvements": improvements, "best": best}
+            try:
+                for org in chunk:
+                    self.host.assert_fact(self.ruleset, {"t": "org", "ses": ses, "org": org, "sid": ses})
+                self.host.assert_fact(self.ruleset, {"t": "cohort", "ses": ses, "sid": ses})
+            finally:
+                self.host.delete_state(self.ruleset, ses)
+                del self.sessions[ses]
         return out

@@ -15,25 +15,35 @@ This is the only module that touches ``durable``. The hazards it avoids (see doc
   matches nothing leaves a half-made state whose ``delete_state`` frees an invalid pointer (an
   abort or segmentation fault later in the process, found with gdb);
 * exceptions raised inside actions are caught by the action wrapper and re-raised after the run
-  as EngineError (durable would otherwise swallow them);
-* a ruleset's limits, measured in subprocesses (decision 020): 255 rules per organisation type
-  (256 segfault, 257 fail with error 108), 64 rules reading one outcome (65 fire none of them,
+  as EngineError (durable would otherwise swallow them); the sessions of such a run are not
+  deleted: a session left with a join that never completed makes ``delete_state`` abort or
+  segfault (measured), so durable keeps its memory, once per failed evaluation;
+* a ruleset's limits, measured in subprocesses (decision 020): 255 rules matching one pattern
+  (256 segfault, 257 fail with error 108), 64 rules reading one fact (65 fire none of them,
   silently), 511 distinct values per tested field (512 and 513 loop for ever), 16 conditions per
   rule (17: error 304/307), 64 rules with an ``or`` of types matching one fact (65: error 303).
-  So each rule is one durable rule per organisation type, never an ``or``; the rulebook is split
-  first-fit into as many rulesets as budgets a little below those limits need (``_chunks``; one
-  for the bundled rulebook); an outcome another ruleset reads is queued by the action and asserted
-  there by the driver once durable has returned (durable is not re-entrant); a rule reading more
-  outcomes than one durable rule can join is a chain of ``part`` facts;
+  So each group (below) is one durable rule of one organisation type, never an ``or``; the groups
+  are split first-fit into as many rulesets as budgets a little below those limits need
+  (``_chunks``; one for the bundled rulebook); an outcome fact another ruleset reads is queued by
+  the action and asserted there by the driver once durable has returned (durable is not
+  re-entrant); a group reading more outcome facts than one durable rule can join is a chain of
+  ``part`` facts;
 * any other error of durable's C engine becomes an EngineError naming what the adapter was doing.
 
-What durable decides: which rule fires for which organisation (the organisation-type pattern),
-and when (a rule fires only once the outcome facts of every rule it reads are present, joined on
-the organisation: forward chaining in the rete network). What a rule *means* — its condition
-over exact numbers with three-valued logic — is evaluated by the shared ``decide`` function, since
-durable compares numbers as doubles and has no notion of unknown. Cross-organisation ranking is
-an aggregate over the whole cohort, so it runs as a stratum barrier: when the network is quiet,
-the adapter posts a ``cohort`` fact that the rank rule is waiting for.
+What durable decides: when each group of rules fires for which organisation (decision 036). A
+group is the rules of one organisation type at one dependency level and stratum, rank() rules
+apart: one durable rule, whose one action decides every rule of the group (as a direct
+durable-rules program lets one action decide several statuses). The group of rules that read
+nothing matches the organisation fact; a group that reads outcomes fires once the outcome facts
+of every group it reads are present, joined on the organisation: forward chaining in the rete
+network. A group's outcome fact is asserted only where a later group joins it. What a rule
+*means* — its condition over exact numbers with three-valued logic — is decided in Python (the
+compiled closures for statuses, the shared ``decide`` function for full outcomes), since durable
+compares numbers as doubles and has no notion of unknown. Cross-organisation ranking is an
+aggregate over the whole cohort, so it runs as a stratum barrier: when the network is quiet, the
+adapter ranks each cohort of the next stratum and posts a ``cohort`` fact per session, and each
+ranking group's rule fires on it, once per session, deciding the group for the session's
+organisations of its type.
 """
 
 from __future__ import annotations
@@ -55,7 +65,7 @@ from ..rulebook.loader import Rulebook
 from .cohort import Ranking
 from .compiled import Ctx, Program, ranked_status
 from .compiled import cohort_ranks as program_ranks
-from .decide import cohort_ranks, decide
+from .decide import cohort_ranks, decide, dependency_levels
 from .outcomes import Outcome
 
 NAME = "durable"
@@ -101,9 +111,11 @@ class _Session:
     outcomes: list[Outcome] = attrs.field(factory=list)
     errors: list[str] = attrs.field(factory=list)
     ranks: dict[str, Ranking[str]] = attrs.field(factory=dict)
-    fast: Program | None = None
-    """Statuses only: the compiled program whose closures decide (``run_statuses``)."""
+    fast: dict[str, tuple[tuple[str, Callable[[Ctx], Status], bool], ...]] | None = None
+    """Statuses only (``run_statuses``): per group, its rules' compiled closures, and whether each ranks."""
     ctxs: dict[str, Ctx] = attrs.field(factory=dict)
+    members: dict[str, dict[str, list[str]]] = attrs.field(factory=dict)
+    """Per session id, per organisation type: its organisations (what a ranking group decides)."""
     decided: int = 0
     pending: collections.deque[tuple[int, dict[str, Any]]] = attrs.field(factory=collections.deque)
     """Outcome facts for another ruleset than the one whose action produced them: (ruleset, fact)."""
@@ -127,38 +139,49 @@ def _host() -> Any:
         return _HOST
 
 
-def _action(rule: Rule, home: int, targets: tuple[int, ...]) -> Callable[[Any], None]:
-    """The action of one unit of ``rule``, in ruleset ``home``. ``targets``: the rulesets with a
-    rule that reads its outcome for this organisation type. The outcome becomes a fact there: in
-    ``home`` through the action's own ``assert_fact``; in another ruleset queued for the driver
+def _action(group: _Group, home: int, targets: tuple[int, ...]) -> Callable[[Any], None]:
+    """The action of ``group``'s durable rule, in ruleset ``home``: it decides every rule of the
+    group (the compiled closures, or ``decide`` for full outcomes) for the organisation the rule
+    matched, or, for a ranking group, for each organisation of the group's type in the session
+    whose cohort fact it matched; then it asserts the group's outcome fact for each where a later
+    group reads it. ``targets``: the rulesets with a group that joins it. In ``home`` the action's
+    own ``assert_fact`` asserts it; for another ruleset it is queued for the driver
     (``_Session.pending``), which asserts it once this assert has returned (durable is not
-    re-entrant). An outcome no rule reads is not asserted: durable would only reject it as unhandled."""
+    re-entrant). A group no later group joins asserts nothing: durable would only reject the fact
+    as unhandled."""
+    key, rules, otype, ranked = group.key, group.rules, group.otype, group.ranked
+    here = home in targets
+    others = tuple(k for k in targets if k != home)
 
     def run(c: Any) -> None:
         try:
-            ses = _SESSIONS[c.o.ses]
-            org_id = c.o.org
-            ranking = ses.ranks[rule.id] if rule.uses_rank else None
-            if ses.fast is not None:
-                ctx = ses.ctxs[org_id]
-                fn = ses.fast.status[rule.id]
-                status = fn(ctx) if ranking is None else ranked_status(fn, ctx, ranking.rank(org_id))
-            else:
-                outcome = decide(rule, ses.views[org_id], ses.as_of, ses.book, ses.statuses[org_id], ranking=ranking)
-                status = outcome.status
-                ses.outcomes.append(outcome)
-            ses.statuses[org_id][rule.id] = status
-            ses.decided += 1
-            for k in targets:
-                fact = {"t": "outcome", "ses": c.o.ses, "org": org_id, "rule": rule.id, "status": status}
-                if k == home:
-                    c.assert_fact(fact)
+            o = c.o
+            sid = o.ses
+            ses = _SESSIONS[sid]
+            for org_id in ses.members[sid].get(otype, ()) if ranked else (o.org,):
+                if ses.fast is not None:
+                    ctx = ses.ctxs[org_id]
+                    out = ctx.outcomes
+                    for rid, fn, ranks in ses.fast[key]:
+                        out[rid] = ranked_status(fn, ctx, ses.ranks[rid].rank(org_id)) if ranks else fn(ctx)
                 else:
-                    ses.pending.append((k, {"sid": c.o.ses, **fact}))
+                    view, statuses = ses.views[org_id], ses.statuses[org_id]
+                    for rule in rules:
+                        ranking = ses.ranks[rule.id] if rule.uses_rank else None
+                        outcome = decide(rule, view, ses.as_of, ses.book, statuses, ranking=ranking)
+                        statuses[rule.id] = outcome.status
+                        ses.outcomes.append(outcome)
+                ses.decided += len(rules)
+                if targets:
+                    fact = {"sid": sid, "t": "outcome", "ses": sid, "org": org_id, "g": key}
+                    for k in others:
+                        ses.pending.append((k, dict(fact)))
+                    if here:
+                        c.assert_fact(fact)
         except Exception as exc:  # noqa: BLE001 - surfaced after the run, never swallowed
-            _record(c, f"{rule.id}: {type(exc).__name__}: {exc}")
+            _record(c, f"{key}: {type(exc).__name__}: {exc}")
 
-    run.__name__ = "rule_" + rule.id.replace(".", "_").replace("-", "_")
+    run.__name__ = "group_" + key.replace(".", "_").replace("-", "_").replace("|", "_")
     return run
 
 
@@ -186,86 +209,157 @@ def _record(c: Any, error: str) -> None:
 # The limits of one durable-rules 2.0.28 ruleset, measured in subprocesses (decision 020; tests/test_durable_limits.py
 # re-measures them), and the budgets the adapter keeps each ruleset within:
 MAX_RULES_PER_TYPE = 250
-"""Durable rules matching one organisation type in one ruleset (durable: 255; its beta list has 256
-zero-terminated slots, so 256 rules read past its end — a segmentation fault — and 257 fail with
-error 108, ERR_RULE_BETA_LIMIT_EXCEEDED)."""
+"""Durable rules matching the organisation facts of one type in one ruleset (durable: 255 rules on
+one pattern; its beta list has 256 zero-terminated slots, so 256 rules read past its end — a
+segmentation fault — and 257 fail with error 108, ERR_RULE_BETA_LIMIT_EXCEEDED). Since decision
+036 only a type's level-0 group matches them, so a rulebook's size no longer comes near it; a
+rule matching an outcome fact counts against ``MAX_READERS_PER_OUTCOME``, which is lower."""
 MAX_READERS_PER_OUTCOME = 60
-"""Durable rules reading one rule's outcome in one ruleset (durable: 64; with 65 the outcome fact
-joins none of them — silently: no action fires and no error is raised)."""
+"""Durable rules reading one group's outcome fact (or one stratum's cohort fact) in one ruleset
+(durable: 64; with 65 the fact joins none of them — silently: no action fires and no error is raised)."""
 MAX_KEYS_PER_FIELD = 500
-"""Distinct values one field is tested against in one ruleset: organisation types, outcomes read,
-rank() rules, partial joins (durable: 511; a hash set of 512 slots with linear probing, so 512
-values make an assert loop forever and 513 make creating the ruleset loop forever)."""
+"""Distinct values one field is tested against in one ruleset: organisation types, group outcomes
+read, strata of cohort facts, partial joins (durable: 511; a hash set of 512 slots with linear
+probing, so 512 values make an assert loop forever and 513 make creating the ruleset loop forever)."""
 MAX_CONDITIONS = 16
 """Conditions (joined facts) of one durable rule (durable: 16, a frame's message slots; 17
-conditions fail every assert with error 307). A rule reading more outcomes is a chain of partial
-joins, each asserting a ``part`` fact that the next one joins."""
+conditions fail every assert with error 307). A group reading more outcome facts is a chain of
+partial joins, each asserting a ``part`` fact that the next one joins."""
 
 
 @attrs.frozen
-class _Unit:
-    """One durable rule: ``rule`` for organisations of type ``otype`` (no ``|`` of types: durable
-    pushes every alternative of an or onto a 64-entry stack, and 65 rules with an or of types
-    matching one fact fail every assert with error 303)."""
+class _Group:
+    """The rules of one organisation type with the same dependency level and stratum, rank() rules
+    apart from the others: one durable rule, whose one action decides them all.
 
-    rule: Rule
+    No rule of a group reads another of it (they are at one level), so the action decides them in
+    any order. A group whose rules read nothing matches the organisation facts of its type; one
+    whose rules read outcomes matches the outcome fact of the first group it reads and joins, on
+    the organisation, those of the others: it fires once every group it reads has fired for that
+    organisation (forward chaining, per organisation, in durable's network). A ranking group's
+    rule matches its stratum's cohort fact, once per session, and decides the group for each
+    organisation of its type in the session: what its rules read is of earlier strata, all
+    decided when the cohort fact is posted (the network is quiet then: it is the stratum
+    barrier), so a join per organisation would add nothing. The stratum in the group keeps a
+    group whose rules rank later from holding back a rule that an earlier ranking reads. One
+    organisation type per group, never an ``or`` of types: durable pushes every alternative of an
+    or onto a 64-entry stack, and 65 rules with an or of types matching one fact fail every
+    assert with error 303."""
+
     otype: str
+    level: int
+    stratum: int
+    ranked: bool
+    rules: tuple[Rule, ...]
+    reads: tuple[str, ...]
+    """The keys of the groups holding a rule that one of this group's rules reads (in first-read order)."""
+
+    @property
+    def key(self) -> str:
+        """The group's name in the facts: ``type|level|stratum|r`` (``r`` for a ranking group, else ``-``)."""
+        return f"{self.otype}|{self.level}|{self.stratum}|{'r' if self.ranked else '-'}"
+
+    @property
+    def joins(self) -> tuple[str, ...]:
+        """The outcome facts the group's rule joins: those of ``reads``, but none for a ranking group."""
+        return () if self.ranked else self.reads
+
+    @property
+    def on_orgs(self) -> bool:
+        """Whether the group's rule matches organisation facts: it ranks not and reads nothing (one
+        that reads matches the outcome fact of the first group it reads, and joins the others)."""
+        return not self.ranked and not self.reads
 
     def links(self) -> list[tuple[tuple[str, ...], bool]]:
-        """The links of the unit's join chain: the outcomes each reads, and whether it joins the
-        cohort fact (the last link of a rank() rule). One link unless the rule reads more outcomes
-        than one durable rule can join; the first link also joins the organisation fact, each later
-        one the part fact of the link before it."""
-        items: list[str | None] = [*self.rule.depends_on, *([None] if self.rule.uses_rank else [])]
+        """The links of the group's join chain: the outcome facts each joins, and whether it is the
+        cohort fact's rule (a ranking group: one link, the cohort fact alone). One link unless the
+        group joins more outcome facts than one durable rule can: the first link joins up to
+        ``MAX_CONDITIONS`` of them (or matches the organisation fact, when it reads none), each
+        later one the part fact of the link before it and up to ``MAX_CONDITIONS - 1`` more."""
+        if self.ranked:
+            return [((), True)]
+        reads, first = self.reads, MAX_CONDITIONS
         room = MAX_CONDITIONS - 1
-        groups = [items[i : i + room] for i in range(0, len(items), room)] or [[]]
-        return [(tuple(d for d in g if d is not None), None in g) for g in groups]
+        return [(reads[:first], False)] + [(reads[i : i + room], False) for i in range(first, len(reads), room)]
+
+
+def _groups(book: Rulebook) -> list[_Group]:
+    """The rulebook's groups, in the order of their first rule in the rulebook (a dependency order)."""
+    levels = dependency_levels(book)
+    where: dict[tuple[str, str], tuple[str, int, int, bool]] = {}
+    members: dict[tuple[str, int, int, bool], list[Rule]] = {}
+    reads: dict[tuple[str, int, int, bool], dict[str, None]] = {}
+    for rule in book.rules:
+        for otype in rule.applies_to:
+            g = (otype, levels[rule.id], rule.stratum, rule.uses_rank)
+            where[rule.id, otype] = g
+            members.setdefault(g, []).append(rule)
+            seen = reads.setdefault(g, {})
+            for dep in rule.depends_on:
+                d = where[dep, otype]  # the loader asks that a rule read only rules of all its types
+                seen[f"{d[0]}|{d[1]}|{d[2]}|{'r' if d[3] else '-'}"] = None
+    return [_Group(*g, tuple(rules), tuple(reads[g])) for g, rules in members.items()]
+
+
+def _cohort_key(stratum: int) -> str:
+    """The ``readers`` key of a stratum's cohort fact (counted with the outcome facts' keys)."""
+    return f"cohort|{stratum}"
 
 
 @attrs.define
 class _Chunk:
-    """The units of one ruleset, and what they add up to against the budgets."""
+    """The groups of one ruleset, and what they add up to against the budgets."""
 
-    units: list[_Unit] = attrs.field(factory=list)
+    groups: list[_Group] = attrs.field(factory=list)
     per_type: dict[str, int] = attrs.field(factory=dict)
+    """Durable rules matching organisation facts, per type (``_Group.on_orgs``)."""
     readers: dict[str, int] = attrs.field(factory=dict)
-    ranked: set[str] = attrs.field(factory=set)
+    """Durable rules joining each group's outcome fact, or (``_cohort_key``) a stratum's cohort fact."""
+    strata: set[int] = attrs.field(factory=set)
     parts: int = 0
 
-    def fits(self, unit: _Unit) -> bool:
-        deps = unit.rule.depends_on
-        new_deps = {d for d in deps if d not in self.readers}
+    @staticmethod
+    def _read(group: _Group) -> tuple[str, ...]:
+        return (_cohort_key(group.stratum),) if group.ranked else group.joins
+
+    def fits(self, group: _Group) -> bool:
+        outcome_keys = sum(1 for r in self.readers if not r.startswith("cohort|"))
+        new = sum(1 for r in group.joins if r not in self.readers)
         return (
-            self.per_type.get(unit.otype, 0) < MAX_RULES_PER_TYPE
-            and (unit.otype in self.per_type or len(self.per_type) < MAX_KEYS_PER_FIELD)
-            and all(self.readers.get(d, 0) < MAX_READERS_PER_OUTCOME for d in deps)
-            and len(self.readers) + len(new_deps) <= MAX_KEYS_PER_FIELD
-            and len(self.ranked | ({unit.rule.id} if unit.rule.uses_rank else set())) <= MAX_KEYS_PER_FIELD
-            and self.parts + len(unit.links()) - 1 <= MAX_KEYS_PER_FIELD
+            (
+                not group.on_orgs
+                or (
+                    self.per_type.get(group.otype, 0) < MAX_RULES_PER_TYPE
+                    and (group.otype in self.per_type or len(self.per_type) < MAX_KEYS_PER_FIELD)
+                )
+            )
+            and all(self.readers.get(r, 0) < MAX_READERS_PER_OUTCOME for r in self._read(group))
+            and outcome_keys + new <= MAX_KEYS_PER_FIELD
+            and len(self.strata | ({group.stratum} if group.ranked else set())) <= MAX_KEYS_PER_FIELD
+            and self.parts + len(group.links()) - 1 <= MAX_KEYS_PER_FIELD
         )
 
-    def add(self, unit: _Unit) -> None:
-        self.units.append(unit)
-        self.per_type[unit.otype] = self.per_type.get(unit.otype, 0) + 1
-        for d in unit.rule.depends_on:
-            self.readers[d] = self.readers.get(d, 0) + 1
-        if unit.rule.uses_rank:
-            self.ranked.add(unit.rule.id)
-        self.parts += len(unit.links()) - 1
+    def add(self, group: _Group) -> None:
+        self.groups.append(group)
+        if group.ranked:
+            self.strata.add(group.stratum)
+        if group.on_orgs:
+            self.per_type[group.otype] = self.per_type.get(group.otype, 0) + 1
+        for r in self._read(group):
+            self.readers[r] = self.readers.get(r, 0) + 1
+        self.parts += len(group.links()) - 1
 
 
 def _chunks(book: Rulebook) -> list[_Chunk]:
-    """The rulebook's units (one per rule and organisation type, in rulebook order) split first-fit
-    into rulesets that each stay within every budget; one ruleset for most rulebooks."""
+    """The rulebook's groups split first-fit into rulesets that each stay within every budget; one
+    ruleset for most rulebooks."""
     chunks: list[_Chunk] = []
-    for rule in book.rules:
-        for otype in rule.applies_to:
-            unit = _Unit(rule, otype)
-            home = next((ch for ch in chunks if ch.fits(unit)), None)
-            if home is None:
-                home = _Chunk()
-                chunks.append(home)
-            home.add(unit)
+    for group in _groups(book):
+        home = next((ch for ch in chunks if ch.fits(group)), None)
+        if home is None:
+            home = _Chunk()
+            chunks.append(home)
+        home.add(group)
     return chunks
 
 
@@ -274,12 +368,15 @@ class _Compiled:
     names: tuple[str, ...]
     """The full names of the rulebook's rulesets (a chunk's index is its position)."""
     book: Rulebook
+    groups: tuple[_Group, ...]
     org_chunks: dict[str, tuple[int, ...]]
-    """Per organisation type: the rulesets with a rule for it (its organisation facts go there)."""
-    rank_chunks: dict[str, tuple[int, ...]]
-    """Per rank() rule: the rulesets its cohort fact goes to."""
-    parts_per_type: dict[str, int]
-    """Per organisation type: the partial-join facts one organisation adds to a session."""
+    """Per organisation type: the rulesets with a group on its organisation facts (they go there)."""
+    cohort_chunks: dict[int, tuple[tuple[int, frozenset[str]], ...]]
+    """Per stratum with a ranking group: the rulesets holding one, each with the types of those
+    groups (a session's cohort fact goes to a ruleset only if the session has one of them)."""
+    facts_per_type: dict[str, int]
+    """Per organisation type: the facts one organisation adds to a session, over every ruleset
+    (organisation, outcome and partial-join facts)."""
 
 
 def _compile(book: Rulebook) -> _Compiled:
@@ -289,11 +386,11 @@ def _compile(book: Rulebook) -> _Compiled:
             return done
         m, c = _lang.m, _lang.c
         chunks = _chunks(book)
-        home = {(u.rule.id, u.otype): k for k, ch in enumerate(chunks) for u in ch.units}
-        readers: dict[tuple[str, str], set[int]] = {}
-        for (rid, otype), k in home.items():
-            for dep in book.rule(rid).depends_on:
-                readers.setdefault((dep, otype), set()).add(k)
+        readers: dict[str, set[int]] = {}
+        for k, chunk in enumerate(chunks):
+            for group in chunk.groups:
+                for r in group.joins:
+                    readers.setdefault(r, set()).add(k)
         names: list[str] = []
         definitions: dict[str, Any] = {}
         for k, chunk in enumerate(chunks):
@@ -301,47 +398,54 @@ def _compile(book: Rulebook) -> _Compiled:
             rs = _lang.ruleset(name)
             _lang._rulesets.pop(name, None)  # keep it out of the library's global host
             with rs:
-                for unit in chunk.units:
-                    rule, otype = unit.rule, unit.otype
-                    links = unit.links()
-                    for i, (deps, cohort) in enumerate(links):
-                        key = f"{rule.id}|{otype}|{i}"
-                        if i == 0:
-                            conditions = [c.o << ((m.t == "org") & (m.otype == otype))]
+                for group in chunk.groups:
+                    targets = tuple(sorted(readers.get(group.key, ())))
+                    if group.ranked:
+                        cohort = c.o << ((m.t == "cohort") & (m.stratum == group.stratum))
+                        _lang.when_all(cohort)(_action(group, k, targets))
+                        continue
+                    links = group.links()
+                    for i, (joins, _) in enumerate(links):
+                        key = f"{group.key}|{i}"
+                        if i > 0:
+                            conditions = [c.o << ((m.t == "part") & (m.key == f"{group.key}|{i - 1}"))]
+                        elif joins:
+                            conditions = [c.o << ((m.t == "outcome") & (m.g == joins[0]))]
+                            joins = joins[1:]
                         else:
-                            conditions = [c.o << ((m.t == "part") & (m.key == f"{rule.id}|{otype}|{i - 1}"))]
-                        for j, dep in enumerate(deps):
+                            conditions = [c.o << ((m.t == "org") & (m.otype == group.otype))]
+                        # Joined on the organisation, not the session: facts of two sessions never meet.
+                        for j, read in enumerate(joins):
                             conditions.append(
-                                getattr(c, f"d{j}")
-                                << ((m.t == "outcome") & (m.rule == dep) & (m.org == c.o.org) & (m.ses == c.o.ses))
+                                getattr(c, f"d{j}") << ((m.t == "outcome") & (m.g == read) & (m.org == c.o.org))
                             )
                         if i < len(links) - 1:
                             _lang.when_all(*conditions)(_part(key))
-                            continue
-                        if cohort:
-                            conditions.append(c.k << ((m.t == "cohort") & (m.rule == rule.id) & (m.ses == c.o.ses)))
-                        targets = tuple(sorted(readers.get((rule.id, otype), ())))
-                        _lang.when_all(*conditions)(_action(rule, k, targets))
+                        else:
+                            _lang.when_all(*conditions)(_action(group, k, targets))
             full_name, definition = rs.define()
             names.append(full_name)
             definitions[full_name] = definition
         _durable_call("creating the rulesets", book.id, lambda: _host().register_rulesets(definitions))
         org_chunks: dict[str, list[int]] = {}
-        rank_chunks: dict[str, list[int]] = {}
-        parts: dict[str, int] = {}
+        cohort_chunks: dict[int, dict[int, set[str]]] = {}
+        facts: dict[str, int] = {}
         for k, chunk in enumerate(chunks):
-            for unit in chunk.units:
-                if k not in org_chunks.setdefault(unit.otype, []):
-                    org_chunks[unit.otype].append(k)
-                if unit.rule.uses_rank and k not in rank_chunks.setdefault(unit.rule.id, []):
-                    rank_chunks[unit.rule.id].append(k)
-                parts[unit.otype] = parts.get(unit.otype, 0) + len(unit.links()) - 1
+            for group in chunk.groups:
+                t = group.otype
+                if group.ranked:
+                    cohort_chunks.setdefault(group.stratum, {}).setdefault(k, set()).add(t)
+                elif group.on_orgs and k not in org_chunks.setdefault(t, []):
+                    org_chunks[t].append(k)
+                    facts[t] = facts.get(t, 0) + 1  # its organisation fact there
+                facts[t] = facts.get(t, 0) + len(readers.get(group.key, ())) + len(group.links()) - 1
         compiled = _Compiled(
             tuple(names),
             book,
+            tuple(g for chunk in chunks for g in chunk.groups),
             {t: tuple(ks) for t, ks in org_chunks.items()},
-            {r: tuple(ks) for r, ks in rank_chunks.items()},
-            parts,
+            {s: tuple((k, frozenset(ts)) for k, ts in sorted(by.items())) for s, by in sorted(cohort_chunks.items())},
+            facts,
         )
         _COMPILED[book.digest] = compiled
         return compiled
@@ -433,7 +537,10 @@ def run_statuses(
     """Statuses only: durable matches and chains, the compiled closures (``program``) decide."""
     _require()
     ctxs = dict(zip((o.id for o in orgs), program.contexts(orgs, as_of), strict=True))
-    ses = _Session(book, as_of, {}, {o: c.outcomes for o, c in ctxs.items()}, fast=program, ctxs=ctxs)
+    with _LOCK:
+        groups = _compile(book).groups
+    fast = {g.key: tuple((r.id, program.status[r.id], r.uses_rank) for r in g.rules) for g in groups}
+    ses = _Session(book, as_of, {}, {o: c.outcomes for o, c in ctxs.items()}, fast=fast, ctxs=ctxs)
 
     def ranks(rule: Rule, cohort: Sequence[str]) -> Ranking[str]:
         arg, guard = program.rank_inputs[rule.id]
@@ -452,21 +559,26 @@ def _rules_per_type(book: Rulebook) -> dict[str, int]:
     return counts
 
 
-FACTS_PER_SESSION = 2000
+FACTS_PER_SESSION = 500
 """Organisations share a session up to this many facts (durable's 32-bit duplicate-message hash
-gives false MessageObservedException near 50,000 facts in one session: stay far below)."""
+gives false MessageObservedException near 50,000 facts in one session: stay far below). The
+count is exact since decision 036 (only facts some rule joins are asserted); it was 2,000 when the
+count included every outcome, of which a session held about a quarter: 500 keeps the sessions as
+full as they were, and the chance of a false duplicate, which grows with the square of a
+session's facts, where it was."""
 
 
-def _sessions_for(book: Rulebook, compiled: _Compiled, active: Sequence[tuple[str, str]]) -> dict[str, str]:
+def _sessions_for(compiled: _Compiled, active: Sequence[tuple[str, str]]) -> dict[str, str]:
     """A session id per organisation: consecutive organisations share one while the facts it
-    will hold (one per organisation, one per outcome and partial join, one per rank() rule) stay
-    within budget. The count is over all the rulebook's rulesets, so each one's share is within it too."""
-    per_type = {t: 1 + n + compiled.parts_per_type.get(t, 0) for t, n in _rules_per_type(book).items()}
-    ranked = sum(1 for r in book.rules if r.uses_rank)
+    will hold (``_Compiled.facts_per_type`` per organisation, a cohort fact per stratum and
+    ruleset) stay within budget. The count is over all the rulebook's rulesets, so each one's
+    share is within it too."""
+    cohort = sum(len(by) for by in compiled.cohort_chunks.values())
+    per_type = compiled.facts_per_type
     sids: dict[str, str] = {}
     sid, used = "", FACTS_PER_SESSION
     for org_id, t in active:
-        if used + per_type[t] > FACTS_PER_SESSION - ranked:
+        if used + per_type[t] > FACTS_PER_SESSION - cohort:
             sid, used = f"pe-{next(_SIDS)}", 0
         sids[org_id] = sid
         used += per_type[t]
@@ -480,9 +592,10 @@ def _drive(
     ranks: Callable[[Rule, Sequence[str]], Ranking[str]],
 ) -> None:
     """Sessions of a few organisations each (``_sessions_for``): assert the organisation facts
-    into every ruleset with a rule for their type, then each rank() stratum's cohort fact once the
-    network is quiet; after each assert, carry the outcomes queued for other rulesets across until
-    none is left (forward chaining between rulesets); delete every session; check the fixpoint."""
+    into every ruleset with a group for their type, then, stratum by stratum once the network is
+    quiet, rank each of the stratum's cohorts and post its cohort fact; after each assert, carry
+    the outcomes queued for other rulesets across until none is left (forward chaining between
+    rulesets); delete every session; check the fixpoint."""
     with _LOCK:
         compiled = _compile(book)
         # Only organisations that some rule applies to get a session, and a ruleset gets only facts
@@ -491,9 +604,12 @@ def _drive(
         # segmentation fault later in the process, seen here under gdb).
         per_type = _rules_per_type(book)
         active = [(o, t) for o, t in orgs if t in per_type]
-        sids = _sessions_for(book, compiled, active)
+        sids = _sessions_for(compiled, active)
+        for org_id, t in active:
+            ses.members.setdefault(sids[org_id], {}).setdefault(t, []).append(org_id)
         started: set[tuple[int, str]] = set()
-        for sid in set(sids.values()):
+        finished = False
+        for sid in ses.members:
             _SESSIONS[sid] = ses
 
         def post(k: int, fact: dict[str, Any]) -> None:
@@ -507,18 +623,24 @@ def _drive(
         try:
             for org_id, org_type in active:
                 sid = sids[org_id]
-                for k in compiled.org_chunks[org_type]:
+                for k in compiled.org_chunks.get(org_type, ()):
                     post(k, {"sid": sid, "t": "org", "ses": sid, "org": org_id, "otype": org_type})
-            for rule in sorted((r for r in book.rules if r.uses_rank), key=lambda r: (r.stratum, r.id)):
-                cohort = [o for o, t in active if t in rule.applies_to]
-                ses.ranks[rule.id] = ranks(rule, cohort)
-                for sid in dict.fromkeys(sids[o] for o in cohort):  # one cohort fact per session
-                    for k in compiled.rank_chunks[rule.id]:
-                        post(k, {"sid": sid, "t": "cohort", "ses": sid, "rule": rule.id})
+            for stratum, where in compiled.cohort_chunks.items():
+                for rule in sorted((r for r in book.rules if r.uses_rank and r.stratum == stratum), key=lambda r: r.id):
+                    ses.ranks[rule.id] = ranks(rule, [o for o, t in active if t in rule.applies_to])
+                for sid, types in ses.members.items():  # one cohort fact per session and ruleset
+                    for k, ranked_types in where:
+                        if not ranked_types.isdisjoint(types):
+                            post(k, {"sid": sid, "t": "cohort", "ses": sid, "stratum": stratum})
+            finished = not ses.errors and ses.decided == sum(per_type[t] for _, t in active)
         finally:
-            for sid in set(sids.values()):
+            for sid in ses.members:
                 _SESSIONS.pop(sid, None)
-            for k, sid in sorted(started):
+            # A session left with joins that never completed (an action failed, or an assert did)
+            # is not deleted: durable's delete_state then often aborts or segfaults (measured with
+            # an action failing under tiny budgets: 12 runs in 12 crashed). Its memory is left to
+            # durable, once per failed evaluation; its id is never used again.
+            for k, sid in sorted(started) if finished else ():
                 _durable_call(
                     "deleting a session", sid, functools.partial(_host().delete_state, compiled.names[k], sid)
                 )
