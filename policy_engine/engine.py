@@ -14,6 +14,7 @@ from .data.state import CompleteCohort, State, _short, rulebook_errors, state_fr
 from .errors import EngineError, ErrorCode, ErrorDetail, PolicyError, RulebookError, StateError
 from .evaluation import compiled as _compiled
 from .evaluation import durable as _durable
+from .evaluation import explained as _explained
 from .evaluation import native as _native
 from .evaluation.decide import firing
 from .evaluation.outcomes import DecisionRecord, Evaluation, Outcome, Status
@@ -155,6 +156,22 @@ def evaluate(
         return _evaluate(state, rulebook, as_of, backend, evaluated_at)
 
 
+def reference_evaluate(
+    state: State | Mapping[str, Any],
+    rulebook: Rulebook | str | os.PathLike[str] | None = None,
+    *,
+    as_of: dt.date | str | None = None,
+    evaluated_at: dt.datetime | None = None,
+) -> Evaluation:
+    """``evaluate(..., backend="native")`` by the reference interpreter (``evaluation.native``,
+    ``decide``, ``expressions``) instead of the compiled closures that ``native`` runs: the oracle
+    the tests compare every other path with (docs/decisions/034-full-outcomes-from-compiled-closures.md).
+    The same validation, errors and decision record as ``evaluate``; slower. Not part of the
+    public API (not exported by ``policy_engine``)."""
+    with _public_errors():
+        return _evaluate(state, rulebook, as_of, Backend.NATIVE, evaluated_at, reference=True)
+
+
 @contextlib.contextmanager
 def _public_errors() -> Iterator[None]:
     """Only PolicyError escapes: deep nesting is a StateError, anything else an EngineError."""
@@ -179,13 +196,17 @@ def _evaluate(
     as_of: dt.date | str | None,
     backend: Backend | str,
     evaluated_at: dt.datetime | None,
+    reference: bool = False,
 ) -> Evaluation:
     book, frozen, when = _prepare(state, rulebook, as_of)
     chosen = resolve_backend(backend)
-    views = [view_at(org, when, book.date_facts) for org in frozen.organisations]
-    runner = _durable.run if chosen is Backend.DURABLE else _native.run
     assumed = unconfirmed(frozen.organisations, frozen.cohorts)
-    outcomes = runner(book, views, when, assumed.cohorts)
+    if chosen is Backend.NATIVE and not reference:
+        outcomes = _explained.run(book, frozen.organisations, when, assumed.cohorts)
+    else:
+        views = [view_at(org, when, book.date_facts) for org in frozen.organisations]
+        runner = _durable.run if chosen is Backend.DURABLE else _native.run
+        outcomes = runner(book, views, when, assumed.cohorts)
     order = {r.id: i for i, r in enumerate(book.rules)}
     rules = {r.id: r for r in book.rules}
     if assumed:

@@ -1,0 +1,693 @@
+"""Full outcomes from rules compiled once into closures: the fast path of ``evaluate(backend="native")``.
+
+The compiled backend (``compiled.py``) gives statuses only. Here each rule's checked AST becomes
+a tree of closures that compute, for one organisation, the value *and* the evidence the reference
+interpreter (``expressions.py``, ``decide.py``) records: the same ``Evidence`` items in the same
+order, the same explanation text, the same unknown reasons, so the ``Outcome``s are equal to the
+reference's. What does not depend on the organisation is made once per rule: the citation, the
+explanation's heading, each comparison's rendered sides and units, the evidence of parameters,
+outcomes read, services and undeclared facts (immutable, so one object serves every outcome), and,
+once per run, the reason text of every clause of the decision table.
+
+How it matches the reference, where the two are written differently:
+
+* **Both sides are evaluated**: the reference evaluates both operands of ``and``/``or`` (the
+  evidence of both is recorded), so these closures do not short-circuit.
+* **Evidence is recorded once**: the reference drops an item equal to one already recorded. Two
+  items are equal exactly when their kind, name and period are (the value follows from those for
+  one organisation), so each recording node has that key, fixed when the rule is compiled, and
+  only a rule in which a key occurs twice checks it as it records.
+* **Order**: evidence in evaluation order (left to right, guard, then condition, then completion
+  date, as the decision tree reads them), then, for a rank() rule, the cohort item.
+* **Rank rules** are ranked by the compiled closures (``compiled.cohort_ranks``), as the statuses
+  path ranks them, and a rank range is settled by the compiled status function (the reference
+  settles without recording evidence too).
+
+``tests/test_explained.py`` checks it against the reference interpreter (``native.run``, the
+oracle) on every scenario file of both rulebooks, the example at many dates and generated states,
+thresholds included (docs/decisions/034-full-outcomes-from-compiled-closures.md).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import operator
+from collections.abc import Callable, Sequence
+from fractions import Fraction
+from typing import Any
+
+from ..data.state import CompleteCohort, Organisation
+from ..language.ast import Binary, Bool, Call, Name, Node, Num, Str, Unary, render
+from ..language.checker import name_arg
+from ..language.months import format_month, month_complete
+from ..language.rules import STATUSES, Rule, Status
+from ..language.statuses import STATUS_INFO, Branch, Clause
+from ..rulebook.loader import Rulebook
+from .cohort import Ranking, RankRange, settle
+from .compiled import Ctx, Program, cohort_ranks, program
+from .decide import _cohort_evidence
+from .evidence import (
+    Boolean,
+    Date,
+    Evidence,
+    Listing,
+    Number,
+    OutcomeStatus,
+    Quantity,
+    Ratio,
+    Text,
+    Unknown,
+    format_quantity,
+)
+from .expressions import UNKNOWN
+from .outcomes import Citation, Outcome
+
+__all__ = ["ExplainedProgram", "explained_program", "run"]
+
+_OPS: dict[str, Callable[[Any, Any], bool]] = {
+    "==": operator.eq,
+    "!=": operator.ne,
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+}
+
+_TRUE, _FALSE = Boolean(True), Boolean(False)
+_UNKNOWN_OPERAND = Unknown("unknown_operand")
+_UNKNOWN_RANK = Unknown("unknown_rank")
+_NOT_DECLARED = Unknown("not_declared")
+_SERVICES_NOT_DECLARED = Unknown("services_not_declared")
+_ZERO_DENOMINATOR = Unknown("zero_denominator")
+_ZERO_DENOMINATOR_MONTH = Unknown("zero_denominator_month")
+_STATUS_QUANTITY = {s: OutcomeStatus(s) for s in STATUSES}
+
+
+class XCtx(Ctx):
+    """One organisation at one date, with the evidence of the rule being decided."""
+
+    __slots__ = ("ev", "incomplete", "org_id", "seen")
+
+    def __init__(
+        self,
+        org: Organisation,
+        as_of: dt.date,
+        complete: dict[str, bool],
+        date_facts: frozenset[str],
+        incomplete: frozenset[int],
+    ) -> None:
+        super().__init__(org, as_of, complete, date_facts)
+        self.org_id = org.id
+        self.incomplete = incomplete
+        self.ev: list[Evidence] = []
+        self.seen: set[tuple[str, str, str | None]] | None = None
+
+
+Fn = Callable[[XCtx], Any]
+Key = tuple[str, str, str | None]
+
+
+def _quantity(v: Any, unit: str | None = None) -> Quantity:
+    """``expressions.quantity`` (an unknown is an unknown operand)."""
+    if v is UNKNOWN:
+        return _UNKNOWN_OPERAND
+    if v is True:
+        return _TRUE
+    if v is False:
+        return _FALSE
+    if isinstance(v, Fraction):
+        return Number(v, unit)
+    if isinstance(v, dt.date):
+        return Date(v)
+    return Text(v)
+
+
+def _fmt(v: Any, unit: str | None) -> str:
+    """``expressions.format_value``: the text of a runtime value."""
+    if v is UNKNOWN:
+        return "unknown"
+    if v is True:
+        return "true"
+    if v is False:
+        return "false"
+    return format_quantity(_quantity(v, unit))
+
+
+class _Compiler:
+    """One rule's nodes as closures that record evidence (``keys``: each recording node's key)."""
+
+    def __init__(self, book: Rulebook, rule: Rule) -> None:
+        self.book = book
+        self.rule = rule
+        self.keys: list[Key] = []
+        self.shared: set[Key] = set()  # set by ExplainedProgram once every key of the rule is known
+        self.pending: list[tuple[Key, Callable[[bool], None]]] = []
+
+    def _recorder(self, key: Key) -> Callable[[XCtx, Evidence], None]:
+        """How a node with ``key`` records its item: at once, or, if the key occurs twice in the
+        rule, only the first time (as ``Env.note`` drops an item equal to one recorded)."""
+        self.keys.append(key)
+
+        def once(c: XCtx, item: Evidence) -> None:
+            seen = c.seen
+            assert seen is not None
+            if key not in seen:
+                seen.add(key)
+                c.ev.append(item)
+
+        def plain(c: XCtx, item: Evidence) -> None:
+            c.ev.append(item)
+
+        chosen: list[Callable[[XCtx, Evidence], None]] = [plain]
+        self.pending.append((key, lambda dup: chosen.__setitem__(0, once if dup else plain)))
+        return lambda c, item: chosen[0](c, item)
+
+    def _seen(self, key: Key) -> Callable[[XCtx], bool]:
+        """Whether an item of ``key`` is already recorded (always false where the key is unique)."""
+        self.keys.append(key)
+        flag = [False]
+        self.pending.append((key, lambda dup: flag.__setitem__(0, dup)))
+
+        def seen(c: XCtx) -> bool:
+            if not flag[0]:
+                return False
+            s = c.seen
+            assert s is not None
+            if key in s:
+                return True
+            s.add(key)
+            return False
+
+        return seen
+
+    def finish(self) -> bool:
+        """Fix how each node records, now every key is known; whether any key occurs twice."""
+        counts: dict[Key, int] = {}
+        for key in self.keys:
+            counts[key] = counts.get(key, 0) + 1
+        for key, set_dup in self.pending:
+            set_dup(counts[key] > 1)
+        return any(n > 1 for n in counts.values())
+
+    def compile(self, node: Node) -> Fn:
+        if isinstance(node, (Num, Str, Bool)):
+            value = node.value
+            return lambda c: value
+        if isinstance(node, Name):
+            return self._name(node)
+        if isinstance(node, Unary):
+            f = self.compile(node.operand)
+            if node.op == "not":
+                return lambda c: v if (v := f(c)) is UNKNOWN else not v
+            return lambda c: v if (v := f(c)) is UNKNOWN else -v
+        if isinstance(node, Binary):
+            return self._binary(node)
+        assert isinstance(node, Call)
+        return self._call(node)
+
+    def _name(self, node: Name) -> Fn:
+        if node.dotted == "as_of":
+            return lambda c: c.as_of
+        if node.dotted == "deadline":
+            deadline = self.rule.deadline
+            return lambda c: deadline
+        param = self.rule.parameters[node.parts[1]]
+        value = param.value
+        item = Evidence("parameter", param.name, Number(param.value, param.unit), reference=param.override)
+        seen = self._seen(("parameter", param.name, None))
+
+        def parameter(c: XCtx) -> Any:
+            if not seen(c):
+                c.ev.append(item)
+            return value
+
+        return parameter
+
+    def _binary(self, node: Binary) -> Fn:
+        op = node.op
+        fa, fb = self.compile(node.left), self.compile(node.right)
+        if op == "and":
+
+            def conj(c: XCtx) -> Any:
+                a, b = fa(c), fb(c)
+                if a is False or b is False:
+                    return False
+                return UNKNOWN if (a is UNKNOWN or b is UNKNOWN) else True
+
+            return conj
+        if op == "or":
+
+            def disj(c: XCtx) -> Any:
+                a, b = fa(c), fb(c)
+                if a is True or b is True:
+                    return True
+                return UNKNOWN if (a is UNKNOWN or b is UNKNOWN) else False
+
+            return disj
+        if op == "/":
+
+            def div(c: XCtx) -> Any:
+                a, b = fa(c), fb(c)
+                if a is UNKNOWN or b is UNKNOWN or b == 0:
+                    return UNKNOWN
+                return a / b
+
+            return div
+        if op in ("+", "-", "*"):
+            arith = {"+": operator.add, "-": operator.sub, "*": operator.mul}[op]
+
+            def binop(c: XCtx) -> Any:
+                a, b = fa(c), fb(c)
+                if a is UNKNOWN or b is UNKNOWN:
+                    return UNKNOWN
+                return arith(a, b)
+
+            return binop
+        return self._comparison(node, fa, fb)
+
+    def _comparison(self, node: Binary, fa: Fn, fb: Fn) -> Fn:
+        """A comparison, recording ``expressions._binary``'s item: the rendered sides with their
+        values (a literal side only rendered), the operator and the result."""
+        cmp = _OPS[node.op]
+        name = render(node)
+        lu, ru = self._unit_of(node.left), self._unit_of(node.right)
+        left_unit, right_unit = lu or ru, ru or lu
+        left_literal = isinstance(node.left, (Num, Str, Bool))
+        right_literal = isinstance(node.right, (Num, Str, Bool))
+        left_text = render(node.left) if left_literal else render(node.left) + " = "
+        right_text = render(node.right) if right_literal else render(node.right) + " = "
+        middle = f" {node.op} "
+        record = self._recorder(("comparison", name, None))
+
+        def compare(c: XCtx) -> Any:
+            a, b = fa(c), fb(c)
+            if a is UNKNOWN or b is UNKNOWN:
+                result: Any = UNKNOWN
+                q: Quantity = _UNKNOWN_OPERAND
+                shown = "unknown"
+            elif cmp(a, b):
+                result, q, shown = True, _TRUE, "true"
+            else:
+                result, q, shown = False, _FALSE, "false"
+            left = left_text if left_literal else left_text + _fmt(a, left_unit)
+            right = right_text if right_literal else right_text + _fmt(b, right_unit)
+            record(c, Evidence("comparison", name, q, None, None, None, None, f"{left}{middle}{right} -> {shown}"))
+            return result
+
+        return compare
+
+    def _unit_of(self, node: Node) -> str | None:
+        """``expressions._unit_of``: the unit of a numeric expression, for explanations."""
+        if isinstance(node, Name) and node.parts[0] == "param":
+            return self.rule.parameters[node.parts[1]].unit
+        if isinstance(node, Call):
+            if node.func in ("pct", "min_pct", "max_pct"):
+                return "percent"
+            if node.func in ("rate", "total", "mean", "min_value", "max_value"):
+                return self.book.metrics[name_arg(node.args[0], "metric")].unit
+            if node.func in ("min", "max"):
+                return self._unit_of(node.args[0]) or self._unit_of(node.args[1])
+            return None
+        if isinstance(node, Binary) and node.op in ("+", "-"):
+            return self._unit_of(node.left) or self._unit_of(node.right)
+        if isinstance(node, Unary) and node.op == "-":
+            return self._unit_of(node.operand)
+        return None
+
+    def _call(self, node: Call) -> Fn:
+        func = node.func
+        if func == "outcome":
+            assert isinstance(node.args[0], Str)
+            rid = node.args[0].value
+            items = {s: Evidence("outcome", rid, q) for s, q in _STATUS_QUANTITY.items()}
+            seen = self._seen(("outcome", rid, None))
+
+            def outcome(c: XCtx) -> Any:
+                status = c.outcomes[rid]
+                if not seen(c):
+                    c.ev.append(items[status])
+                return UNKNOWN if status == "unknown" else status
+
+            return outcome
+        if func in ("fact", "fact_date", "has_fact"):
+            return self._fact(func, name_arg(node.args[0], "fact"))
+        if func == "has_service":
+            sname = name_arg(node.args[0], "service")
+            undeclared = Evidence("service", sname, _SERVICES_NOT_DECLARED)
+            listed = Evidence("service", sname, Listing(True))
+            unlisted = Evidence("service", sname, Listing(False))
+            seen = self._seen(("service", sname, None))
+
+            def service(c: XCtx) -> Any:
+                services = c.services
+                if services is None:
+                    if not seen(c):
+                        c.ev.append(undeclared)
+                    return UNKNOWN
+                present = sname in services
+                if not seen(c):
+                    c.ev.append(listed if present else unlisted)
+                return present
+
+            return service
+        if func == "rank":
+            what = render(node.args[0])
+            unknown_rank = Evidence("rank", what, _UNKNOWN_RANK)
+            seen = self._seen(("rank", what, None))
+
+            def rank(c: XCtx) -> Any:
+                r = c.rank
+                if not seen(c):
+                    c.ev.append(unknown_rank if r is UNKNOWN else Evidence("rank", what, _quantity(r)))
+                return r
+
+            return rank
+        if func in ("min", "max"):
+            fa, fb = self.compile(node.args[0]), self.compile(node.args[1])
+            pick = min if func == "min" else max
+
+            def extreme(c: XCtx) -> Any:
+                a, b = fa(c), fb(c)
+                return UNKNOWN if (a is UNKNOWN or b is UNKNOWN) else pick(a, b)
+
+            return extreme
+        if func == "date":
+            assert isinstance(node.args[0], Str)
+            day = dt.date.fromisoformat(node.args[0].value)
+            return lambda c: day
+        return self._metric(node)
+
+    def _fact(self, func: str, fname: str) -> Fn:
+        undeclared = Evidence("fact", fname, _NOT_DECLARED)
+        seen = self._seen(("fact", fname, None))
+        missing: Any = False if func == "has_fact" else UNKNOWN
+
+        def fact(c: XCtx) -> Any:
+            f = c.facts.get(fname)
+            if f is None:
+                if not seen(c):
+                    c.ev.append(undeclared)
+                return missing
+            if not seen(c):
+                c.ev.append(
+                    Evidence("fact", fname, _quantity(f.value), None, None, None, f.date.isoformat(), f.evidence)
+                )
+            if func == "has_fact":
+                return True
+            return f.date if func == "fact_date" else f.value
+
+        return fact
+
+    def _metric(self, call: Call) -> Fn:
+        func = call.func
+        mname = name_arg(call.args[0], "metric")
+        pname = name_arg(call.args[1], "period")
+        period = self.book.periods[pname]
+        unit = self.book.metrics[mname].unit
+        months = tuple(period.months)
+        label = f"{format_month(period.start)}..{format_month(period.end)}"
+        name = f"{func}({mname})"
+        seen = self._seen(("metric", name, label))
+
+        def no_data(c: XCtx, series: Any) -> Any:
+            if not seen(c):
+                have = series or {}
+                gone = tuple(format_month(m) for m in months if m not in have or m in c.incomplete)
+                c.ev.append(Evidence("metric", name, Unknown("no_data", gone), label))
+            return UNKNOWN
+
+        def rows(c: XCtx) -> list[Any] | None:
+            if not c.complete[pname]:
+                return None
+            series = c.series.get(mname)
+            if series is None:
+                return None
+            out = []
+            for m in months:
+                o = series.get(m)
+                if o is None:
+                    return None
+                out.append(o)
+            return out
+
+        if func in ("pct", "rate"):
+            scale = 100 if func == "pct" else 1
+
+            def ratio(c: XCtx) -> Any:
+                obs = rows(c)
+                if obs is None:
+                    return no_data(c, c.series.get(mname))
+                num = den = 0
+                for o in obs:
+                    num += o.numerator
+                    den += o.denominator
+                if den == 0:
+                    if not seen(c):
+                        c.ev.append(Evidence("metric", name, _ZERO_DENOMINATOR, label, num, den))
+                    return UNKNOWN
+                if not seen(c):
+                    c.ev.append(Evidence("metric", name, Ratio(num, den, scale, unit), label, num, den))
+                return Fraction(scale * num, den)
+
+            return ratio
+        if func in ("min_pct", "max_pct"):
+            pick = min if func == "min_pct" else max
+
+            def monthly(c: XCtx) -> Any:
+                obs = rows(c)
+                if obs is None:
+                    return no_data(c, c.series.get(mname))
+                if any(o.denominator == 0 for o in obs):
+                    if not seen(c):
+                        c.ev.append(Evidence("metric", name, _ZERO_DENOMINATOR_MONTH, label))
+                    return UNKNOWN
+                value = pick(Fraction(100 * o.numerator, o.denominator) for o in obs)
+                if not seen(c):
+                    c.ev.append(Evidence("metric", name, Number(value, "percent"), label))
+                return value
+
+            return monthly
+        k = len(months)
+        reducers: dict[str, Callable[[list[Fraction]], Fraction]] = {
+            "total": lambda xs: sum(xs, Fraction(0)),
+            "mean": lambda xs: sum(xs, Fraction(0)) / k,
+            "min_value": min,
+            "max_value": max,
+        }
+        reduce = reducers[func]
+
+        def values(c: XCtx) -> Any:
+            obs = rows(c)
+            if obs is None:
+                return no_data(c, c.series.get(mname))
+            value = reduce([o.value for o in obs])
+            if not seen(c):
+                c.ev.append(Evidence("metric", name, Number(value, unit), label))
+            return value
+
+        return values
+
+
+_Leaf = tuple[Status, str, Clause]  # status, reason (formatted for the run, unless it needs {done}), clause
+
+
+class _Rule:
+    """One rule compiled: its readers, the evidence-free constants of its outcomes."""
+
+    def __init__(self, book: Rulebook, rule: Rule, compiled: Program) -> None:
+        self.rule = rule
+        self.id = rule.id
+        comp = _Compiler(book, rule)
+        self.cond = comp.compile(rule.condition)
+        self.guard = comp.compile(rule.applicable_if) if rule.applicable_if is not None else None
+        self.done = comp.compile(rule.completed_on) if rule.completed_on is not None else None
+        self.dedupe = comp.finish()
+        self.citation = Citation(
+            rule.source.document, rule.source.section, rule.source.quote, rule.confidence, rule.objective
+        )
+        self.period = rule.period.name if rule.period else None
+        self.heading = {s: f"{STATUS_INFO[s].label}: {rule.title}" for s in STATUSES}
+        self.overridden = any(p.override for p in rule.parameters.values())
+        self.obligation = rule.kind == "obligation"
+        self.reads_outcomes = bool(rule.depends_on)
+        self.status_fn = compiled.status[rule.id]
+        self.rank_inputs = compiled.rank_inputs.get(rule.id)
+
+    def tree(self, as_of: dt.date) -> Any:
+        """The decision tree for ``as_of``: ``judged`` read once, leaves with their reason formatted
+        (but for a reason that names the completion date, formatted when it is decided)."""
+        rule = self.rule
+        judged = rule.judged_on(as_of)
+        readers: dict[str, Fn] = {"cond": self.cond}
+        if self.guard is not None:
+            readers["guard"] = self.guard
+
+        def reason(clause: Clause) -> str:
+            return clause.reason.format(
+                applies=rule.applicable_if_text,
+                deadline=rule.deadline,
+                in_force=rule.in_force,
+                done=None,
+                as_of=as_of,
+            )
+
+        def bind(node: Branch | Clause) -> Any:
+            if isinstance(node, Clause):
+                return (node.status, "" if "{done}" in node.reason else reason(node), node)
+            if node.input == "judged":
+                return bind(node.branches[judged])
+            if node.input == "late":
+                return ("late", {v: bind(sub) for v, sub in node.branches.items()})
+            return (
+                readers[node.input],
+                {(UNKNOWN if v == "unknown" else v): bind(sub) for v, sub in node.branches.items()},
+            )
+
+        return bind(rule.decision_tree)
+
+    def decide(self, c: XCtx, tree: Any, as_of: dt.date, ranking: Ranking[str] | None = None) -> Outcome:
+        """The outcome for the organisation of ``c`` (its rank read from ``ranking``, if any)."""
+        ev: list[Evidence] = []
+        c.ev = ev
+        if self.dedupe:
+            c.seen = set()
+        possible: Any = UNKNOWN
+        if ranking is not None:
+            possible = ranking.rank(c.org_id)
+            c.rank = UNKNOWN if isinstance(possible, RankRange) else possible
+        node = tree
+        done: Any = None
+        while len(node) == 2:
+            read, branches = node
+            if read == "late":
+                assert self.done is not None and self.rule.deadline is not None
+                done = self.done(c)
+                node = branches[isinstance(done, dt.date) and done > self.rule.deadline]
+            else:
+                node = branches[read(c)]
+        status, reason, clause = node
+        if "{done}" in clause.reason:
+            rule = self.rule
+            reason = clause.reason.format(
+                applies=rule.applicable_if_text, deadline=rule.deadline, in_force=rule.in_force, done=done, as_of=as_of
+            )
+        evidence: tuple[Evidence, ...]
+        if ranking is not None:
+            status, reason = self._ranked(c, ranking, possible, status, reason)
+            evidence = tuple(ev)
+            if status != "not_applicable":
+                evidence += (_cohort_evidence(self.rule, ranking, c.org_id),)
+        else:
+            evidence = tuple(ev)
+        rule = self.rule
+        return Outcome(
+            rule.id,
+            c.org_id,
+            rule.kind,
+            status,
+            rule.title,
+            rule.deadline,
+            self.period,
+            evidence,
+            self.citation,
+            self._explain(status, reason, evidence),
+            rule.assumptions,
+        )
+
+    def _ranked(self, c: XCtx, ranking: Ranking[str], possible: Any, status: Status, reason: str) -> tuple[Status, str]:
+        """``decide.decide``'s handling of a rank: a range settled, the cohort's unknown reason."""
+        if isinstance(possible, RankRange) and status == "unknown":
+            fn = self.status_fn
+            settled = settle(possible, lambda r: fn(c.at_rank(r)))
+            c.rank = UNKNOWN
+            if settled != "unknown":
+                status = settled
+                reason = (
+                    "decided whatever the unknown members' values: every rank from "
+                    f"{possible.low} to {possible.high} gives it"
+                )
+        if status == "unknown":
+            reason = ranking.unknown_reason(c.org_id, self.rule) or reason
+        return status, reason
+
+    def _explain(self, status: Status, reason: str, evidence: tuple[Evidence, ...]) -> str:
+        """``decide._explain``, reading the evidence once."""
+        parts = [self.heading[status]]
+        if reason:
+            parts.append(reason)
+        if status == "unknown":
+            missing = [f"{e.name} {e.period or ''}".strip() + f" ({e.value})" for e in evidence if e.unknown]
+            if missing:
+                parts.append("missing: " + "; ".join(missing[:4]))
+        elif status != "due" and status != "not_applicable":
+            comparisons = [e.reference for e in evidence if e.kind == "comparison" and e.reference]
+            if comparisons:
+                parts.append("; ".join(comparisons[:3]) + (" ..." if len(comparisons) > 3 else ""))
+        if self.overridden:
+            overrides = sorted({e.reference for e in evidence if e.kind == "parameter" and e.reference})
+            if overrides:
+                parts.append("parameter overridden by " + "; ".join(overrides))
+        if self.obligation and any(e.kind == "fact" for e in evidence):
+            parts.append("decided on a self-declared fact, not a measured threshold")
+        return ". ".join(parts)
+
+
+class ExplainedProgram:
+    """A rulebook compiled once for full outcomes: rules by dependency level and organisation type,
+    as ``compiled.Program`` orders them."""
+
+    def __init__(self, book: Rulebook) -> None:
+        self.book = book
+        self.compiled = program(book)
+        self.rules = {rule.id: _Rule(book, rule, self.compiled) for rule in book.rules}
+        self.by_type: list[dict[str, list[_Rule]]] = [
+            {t: [self.rules[rid] for rid, _ in fns] for t, fns in level.items()} for level in self.compiled.by_type
+        ]
+        self.ranked: list[list[_Rule]] = [[self.rules[r.id] for r, *_ in level] for level in self.compiled.ranked]
+        months = {m for p in book.periods.values() for m in p.months}
+        self.months = frozenset(months)
+
+    def run(
+        self, orgs: Sequence[Organisation], as_of: dt.date, cohorts: Sequence[CompleteCohort] = ()
+    ) -> list[Outcome]:
+        """Every applicable (rule, organisation) outcome, equal to ``native.run``'s."""
+        book = self.book
+        complete = {name: month_complete(p.end, as_of) for name, p in book.periods.items()}
+        incomplete = frozenset(m for m in self.months if not month_complete(m, as_of))
+        date_facts = book.date_facts
+        ctxs = [XCtx(org, as_of, complete, date_facts, incomplete) for org in orgs]
+        trees = {rid: r.tree(as_of) for rid, r in self.rules.items()}
+        out: list[Outcome] = []
+        for by_type, ranked in zip(self.by_type, self.ranked, strict=True):
+            for r in ranked:
+                assert r.rank_inputs is not None
+                arg, guard = r.rank_inputs
+                members = [(org, c) for org, c in zip(orgs, ctxs, strict=True) if org.type in r.rule.applies_to]
+                ranking = cohort_ranks(r.rule, [o.id for o, _ in members], [c for _, c in members], arg, guard, cohorts)
+                tree = trees[r.id]
+                for _, c in members:
+                    outcome = r.decide(c, tree, as_of, ranking)
+                    c.outcomes[r.id] = outcome.status
+                    out.append(outcome)
+            for org, c in zip(orgs, ctxs, strict=True):
+                statuses = c.outcomes
+                for r in by_type.get(org.type, ()):
+                    outcome = r.decide(c, trees[r.id], as_of)
+                    statuses[r.id] = outcome.status
+                    out.append(outcome)
+        return out
+
+
+@functools.lru_cache(maxsize=8)
+def explained_program(book: Rulebook) -> ExplainedProgram:
+    """The rulebook compiled for full outcomes (once per rulebook digest)."""
+    return ExplainedProgram(book)
+
+
+def run(
+    book: Rulebook, orgs: Sequence[Organisation], as_of: dt.date, cohorts: Sequence[CompleteCohort] = ()
+) -> list[Outcome]:
+    """Every applicable (rule, organisation) outcome: equal to ``native.run`` on the organisations'
+    views at ``as_of``, from the compiled closures."""
+    return explained_program(book).run(orgs, as_of, cohorts)
