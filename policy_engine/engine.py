@@ -201,21 +201,27 @@ def _evaluate(
     book, frozen, when = _prepare(state, rulebook, as_of)
     chosen = resolve_backend(backend)
     assumed = unconfirmed(frozen.organisations, frozen.cohorts)
-    if chosen is Backend.NATIVE and not reference:
-        outcomes = _explained.run(book, frozen.organisations, when, assumed.cohorts)
-    else:
-        views = [view_at(org, when, book.date_facts) for org in frozen.organisations]
-        runner = _durable.run if chosen is Backend.DURABLE else _native.run
-        outcomes = runner(book, views, when, assumed.cohorts)
-    order = {r.id: i for i, r in enumerate(book.rules)}
     rules = {r.id: r for r in book.rules}
-    if assumed:
-        outcomes = assumed.outcomes(outcomes, rules)
-    by_firing = sorted(outcomes, key=lambda o: (order[o.rule_id], o.org_id))
-    trace = tuple(firing(i + 1, rules[o.rule_id], o) for i, o in enumerate(by_firing))
     record = _record(book, frozen, when, chosen, evaluated_at)
+    if chosen is Backend.NATIVE and not reference and not assumed:
+        # the compiled closures give the outcomes in their order and the trace (as sorted below)
+        ordered, firings = _explained.evaluation(book, frozen.organisations, when, assumed.cohorts)
+        outcomes, trace = tuple(ordered), tuple(firings)
+    else:
+        if chosen is Backend.NATIVE and not reference:
+            found = _explained.run(book, frozen.organisations, when, assumed.cohorts)
+        else:
+            views = [view_at(org, when, book.date_facts) for org in frozen.organisations]
+            runner = _durable.run if chosen is Backend.DURABLE else _native.run
+            found = runner(book, views, when, assumed.cohorts)
+        if assumed:
+            found = assumed.outcomes(found, rules)
+        order = {r.id: i for i, r in enumerate(book.rules)}
+        by_firing = sorted(found, key=lambda o: (order[o.rule_id], o.org_id))
+        trace = tuple(firing(i + 1, rules[o.rule_id], o) for i, o in enumerate(by_firing))
+        outcomes = tuple(sorted(found, key=lambda o: (o.org_id, o.rule_id)))
     return Evaluation(
-        tuple(sorted(outcomes, key=lambda o: (o.org_id, o.rule_id))),
+        outcomes,
         trace,
         record,
         org_ids=frozenset(org.id for org in frozen.organisations),

@@ -61,9 +61,9 @@ from .evidence import (
     format_quantity,
 )
 from .expressions import UNKNOWN
-from .outcomes import Citation, Outcome
+from .outcomes import Citation, Firing, Outcome
 
-__all__ = ["ExplainedProgram", "explained_program", "run"]
+__all__ = ["ExplainedProgram", "evaluation", "explained_program", "run"]
 
 _OPS: dict[str, Callable[[Any, Any], bool]] = {
     "==": operator.eq,
@@ -87,7 +87,7 @@ _STATUS_QUANTITY = {s: OutcomeStatus(s) for s in STATUSES}
 class XCtx(Ctx):
     """One organisation at one date, with the evidence of the rule being decided."""
 
-    __slots__ = ("ev", "incomplete", "org_id", "seen")
+    __slots__ = ("ev", "incomplete", "org_id", "org_type", "results", "seen")
 
     def __init__(
         self,
@@ -99,6 +99,8 @@ class XCtx(Ctx):
     ) -> None:
         super().__init__(org, as_of, complete, date_facts)
         self.org_id = org.id
+        self.org_type = org.type
+        self.results: dict[str, Outcome] = {}
         self.incomplete = incomplete
         self.ev: list[Evidence] = []
         self.seen: set[tuple[str, str, str | None]] | None = None
@@ -143,6 +145,7 @@ class _Compiler:
         self.keys: list[Key] = []
         self.shared: set[Key] = set()  # set by ExplainedProgram once every key of the rule is known
         self.pending: list[tuple[Key, Callable[[bool], None]]] = []
+        self.reads_outcomes = False
 
     def _recorder(self, key: Key) -> Callable[[XCtx, Evidence], None]:
         """How a node with ``key`` records its item: at once, or, if the key occurs twice in the
@@ -320,6 +323,7 @@ class _Compiler:
         if func == "outcome":
             assert isinstance(node.args[0], Str)
             rid = node.args[0].value
+            self.reads_outcomes = True
             items = {s: Evidence("outcome", rid, q) for s, q in _STATUS_QUANTITY.items()}
             seen = self._seen(("outcome", rid, None))
 
@@ -510,7 +514,8 @@ class _Rule:
         self.heading = {s: f"{STATUS_INFO[s].label}: {rule.title}" for s in STATUSES}
         self.overridden = any(p.override for p in rule.parameters.values())
         self.obligation = rule.kind == "obligation"
-        self.reads_outcomes = bool(rule.depends_on)
+        self.reads_outcomes = comp.reads_outcomes
+        self.index = 0  # the rule's place in the rulebook (set by ExplainedProgram)
         self.status_fn = compiled.status[rule.id]
         self.rank_inputs = compiled.rank_inputs.get(rule.id)
 
@@ -645,38 +650,81 @@ class ExplainedProgram:
             {t: [self.rules[rid] for rid, _ in fns] for t, fns in level.items()} for level in self.compiled.by_type
         ]
         self.ranked: list[list[_Rule]] = [[self.rules[r.id] for r, *_ in level] for level in self.compiled.ranked]
+        for i, r in enumerate(self.rules.values()):
+            r.index = i
+        self.by_id: dict[str, list[str]] = {
+            t: sorted(r.id for r in book.rules if t in r.applies_to)
+            for t in {t for r in book.rules for t in r.applies_to}
+        }
         months = {m for p in book.periods.values() for m in p.months}
         self.months = frozenset(months)
 
-    def run(
-        self, orgs: Sequence[Organisation], as_of: dt.date, cohorts: Sequence[CompleteCohort] = ()
-    ) -> list[Outcome]:
-        """Every applicable (rule, organisation) outcome, equal to ``native.run``'s."""
+    def _decide_all(
+        self, orgs: Sequence[Organisation], as_of: dt.date, cohorts: Sequence[CompleteCohort]
+    ) -> tuple[list[XCtx], list[list[Outcome]]]:
+        """Every outcome: the organisations' contexts in id order (each with its outcomes by rule)
+        and, per rule in the rulebook's order, its outcomes in organisation id order."""
         book = self.book
         complete = {name: month_complete(p.end, as_of) for name, p in book.periods.items()}
         incomplete = frozenset(m for m in self.months if not month_complete(m, as_of))
         date_facts = book.date_facts
         ctxs = [XCtx(org, as_of, complete, date_facts, incomplete) for org in orgs]
+        ordered = sorted(ctxs, key=lambda c: c.org_id)
         trees = {rid: r.tree(as_of) for rid, r in self.rules.items()}
-        out: list[Outcome] = []
+        buckets: list[list[Outcome]] = [[] for _ in self.rules]
         for by_type, ranked in zip(self.by_type, self.ranked, strict=True):
             for r in ranked:
                 assert r.rank_inputs is not None
                 arg, guard = r.rank_inputs
-                members = [(org, c) for org, c in zip(orgs, ctxs, strict=True) if org.type in r.rule.applies_to]
-                ranking = cohort_ranks(r.rule, [o.id for o, _ in members], [c for _, c in members], arg, guard, cohorts)
-                tree = trees[r.id]
-                for _, c in members:
-                    outcome = r.decide(c, tree, as_of, ranking)
-                    c.outcomes[r.id] = outcome.status
-                    out.append(outcome)
-            for org, c in zip(orgs, ctxs, strict=True):
-                statuses = c.outcomes
-                for r in by_type.get(org.type, ()):
+                types = r.rule.applies_to
+                members = [c for c in ctxs if c.org_type in types]  # the state's order, as the reference ranks
+                ranking = cohort_ranks(r.rule, [c.org_id for c in members], members, arg, guard, cohorts)
+                tree, bucket = trees[r.id], buckets[r.index]
+                for c in ordered:
+                    if c.org_type in types:
+                        outcome = r.decide(c, tree, as_of, ranking)
+                        c.outcomes[r.id] = outcome.status
+                        c.results[r.id] = outcome
+                        bucket.append(outcome)
+            for c in ordered:
+                statuses, results = c.outcomes, c.results
+                for r in by_type.get(c.org_type, ()):
                     outcome = r.decide(c, trees[r.id], as_of)
                     statuses[r.id] = outcome.status
-                    out.append(outcome)
-        return out
+                    results[r.id] = outcome
+                    buckets[r.index].append(outcome)
+        return ordered, buckets
+
+    def run(
+        self, orgs: Sequence[Organisation], as_of: dt.date, cohorts: Sequence[CompleteCohort] = ()
+    ) -> list[Outcome]:
+        """Every applicable (rule, organisation) outcome, equal to ``native.run``'s (in the order
+        of the trace: by rule in the rulebook's order, then by organisation id)."""
+        _, buckets = self._decide_all(orgs, as_of, cohorts)
+        return [o for bucket in buckets for o in bucket]
+
+    def evaluation(
+        self, orgs: Sequence[Organisation], as_of: dt.date, cohorts: Sequence[CompleteCohort] = ()
+    ) -> tuple[list[Outcome], list[Firing]]:
+        """The outcomes in the order of ``Evaluation.outcomes`` (by organisation id, then rule id)
+        and the firing trace (``decide.firing`` of each, by rule in the rulebook's order, then by
+        organisation id): what ``engine.evaluate`` assembles from ``native.run``'s outcomes."""
+        ordered, buckets = self._decide_all(orgs, as_of, cohorts)
+        by_id = self.by_id
+        outcomes = [c.results[rid] for c in ordered for rid in by_id.get(c.org_type, ())]
+        trace: list[Firing] = []
+        step = 0
+        for r, bucket in zip(self.rules.values(), buckets, strict=True):
+            rid, stratum = r.id, r.rule.stratum
+            for o in bucket:
+                step += 1
+                inputs = (
+                    tuple((e.name, e.quantity.value) for e in o.evidence if isinstance(e.quantity, OutcomeStatus))
+                    if r.reads_outcomes
+                    else ()
+                )
+                trace.append(Firing(step, rid, o.org_id, o.status, stratum, inputs))
+        return outcomes, trace
 
 
 @functools.lru_cache(maxsize=8)
@@ -691,3 +739,11 @@ def run(
     """Every applicable (rule, organisation) outcome: equal to ``native.run`` on the organisations'
     views at ``as_of``, from the compiled closures."""
     return explained_program(book).run(orgs, as_of, cohorts)
+
+
+def evaluation(
+    book: Rulebook, orgs: Sequence[Organisation], as_of: dt.date, cohorts: Sequence[CompleteCohort] = ()
+) -> tuple[list[Outcome], list[Firing]]:
+    """``ExplainedProgram.evaluation`` of the rulebook's program: the outcomes sorted as
+    ``Evaluation.outcomes`` and the trace."""
+    return explained_program(book).evaluation(orgs, as_of, cohorts)
