@@ -41,6 +41,7 @@ from ..data.state import CompleteCohort, Organisation
 from ..language.ast import Binary, Bool, Call, Name, Node, Num, Str, Unary, render
 from ..language.checker import name_arg
 from ..language.months import format_month, month_complete
+from ..language.numbers import exact_decimal
 from ..language.rules import STATUSES, Rule, Status
 from ..language.statuses import STATUS_INFO, Branch, Clause
 from ..rulebook.loader import Rulebook
@@ -58,7 +59,6 @@ from .evidence import (
     Ratio,
     Text,
     Unknown,
-    format_quantity,
 )
 from .expressions import UNKNOWN
 from .outcomes import Citation, Firing, Outcome
@@ -133,65 +133,54 @@ def _fmt(v: Any, unit: str | None) -> str:
         return "true"
     if v is False:
         return "false"
-    return format_quantity(_quantity(v, unit))
+    if isinstance(v, Fraction):
+        return _number(v.numerator, v.denominator, unit)
+    if isinstance(v, dt.date):
+        return v.isoformat()
+    return str(v)
+
+
+def _number(n: int, d: int, unit: str | None) -> str:
+    """``numbers.format_number`` of n/d (in lowest terms, d > 0): the same text."""
+    if d == 1:
+        text = str(n)
+    else:
+        r = d
+        while r % 2 == 0:
+            r //= 2
+        while r % 5 == 0:
+            r //= 5
+        text = exact_decimal(Fraction(n, d)) if r == 1 else "~" + format(n / d, ".4f")
+    if unit == "percent":
+        return text + "%"
+    return f"{text} {unit}" if unit else text
+
+
+def _first(c: XCtx, key: Key) -> bool:
+    """Whether no item of ``key`` is recorded yet for this outcome (and now it is)."""
+    seen = c.seen
+    assert seen is not None
+    if key in seen:
+        return False
+    seen.add(key)
+    return True
 
 
 class _Compiler:
     """One rule's nodes as closures that record evidence (``keys``: each recording node's key)."""
 
-    def __init__(self, book: Rulebook, rule: Rule) -> None:
+    def __init__(self, book: Rulebook, rule: Rule, shared: frozenset[Key] = frozenset()) -> None:
         self.book = book
         self.rule = rule
+        self.shared = shared
         self.keys: list[Key] = []
-        self.shared: set[Key] = set()  # set by ExplainedProgram once every key of the rule is known
-        self.pending: list[tuple[Key, Callable[[bool], None]]] = []
         self.reads_outcomes = False
 
-    def _recorder(self, key: Key) -> Callable[[XCtx, Evidence], None]:
-        """How a node with ``key`` records its item: at once, or, if the key occurs twice in the
-        rule, only the first time (as ``Env.note`` drops an item equal to one recorded)."""
+    def _dup(self, key: Key) -> bool:
+        """Note a recording node's key; whether it occurs more than once in the rule (``shared``,
+        known from a first compilation), so that the node must check it as it records."""
         self.keys.append(key)
-
-        def once(c: XCtx, item: Evidence) -> None:
-            seen = c.seen
-            assert seen is not None
-            if key not in seen:
-                seen.add(key)
-                c.ev.append(item)
-
-        def plain(c: XCtx, item: Evidence) -> None:
-            c.ev.append(item)
-
-        chosen: list[Callable[[XCtx, Evidence], None]] = [plain]
-        self.pending.append((key, lambda dup: chosen.__setitem__(0, once if dup else plain)))
-        return lambda c, item: chosen[0](c, item)
-
-    def _seen(self, key: Key) -> Callable[[XCtx], bool]:
-        """Whether an item of ``key`` is already recorded (always false where the key is unique)."""
-        self.keys.append(key)
-        flag = [False]
-        self.pending.append((key, lambda dup: flag.__setitem__(0, dup)))
-
-        def seen(c: XCtx) -> bool:
-            if not flag[0]:
-                return False
-            s = c.seen
-            assert s is not None
-            if key in s:
-                return True
-            s.add(key)
-            return False
-
-        return seen
-
-    def finish(self) -> bool:
-        """Fix how each node records, now every key is known; whether any key occurs twice."""
-        counts: dict[Key, int] = {}
-        for key in self.keys:
-            counts[key] = counts.get(key, 0) + 1
-        for key, set_dup in self.pending:
-            set_dup(counts[key] > 1)
-        return any(n > 1 for n in counts.values())
+        return key in self.shared
 
     def compile(self, node: Node) -> Fn:
         if isinstance(node, (Num, Str, Bool)):
@@ -218,10 +207,11 @@ class _Compiler:
         param = self.rule.parameters[node.parts[1]]
         value = param.value
         item = Evidence("parameter", param.name, Number(param.value, param.unit), reference=param.override)
-        seen = self._seen(("parameter", param.name, None))
+        key = ("parameter", param.name, None)
+        dup = self._dup(key)
 
         def parameter(c: XCtx) -> Any:
-            if not seen(c):
+            if not dup or _first(c, key):
                 c.ev.append(item)
             return value
 
@@ -281,7 +271,8 @@ class _Compiler:
         left_text = render(node.left) if left_literal else render(node.left) + " = "
         right_text = render(node.right) if right_literal else render(node.right) + " = "
         middle = f" {node.op} "
-        record = self._recorder(("comparison", name, None))
+        key = ("comparison", name, None)
+        dup = self._dup(key)
 
         def compare(c: XCtx) -> Any:
             a, b = fa(c), fb(c)
@@ -295,7 +286,10 @@ class _Compiler:
                 result, q, shown = False, _FALSE, "false"
             left = left_text if left_literal else left_text + _fmt(a, left_unit)
             right = right_text if right_literal else right_text + _fmt(b, right_unit)
-            record(c, Evidence("comparison", name, q, None, None, None, None, f"{left}{middle}{right} -> {shown}"))
+            if not dup or _first(c, key):
+                c.ev.append(
+                    Evidence("comparison", name, q, None, None, None, None, f"{left}{middle}{right} -> {shown}")
+                )
             return result
 
         return compare
@@ -325,11 +319,12 @@ class _Compiler:
             rid = node.args[0].value
             self.reads_outcomes = True
             items = {s: Evidence("outcome", rid, q) for s, q in _STATUS_QUANTITY.items()}
-            seen = self._seen(("outcome", rid, None))
+            key = ("outcome", rid, None)
+            dup = self._dup(key)
 
             def outcome(c: XCtx) -> Any:
                 status = c.outcomes[rid]
-                if not seen(c):
+                if not dup or _first(c, key):
                     c.ev.append(items[status])
                 return UNKNOWN if status == "unknown" else status
 
@@ -341,16 +336,17 @@ class _Compiler:
             undeclared = Evidence("service", sname, _SERVICES_NOT_DECLARED)
             listed = Evidence("service", sname, Listing(True))
             unlisted = Evidence("service", sname, Listing(False))
-            seen = self._seen(("service", sname, None))
+            key = ("service", sname, None)
+            dup = self._dup(key)
 
             def service(c: XCtx) -> Any:
                 services = c.services
                 if services is None:
-                    if not seen(c):
+                    if not dup or _first(c, key):
                         c.ev.append(undeclared)
                     return UNKNOWN
                 present = sname in services
-                if not seen(c):
+                if not dup or _first(c, key):
                     c.ev.append(listed if present else unlisted)
                 return present
 
@@ -358,11 +354,12 @@ class _Compiler:
         if func == "rank":
             what = render(node.args[0])
             unknown_rank = Evidence("rank", what, _UNKNOWN_RANK)
-            seen = self._seen(("rank", what, None))
+            key = ("rank", what, None)
+            dup = self._dup(key)
 
             def rank(c: XCtx) -> Any:
                 r = c.rank
-                if not seen(c):
+                if not dup or _first(c, key):
                     c.ev.append(unknown_rank if r is UNKNOWN else Evidence("rank", what, _quantity(r)))
                 return r
 
@@ -384,16 +381,17 @@ class _Compiler:
 
     def _fact(self, func: str, fname: str) -> Fn:
         undeclared = Evidence("fact", fname, _NOT_DECLARED)
-        seen = self._seen(("fact", fname, None))
+        key = ("fact", fname, None)
+        dup = self._dup(key)
         missing: Any = False if func == "has_fact" else UNKNOWN
 
         def fact(c: XCtx) -> Any:
             f = c.facts.get(fname)
             if f is None:
-                if not seen(c):
+                if not dup or _first(c, key):
                     c.ev.append(undeclared)
                 return missing
-            if not seen(c):
+            if not dup or _first(c, key):
                 c.ev.append(
                     Evidence("fact", fname, _quantity(f.value), None, None, None, f.date.isoformat(), f.evidence)
                 )
@@ -412,10 +410,11 @@ class _Compiler:
         months = tuple(period.months)
         label = f"{format_month(period.start)}..{format_month(period.end)}"
         name = f"{func}({mname})"
-        seen = self._seen(("metric", name, label))
+        key = ("metric", name, label)
+        dup = self._dup(key)
 
         def no_data(c: XCtx, series: Any) -> Any:
-            if not seen(c):
+            if not dup or _first(c, key):
                 have = series or {}
                 gone = tuple(format_month(m) for m in months if m not in have or m in c.incomplete)
                 c.ev.append(Evidence("metric", name, Unknown("no_data", gone), label))
@@ -439,18 +438,21 @@ class _Compiler:
             scale = 100 if func == "pct" else 1
 
             def ratio(c: XCtx) -> Any:
-                obs = rows(c)
-                if obs is None:
-                    return no_data(c, c.series.get(mname))
+                series = c.series.get(mname)
+                if series is None or not c.complete[pname]:
+                    return no_data(c, series)
                 num = den = 0
-                for o in obs:
-                    num += o.numerator
-                    den += o.denominator
+                for m in months:
+                    o = series.get(m)
+                    if o is None:
+                        return no_data(c, series)
+                    num += o.numerator  # type: ignore[operator]  # counts: checked by the state schema
+                    den += o.denominator  # type: ignore[operator]
                 if den == 0:
-                    if not seen(c):
+                    if not dup or _first(c, key):
                         c.ev.append(Evidence("metric", name, _ZERO_DENOMINATOR, label, num, den))
                     return UNKNOWN
-                if not seen(c):
+                if not dup or _first(c, key):
                     c.ev.append(Evidence("metric", name, Ratio(num, den, scale, unit), label, num, den))
                 return Fraction(scale * num, den)
 
@@ -463,11 +465,11 @@ class _Compiler:
                 if obs is None:
                     return no_data(c, c.series.get(mname))
                 if any(o.denominator == 0 for o in obs):
-                    if not seen(c):
+                    if not dup or _first(c, key):
                         c.ev.append(Evidence("metric", name, _ZERO_DENOMINATOR_MONTH, label))
                     return UNKNOWN
                 value = pick(Fraction(100 * o.numerator, o.denominator) for o in obs)
-                if not seen(c):
+                if not dup or _first(c, key):
                     c.ev.append(Evidence("metric", name, Number(value, "percent"), label))
                 return value
 
@@ -486,14 +488,11 @@ class _Compiler:
             if obs is None:
                 return no_data(c, c.series.get(mname))
             value = reduce([o.value for o in obs])
-            if not seen(c):
+            if not dup or _first(c, key):
                 c.ev.append(Evidence("metric", name, Number(value, unit), label))
             return value
 
         return values
-
-
-_Leaf = tuple[Status, str, Clause]  # status, reason (formatted for the run, unless it needs {done}), clause
 
 
 class _Rule:
@@ -502,11 +501,19 @@ class _Rule:
     def __init__(self, book: Rulebook, rule: Rule, compiled: Program) -> None:
         self.rule = rule
         self.id = rule.id
-        comp = _Compiler(book, rule)
+        first = _Compiler(book, rule)  # to learn the keys that occur twice
+        for node in (rule.condition, rule.applicable_if, rule.completed_on):
+            if node is not None:
+                first.compile(node)
+        counts: dict[Key, int] = {}
+        for key in first.keys:
+            counts[key] = counts.get(key, 0) + 1
+        shared = frozenset(k for k, n in counts.items() if n > 1)
+        comp = _Compiler(book, rule, shared)
         self.cond = comp.compile(rule.condition)
         self.guard = comp.compile(rule.applicable_if) if rule.applicable_if is not None else None
         self.done = comp.compile(rule.completed_on) if rule.completed_on is not None else None
-        self.dedupe = comp.finish()
+        self.dedupe = bool(shared)
         self.citation = Citation(
             rule.source.document, rule.source.section, rule.source.quote, rule.confidence, rule.objective
         )
@@ -539,7 +546,9 @@ class _Rule:
 
         def bind(node: Branch | Clause) -> Any:
             if isinstance(node, Clause):
-                return (node.status, "" if "{done}" in node.reason else reason(node), node)
+                if "{done}" in node.reason:  # formatted when it is decided, with the completion date
+                    return (node.status, "", node)
+                return (node.status, reason(node), None)
             if node.input == "judged":
                 return bind(node.branches[judged])
             if node.input == "late":
@@ -572,7 +581,7 @@ class _Rule:
             else:
                 node = branches[read(c)]
         status, reason, clause = node
-        if "{done}" in clause.reason:
+        if clause is not None:
             rule = self.rule
             reason = clause.reason.format(
                 applies=rule.applicable_if_text, deadline=rule.deadline, in_force=rule.in_force, done=done, as_of=as_of
