@@ -161,3 +161,26 @@ def test_the_reference_is_another_evaluator(monkeypatch: pytest.MonkeyPatch) -> 
     assert calls == []
     pe.evaluate(EXAMPLE, book("nhs-2024-25"), backend="native")
     assert calls == [1]
+
+
+def test_the_collector_is_paused_only_while_outcomes_are_built() -> None:
+    import gc
+
+    from policy_engine.evaluation.explained import collector_paused
+
+    assert gc.isenabled()
+    with collector_paused():
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    pe.evaluate(EXAMPLE, book("nhs-2024-25"), backend="native")
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with collector_paused():
+            assert not gc.isenabled()
+        assert not gc.isenabled()  # left as it was found
+    finally:
+        gc.enable()
+    with pytest.raises(ZeroDivisionError), collector_paused():
+        _ = 1 / 0
+    assert gc.isenabled()
