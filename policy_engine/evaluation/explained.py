@@ -158,6 +158,16 @@ def _number(n: int, d: int, unit: str | None) -> str:
     return f"{text} {unit}" if unit else text
 
 
+def _total(xs: list[Fraction]) -> Fraction:
+    """``sum(xs, Fraction(0))``, in integers when every value is whole."""
+    whole = 0
+    for x in xs:
+        if x.denominator != 1:
+            return sum(xs, Fraction(0))
+        whole += x.numerator
+    return Fraction(whole)
+
+
 def _first(c: XCtx, key: Key) -> bool:
     """Whether no item of ``key`` is recorded yet for this outcome (and now it is)."""
     seen = c.seen
@@ -282,7 +292,11 @@ class _Compiler:
                 result: Any = UNKNOWN
                 q: Quantity = _UNKNOWN_OPERAND
                 shown = "unknown"
-            elif cmp(a, b):
+            elif (
+                cmp(a.numerator * b.denominator, b.numerator * a.denominator)  # denominators > 0
+                if type(a) is Fraction and type(b) is Fraction
+                else cmp(a, b)
+            ):
                 result, q, shown = True, _TRUE, "true"
             else:
                 result, q, shown = False, _FALSE, "false"
@@ -478,8 +492,8 @@ class _Compiler:
             return monthly
         k = len(months)
         reducers: dict[str, Callable[[list[Fraction]], Fraction]] = {
-            "total": lambda xs: sum(xs, Fraction(0)),
-            "mean": lambda xs: sum(xs, Fraction(0)) / k,
+            "total": _total,
+            "mean": lambda xs: _total(xs) / k,
             "min_value": min,
             "max_value": max,
         }
