@@ -84,12 +84,13 @@ _SERVICES_NOT_DECLARED = Unknown("services_not_declared")
 _ZERO_DENOMINATOR = Unknown("zero_denominator")
 _ZERO_DENOMINATOR_MONTH = Unknown("zero_denominator_month")
 _STATUS_QUANTITY = {s: OutcomeStatus(s) for s in STATUSES}
+_WITHOUT_COMPARISONS = frozenset({"unknown", "due", "not_applicable"})
 
 
 class XCtx(Ctx):
     """One organisation at one date, with the evidence of the rule being decided."""
 
-    __slots__ = ("ev", "incomplete", "org_id", "org_type", "results", "seen")
+    __slots__ = ("done", "ev", "incomplete", "org_id", "org_type", "results", "seen")
 
     def __init__(
         self,
@@ -103,6 +104,7 @@ class XCtx(Ctx):
         self.org_id = org.id
         self.org_type = org.type
         self.results: dict[str, Outcome] = {}
+        self.done: Any = None
         self.incomplete = incomplete
         self.ev: list[Evidence] = []
         self.seen: set[tuple[str, str, str | None]] | None = None
@@ -544,12 +546,21 @@ class _Rule:
 
     def tree(self, as_of: dt.date) -> Any:
         """The decision tree for ``as_of``: ``judged`` read once, leaves with their reason formatted
-        (but for a reason that names the completion date, formatted when it is decided)."""
+        (but for a reason that names the completion date, formatted when it is decided). A branch
+        is ``(reader, {value: node})``, a leaf ``(status, reason, clause needing {done} or None)``."""
         rule = self.rule
         judged = rule.judged_on(as_of)
         readers: dict[str, Fn] = {"cond": self.cond}
         if self.guard is not None:
             readers["guard"] = self.guard
+        done, deadline = self.done, rule.deadline
+        if done is not None and deadline is not None:
+
+            def late(c: XCtx) -> bool:
+                c.done = when = done(c)
+                return isinstance(when, dt.date) and when > deadline
+
+            readers["late"] = late
 
         def reason(clause: Clause) -> str:
             return clause.reason.format(
@@ -567,8 +578,6 @@ class _Rule:
                 return (node.status, reason(node), None)
             if node.input == "judged":
                 return bind(node.branches[judged])
-            if node.input == "late":
-                return ("late", {v: bind(sub) for v, sub in node.branches.items()})
             return (
                 readers[node.input],
                 {(UNKNOWN if v == "unknown" else v): bind(sub) for v, sub in node.branches.items()},
@@ -576,41 +585,73 @@ class _Rule:
 
         return bind(rule.decision_tree)
 
-    def decide(self, c: XCtx, tree: Any, as_of: dt.date, ranking: Ranking[str] | None = None) -> Outcome:
-        """The outcome for the organisation of ``c`` (its rank read from ``ranking``, if any)."""
+    def decider(self, as_of: dt.date) -> Callable[[XCtx], Outcome]:
+        """The outcome of the rule for the organisation of a context, at ``as_of`` (not a rank() rule)."""
+        root = self.tree(as_of)
+        rule = self.rule
+        rid, kind, title, deadline, assumptions = rule.id, rule.kind, rule.title, rule.deadline, rule.assumptions
+        period, citation, explain, dedupe = self.period, self.citation, self._explain, self.dedupe
+        applies, in_force = rule.applicable_if_text, rule.in_force
+
+        def decide(c: XCtx) -> Outcome:
+            ev: list[Evidence] = []
+            c.ev = ev
+            c.done = None
+            if dedupe:
+                c.seen = set()
+            node = root
+            while len(node) == 2:
+                read, branches = node
+                node = branches[read(c)]
+            status, reason, clause = node
+            if clause is not None:
+                reason = clause.reason.format(
+                    applies=applies, deadline=deadline, in_force=in_force, done=c.done, as_of=as_of
+                )
+            evidence = tuple(ev)
+            return Outcome(
+                rid,
+                c.org_id,
+                kind,
+                status,
+                title,
+                deadline,
+                period,
+                evidence,
+                citation,
+                explain(status, reason, evidence),
+                assumptions,
+            )
+
+        return decide
+
+    def decide(self, c: XCtx, tree: Any, as_of: dt.date, ranking: Ranking[str]) -> Outcome:
+        """The outcome of a rank() rule for the organisation of ``c``, its rank read from ``ranking``."""
         ev: list[Evidence] = []
         c.ev = ev
+        c.done = None
         if self.dedupe:
             c.seen = set()
-        possible: Any = UNKNOWN
-        if ranking is not None:
-            possible = ranking.rank(c.org_id)
-            c.rank = UNKNOWN if isinstance(possible, RankRange) else possible
+        possible: Any = ranking.rank(c.org_id)
+        c.rank = UNKNOWN if isinstance(possible, RankRange) else possible
         node = tree
-        done: Any = None
         while len(node) == 2:
             read, branches = node
-            if read == "late":
-                assert self.done is not None and self.rule.deadline is not None
-                done = self.done(c)
-                node = branches[isinstance(done, dt.date) and done > self.rule.deadline]
-            else:
-                node = branches[read(c)]
+            node = branches[read(c)]
         status, reason, clause = node
-        if clause is not None:
-            rule = self.rule
-            reason = clause.reason.format(
-                applies=rule.applicable_if_text, deadline=rule.deadline, in_force=rule.in_force, done=done, as_of=as_of
-            )
-        evidence: tuple[Evidence, ...]
-        if ranking is not None:
-            status, reason = self._ranked(c, ranking, possible, status, reason)
-            evidence = tuple(ev)
-            if status != "not_applicable":
-                evidence += (_cohort_evidence(self.rule, ranking, c.org_id),)
-        else:
-            evidence = tuple(ev)
         rule = self.rule
+        if clause is not None:
+            reason = clause.reason.format(
+                applies=rule.applicable_if_text,
+                deadline=rule.deadline,
+                in_force=rule.in_force,
+                done=c.done,
+                as_of=as_of,
+            )
+        status, reason = self._ranked(c, ranking, possible, status, reason)
+        evidence = tuple(ev)
+        if status != "not_applicable":
+            evidence += (_cohort_evidence(rule, ranking, c.org_id),)
         return Outcome(
             rule.id,
             c.org_id,
@@ -643,24 +684,22 @@ class _Rule:
 
     def _explain(self, status: Status, reason: str, evidence: tuple[Evidence, ...]) -> str:
         """``decide._explain``, reading the evidence once."""
-        parts = [self.heading[status]]
-        if reason:
-            parts.append(reason)
+        text = f"{self.heading[status]}. {reason}" if reason else self.heading[status]
         if status == "unknown":
             missing = [f"{e.name} {e.period or ''}".strip() + f" ({e.value})" for e in evidence if e.unknown]
             if missing:
-                parts.append("missing: " + "; ".join(missing[:4]))
-        elif status != "due" and status != "not_applicable":
+                text += ". missing: " + "; ".join(missing[:4])
+        elif status not in _WITHOUT_COMPARISONS:
             comparisons = [e.reference for e in evidence if e.kind == "comparison" and e.reference]
             if comparisons:
-                parts.append("; ".join(comparisons[:3]) + (" ..." if len(comparisons) > 3 else ""))
+                text += ". " + "; ".join(comparisons[:3]) + (" ..." if len(comparisons) > 3 else "")
         if self.overridden:
             overrides = sorted({e.reference for e in evidence if e.kind == "parameter" and e.reference})
             if overrides:
-                parts.append("parameter overridden by " + "; ".join(overrides))
+                text += ". parameter overridden by " + "; ".join(overrides)
         if self.obligation and any(e.kind == "fact" for e in evidence):
-            parts.append("decided on a self-declared fact, not a measured threshold")
-        return ". ".join(parts)
+            text += ". decided on a self-declared fact, not a measured threshold"
+        return text
 
 
 class ExplainedProgram:
@@ -695,9 +734,15 @@ class ExplainedProgram:
         date_facts = book.date_facts
         ctxs = [XCtx(org, as_of, complete, date_facts, incomplete) for org in orgs]
         ordered = sorted(ctxs, key=lambda c: c.org_id)
-        trees = {rid: r.tree(as_of) for rid, r in self.rules.items()}
+        trees = {r.id: r.tree(as_of) for level in self.ranked for r in level}
         buckets: list[list[Outcome]] = [[] for _ in self.rules]
-        for by_type, ranked in zip(self.by_type, self.ranked, strict=True):
+        deciders = {
+            rid: (rid, r.decider(as_of), buckets[r.index].append)
+            for rid, r in self.rules.items()
+            if not r.rule.uses_rank
+        }
+        for level, ranked in zip(self.by_type, self.ranked, strict=True):
+            by_type = {t: [deciders[r.id] for r in rules] for t, rules in level.items()}
             for r in ranked:
                 assert r.rank_inputs is not None
                 arg, guard = r.rank_inputs
@@ -713,11 +758,11 @@ class ExplainedProgram:
                         bucket.append(outcome)
             for c in ordered:
                 statuses, results = c.outcomes, c.results
-                for r in by_type.get(c.org_type, ()):
-                    outcome = r.decide(c, trees[r.id], as_of)
-                    statuses[r.id] = outcome.status
-                    results[r.id] = outcome
-                    buckets[r.index].append(outcome)
+                for rid, decide, keep in by_type.get(c.org_type, ()):
+                    outcome = decide(c)
+                    statuses[rid] = outcome.status
+                    results[rid] = outcome
+                    keep(outcome)
         return ordered, buckets
 
     def run(
