@@ -150,13 +150,13 @@ def test_the_reference_is_another_evaluator(monkeypatch: pytest.MonkeyPatch) -> 
     import policy_engine.evaluation.explained as explained
 
     calls: list[int] = []
-    original = explained.ExplainedProgram.run
+    original = explained.ExplainedProgram._decide_all
 
-    def counting(self: explained.ExplainedProgram, *args: Any, **kwargs: Any) -> list[pe.Outcome]:
+    def counting(self: explained.ExplainedProgram, *args: Any, **kwargs: Any) -> Any:
         calls.append(1)
         return original(self, *args, **kwargs)
 
-    monkeypatch.setattr(explained.ExplainedProgram, "run", counting)
+    monkeypatch.setattr(explained.ExplainedProgram, "_decide_all", counting)
     reference_evaluate(EXAMPLE, book("nhs-2024-25"))
     assert calls == []
     pe.evaluate(EXAMPLE, book("nhs-2024-25"), backend="native")
