@@ -34,6 +34,7 @@ import contextlib
 import datetime as dt
 import functools
 import gc
+import math
 import operator
 from collections.abc import Callable, Iterator, Sequence
 from fractions import Fraction
@@ -233,6 +234,10 @@ class _Compiler:
 
     def _binary(self, node: Binary) -> Fn:
         op = node.op
+        if op in _OPS:
+            fast = self._ratio_comparison(node)
+            if fast is not None:
+                return fast
         fa, fb = self.compile(node.left), self.compile(node.right)
         if op == "and":
 
@@ -308,6 +313,64 @@ class _Compiler:
                 c.ev.append(
                     Evidence("comparison", name, q, None, None, None, None, f"{left}{middle}{right} -> {shown}")
                 )
+            return result
+
+        return compare
+
+    def _constant(self, node: Node) -> Fraction | None:
+        """The value of a literal number or a parameter (None for anything else)."""
+        if isinstance(node, Num):
+            return node.value
+        if isinstance(node, Name) and node.parts[0] == "param":
+            return self.rule.parameters[node.parts[1]].value
+        return None
+
+    def _ratio_comparison(self, node: Binary) -> Fn | None:
+        """``pct(m, p) op constant`` (either side), recording the same items as ``_comparison``,
+        decided and shown from the summed counts (no fraction is built)."""
+        left, right = node.left, node.right
+        ratio_left = isinstance(left, Call) and left.func in ("pct", "rate")
+        ratio_right = isinstance(right, Call) and right.func in ("pct", "rate")
+        const = self._constant(right) if ratio_left else self._constant(left) if ratio_right else None
+        if const is None:
+            return None
+        call = left if ratio_left else right
+        assert isinstance(call, Call)
+        lu, ru = self._unit_of(left), self._unit_of(right)
+        unit = (lu or ru) if ratio_left else (ru or lu)
+        # the constant's side as ``expressions._side`` shows it (with the unit ``_binary`` gives it)
+        const_node = right if ratio_left else left
+        const_unit = (ru or lu) if ratio_left else (lu or ru)
+        const_text = render(const_node) if isinstance(const_node, Num) else f"{render(const_node)} = "
+        if not isinstance(const_node, Num):
+            const_text += _fmt(const, const_unit)
+        p, q = const.numerator, const.denominator
+        fl = self._metric(call, want_counts=True) if ratio_left else self.compile(left)
+        fr = self.compile(right) if ratio_left else self._metric(call, want_counts=True)
+        cmp = _OPS[node.op]
+        name = render(node)
+        ratio_text = render(call) + " = "
+        middle = f" {node.op} "
+        key = ("comparison", name, None)
+        dup = self._dup(key)
+
+        def compare(c: XCtx) -> Any:
+            a, b = fl(c), fr(c)
+            nd = a if ratio_left else b
+            if nd is None:
+                result: Any = UNKNOWN
+                q_: Quantity = _UNKNOWN_OPERAND
+                shown = "unknown"
+                ratio = ratio_text + "unknown"
+            else:
+                n, d = nd
+                result = cmp(n * q, p * d) if ratio_left else cmp(p * d, n * q)  # d, q > 0
+                q_, shown = (_TRUE, "true") if result else (_FALSE, "false")
+                g = math.gcd(n, d)
+                ratio = ratio_text + _number(n // g, d // g, unit)
+            if not dup or _first(c, key):
+                text = f"{ratio}{middle}{const_text}" if ratio_left else f"{const_text}{middle}{ratio}"
+                c.ev.append(Evidence("comparison", name, q_, None, None, None, None, f"{text} -> {shown}"))
             return result
 
         return compare
@@ -419,7 +482,7 @@ class _Compiler:
 
         return fact
 
-    def _metric(self, call: Call) -> Fn:
+    def _metric(self, call: Call, want_counts: bool = False) -> Fn:
         func = call.func
         mname = name_arg(call.args[0], "metric")
         pname = name_arg(call.args[1], "period")
@@ -455,24 +518,35 @@ class _Compiler:
         if func in ("pct", "rate"):
             scale = 100 if func == "pct" else 1
 
-            def ratio(c: XCtx) -> Any:
+            def counts(c: XCtx) -> tuple[int, int] | None:
+                """(scale * numerator, denominator) summed over the period, its item recorded;
+                None when the value is unknown."""
                 series = c.series.get(mname)
                 if series is None or not c.complete[pname]:
-                    return no_data(c, series)
+                    no_data(c, series)
+                    return None
                 num = den = 0
                 for m in months:
                     o = series.get(m)
                     if o is None:
-                        return no_data(c, series)
+                        no_data(c, series)
+                        return None
                     num += o.numerator  # type: ignore[operator]  # counts: checked by the state schema
                     den += o.denominator  # type: ignore[operator]
                 if den == 0:
                     if not dup or _first(c, key):
                         c.ev.append(Evidence("metric", name, _ZERO_DENOMINATOR, label, num, den))
-                    return UNKNOWN
+                    return None
                 if not dup or _first(c, key):
                     c.ev.append(Evidence("metric", name, Ratio(num, den, scale, unit), label, num, den))
-                return Fraction(scale * num, den)
+                return scale * num, den
+
+            if want_counts:
+                return counts
+
+            def ratio(c: XCtx) -> Any:
+                nd = counts(c)
+                return UNKNOWN if nd is None else Fraction(nd[0], nd[1])
 
             return ratio
         if func in ("min_pct", "max_pct"):
