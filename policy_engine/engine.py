@@ -46,7 +46,9 @@ class Backend(enum.StrEnum):
     ============  ===================================================  =================  ==============
     name          what it is                                           ``evaluate``       ``statuses``
     ============  ===================================================  =================  ==============
-    ``native``    the reference interpreter (plain Python)             yes                yes
+    ``native``    plain Python: with ``evaluate`` the compiled         yes                yes
+                  closures that capture evidence, with ``statuses``
+                  the reference interpreter
     ``durable``   durable-rules' rete network matches and chains       yes                yes
     ``compiled``  rules compiled once into closures, statuses only     no (statuses only) yes (default)
     ``columnar``  polars expressions over a table, statuses only       no (statuses only) yes
@@ -56,7 +58,10 @@ class Backend(enum.StrEnum):
 
     ``durable`` is the same scheduler for both functions: with ``evaluate`` the reference
     ``decide`` builds each full outcome, with ``statuses`` the compiled closures give only the
-    status (docs/decisions/012-one-vocabulary-typed-outcomes-one-state.md). Tables
+    status (docs/decisions/012-one-vocabulary-typed-outcomes-one-state.md). ``native`` full
+    outcomes come from rules compiled once into closures that record the evidence the reference
+    interpreter records (``evaluation.explained``), equal to the interpreter's outcomes, which
+    ``reference_evaluate`` gives for the tests (docs/decisions/034-full-outcomes-from-compiled-closures.md). Tables
     (``policy_engine.tabular``, ``evaluate --batch`` on a .csv or .parquet file) always run on
     ``columnar``.
     """
@@ -331,7 +336,7 @@ def statuses(
     evaluator), without evidence, explanations, trace or decision record: the fast path for loops
     over many states or dates. ``backend`` (see ``Backend``): ``"compiled"`` (the default, and
     what ``"auto"`` picks) runs the rules as compiled closures; ``"durable"`` lets durable-rules
-    match and chain them while the same closures decide; ``"native"`` is the reference evaluator;
+    match and chain them while the same closures decide; ``"native"`` is the reference interpreter;
     ``"columnar"`` is the table evaluator (polars) on this one state. Validation and errors are
     exactly as for ``evaluate``.
     """
