@@ -22,10 +22,16 @@ How it matches the reference, where the two are written differently:
 * **Rank rules** are ranked by the compiled closures (``compiled.cohort_ranks``), as the statuses
   path ranks them, and a rank range is settled by the compiled status function (the reference
   settles without recording evidence too).
+* **Integers where they are exact**: ``pct(m, p) op constant`` is decided and shown from the summed
+  counts, two fractions compare by cross-multiplication, whole totals are summed as integers; the
+  texts are ``format_number``'s.
+* **Order**: organisations are decided in id order, so each rule's outcomes come in the trace's
+  order and each organisation's in the outcomes' order (``evaluation``), without sorting.
+* **The cyclic garbage collector is paused** while the outcomes are built (``collector_paused``).
 
-``tests/test_explained.py`` checks it against the reference interpreter (``native.run``, the
-oracle) on every scenario file of both rulebooks, the example at many dates and generated states,
-thresholds included (docs/decisions/034-full-outcomes-from-compiled-closures.md).
+``tests/test_explained.py`` checks it against the reference interpreter (``native.run`` through
+``engine.reference_evaluate``, the oracle) on every scenario file of both rulebooks, the example
+at many dates and generated states, thresholds included (docs/decisions/034-full-outcomes-from-compiled-closures.md).
 """
 
 from __future__ import annotations
