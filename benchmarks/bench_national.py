@@ -21,13 +21,17 @@ them in a fresh process (so its peak RSS is the measurement's own, not the gener
 * **validate**: ``validate_state`` on the parsed document (schema and consistency checks);
 * **load_state**: the whole of ``load_state(path)`` (read, parse, validate, freeze);
 * **statuses**: ``statuses(state, book)`` on that State (the compiled backend);
-* **evaluate**: ``evaluate(state, book, backend="native")``, full outcomes;
+* **evaluate**: ``evaluate(state, book, backend="native")``, full outcomes (the compiled closures
+  that capture evidence, decision 034), and the same by the reference interpreter
+  (``engine.reference_evaluate``, what ``native`` ran before);
 * **bad cell**: ``load_state`` of the twin with one bad cell, refused (StateError): its time, and
   the number of problems listed;
 * **orjson** (when it is installed): ``orjson.loads`` of the same bytes, for comparison only (it
   reads decimals as floats and keeps the last of duplicate keys: not the package's semantics);
 
-each as seconds and as a ratio to the baseline of the same run, then the peak RSS.
+each as seconds and as a ratio to the baseline of the same run, then the peak RSS; then full
+outcomes against statuses: the CPU seconds of each (``time.process_time``, the best of three, so
+that other processes on the machine count less) and their ratios.
 """
 
 from __future__ import annotations
@@ -108,6 +112,16 @@ def _rss() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def _cpu(fn: Any, runs: int = 3) -> float:
+    """The least CPU time of ``runs`` calls of ``fn`` (this process only)."""
+    best = float("inf")
+    for _ in range(runs):
+        t0 = time.process_time()
+        fn()
+        best = min(best, time.process_time() - t0)
+    return best
+
+
 def _timed(fn: Any) -> tuple[float, Any]:
     t0 = time.perf_counter()
     value = fn()
@@ -118,6 +132,7 @@ def measure(good: Path, bad: Path) -> None:
     """Time each step on ``good`` (and the refusal of ``bad``) in this process, and print them."""
     import policy_engine as pe
     from policy_engine.data.state import _parse_json
+    from policy_engine.engine import reference_evaluate
 
     raw = good.read_bytes()
     book = pe.load_rulebook()
@@ -144,6 +159,9 @@ def measure(good: Path, bad: Path) -> None:
     t, ev = _timed(lambda: pe.evaluate(state, book, backend="native"))
     rows.append(("evaluate native (full outcomes)", t, f"{len(ev.outcomes):,} outcomes"))
     del ev
+    t, ev = _timed(lambda: reference_evaluate(state, book))
+    rows.append(("evaluate, reference interpreter", t, f"{len(ev.outcomes):,} outcomes"))
+    del ev
     t0 = time.perf_counter()
     try:
         pe.load_state(bad)
@@ -163,6 +181,15 @@ def measure(good: Path, bad: Path) -> None:
     total = load + by_name["evaluate native (full outcomes)"]
     print(f"  refusing the bad state / accepting the good one: x {refused / load:.2f}")
     print(f"  load_state + evaluate native: {total:.2f} s; peak RSS {_rss():.0f} MB")
+    cpu = {
+        "statuses (compiled)": _cpu(lambda: pe.statuses(state, book)),
+        "evaluate native": _cpu(lambda: pe.evaluate(state, book, backend="native")),
+        "evaluate, reference interpreter": _cpu(lambda: reference_evaluate(state, book)),
+    }
+    statuses_cpu = cpu["statuses (compiled)"]
+    print("  full outcomes against statuses, CPU seconds (best of 3):")
+    for name, seconds in cpu.items():
+        print(f"    {name:40s} {seconds:6.2f} s  x {seconds / statuses_cpu:5.2f} of statuses")
 
 
 def main(argv: list[str]) -> None:

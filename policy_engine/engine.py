@@ -14,6 +14,7 @@ from .data.state import CompleteCohort, State, _short, rulebook_errors, state_fr
 from .errors import EngineError, ErrorCode, ErrorDetail, PolicyError, RulebookError, StateError
 from .evaluation import compiled as _compiled
 from .evaluation import durable as _durable
+from .evaluation import explained as _explained
 from .evaluation import native as _native
 from .evaluation.decide import firing
 from .evaluation.outcomes import DecisionRecord, Evaluation, Outcome, Status
@@ -45,7 +46,9 @@ class Backend(enum.StrEnum):
     ============  ===================================================  =================  ==============
     name          what it is                                           ``evaluate``       ``statuses``
     ============  ===================================================  =================  ==============
-    ``native``    the reference interpreter (plain Python)             yes                yes
+    ``native``    plain Python: with ``evaluate`` the compiled         yes                yes
+                  closures that capture evidence, with ``statuses``
+                  the reference interpreter
     ``durable``   durable-rules' rete network matches and chains       yes                yes
     ``compiled``  rules compiled once into closures, statuses only     no (statuses only) yes (default)
     ``columnar``  polars expressions over a table, statuses only       no (statuses only) yes
@@ -55,7 +58,10 @@ class Backend(enum.StrEnum):
 
     ``durable`` is the same scheduler for both functions: with ``evaluate`` the reference
     ``decide`` builds each full outcome, with ``statuses`` the compiled closures give only the
-    status (docs/decisions/012-one-vocabulary-typed-outcomes-one-state.md). Tables
+    status (docs/decisions/012-one-vocabulary-typed-outcomes-one-state.md). ``native`` full
+    outcomes come from rules compiled once into closures that record the evidence the reference
+    interpreter records (``evaluation.explained``), equal to the interpreter's outcomes, which
+    ``reference_evaluate`` gives for the tests (docs/decisions/034-full-outcomes-from-compiled-closures.md). Tables
     (``policy_engine.tabular``, ``evaluate --batch`` on a .csv or .parquet file) always run on
     ``columnar``.
     """
@@ -155,6 +161,22 @@ def evaluate(
         return _evaluate(state, rulebook, as_of, backend, evaluated_at)
 
 
+def reference_evaluate(
+    state: State | Mapping[str, Any],
+    rulebook: Rulebook | str | os.PathLike[str] | None = None,
+    *,
+    as_of: dt.date | str | None = None,
+    evaluated_at: dt.datetime | None = None,
+) -> Evaluation:
+    """``evaluate(..., backend="native")`` by the reference interpreter (``evaluation.native``,
+    ``decide``, ``expressions``) instead of the compiled closures that ``native`` runs: the oracle
+    the tests compare every other path with (docs/decisions/034-full-outcomes-from-compiled-closures.md).
+    The same validation, errors and decision record as ``evaluate``; slower. Not part of the
+    public API (not exported by ``policy_engine``)."""
+    with _public_errors():
+        return _evaluate(state, rulebook, as_of, Backend.NATIVE, evaluated_at, reference=True)
+
+
 @contextlib.contextmanager
 def _public_errors() -> Iterator[None]:
     """Only PolicyError escapes: deep nesting is a StateError, anything else an EngineError."""
@@ -179,22 +201,32 @@ def _evaluate(
     as_of: dt.date | str | None,
     backend: Backend | str,
     evaluated_at: dt.datetime | None,
+    reference: bool = False,
 ) -> Evaluation:
     book, frozen, when = _prepare(state, rulebook, as_of)
     chosen = resolve_backend(backend)
-    views = [view_at(org, when, book.date_facts) for org in frozen.organisations]
-    runner = _durable.run if chosen is Backend.DURABLE else _native.run
     assumed = unconfirmed(frozen.organisations, frozen.cohorts)
-    outcomes = runner(book, views, when, assumed.cohorts)
-    order = {r.id: i for i, r in enumerate(book.rules)}
     rules = {r.id: r for r in book.rules}
-    if assumed:
-        outcomes = assumed.outcomes(outcomes, rules)
-    by_firing = sorted(outcomes, key=lambda o: (order[o.rule_id], o.org_id))
-    trace = tuple(firing(i + 1, rules[o.rule_id], o) for i, o in enumerate(by_firing))
     record = _record(book, frozen, when, chosen, evaluated_at)
+    if chosen is Backend.NATIVE and not reference and not assumed:
+        # the compiled closures give the outcomes in their order and the trace (as sorted below)
+        ordered, firings = _explained.evaluation(book, frozen.organisations, when, assumed.cohorts)
+        outcomes, trace = tuple(ordered), tuple(firings)
+    else:
+        if chosen is Backend.NATIVE and not reference:
+            found = _explained.run(book, frozen.organisations, when, assumed.cohorts)
+        else:
+            views = [view_at(org, when, book.date_facts) for org in frozen.organisations]
+            runner = _durable.run if chosen is Backend.DURABLE else _native.run
+            found = runner(book, views, when, assumed.cohorts)
+        if assumed:
+            found = assumed.outcomes(found, rules)
+        order = {r.id: i for i, r in enumerate(book.rules)}
+        by_firing = sorted(found, key=lambda o: (order[o.rule_id], o.org_id))
+        trace = tuple(firing(i + 1, rules[o.rule_id], o) for i, o in enumerate(by_firing))
+        outcomes = tuple(sorted(found, key=lambda o: (o.org_id, o.rule_id)))
     return Evaluation(
-        tuple(sorted(outcomes, key=lambda o: (o.org_id, o.rule_id))),
+        outcomes,
         trace,
         record,
         org_ids=frozenset(org.id for org in frozen.organisations),
@@ -304,7 +336,7 @@ def statuses(
     evaluator), without evidence, explanations, trace or decision record: the fast path for loops
     over many states or dates. ``backend`` (see ``Backend``): ``"compiled"`` (the default, and
     what ``"auto"`` picks) runs the rules as compiled closures; ``"durable"`` lets durable-rules
-    match and chain them while the same closures decide; ``"native"`` is the reference evaluator;
+    match and chain them while the same closures decide; ``"native"`` is the reference interpreter;
     ``"columnar"`` is the table evaluator (polars) on this one state. Validation and errors are
     exactly as for ``evaluate``.
     """

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 import policy_engine as pe
 from policy_engine.data.state import state_from_dict
+from policy_engine.engine import reference_evaluate
 from policy_engine.testing import thresholds
 from policy_engine.testing.strategies import as_of_dates, boundary_cases, merge_states, states
 
@@ -23,7 +24,7 @@ EXAMPLE = pe.load_state(ROOT / "examples" / "state.json")
 
 def reference(state: pe.State, as_of: Any = None) -> dict[str, dict[str, str]]:
     out: dict[str, dict[str, str]] = {org.id: {} for org in state.organisations}
-    for o in pe.evaluate(state, BOOK, backend="native", as_of=as_of).outcomes:
+    for o in reference_evaluate(state, BOOK, as_of=as_of).outcomes:  # the reference interpreter
         out[o.org_id][o.rule_id] = o.status
     return out
 

@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 import policy_engine as pe
 from policy_engine import cli, tabular
 from policy_engine.data.state import State, state_from_dict
+from policy_engine.engine import reference_evaluate
 from policy_engine.evaluation import columnar as columnar_backend
 from policy_engine.testing import thresholds
 from policy_engine.testing.strategies import boundary_cases, merge_states, states
@@ -31,7 +32,7 @@ EXAMPLE = pe.load_state(ROOT / "examples" / "state.json")
 def reference(states_by_id: dict[str, State], book: pe.Rulebook = BOOK) -> dict[tuple[str, str, str], str]:
     out = {}
     for sid, state in states_by_id.items():
-        for o in pe.evaluate(state, book, backend="native").outcomes:
+        for o in reference_evaluate(state, book).outcomes:  # the reference interpreter
             out[(sid, o.org_id, o.rule_id)] = o.status
     return out
 

@@ -1,4 +1,5 @@
-"""The reference backend: rules in dependency order, plain Python, no external engine."""
+"""The reference interpreter's backend: rules in dependency order, plain Python, no external engine (the
+oracle of `engine.reference_evaluate`; `evaluate(backend="native")` runs `explained.py`)."""
 
 from __future__ import annotations
 
