@@ -353,41 +353,30 @@ class _Compiler:
         months = tuple(self.book.periods[period].months)
         k = len(months)
 
-        def fetch(c: Ctx) -> list[Any] | None:
+        total = func in ("total", "mean")
+        scale = k if func == "mean" else 1
+        lowest = func == "min_value"
+
+        def values(c: Ctx) -> Pair | None:
             if not c.complete[period]:
                 return None
             series: Any = c.series.get(metric)  # month -> Observation
             if series is None:
                 return None
-            out = []
+            acc: Any = 0 if total else None  # the sum, or the extreme so far: an int while values are whole
             for m in months:
                 o = series.get(m)
                 if o is None:
                     return None
                 v = o.value
-                out.append(v.numerator if v.denominator == 1 else v)
-            return out
+                x = v.numerator if v.denominator == 1 else v
+                if total:
+                    acc += x
+                elif acc is None or (x < acc if lowest else x > acc):
+                    acc = x
+            return (acc, scale) if type(acc) is int else (acc.numerator, acc.denominator * scale)
 
-        if func in ("total", "mean"):
-            scale = 1 if func == "total" else k
-
-            def summed(c: Ctx) -> Pair | None:
-                xs = fetch(c)
-                if xs is None:
-                    return None
-                s = sum(xs)
-                return (s, scale) if type(s) is int else (s.numerator, s.denominator * scale)
-
-            return summed
-        pick = min if func == "min_value" else max
-
-        def extreme(c: Ctx) -> Pair | None:
-            xs = fetch(c)
-            if xs is None:
-                return None
-            return _pair(pick(xs))
-
-        return extreme
+        return values
 
     def _call(self, node: Call) -> Fn:
         func = node.func
