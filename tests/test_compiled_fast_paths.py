@@ -55,6 +55,7 @@ CONDITIONS = {
     "uec.t-min-mean": "min_value(g_and_a_beds, fy2024_25) >= mean(g_and_a_beds, q4_2023_24)",
     "uec.t-difference": "pct(ae_4h_all, mar_2025) - pct(ae_4h_all, mar_2024) >= 2.5",
     "uec.t-quotient": "total(ucr_referrals, fy2024_25) / total(ucr_referrals, fy2023_24) > 1.1",
+    "uec.t-negative-divisor": "rate(drd_delay_days, fy2024_25) / -2 > -rate(drd_delay_days, fy2023_24) / 2",
     "uec.t-product": "-rate(drd_delay_days, fy2024_25) * 3 < rate(drd_delay_days, fy2023_24) * -2",
     "uec.t-min-max": "min(pct(ae_4h_all, mar_2025), pct(ae_12h_type1, fy2024_25)) < max(2, pct(ae_4h_all, mar_2024))",
 }
@@ -167,9 +168,15 @@ def test_ties_of_one_year_with_the_other(book: pe.Rulebook) -> None:
                 "ucr_referrals": _values(MONTHS, [100] * 12 + [Decimal("100.5")] + [100] * 11),
             },
         ),
+        _trust(  # not whole: 99.5 + 100.5 + 10 x 100 ties 2023/24's 1,200
+            "HALVES",
+            {"ucr_referrals": _values(MONTHS, [100] * 12 + [Decimal("99.5"), Decimal("100.5")] + [100] * 10)},
+        ),
     ]
     got = _check(book, orgs)
     assert [got[k]["uec.t-rate-years"] for k in ("TIE", "LOWER", "HIGHER")] == ["not_met", "met", "not_met"]
+    assert [got[k]["uec.t-negative-divisor"] for k in ("TIE", "LOWER", "HIGHER")] == ["not_met", "met", "not_met"]
+    assert got["HALVES"]["uec.t-total-years"] == "not_met"
     assert [got[k]["uec.t-rate-years-le"] for k in ("TIE", "LOWER", "HIGHER")] == ["met", "met", "not_met"]
     assert [got[k]["uec.t-pct-years"] for k in ("TIE", "LOWER", "HIGHER")] == ["met", "not_met", "met"]
     assert [got[k]["uec.t-total-years"] for k in ("TIE", "LOWER", "HIGHER")] == ["not_met", "not_met", "met"]
@@ -196,7 +203,13 @@ def test_a_missing_month_or_a_zero_denominator_is_unknown(book: pe.Rulebook) -> 
             plan=500,
         )
     ]
-    got = _check(book, orgs)["HOLES"]
+    undeclared = _trust("UNDECLARED", {"ae_4h_all": _counts(["2025-03"], [(9, 10)])})
+    del undeclared["services"]  # has_service() unknown: so is 'has_service(a) or has_service(b) ...'
+    orgs += [undeclared, {**_trust("NONE", {"ae_4h_all": _counts(["2025-03"], [(9, 10)])}), "services": []}]
+    everything = _check(book, orgs)
+    assert everything["UNDECLARED"]["uec.ae-4h-78"] == "unknown"
+    assert everything["NONE"]["uec.ae-4h-78"] == "not_applicable"
+    got = everything["HOLES"]
     for rid in (
         "uec.t-rate-years",
         "uec.t-pct-years",
