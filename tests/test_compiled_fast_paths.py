@@ -252,6 +252,11 @@ def test_a_percentage_exactly_on_a_constant_that_is_not_whole(book: pe.Rulebook)
     got = _check(book, orgs)
     assert [got[k]["uec.t-pct-const"] for k in ("AT", "UNDER", "OVER")] == ["met", "not_met", "met"]
     assert [got[k]["uec.t-const-pct"] for k in ("AT", "UNDER", "OVER")] == ["not_met", "not_met", "met"]
+    assert {got[k]["uec.t-difference"] for k in ("AT", "UNDER", "OVER")} == {"not_met"}  # the same both years
+    up = {"ae_4h_all": _counts(["2024-03", "2025-03"], [(100, 200), (105, 200)])}  # 50% -> 52.5%: exactly +2.5
+    mixed = {"ae_4h_all": _counts(["2024-03", "2025-03"], [(50, 100), (104, 200)])}  # 50% -> 52%
+    got = _check(book, [_trust("UP", up), _trust("MIXED", mixed)])
+    assert [got["UP"]["uec.t-difference"], got["MIXED"]["uec.t-difference"]] == ["met", "not_met"]
 
 
 def test_value_extremes_against_a_fact_and_a_mean(book: pe.Rulebook) -> None:
@@ -313,3 +318,26 @@ def _generated_trust(draw: st.DrawFn, k: int) -> dict[str, Any]:
 def test_generated_near_ties_agree_with_the_reference(book: pe.Rulebook, data: st.DataObject) -> None:
     n = data.draw(st.integers(1, 4))
     _check(book, [data.draw(_generated_trust(k)) for k in range(n)])
+
+
+@given(st.data())
+def test_numbers_leaving_the_comparisons_are_the_reference_values(book: pe.Rulebook, data: st.DataObject) -> None:
+    """Every numeric sub-expression of the test rules, compiled on its own (as a rank() argument
+    is: a ``Fraction``, or unknown), has the value the reference interpreter gives it."""
+    from policy_engine.data.state import view_at
+    from policy_engine.evaluation.compiled import _Compiler, program
+    from policy_engine.evaluation.expressions import Env, evaluate
+    from policy_engine.language.ast import ARITHMETIC, Binary, Call, walk
+
+    state = _state(book, [data.draw(_generated_trust(0))])
+    org, as_of = state.organisations[0], state.as_of
+    assert as_of is not None
+    ctx = program(book).contexts([org], as_of)[0]
+    for rid in CONDITIONS:
+        rule = book.rule(rid)
+        for node in walk(rule.condition):
+            if (isinstance(node, Binary) and node.op in ARITHMETIC) or (
+                isinstance(node, Call) and node.func not in ("fact", "rank")
+            ):
+                env = Env(rule, view_at(org, as_of), as_of, book.metrics, book.periods, {})
+                assert _Compiler(book, rule).compile(node)(ctx) == evaluate(node, env), (rid, node)
