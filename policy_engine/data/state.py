@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import difflib
 import functools
+import gc
 import hashlib
 import json
 import math
 import os
 import stat
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 from pathlib import Path
@@ -152,13 +154,17 @@ class State:
     consistency checks when it was made (there is no other way to make one)."""
 
     def __attrs_post_init__(self) -> None:
-        _derive(self, _validated(_parse_json(self.canonical, "state"), None))
+        with _no_collection():
+            _derive(self, _validated(_parse_json(self.canonical, "state"), None))
 
     @classmethod
-    def _of_validated(cls, doc: Mapping[str, Any]) -> State:
-        """The State of a document ``validate_state`` accepted, numbers normalised (no second check)."""
+    def _of_validated(
+        cls, doc: Mapping[str, Any], canonical: str | None = None, organisations: Iterable[Organisation] | None = None
+    ) -> State:
+        """The State of a document ``validate_state`` accepted, numbers normalised (no second
+        check); ``canonical`` and ``organisations`` as ``_derive`` takes them."""
         state: State = object.__new__(cls)
-        _derive(state, doc)
+        _derive(state, doc, canonical, organisations)
         return state
 
     @property
@@ -185,15 +191,22 @@ class State:
         return json.loads(self.canonical, parse_float=Decimal)  # type: ignore[no-any-return]
 
 
-def _derive(state: State, doc: Mapping[str, Any]) -> None:
+def _derive(
+    state: State,
+    doc: Mapping[str, Any],
+    canonical: str | None = None,
+    organisations: Iterable[Organisation] | None = None,
+) -> None:
     """Set every field of ``state`` from ``doc`` (validated, numbers normalised): the only place
-    a State's fields are written."""
-    canonical = canonical_json(doc)
+    a State's fields are written. ``canonical`` and ``organisations``, when given, are
+    ``canonical_json(doc)`` and ``organisations_of(doc)``, already made (``_state_of_text``)."""
+    if canonical is None:
+        canonical = canonical_json(doc)
     fields = {
-        "organisations": tuple(organisations_of(doc)),
+        "organisations": tuple(organisations_of(doc) if organisations is None else organisations),
         "as_of": parse_date(doc["as_of"]) if "as_of" in doc else None,
         "canonical": canonical,
-        "digest": hashlib.sha256(canonical.encode("utf-8")).hexdigest(),
+        "digest": _sha256(canonical),
         "cohorts": tuple(
             CompleteCohort(c["scope"], tuple(c["types"]), c["source"], parse_date(c["date"]) if "date" in c else None)
             for c in doc.get("cohorts") or ()
@@ -202,6 +215,33 @@ def _derive(state: State, doc: Mapping[str, Any]) -> None:
     for name, value in fields.items():
         object.__setattr__(state, name, value)
     object.__setattr__(state, "_fits", set())
+
+
+def _sha256(text: str) -> str:
+    """The sha256 of ``text`` as UTF-8, encoded a slice at a time (a national state's canonical
+    text is 70 MB; its whole encoding need not be held beside it). A valid state's text has no
+    lone surrogate, so the slices' encodings are the whole text's, cut up."""
+    digest = hashlib.sha256()
+    for start in range(0, len(text), _HASH_SLICE):
+        digest.update(text[start : start + _HASH_SLICE].encode("utf-8"))
+    return digest.hexdigest()
+
+
+_HASH_SLICE = 1 << 22
+
+
+@contextlib.contextmanager
+def _no_collection() -> Iterator[None]:
+    """The cyclic garbage collector paused while a state is parsed and frozen: the millions of
+    dicts, lists and ``Observation`` objects a national state makes form no cycles, and each
+    collection they trigger only walks the growing heap (a third of ``load_state``'s time)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 @attrs.frozen
@@ -371,17 +411,96 @@ def _noting_hooks(irregular: list[str]) -> tuple[Callable[[str], Any], Callable[
 
 
 def _state_of_text(data: bytes | str, what: str) -> State:
-    """The State of a JSON text (StateError listing every problem). A regular document (see
-    ``_parse_json``) that the compiled schema check and the consistency checks accept is frozen
-    as it is; any other goes through ``state_from_dict``, which finds every problem."""
+    """The State of a JSON text (StateError listing every problem), the garbage collector paused.
+
+    Read first by ``_parse_fast`` (no hook for integers or objects), which gives up on anything
+    it could read otherwise than ``_parse_json``; a document it reads that the compiled schema
+    check accepts and ``_frozen`` finds consistent is frozen as it is, once its canonical text
+    shows it had no repeated key (``_parse_json`` would have refused one). Any other goes the way
+    ``_parse_json`` and ``state_from_dict`` go, which find every problem."""
+    with _no_collection():
+        fast = _parse_fast(data)
+        if fast is not None:
+            doc, colons = fast
+            if _schema_accepts(doc):
+                try:
+                    orgs, consistent = _frozen(doc)
+                except ValueError:  # a month or date the consistency checks refuse
+                    orgs, consistent = [], False
+                canonical = canonical_json(doc)
+                if canonical.count(":") == colons:  # no repeated key: the document _parse_json reads
+                    if consistent:
+                        return State._of_validated(doc, canonical, orgs)
+                    del orgs
+                    return state_from_dict(doc)
+            elif _colons(doc) == colons:
+                return state_from_dict(doc)
+            del doc
+        irregular: list[str] = []
+        doc = _parse_json(data, what, irregular)
+        if not irregular and _schema_accepts(doc):
+            errors: list[ErrorDetail] = []
+            _check_consistency(doc, errors)
+            if not errors:
+                return State._of_validated(doc)
+        return state_from_dict(doc)
+
+
+_DIGITS = bytes(48 if 48 <= i <= 57 else 32 for i in range(256))
+"""A translation table: each ASCII digit to ``0``, every other byte to a space."""
+
+
+def _parse_fast(data: bytes | str) -> tuple[Any, int] | None:
+    """``_parse_json(data, what, irregular)`` when that would succeed with nothing noted in
+    ``irregular``, read by ``json.loads`` with no hook for integers or objects (2.5 million
+    integers and 1.2 million objects in a national state; their hooks were most of the parse),
+    with the number of colons in ``data``; None when it might read ``data`` otherwise, or refuse it:
+
+    * no run of more than ``MAX_INTEGER_DIGITS`` digits (so every integer literal is an int
+      within the limits: the integer hook's result);
+    * no ``\\u003`` escape (``\\u003a`` is a colon: see below) or ``\\uD`` one (a possible
+      lone surrogate, noted by ``_parse_json``);
+    * fractions and NaN read by the same hooks as ``_parse_json``'s, noting the same;
+    * not too large, UTF-8, valid JSON (any error: None, and ``_parse_json`` says it).
+
+    A repeated key is not seen here: the caller compares the colons of ``data`` with those of
+    the document's canonical text. Every colon of a JSON text is a key's or inside a string
+    (escaped only as ``\\u003a``, excluded), so the counts are equal exactly when no key was
+    dropped; the canonical text writes every key and every colon of every string."""
+    if isinstance(data, str):
+        try:
+            raw = data.encode("utf-8")
+        except UnicodeEncodeError:
+            return None
+    else:
+        raw = data
+    if (
+        len(raw) > MAX_STATE_BYTES
+        or b"0" * (MAX_INTEGER_DIGITS + 1) in raw.translate(_DIGITS)
+        or b"\\u003" in raw
+        or b"\\ud" in raw
+        or b"\\uD" in raw
+    ):
+        return None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return None
     irregular: list[str] = []
-    doc = _parse_json(data, what, irregular)
-    if not irregular and _schema_accepts(doc):
-        errors: list[ErrorDetail] = []
-        _check_consistency(doc, errors)
-        if not errors:
-            return State._of_validated(doc)
-    return state_from_dict(doc)
+    fraction, _, constant = _noting_hooks(irregular)
+    try:
+        doc = json.loads(text, parse_float=fraction, parse_constant=constant)
+    except (RecursionError, ValueError):  # JSONDecodeError is a ValueError
+        return None
+    return (None if irregular else (doc, raw.count(b":")))  # fmt: skip
+
+
+def _colons(doc: Any) -> int | None:
+    """The colons in ``doc``'s canonical text (None if it cannot be written: nested too deeply)."""
+    try:
+        return canonical_json(doc).count(":")
+    except (RecursionError, TypeError, ValueError):
+        return None
 
 
 def load_state(path: str | os.PathLike[str]) -> State:
@@ -1065,7 +1184,8 @@ def _is_date(text: str) -> bool:
 
 def state_from_dict(document: Any, rulebook: Rulebook | None = None) -> State:
     """Validate a state given as Python data and freeze it. Raises StateError listing every problem."""
-    state = State._of_validated(_validated(document, rulebook))
+    with _no_collection():
+        state = State._of_validated(_validated(document, rulebook))
     if rulebook is not None:
         state._fits.add(rulebook.digest)  # checked against its catalogues too: not again
     return state
@@ -1093,32 +1213,134 @@ ValueError is not remembered, so a bad month is refused each time)."""
 
 def organisations_of(doc: Mapping[str, Any]) -> list[Organisation]:
     """The frozen organisations of an already validated, number-normalised state document."""
+    return _frozen(doc)[0]
+
+
+_new = object.__new__
+_set_month, _set_numerator, _set_denominator, _set_value = (
+    Observation.__dict__[name].__set__ for name in ("month", "numerator", "denominator", "value")
+)
+"""The slots of ``Observation``, written directly: ``Observation(month, n, d)`` goes through the
+frozen class's generated ``__init__`` (a ``object.__setattr__`` looked up per field), a third of
+the time of freezing a national state. The same object: no validator or converter is skipped."""
+
+_MONTHS: dict[str, int] = {}
+"""Periods seen in a state, each with its month, when it is plain (no surrounding spaces or line
+break) and a real month: what ``_check_identifiers`` and ``_check_consistency`` accept."""
+
+_DATES: dict[str, dt.date] = {}
+"""Fact dates seen in a state, each parsed, when plain (as ``_MONTHS``)."""
+
+
+def _plain_text(value: Any) -> bool:
+    """What ``_check_identifiers`` accepts: anything but text with surrounding spaces or a line break."""
+    return not isinstance(value, str) or (value == value.strip() and "\n" not in value)
+
+
+def _month_of(period: str) -> int | None:
+    """The month of a period ``_check_consistency`` accepts, else None (remembered in ``_MONTHS``)."""
+    try:
+        month = _month(period)
+    except ValueError:
+        return None
+    if not _plain_text(period):
+        return None
+    if len(_MONTHS) < 4096:
+        _MONTHS[period] = month
+    return month
+
+
+def _date_of(text: str) -> dt.date | None:
+    """A fact's date, parsed, or None when ``_check_identifiers`` would refuse it (remembered)."""
+    date = parse_date(text)
+    if not _plain_text(text):
+        return None
+    if len(_DATES) < 4096:
+        _DATES[text] = date
+    return date
+
+
+def _frozen(doc: Mapping[str, Any]) -> tuple[list[Organisation], bool]:
+    """``organisations_of(doc)``, and whether ``_check_consistency(doc)`` certainly finds nothing
+    (False: it may; then ask it). One pass over the document: on a state the compiled schema check
+    accepted, the consistency checks' verdict costs little more than freezing it.
+
+    The verdict is False for anything the checks refuse (a repeated organisation id, a parent or
+    PCN that is missing, of the wrong type or the organisation itself, text with surrounding spaces
+    or a line break, a month that is not one, two observations of one month, a fact declared twice
+    for one date) and also for two different period texts of one month, which the checks accept:
+    a false "maybe" only sends the document the slow way."""
+    ok = _plain_text(doc.get("as_of"))
+    raw = doc["organisations"]
+    types: dict[str, str] = {}
+    for org in raw:
+        if org["id"] in types:
+            ok = False
+        else:
+            types[org["id"]] = org["type"]
+    months, dates = _MONTHS, _DATES
+    new, set_month, set_num, set_den, set_value = _new, _set_month, _set_numerator, _set_denominator, _set_value
     orgs: list[Organisation] = []
-    for org in doc["organisations"]:
+    for org in raw:
+        oid = org["id"]
+        parent, pcn = org.get("parent"), org.get("pcn")
+        if not _plain_text(oid) or (
+            parent is not None and (types.get(parent) != "icb" or parent == oid or not _plain_text(parent))
+        ):
+            ok = False
+        if pcn is not None and (types.get(pcn) != "pcn" or pcn == oid or not _plain_text(pcn)):
+            ok = False
         metrics: dict[str, dict[int, Observation]] = {}
         for mname, series in org.get("metrics", {}).items():
             obs_map: dict[int, Observation] = {}
             for obs in series:
-                month = _month(obs["period"])
+                period = obs["period"]
+                month = months.get(period)
+                if month is None:
+                    month = _month_of(period)
+                    if month is None:
+                        ok = False
+                        month = _month(period)  # as organisations_of always did: ValueError
+                o = new(Observation)
+                set_month(o, month)
                 if "value" in obs:
-                    obs_map[month] = Observation(month, value=_to_fraction(obs["value"]))
+                    set_num(o, None)
+                    set_den(o, None)
+                    set_value(o, _to_fraction(obs["value"]))
                 else:
-                    obs_map[month] = Observation(month, int(obs["numerator"]), int(obs["denominator"]))
+                    set_num(o, int(obs["numerator"]))
+                    set_den(o, int(obs["denominator"]))
+                    set_value(o, None)
+                obs_map[month] = o
+            if len(obs_map) != len(series) or not _plain_text(mname):
+                ok = False
             metrics[mname] = obs_map
         facts = []
-        for f in org.get("facts", []):
-            value = f["value"]
+        declared: set[tuple[str, str]] = set()
+        for f in org.get("facts", ()):
+            name, when, value = f["name"], f["date"], f["value"]
+            if (name, when) in declared or not _plain_text(name):
+                ok = False
+            declared.add((name, when))
+            date = dates.get(when)
+            if date is None:
+                date = _date_of(when)
+                if date is None:
+                    ok = False
+                    date = parse_date(when)
             if isinstance(value, (int, Decimal)) and not isinstance(value, bool):
                 value = _to_fraction(value)
-            facts.append(Fact(f["name"], value, parse_date(f["date"]), f.get("evidence")))
+            facts.append(Fact(name, value, date, f.get("evidence")))
         services = org.get("services")
+        if services is not None and not all(map(_plain_text, services)):
+            ok = False
         orgs.append(
             Organisation(
-                id=org["id"],
+                id=oid,
                 type=org["type"],
                 name=org.get("name"),
-                parent=org.get("parent"),
-                pcn=org.get("pcn"),
+                parent=parent,
+                pcn=pcn,
                 region=org.get("region"),
                 services=frozenset(services) if services is not None else None,
                 metrics=metrics,
@@ -1130,4 +1352,4 @@ def organisations_of(doc: Mapping[str, Any]) -> list[Organisation]:
                 },
             )
         )
-    return orgs
+    return orgs, ok
