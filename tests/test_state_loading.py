@@ -346,14 +346,14 @@ def test_frozen_values_stay_immutable_and_equal_to_constructed_ones() -> None:
     assert isinstance(series, MappingProxyType)
     month, obs = next(iter(series.items()))
     with pytest.raises(TypeError):
-        series[month] = obs  # type: ignore[index]
+        series[month] = obs  # type: ignore[index,unused-ignore]
     with pytest.raises(attrs.exceptions.FrozenInstanceError):
-        obs.numerator = 1  # type: ignore[misc]
+        obs.numerator = 1
     made = Observation(obs.month, obs.numerator, obs.denominator, obs.value)
     assert (obs == made, hash(obs) == hash(made), repr(obs) == repr(made), type(obs)) == (True, True, True, Observation)
     assert obs.period == made.period and month == obs.month
-    values = [o for o in state.organisations for s in o.metrics.values() for o in s.values() if o.value is not None]
-    assert values and all(isinstance(o.value, Fraction) and o.numerator is None for o in values)
+    values = [x for o in state.organisations for s in o.metrics.values() for x in s.values() if x.value is not None]
+    assert values and all(isinstance(x.value, Fraction) and x.numerator is None for x in values)
     assert all(isinstance(f.date, dt.date) for o in state.organisations for f in o.facts)
 
 
