@@ -1391,22 +1391,28 @@ def _frozen(doc: Mapping[str, Any]) -> tuple[list[Organisation], bool]:
         services = org.get("services")
         if services is not None and not all(map(_plain_text, services)):
             ok = False
-        orgs.append(
-            Organisation(
-                id=oid,
-                type=org["type"],
-                name=org.get("name"),
-                parent=parent,
-                pcn=pcn,
-                region=org.get("region"),
-                services=frozenset(services) if services is not None else None,
-                metrics=metrics,
-                facts=tuple(facts),
-                region_code=org.get("region_code"),
-                provenance={
-                    key: Provenance(p["source"], p.get("basis"), p.get("confirmed", True))
-                    for key, p in org.get("provenance", {}).items()
-                },
-            )
-        )
+        frozen = new(Organisation)  # its converters would copy every series: they are ours
+        for field, value in (
+            ("id", oid),
+            ("type", org["type"]),
+            ("name", org.get("name")),
+            ("parent", parent),
+            ("pcn", pcn),
+            ("region", org.get("region")),
+            ("services", frozenset(services) if services is not None else None),
+            ("metrics", MappingProxyType({k: MappingProxyType(v) for k, v in metrics.items()})),
+            ("facts", tuple(facts)),
+            ("region_code", org.get("region_code")),
+            (
+                "provenance",
+                MappingProxyType(
+                    {
+                        key: Provenance(p["source"], p.get("basis"), p.get("confirmed", True))
+                        for key, p in org.get("provenance", {}).items()
+                    }
+                ),
+            ),
+        ):
+            object.__setattr__(frozen, field, value)
+        orgs.append(frozen)
     return orgs, ok
