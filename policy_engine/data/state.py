@@ -321,13 +321,14 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def _parse_json(data: bytes | str, what: str, irregular: list[str] | None = None) -> Any:
+def _parse_json(data: bytes | bytearray | str, what: str, irregular: list[str] | None = None) -> Any:
     """The JSON text ``data`` parsed with exact numbers (StateError if it is not JSON, too large,
     not UTF-8...). ``irregular`` (when given) gets a note of anything that makes the parsed
     document differ from its normal form or unfit for the compiled schema check alone (a number
     beyond the limits, NaN or Infinity, an integral decimal such as ``5.0``, a ``\\uD...`` escape,
     which may be a lone surrogate): when it stays empty, the document is already what
     ``_normalise_numbers`` would make of it."""
+    raw: bytes | bytearray
     if isinstance(data, str):
         raw = data.encode("utf-8", errors="surrogatepass")
     else:
@@ -353,7 +354,7 @@ def _parse_json(data: bytes | str, what: str, irregular: list[str] | None = None
                 ErrorDetail(
                     "$",
                     f"invalid UTF-8 at byte {exc.start}",
-                    repr(raw[exc.start : exc.start + 4]),
+                    repr(bytes(raw[exc.start : exc.start + 4])),
                     code=ErrorCode.STATE_ENCODING,
                 )
             ],
@@ -410,35 +411,39 @@ def _noting_hooks(irregular: list[str]) -> tuple[Callable[[str], Any], Callable[
     return fraction, integer, constant
 
 
-def _state_of_text(data: bytes | str, what: str) -> State:
+def _state_of_text(data: bytes | bytearray | str, what: str, *, release: bool = False) -> State:
     """The State of a JSON text (StateError listing every problem), the garbage collector paused.
 
     Read first by ``_parse_fast`` (no hook for integers or objects), which gives up on anything
     it could read otherwise than ``_parse_json``; a document it reads that the compiled schema
-    check accepts and ``_frozen`` finds consistent is frozen as it is, once its canonical text
-    shows it had no repeated key (``_parse_json`` would have refused one). Any other goes the way
-    ``_parse_json`` and ``state_from_dict`` go, which find every problem."""
+    check accepts is written as canonical text, which shows whether it had a repeated key
+    (``_parse_json`` would refuse one), and frozen as it is when ``_frozen`` finds it consistent.
+    Any other goes the way ``_parse_json`` and ``state_from_dict`` go, which find every problem
+    (a document ``_parse_fast`` read is not walked for its numbers: ``_checked``'s ``regular``).
+
+    ``release``: ``data`` is a bytearray of the caller's own, emptied once it is no longer needed
+    (``load_state``: the file's bytes are not held beside the frozen State while it is made)."""
     with _no_collection():
         fast = _parse_fast(data)
         if fast is not None:
             doc, colons = fast
+            del fast
             if _schema_accepts(doc):
-                try:
-                    orgs, consistent = _frozen(doc)
-                except ValueError:  # a month or date the consistency checks refuse
-                    orgs, consistent = [], False
-                if consistent:
-                    canonical = _canonical_consuming(doc)
-                    if canonical.count(":") == colons:  # no repeated key: the document _parse_json reads
+                canonical = _canonical_of(doc)
+                if canonical.count(":") == colons:  # no repeated key: the document _parse_json reads
+                    if release and isinstance(data, bytearray):
+                        data.clear()
+                    try:
+                        orgs, consistent = _frozen(doc)
+                    except ValueError:  # a month or date the consistency checks refuse
+                        orgs, consistent = [], False
+                    if consistent:
                         return State._of_validated(doc, canonical, orgs)
-                    # a key was repeated: _parse_json refuses it (doc's organisations are gone)
-                else:
-                    del orgs
-                    if not _repeats_a_key(doc, colons):
-                        return State._of_validated(_validated(doc, None, regular=True))
+                    del orgs, canonical
+                    return State._of_validated(_validated(doc, None, regular=True))
             elif not _repeats_a_key(doc, colons):
                 return State._of_validated(_validated(doc, None, regular=True))
-            del doc, fast
+            del doc
         irregular: list[str] = []
         doc = _parse_json(data, what, irregular)
         if not irregular and _schema_accepts(doc):
@@ -453,7 +458,7 @@ _DIGITS = bytes(48 if 48 <= i <= 57 else 32 for i in range(256))
 """A translation table: each ASCII digit to ``0``, every other byte to a space."""
 
 
-def _parse_fast(data: bytes | str) -> tuple[Any, int] | None:
+def _parse_fast(data: bytes | bytearray | str) -> tuple[Any, int] | None:
     """``_parse_json(data, what, irregular)`` when that would succeed with nothing noted in
     ``irregular``, read by ``json.loads`` with no hook for integers or objects (2.5 million
     integers and 1.2 million objects in a national state; their hooks were most of the parse),
@@ -470,6 +475,7 @@ def _parse_fast(data: bytes | str) -> tuple[Any, int] | None:
     the document's canonical text. Every colon of a JSON text is a key's or inside a string
     (escaped only as ``\\u003a``, excluded), so the counts are equal exactly when no key was
     dropped; the canonical text writes every key and every colon of every string."""
+    raw: bytes | bytearray
     if isinstance(data, str):
         try:
             raw = data.encode("utf-8")
@@ -498,22 +504,19 @@ def _parse_fast(data: bytes | str) -> tuple[Any, int] | None:
     return (None if irregular else (doc, raw.count(b":")))  # fmt: skip
 
 
-def _canonical_consuming(doc: dict[str, Any]) -> str:
+def _canonical_of(doc: dict[str, Any]) -> str:
     """``canonical_json(doc)`` for a document the schema accepted, written an organisation at a
-    time, each organisation's object dropped from ``doc`` once written: a national state's
-    parsed organisations (350 MB) are let go while its canonical text (70 MB) is made, instead
-    of both being held with the frozen State and a whole-document encoding at once. ``doc`` keeps
-    its other members (``_derive`` reads ``as_of`` and ``cohorts``)."""
-    orgs = doc["organisations"]
+    time: the whole document's encoding would hold its text three times over while the markers of
+    its decimals are replaced (200 MB for a national state), the organisations' texts and their
+    join hold it twice."""
     head = canonical_json({**doc, "organisations": []}, acyclic=True)
     if not head.endswith('"organisations":[]}'):  # pragma: no cover - the schema's last root key
-        return canonical_json(doc)
+        return canonical_json(doc, acyclic=True)
     parts = [head[:-2]]
-    for i, org in enumerate(orgs):
+    for i, org in enumerate(doc["organisations"]):
         if i:
             parts.append(",")
         parts.append(canonical_json(org, acyclic=True))
-        orgs[i] = None
     parts.append("]}")
     return "".join(parts)
 
@@ -550,14 +553,14 @@ def load_state(path: str | os.PathLike[str]) -> State:
                 )
             if info.st_size > MAX_STATE_BYTES:
                 raise _too_large(p, f"{info.st_size} bytes")
-            data = fh.read(MAX_STATE_BYTES + 1)
+            data = bytearray(fh.read(MAX_STATE_BYTES + 1))  # ours: emptied once read (``release``)
     except OSError as exc:
         raise StateError(
             "cannot read the state file", [ErrorDetail(str(p), exc.strerror or str(exc), code=ErrorCode.STATE_READ)]
         ) from None
     if len(data) > MAX_STATE_BYTES:
         raise _too_large(p, f"more than {MAX_STATE_BYTES} bytes")
-    return _state_of_text(data, f"state file {p}")
+    return _state_of_text(data, f"state file {p}", release=True)
 
 
 def _too_large(p: Path, size: str) -> StateError:
