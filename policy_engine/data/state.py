@@ -241,17 +241,22 @@ def _no_collection() -> Iterator[None]:
     than ``_YOUNG`` objects made), and the whole heap after more than ``_MANY`` (the collector
     walks it all once the objects new to its oldest generation are a quarter of those in it).
     Otherwise the next thousand allocations pay for it: the first ``statuses`` after a national
-    load took 0.3 s longer, the collection the load no longer made."""
+    load took 0.3 s longer, the collection the load no longer made. Not when an error ends the
+    pause (what was made goes with it); callers let go of what they made before the pause ends
+    (the parsed document), so that it is not walked."""
     enabled = gc.isenabled()
     gc.disable()
     try:
         yield
-    finally:
+    except BaseException:  # what was made is let go with the error: nothing to collect
         if enabled:
-            young = gc.get_count()[0]
-            if young > _YOUNG:
-                gc.collect(2 if young > _MANY else 1)
             gc.enable()
+        raise
+    if enabled:
+        young = gc.get_count()[0]
+        if young > _YOUNG:
+            gc.collect(2 if young > _MANY else 1)
+        gc.enable()
 
 
 _YOUNG = 10_000
@@ -443,34 +448,39 @@ def _state_of_text(data: bytes | bytearray | str, what: str, *, release: bool = 
     ``release``: ``data`` is a bytearray of the caller's own, emptied once it is no longer needed
     (``load_state``: the file's bytes are not held beside the frozen State while it is made)."""
     with _no_collection():
-        fast = _parse_fast(data)
-        if fast is not None:
-            doc, colons = fast
-            del fast
-            if _schema_accepts(doc):
-                canonical = _canonical_of(doc)
-                if canonical.count(":") == colons:  # no repeated key: the document _parse_json reads
-                    if release and isinstance(data, bytearray):
-                        data.clear()
-                    try:
-                        orgs, consistent = _frozen(doc)
-                    except ValueError:  # a month or date the consistency checks refuse
-                        orgs, consistent = [], False
-                    if consistent:
-                        return State._of_validated(doc, canonical, orgs)
-                    del orgs, canonical
-                    return State._of_validated(_validated(doc, None, regular=True))
-            elif not _repeats_a_key(doc, colons):
+        return _read_state(data, what, release)  # its document let go before the pause ends
+
+
+def _read_state(data: bytes | bytearray | str, what: str, release: bool) -> State:
+    """``_state_of_text``, the collector paused."""
+    fast = _parse_fast(data)
+    if fast is not None:
+        doc, colons = fast
+        del fast
+        if _schema_accepts(doc):
+            canonical = _canonical_of(doc)
+            if canonical.count(":") == colons:  # no repeated key: the document _parse_json reads
+                if release and isinstance(data, bytearray):
+                    data.clear()
+                try:
+                    orgs, consistent = _frozen(doc)
+                except ValueError:  # a month or date the consistency checks refuse
+                    orgs, consistent = [], False
+                if consistent:
+                    return State._of_validated(doc, canonical, orgs)
+                del orgs, canonical
                 return State._of_validated(_validated(doc, None, regular=True))
-            del doc
-        irregular: list[str] = []
-        doc = _parse_json(data, what, irregular)
-        if not irregular and _schema_accepts(doc):
-            errors: list[ErrorDetail] = []
-            _check_consistency(doc, errors)
-            if not errors:
-                return State._of_validated(doc)
-        return State._of_validated(_validated(doc, None, regular=not irregular))
+        elif not _repeats_a_key(doc, colons):
+            return State._of_validated(_validated(doc, None, regular=True))
+        del doc
+    irregular: list[str] = []
+    doc = _parse_json(data, what, irregular)
+    if not irregular and _schema_accepts(doc):
+        errors: list[ErrorDetail] = []
+        _check_consistency(doc, errors)
+        if not errors:
+            return State._of_validated(doc)
+    return State._of_validated(_validated(doc, None, regular=not irregular))
 
 
 _DIGITS = bytes(48 if 48 <= i <= 57 else 32 for i in range(256))
