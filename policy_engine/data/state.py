@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import difflib
 import functools
+import gc
 import hashlib
 import json
 import math
 import os
 import stat
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 from pathlib import Path
@@ -152,13 +154,17 @@ class State:
     consistency checks when it was made (there is no other way to make one)."""
 
     def __attrs_post_init__(self) -> None:
-        _derive(self, _validated(_parse_json(self.canonical, "state"), None))
+        with _no_collection():
+            _derive(self, _validated(_parse_json(self.canonical, "state"), None))
 
     @classmethod
-    def _of_validated(cls, doc: Mapping[str, Any]) -> State:
-        """The State of a document ``validate_state`` accepted, numbers normalised (no second check)."""
+    def _of_validated(
+        cls, doc: Mapping[str, Any], canonical: str | None = None, organisations: Iterable[Organisation] | None = None
+    ) -> State:
+        """The State of a document ``validate_state`` accepted, numbers normalised (no second
+        check); ``canonical`` and ``organisations`` as ``_derive`` takes them."""
         state: State = object.__new__(cls)
-        _derive(state, doc)
+        _derive(state, doc, canonical, organisations)
         return state
 
     @property
@@ -185,15 +191,22 @@ class State:
         return json.loads(self.canonical, parse_float=Decimal)  # type: ignore[no-any-return]
 
 
-def _derive(state: State, doc: Mapping[str, Any]) -> None:
+def _derive(
+    state: State,
+    doc: Mapping[str, Any],
+    canonical: str | None = None,
+    organisations: Iterable[Organisation] | None = None,
+) -> None:
     """Set every field of ``state`` from ``doc`` (validated, numbers normalised): the only place
-    a State's fields are written."""
-    canonical = canonical_json(doc)
+    a State's fields are written. ``canonical`` and ``organisations``, when given, are
+    ``canonical_json(doc)`` and ``organisations_of(doc)``, already made (``_state_of_text``)."""
+    if canonical is None:
+        canonical = canonical_json(doc)
     fields = {
-        "organisations": tuple(organisations_of(doc)),
+        "organisations": tuple(organisations_of(doc) if organisations is None else organisations),
         "as_of": parse_date(doc["as_of"]) if "as_of" in doc else None,
         "canonical": canonical,
-        "digest": hashlib.sha256(canonical.encode("utf-8")).hexdigest(),
+        "digest": _sha256(canonical),
         "cohorts": tuple(
             CompleteCohort(c["scope"], tuple(c["types"]), c["source"], parse_date(c["date"]) if "date" in c else None)
             for c in doc.get("cohorts") or ()
@@ -202,6 +215,57 @@ def _derive(state: State, doc: Mapping[str, Any]) -> None:
     for name, value in fields.items():
         object.__setattr__(state, name, value)
     object.__setattr__(state, "_fits", set())
+
+
+def _sha256(text: str) -> str:
+    """The sha256 of ``text`` as UTF-8, encoded a slice at a time (a national state's canonical
+    text is 70 MB; its whole encoding need not be held beside it). A valid state's text has no
+    lone surrogate, so the slices' encodings are the whole text's, cut up."""
+    digest = hashlib.sha256()
+    for start in range(0, len(text), _HASH_SLICE):
+        digest.update(text[start : start + _HASH_SLICE].encode("utf-8"))
+    return digest.hexdigest()
+
+
+_HASH_SLICE = 1 << 22
+
+
+@contextlib.contextmanager
+def _no_collection() -> Iterator[None]:
+    """The cyclic garbage collector paused while a state is parsed and frozen: the millions of
+    dicts, lists and ``Observation`` objects a national state makes form no cycles, and each
+    collection they trigger only walks the growing heap (a third of ``load_state``'s time).
+
+    When it is resumed, the objects made meanwhile (those still alive: the State) are collected
+    once, as the collector would have collected them had it run: the young generations (more
+    than ``_YOUNG`` objects made), and the whole heap after more than ``_MANY`` (the collector
+    walks it all once the objects new to its oldest generation are a quarter of those in it).
+    Otherwise the next thousand allocations pay for it: the first ``statuses`` after a national
+    load took 0.3 s longer, the collection the load no longer made. Not when an error ends the
+    pause (what was made goes with it); callers let go of what they made before the pause ends
+    (the parsed document), so that it is not walked."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    except BaseException:  # what was made is let go with the error: nothing to collect
+        if enabled:
+            gc.enable()
+        raise
+    if enabled:
+        young = gc.get_count()[0]
+        if young > _YOUNG:
+            gc.collect(2 if young > _MANY else 1)
+        gc.enable()
+
+
+_YOUNG = 10_000
+"""Objects made while the collector was paused beyond which it collects them on resuming (below
+it, the collector's own first collection soon does)."""
+
+_MANY = 1_000_000
+"""Objects made while the collector was paused beyond which it collects the whole heap on
+resuming (a national state makes 3 million)."""
 
 
 @attrs.frozen
@@ -281,13 +345,14 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def _parse_json(data: bytes | str, what: str, irregular: list[str] | None = None) -> Any:
+def _parse_json(data: bytes | bytearray | str, what: str, irregular: list[str] | None = None) -> Any:
     """The JSON text ``data`` parsed with exact numbers (StateError if it is not JSON, too large,
     not UTF-8...). ``irregular`` (when given) gets a note of anything that makes the parsed
     document differ from its normal form or unfit for the compiled schema check alone (a number
     beyond the limits, NaN or Infinity, an integral decimal such as ``5.0``, a ``\\uD...`` escape,
     which may be a lone surrogate): when it stays empty, the document is already what
     ``_normalise_numbers`` would make of it."""
+    raw: bytes | bytearray
     if isinstance(data, str):
         raw = data.encode("utf-8", errors="surrogatepass")
     else:
@@ -313,7 +378,7 @@ def _parse_json(data: bytes | str, what: str, irregular: list[str] | None = None
                 ErrorDetail(
                     "$",
                     f"invalid UTF-8 at byte {exc.start}",
-                    repr(raw[exc.start : exc.start + 4]),
+                    repr(bytes(raw[exc.start : exc.start + 4])),
                     code=ErrorCode.STATE_ENCODING,
                 )
             ],
@@ -370,10 +435,44 @@ def _noting_hooks(irregular: list[str]) -> tuple[Callable[[str], Any], Callable[
     return fraction, integer, constant
 
 
-def _state_of_text(data: bytes | str, what: str) -> State:
-    """The State of a JSON text (StateError listing every problem). A regular document (see
-    ``_parse_json``) that the compiled schema check and the consistency checks accept is frozen
-    as it is; any other goes through ``state_from_dict``, which finds every problem."""
+def _state_of_text(data: bytes | bytearray | str, what: str, *, release: bool = False) -> State:
+    """The State of a JSON text (StateError listing every problem), the garbage collector paused.
+
+    Read first by ``_parse_fast`` (no hook for integers or objects), which gives up on anything
+    it could read otherwise than ``_parse_json``; a document it reads that the compiled schema
+    check accepts is written as canonical text, which shows whether it had a repeated key
+    (``_parse_json`` would refuse one), and frozen as it is when ``_frozen`` finds it consistent.
+    Any other goes the way ``_parse_json`` and ``state_from_dict`` go, which find every problem
+    (a document ``_parse_fast`` read is not walked for its numbers: ``_checked``'s ``regular``).
+
+    ``release``: ``data`` is a bytearray of the caller's own, emptied once it is no longer needed
+    (``load_state``: the file's bytes are not held beside the frozen State while it is made)."""
+    with _no_collection():
+        return _read_state(data, what, release)  # its document let go before the pause ends
+
+
+def _read_state(data: bytes | bytearray | str, what: str, release: bool) -> State:
+    """``_state_of_text``, the collector paused."""
+    fast = _parse_fast(data)
+    if fast is not None:
+        doc, colons = fast
+        del fast
+        if _schema_accepts(doc):
+            canonical = _canonical_of(doc)
+            if canonical.count(":") == colons:  # no repeated key: the document _parse_json reads
+                if release and isinstance(data, bytearray):
+                    data.clear()
+                try:
+                    orgs, consistent = _frozen(doc)
+                except ValueError:  # a month or date the consistency checks refuse
+                    orgs, consistent = [], False
+                if consistent:
+                    return State._of_validated(doc, canonical, orgs)
+                del orgs, canonical
+                return State._of_validated(_validated(doc, None, regular=True))
+        elif not _repeats_a_key(doc, colons):
+            return State._of_validated(_validated(doc, None, regular=True))
+        del doc
     irregular: list[str] = []
     doc = _parse_json(data, what, irregular)
     if not irregular and _schema_accepts(doc):
@@ -381,7 +480,81 @@ def _state_of_text(data: bytes | str, what: str) -> State:
         _check_consistency(doc, errors)
         if not errors:
             return State._of_validated(doc)
-    return state_from_dict(doc)
+    return State._of_validated(_validated(doc, None, regular=not irregular))
+
+
+_DIGITS = bytes(48 if 48 <= i <= 57 else 32 for i in range(256))
+"""A translation table: each ASCII digit to ``0``, every other byte to a space."""
+
+
+def _parse_fast(data: bytes | bytearray | str) -> tuple[Any, int] | None:
+    """``_parse_json(data, what, irregular)`` when that would succeed with nothing noted in
+    ``irregular``, read by ``json.loads`` with no hook for integers or objects (2.5 million
+    integers and 1.2 million objects in a national state; their hooks were most of the parse),
+    with the number of colons in ``data``; None when it might read ``data`` otherwise, or refuse it:
+
+    * no run of more than ``MAX_INTEGER_DIGITS`` digits (so every integer literal is an int
+      within the limits: the integer hook's result);
+    * no ``\\u003`` escape (``\\u003a`` is a colon: see below) or ``\\uD`` one (a possible
+      lone surrogate, noted by ``_parse_json``);
+    * fractions and NaN read by the same hooks as ``_parse_json``'s, noting the same;
+    * not too large, UTF-8, valid JSON (any error: None, and ``_parse_json`` says it).
+
+    A repeated key is not seen here: the caller compares the colons of ``data`` with those of
+    the document's canonical text. Every colon of a JSON text is a key's or inside a string
+    (escaped only as ``\\u003a``, excluded), so the counts are equal exactly when no key was
+    dropped; the canonical text writes every key and every colon of every string."""
+    raw: bytes | bytearray
+    if isinstance(data, str):
+        try:
+            raw = data.encode("utf-8")
+        except UnicodeEncodeError:
+            return None
+    else:
+        raw = data
+    if (
+        len(raw) > MAX_STATE_BYTES
+        or b"0" * (MAX_INTEGER_DIGITS + 1) in raw.translate(_DIGITS)
+        or (b"\\u" in raw and (b"\\u003" in raw or b"\\ud" in raw or b"\\uD" in raw))
+    ):
+        return None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return None
+    irregular: list[str] = []
+    fraction, _, constant = _noting_hooks(irregular)
+    try:
+        doc = json.loads(text, parse_float=fraction, parse_constant=constant)
+    except (RecursionError, ValueError):  # JSONDecodeError is a ValueError
+        return None
+    return None if irregular else (doc, raw.count(b":"))
+
+
+def _canonical_of(doc: dict[str, Any]) -> str:
+    """``canonical_json(doc)`` for a document the schema accepted, written an organisation at a
+    time: the whole document's encoding would hold its text three times over while the markers of
+    its decimals are replaced (200 MB for a national state), the organisations' texts and their
+    join hold it twice."""
+    head = canonical_json({**doc, "organisations": []}, acyclic=True)
+    if not head.endswith('"organisations":[]}'):  # pragma: no cover - the schema's last root key
+        return canonical_json(doc, acyclic=True)
+    parts = [head[:-2]]
+    for i, org in enumerate(doc["organisations"]):
+        if i:
+            parts.append(",")
+        parts.append(canonical_json(org, acyclic=True))
+    parts.append("]}")
+    return "".join(parts)
+
+
+def _repeats_a_key(doc: Any, colons: int) -> bool:
+    """Whether ``_parse_fast`` may have dropped a repeated key reading ``doc``, with ``colons``
+    colons in its text: whether ``doc``'s canonical text has fewer (see ``_parse_fast``)."""
+    try:
+        return canonical_json(doc, acyclic=True).count(":") != colons
+    except (RecursionError, TypeError, ValueError):  # nested too deeply to write
+        return True
 
 
 def load_state(path: str | os.PathLike[str]) -> State:
@@ -407,14 +580,14 @@ def load_state(path: str | os.PathLike[str]) -> State:
                 )
             if info.st_size > MAX_STATE_BYTES:
                 raise _too_large(p, f"{info.st_size} bytes")
-            data = fh.read(MAX_STATE_BYTES + 1)
+            data = bytearray(fh.read(MAX_STATE_BYTES + 1))  # ours: emptied once read (``release``)
     except OSError as exc:
         raise StateError(
             "cannot read the state file", [ErrorDetail(str(p), exc.strerror or str(exc), code=ErrorCode.STATE_READ)]
         ) from None
     if len(data) > MAX_STATE_BYTES:
         raise _too_large(p, f"more than {MAX_STATE_BYTES} bytes")
-    return _state_of_text(data, f"state file {p}")
+    return _state_of_text(data, f"state file {p}", release=True)
 
 
 def _too_large(p: Path, size: str) -> StateError:
@@ -546,8 +719,12 @@ def _validator() -> jsonschema.protocols.Validator:
 class _StateSchema:
     """The state schema cut for the happy path (decision 032), built once per process:
 
-    * ``whole``: the compiled check of the whole schema (the verdict on a valid state);
+    * ``whole``: the compiled check of the whole schema;
     * ``organisation``: the compiled check of one organisation (its ``$defs`` entry, standalone);
+    * ``root_check``: the compiled check of the schema without the organisations' items, so that
+      ``accepts`` (the root's verdict, then each organisation's) is ``whole``'s verdict: the one
+      the happy path asks for, in half the time and with no copy of a national state held by
+      jsonschema-rs while it checks it whole (80 MB);
     * ``root`` and ``organisation_validator``: jsonschema validators of the schema without the
       organisations' items and of one organisation, which describe the problems of a refused
       state: the root's own, then those of each organisation the compiled check refuses.
@@ -560,6 +737,11 @@ class _StateSchema:
     organisation: Callable[[Any], bool]
     root: jsonschema.protocols.Validator
     organisation_validator: jsonschema.protocols.Validator
+    root_check: Callable[[Any], bool]
+
+    def accepts(self, doc: Any) -> bool:
+        """``whole(doc)``, told by the root's compiled check and each organisation's."""
+        return self.root_check(doc) and all(map(self.organisation, doc["organisations"]))
 
 
 @functools.cache
@@ -571,37 +753,44 @@ def _state_schema() -> _StateSchema | None:
     listed = {k: v for k, v in schema["properties"]["organisations"].items() if k != "items"}
     root = {**schema, "properties": {**schema["properties"], "organisations": listed}}
     whole, one = compiled_check(schema, formats=True), compiled_check(organisation, formats=True)
-    if whole is None or one is None:  # pragma: no cover - the bundled schema compiles
+    root_check = compiled_check(root, formats=True)
+    if whole is None or one is None or root_check is None:  # pragma: no cover - the bundled schema compiles
         return None
-    return _StateSchema(whole, one, validator_of(root, formats=True), validator_of(organisation, formats=True))
+    return _StateSchema(
+        whole, one, validator_of(root, formats=True), validator_of(organisation, formats=True), root_check
+    )
 
 
 def _schema_accepts(doc: Any) -> bool:
     """The compiled check's verdict on a document in normal form holding no integral Decimal
     (False also when there is no compiled check)."""
     parts = _state_schema()
-    return parts is not None and parts.whole(doc)
+    return parts is not None and parts.accepts(doc)
 
 
-def _schema_problems(doc: Any, compiled: bool = True) -> list[tuple[Location, jsonschema.ValidationError]]:
+def _schema_problems(
+    doc: Any, compiled: bool = True, refused: list[int] | None = None
+) -> list[tuple[Location, jsonschema.ValidationError]]:
     """Every error the state schema's validator finds in ``doc``, each with the location of the
     instance it was validated at (its ``absolute_path`` is relative to it): nothing at all when
     the compiled check accepts ``doc``; otherwise the errors of the root and of each organisation
     the compiled check refuses, by jsonschema (so messages are jsonschema's, and their cost is
     the bad parts'). ``compiled=False`` (the document holds an integral Decimal, which the
-    compiled check reads as an integer): jsonschema checks each organisation."""
+    compiled check reads as an integer): jsonschema checks each organisation. ``refused``: the
+    indexes of the organisations the compiled check refuses, when the caller has them."""
     parts = _state_schema()
     if parts is None:
         return [((), e) for e in _validator().iter_errors(doc)]
-    if compiled and parts.whole(doc):
-        return []
     orgs = doc.get("organisations") if isinstance(doc, dict) else None
     if not isinstance(orgs, list):
         return [((), e) for e in _validator().iter_errors(doc)]
+    if refused is None or not compiled:
+        refused = [i for i, org in enumerate(orgs) if not compiled or not parts.organisation(org)]
+    if compiled and not refused and parts.root_check(doc):  # the whole schema's verdict (``accepts``)
+        return []
     found: list[tuple[Location, jsonschema.ValidationError]] = [((), e) for e in parts.root.iter_errors(doc)]
-    for i, org in enumerate(orgs):
-        if not compiled or not parts.organisation(org):
-            found.extend((("organisations", i), e) for e in parts.organisation_validator.iter_errors(org))
+    for i in refused:
+        found.extend((("organisations", i), e) for e in parts.organisation_validator.iter_errors(orgs[i]))
     return found
 
 
@@ -719,19 +908,35 @@ def validate_state(document: Any, rulebook: Rulebook | None = None) -> list[Erro
     return _checked(document, rulebook)[0]
 
 
-def _checked(document: Any, rulebook: Rulebook | None) -> tuple[list[ErrorDetail], Any]:
+def _checked(document: Any, rulebook: Rulebook | None, regular: bool = False) -> tuple[list[ErrorDetail], Any]:
     """``validate_state``'s problems, and the document with its numbers normalised (which is
-    what a State is made of when there are none)."""
+    what a State is made of when there are none).
+
+    ``regular``: ``document`` was read by ``_parse_fast`` (or by ``_parse_json`` with nothing
+    noted), so it is already in normal form, and ours: the number walk, which copies every node,
+    is needed only for its depth limit, and only where the schema refuses (an organisation it
+    accepts is five levels deep at most), so only the root and the refused organisations are
+    walked. Should that walk find anything else, the whole document is walked as for any other."""
     _check_rulebook(rulebook)
     errors: list[ErrorDetail] = []
     integral: list[Location] = []
+    refused: list[int] | None = None
+    parts = _state_schema() if regular else None
+    orgs = document.get("organisations") if isinstance(document, dict) else None
     try:
-        doc = _normalise_numbers(document, errors, integral)
+        if parts is not None and isinstance(orgs, list):
+            refused = [i for i, org in enumerate(orgs) if not parts.organisation(org)]
+            _normalise_numbers({**document, "organisations": [orgs[i] for i in refused]}, errors, integral)
+        if errors or integral or refused is None:
+            errors, integral, refused = [], [], None
+            doc = _normalise_numbers(document, errors, integral)
+        else:
+            doc = document
     except _TooDeep:
         return [_at(ErrorCode.STATE_PARSE, (), f"nested more than {_MAX_DEPTH} levels deep")], None
     if not errors:
         seen: set[ErrorDetail] = set()
-        found = _schema_problems(doc, compiled=not integral)
+        found = _schema_problems(doc, compiled=not integral, refused=refused)
         problems = [((*at, *err.absolute_path), err) for at, err in found]
         for where, err in sorted(problems, key=lambda p: (list(map(str, p[0])), p[1].message)):
             detail = _schema_error(err, where)
@@ -1065,15 +1270,17 @@ def _is_date(text: str) -> bool:
 
 def state_from_dict(document: Any, rulebook: Rulebook | None = None) -> State:
     """Validate a state given as Python data and freeze it. Raises StateError listing every problem."""
-    state = State._of_validated(_validated(document, rulebook))
+    with _no_collection():
+        state = State._of_validated(_validated(document, rulebook))
     if rulebook is not None:
         state._fits.add(rulebook.digest)  # checked against its catalogues too: not again
     return state
 
 
-def _validated(document: Any, rulebook: Rulebook | None) -> dict[str, Any]:
-    """A copy of ``document`` with exact numbers, once ``validate_state`` accepts it (StateError otherwise)."""
-    errors, doc = _checked(document, rulebook)
+def _validated(document: Any, rulebook: Rulebook | None, regular: bool = False) -> dict[str, Any]:
+    """A copy of ``document`` with exact numbers (``regular``: ``document`` itself, see
+    ``_checked``), once ``validate_state`` accepts it (StateError otherwise)."""
+    errors, doc = _checked(document, rulebook, regular)
     if errors:
         raise StateError(f"the state is invalid ({len(errors)} problem{'s' if len(errors) != 1 else ''})", errors)
     return doc  # type: ignore[no-any-return]
@@ -1093,41 +1300,149 @@ ValueError is not remembered, so a bad month is refused each time)."""
 
 def organisations_of(doc: Mapping[str, Any]) -> list[Organisation]:
     """The frozen organisations of an already validated, number-normalised state document."""
+    return _frozen(doc)[0]
+
+
+_new = object.__new__
+_set_month, _set_numerator, _set_denominator, _set_value = (
+    Observation.__dict__[name].__set__ for name in ("month", "numerator", "denominator", "value")
+)
+"""The slots of ``Observation``, written directly: ``Observation(month, n, d)`` goes through the
+frozen class's generated ``__init__`` (a ``object.__setattr__`` looked up per field), a third of
+the time of freezing a national state. The same object: no validator or converter is skipped."""
+
+_MONTHS: dict[str, int] = {}
+"""Periods seen in a state, each with its month, when it is plain (no surrounding spaces or line
+break) and a real month: what ``_check_identifiers`` and ``_check_consistency`` accept."""
+
+_DATES: dict[str, dt.date] = {}
+"""Fact dates seen in a state, each parsed, when plain (as ``_MONTHS``)."""
+
+
+def _plain_text(value: Any) -> bool:
+    """What ``_check_identifiers`` accepts: anything but text with surrounding spaces or a line break."""
+    return not isinstance(value, str) or (value == value.strip() and "\n" not in value)
+
+
+def _month_of(period: str) -> int | None:
+    """The month of a period ``_check_consistency`` accepts, else None (remembered in ``_MONTHS``)."""
+    try:
+        month = _month(period)
+    except ValueError:
+        return None
+    if not _plain_text(period):
+        return None
+    if len(_MONTHS) < 4096:
+        _MONTHS[period] = month
+    return month
+
+
+def _date_of(text: str) -> dt.date | None:
+    """A fact's date, parsed, or None when ``_check_identifiers`` would refuse it (remembered)."""
+    date = parse_date(text)
+    if not _plain_text(text):
+        return None
+    if len(_DATES) < 4096:
+        _DATES[text] = date
+    return date
+
+
+def _frozen(doc: Mapping[str, Any]) -> tuple[list[Organisation], bool]:
+    """``organisations_of(doc)``, and whether ``_check_consistency(doc)`` certainly finds nothing
+    (False: it may; then ask it). One pass over the document: on a state the compiled schema check
+    accepted, the consistency checks' verdict costs little more than freezing it.
+
+    The verdict is False for anything the checks refuse (a repeated organisation id, a parent or
+    PCN that is missing, of the wrong type or the organisation itself, text with surrounding spaces
+    or a line break, a month that is not one, two observations of one month, a fact declared twice
+    for one date) and also for two different period texts of one month, which the checks accept:
+    a false "maybe" only sends the document the slow way."""
+    ok = _plain_text(doc.get("as_of"))
+    raw = doc["organisations"]
+    types: dict[str, str] = {}
+    for org in raw:
+        if org["id"] in types:
+            ok = False
+        else:
+            types[org["id"]] = org["type"]
+    months, dates = _MONTHS, _DATES
+    new, set_month, set_num, set_den, set_value = _new, _set_month, _set_numerator, _set_denominator, _set_value
     orgs: list[Organisation] = []
-    for org in doc["organisations"]:
+    for org in raw:
+        oid = org["id"]
+        parent, pcn = org.get("parent"), org.get("pcn")
+        if not _plain_text(oid) or (
+            parent is not None and (types.get(parent) != "icb" or parent == oid or not _plain_text(parent))
+        ):
+            ok = False
+        if pcn is not None and (types.get(pcn) != "pcn" or pcn == oid or not _plain_text(pcn)):
+            ok = False
         metrics: dict[str, dict[int, Observation]] = {}
         for mname, series in org.get("metrics", {}).items():
             obs_map: dict[int, Observation] = {}
             for obs in series:
-                month = _month(obs["period"])
+                period = obs["period"]
+                month = months.get(period)
+                if month is None:
+                    month = _month_of(period)
+                    if month is None:
+                        ok = False
+                        month = _month(period)  # as organisations_of always did: ValueError
+                o = new(Observation)
+                set_month(o, month)
                 if "value" in obs:
-                    obs_map[month] = Observation(month, value=_to_fraction(obs["value"]))
+                    set_num(o, None)
+                    set_den(o, None)
+                    set_value(o, _to_fraction(obs["value"]))
                 else:
-                    obs_map[month] = Observation(month, int(obs["numerator"]), int(obs["denominator"]))
+                    set_num(o, int(obs["numerator"]))
+                    set_den(o, int(obs["denominator"]))
+                    set_value(o, None)
+                obs_map[month] = o
+            if len(obs_map) != len(series) or not _plain_text(mname):
+                ok = False
             metrics[mname] = obs_map
         facts = []
-        for f in org.get("facts", []):
-            value = f["value"]
+        declared: set[tuple[str, str]] = set()
+        for f in org.get("facts", ()):
+            name, when, value = f["name"], f["date"], f["value"]
+            if (name, when) in declared or not _plain_text(name):
+                ok = False
+            declared.add((name, when))
+            date = dates.get(when)
+            if date is None:
+                date = _date_of(when)
+                if date is None:
+                    ok = False
+                    date = parse_date(when)
             if isinstance(value, (int, Decimal)) and not isinstance(value, bool):
                 value = _to_fraction(value)
-            facts.append(Fact(f["name"], value, parse_date(f["date"]), f.get("evidence")))
+            facts.append(Fact(name, value, date, f.get("evidence")))
         services = org.get("services")
-        orgs.append(
-            Organisation(
-                id=org["id"],
-                type=org["type"],
-                name=org.get("name"),
-                parent=org.get("parent"),
-                pcn=org.get("pcn"),
-                region=org.get("region"),
-                services=frozenset(services) if services is not None else None,
-                metrics=metrics,
-                facts=tuple(facts),
-                region_code=org.get("region_code"),
-                provenance={
-                    key: Provenance(p["source"], p.get("basis"), p.get("confirmed", True))
-                    for key, p in org.get("provenance", {}).items()
-                },
-            )
-        )
-    return orgs
+        if services is not None and not all(map(_plain_text, services)):
+            ok = False
+        frozen = new(Organisation)  # its converters would copy every series: they are ours
+        for field, value in (
+            ("id", oid),
+            ("type", org["type"]),
+            ("name", org.get("name")),
+            ("parent", parent),
+            ("pcn", pcn),
+            ("region", org.get("region")),
+            ("services", frozenset(services) if services is not None else None),
+            ("metrics", MappingProxyType({k: MappingProxyType(v) for k, v in metrics.items()})),
+            ("facts", tuple(facts)),
+            ("region_code", org.get("region_code")),
+            (
+                "provenance",
+                MappingProxyType(
+                    {
+                        key: Provenance(p["source"], p.get("basis"), p.get("confirmed", True))
+                        for key, p in org.get("provenance", {}).items()
+                    }
+                ),
+            ),
+        ):
+            object.__setattr__(frozen, field, value)
+        orgs.append(frozen)
+    return orgs, ok

@@ -22,7 +22,6 @@ module existed are unchanged byte for byte (``tests/test_canonical.py``).
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping
 from decimal import MAX_EMAX, MIN_EMIN, Context, Decimal
 from typing import Any
@@ -30,11 +29,13 @@ from typing import Any
 __all__ = ["canonical_json", "readable_json"]
 
 
-def canonical_json(document: Any, *, ascii: bool = False) -> str:
+def canonical_json(document: Any, *, ascii: bool = False, acyclic: bool = False) -> str:
     """Sorted keys, no spaces, exact decimals (see the module docstring).
 
     ``ascii`` escapes non-ASCII characters (as ``json.dumps`` does by default). Raises TypeError
-    for a value that is not JSON data.
+    for a value that is not JSON data. ``acyclic``: the caller vouches that no object or array
+    holds itself (parsed JSON cannot), so the encoder skips its check for circular references
+    (a tenth of its time on a national state); the text is the same.
 
     Written by ``json.dumps``'s C encoder, each Decimal first as a marker (a NUL, its index, a
     NUL: ``"\\u0000i\\u0000"`` in the text) then replaced by its exact text; a value the encoder
@@ -49,17 +50,37 @@ def canonical_json(document: Any, *, ascii: bool = False) -> str:
         return f"\0{len(numbers) - 1}\0"
 
     try:
-        text = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=ascii, default=number)
+        text = json.dumps(
+            document,
+            sort_keys=True,
+            separators=(",", ":"),
+            ensure_ascii=ascii,
+            default=number,
+            check_circular=not acyclic,
+        )
     except (TypeError, ValueError):
         text = None
-    if text is None or text.count("\\u0000") != 2 * len(numbers):
+    if text is not None and numbers:
+        # every \u0000 of the text is a marker's: split on their openings, so that each piece
+        # after the first starts with a marker's index and end (no regular expression scanning
+        # the whole text for quotes, a tenth of the time on a national state)
+        pieces = text.split(_OPEN)
+        if len(pieces) == len(numbers) + 1 and text.count("\\u0000") == 2 * len(numbers):
+            out = [pieces[0]]
+            for piece in pieces[1:]:
+                end = piece.index(_CLOSE)
+                out.append(numbers[int(piece[:end])])
+                out.append(piece[end + len(_CLOSE) :])
+            return "".join(out)
+        text = None
+    if text is None or "\\u0000" in text:
         parts: list[str] = []
         _encode(document, parts, False, ascii)
         return "".join(parts)
-    return _MARKER.sub(lambda m: numbers[int(m[1])], text) if numbers else text
+    return text
 
 
-_MARKER = re.compile(r'"\\u0000([0-9]+)\\u0000"')
+_OPEN, _CLOSE = '"\\u0000', '\\u0000"'
 
 
 def readable_json(value: Any) -> str:
