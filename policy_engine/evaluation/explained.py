@@ -55,7 +55,7 @@ from ..language.rules import STATUSES, Rule, Status
 from ..language.statuses import STATUS_INFO, Branch, Clause
 from ..rulebook.loader import Rulebook
 from .cohort import Ranking, RankRange, settle
-from .compiled import Ctx, Program, cohort_ranks, program
+from .compiled import Ctx, Program, _settle_ends, cohort_ranks, program
 from .decide import _cohort_evidence
 from .evidence import (
     Boolean,
@@ -175,6 +175,18 @@ def _total(xs: list[Fraction]) -> Fraction:
             return sum(xs, Fraction(0))
         whole += x.numerator
     return Fraction(whole)
+
+
+def _extreme(xs: list[Fraction], lowest: bool) -> Fraction:
+    """``min(xs)`` (``max``): the first lowest (highest) value, compared as integers while the
+    values are whole (a ``Fraction`` comparison only for one that is not)."""
+    best = xs[0]
+    bx: Any = best.numerator if best.denominator == 1 else best
+    for v in xs:
+        x = v.numerator if v.denominator == 1 else v
+        if (x < bx) if lowest else (x > bx):
+            best, bx = v, x
+    return best
 
 
 def _first(c: XCtx, key: Key) -> bool:
@@ -556,7 +568,7 @@ class _Compiler:
 
             return ratio
         if func in ("min_pct", "max_pct"):
-            pick = min if func == "min_pct" else max
+            lowest = func == "min_pct"
 
             def monthly(c: XCtx) -> Any:
                 obs = rows(c)
@@ -566,7 +578,13 @@ class _Compiler:
                     if not dup or _first(c, key):
                         c.ev.append(Evidence("metric", name, _ZERO_DENOMINATOR_MONTH, label))
                     return UNKNOWN
-                value = pick(Fraction(100 * o.numerator, o.denominator) for o in obs)
+                # the lowest (highest) month's share, found by cross-multiplying its counts
+                bn, bd = 0, 0
+                for o in obs:
+                    n, d = o.numerator, o.denominator
+                    if not bd or ((n * bd < bn * d) if lowest else (n * bd > bn * d)):  # d, bd > 0
+                        bn, bd = n, d
+                value = Fraction(100 * bn, bd)
                 if not dup or _first(c, key):
                     c.ev.append(Evidence("metric", name, Number(value, "percent"), label))
                 return value
@@ -576,8 +594,8 @@ class _Compiler:
         reducers: dict[str, Callable[[list[Fraction]], Fraction]] = {
             "total": _total,
             "mean": lambda xs: _total(xs) / k,
-            "min_value": min,
-            "max_value": max,
+            "min_value": functools.partial(_extreme, lowest=True),
+            "max_value": functools.partial(_extreme, lowest=False),
         }
         reduce = reducers[func]
 
@@ -623,6 +641,7 @@ class _Rule:
         self.index = 0  # the rule's place in the rulebook (set by ExplainedProgram)
         self.status_fn = compiled.status[rule.id]
         self.rank_inputs = compiled.rank_inputs.get(rule.id)
+        self.monotone = compiled.monotone.get(rule.id, False)
 
     def tree(self, as_of: dt.date) -> Any:
         """The decision tree for ``as_of``: ``judged`` read once, leaves with their reason formatted
@@ -750,7 +769,10 @@ class _Rule:
         """``decide.decide``'s handling of a rank: a range settled, the cohort's unknown reason."""
         if isinstance(possible, RankRange) and status == "unknown":
             fn = self.status_fn
-            settled = settle(possible, lambda r: fn(c.at_rank(r)))
+            if self.monotone:  # the range's two ends give every status it gives
+                settled = _settle_ends(fn, c, possible)
+            else:
+                settled = settle(possible, lambda r: fn(c.at_rank(r)))
             c.rank = UNKNOWN
             if settled != "unknown":
                 status = settled
