@@ -138,6 +138,8 @@ def _quantity(v: Any, unit: str | None = None) -> Quantity:
 
 def _fmt(v: Any, unit: str | None) -> str:
     """``expressions.format_value``: the text of a runtime value."""
+    if type(v) is Fraction:
+        return _number(v.numerator, v.denominator, unit)
     if v is UNKNOWN:
         return "unknown"
     if v is True:
@@ -165,6 +167,12 @@ def _number(n: int, d: int, unit: str | None) -> str:
     if unit == "percent":
         return text + "%"
     return f"{text} {unit}" if unit else text
+
+
+def _lowest(n: int, d: int, unit: str | None) -> str:
+    """``_number`` of n/d (d > 0) not yet in lowest terms: the text of ``Fraction(n, d)``."""
+    g = math.gcd(n, d)
+    return _number(n // g, d // g, unit)
 
 
 def _total(xs: list[Fraction]) -> Fraction:
@@ -253,7 +261,7 @@ class _Compiler:
     def _binary(self, node: Binary) -> Fn:
         op = node.op
         if op in _OPS:
-            fast = self._ratio_comparison(node)
+            fast = self._ratio_comparison(node) or self._ratios_comparison(node)
             if fast is not None:
                 return fast
         fa, fb = self.compile(node.left), self.compile(node.right)
@@ -325,9 +333,9 @@ class _Compiler:
                 result, q, shown = True, _TRUE, "true"
             else:
                 result, q, shown = False, _FALSE, "false"
-            left = left_text if left_literal else left_text + _fmt(a, left_unit)
-            right = right_text if right_literal else right_text + _fmt(b, right_unit)
             if not dup or _first(c, key):
+                left = left_text if left_literal else left_text + _fmt(a, left_unit)
+                right = right_text if right_literal else right_text + _fmt(b, right_unit)
                 c.ev.append(
                     Evidence("comparison", name, q, None, None, None, None, f"{left}{middle}{right} -> {shown}")
                 )
@@ -389,6 +397,43 @@ class _Compiler:
             if not dup or _first(c, key):
                 text = f"{ratio}{middle}{const_text}" if ratio_left else f"{const_text}{middle}{ratio}"
                 c.ev.append(Evidence("comparison", name, q_, None, None, None, None, f"{text} -> {shown}"))
+            return result
+
+        return compare
+
+    def _ratios_comparison(self, node: Binary) -> Fn | None:
+        """``pct(m, p) op pct(m', p')`` (or rates), recording the same item as ``_comparison``,
+        decided by cross-multiplying the summed counts and shown from them (no fraction is built)."""
+        left, right = node.left, node.right
+        ratios = ("pct", "rate")
+        if not (isinstance(left, Call) and left.func in ratios and isinstance(right, Call) and right.func in ratios):
+            return None
+        lu, ru = self._unit_of(left), self._unit_of(right)
+        left_unit, right_unit = lu or ru, ru or lu
+        fl = self._metric(left, want_counts=True)
+        fr = self._metric(right, want_counts=True)
+        cmp = _OPS[node.op]
+        name = render(node)
+        left_text, right_text = render(left) + " = ", render(right) + " = "
+        middle = f" {node.op} "
+        key = ("comparison", name, None)
+        dup = self._dup(key)
+
+        def compare(c: XCtx) -> Any:
+            a, b = fl(c), fr(c)
+            if a is None or b is None:
+                result: Any = UNKNOWN
+                q: Quantity = _UNKNOWN_OPERAND
+                shown = "unknown"
+            else:
+                result = cmp(a[0] * b[1], b[0] * a[1])  # both denominators > 0: the order is kept
+                q, shown = (_TRUE, "true") if result else (_FALSE, "false")
+            if not dup or _first(c, key):
+                left = left_text + ("unknown" if a is None else _lowest(a[0], a[1], left_unit))
+                right = right_text + ("unknown" if b is None else _lowest(b[0], b[1], right_unit))
+                c.ev.append(
+                    Evidence("comparison", name, q, None, None, None, None, f"{left}{middle}{right} -> {shown}")
+                )
             return result
 
         return compare
@@ -636,7 +681,9 @@ class _Rule:
         self.period = rule.period.name if rule.period else None
         self.heading = {s: f"{STATUS_INFO[s].label}: {rule.title}" for s in STATUSES}
         self.overridden = any(p.override for p in rule.parameters.values())
-        self.obligation = rule.kind == "obligation"
+        kinds = {kind for kind, _, _ in comp.keys}
+        self.compares = "comparison" in kinds  # whether an outcome can show comparisons
+        self.on_facts = rule.kind == "obligation" and "fact" in kinds  # whether it can rest on a fact
         self.reads_outcomes = comp.reads_outcomes
         self.index = 0  # the rule's place in the rulebook (set by ExplainedProgram)
         self.status_fn = compiled.status[rule.id]
@@ -791,7 +838,7 @@ class _Rule:
             missing = [f"{e.name} {e.period or ''}".strip() + f" ({e.value})" for e in evidence if e.unknown]
             if missing:
                 text += ". missing: " + "; ".join(missing[:4])
-        elif status not in _WITHOUT_COMPARISONS:
+        elif self.compares and status not in _WITHOUT_COMPARISONS:
             comparisons = [e.reference for e in evidence if e.kind == "comparison" and e.reference]
             if comparisons:
                 text += ". " + "; ".join(comparisons[:3]) + (" ..." if len(comparisons) > 3 else "")
@@ -799,7 +846,7 @@ class _Rule:
             overrides = sorted({e.reference for e in evidence if e.kind == "parameter" and e.reference})
             if overrides:
                 text += ". parameter overridden by " + "; ".join(overrides)
-        if self.obligation and any(e.kind == "fact" for e in evidence):
+        if self.on_facts and any(e.kind == "fact" for e in evidence):
             text += ". decided on a self-declared fact, not a measured threshold"
         return text
 
@@ -916,6 +963,9 @@ def collector_paused() -> Iterator[None]:
     try:
         yield
     finally:
+        if not gc.get_freeze_count():  # nobody else has frozen objects (a pre-fork server might)
+            gc.freeze()  # the young objects, the outcomes among them, straight to the oldest generation
+            gc.unfreeze()
         gc.enable()
 
 
