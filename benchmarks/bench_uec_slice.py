@@ -628,7 +628,13 @@ def _floor_rows(book: pe.Rulebook, n: int) -> None:
     )
     floor = p50(lambda: floor_statuses(state))
     rows = [("floor (hand-written)", floor), ("compiled (pe.statuses)", p50(lambda: pe.statuses(state, book)))]
-    rows.append(("native (pe.evaluate, full outcomes)", p50(lambda: pe.evaluate(state, book), runs=3)))
+    rows.append(
+        ("native (pe.evaluate, full outcomes)", p50(lambda: pe.evaluate(state, book, backend="native"), runs=3))
+    )
+    if "durable" in pe.available_backends():
+        rows.append(
+            ("durable (pe.evaluate, full outcomes)", p50(lambda: pe.evaluate(state, book, backend="durable"), runs=3))
+        )
     _show(rows, floor, n, "org")
 
 

@@ -21,13 +21,19 @@ How it matches the reference, where the two are written differently:
   date, as the decision tree reads them), then, for a rank() rule, the cohort item.
 * **Rank rules** are ranked by the compiled closures (``compiled.cohort_ranks``), as the statuses
   path ranks them, and a rank range is settled by the compiled status function (the reference
-  settles without recording evidence too).
-* **Integers where they are exact**: ``pct(m, p) op constant`` is decided and shown from the summed
-  counts, two fractions compare by cross-multiplication, whole totals are summed as integers; the
-  texts are ``format_number``'s.
+  settles without recording evidence too), from the range's two ends when the rule is monotone
+  in its rank (``compiled._settle_ends``, as the statuses path settles it).
+* **Integers where they are exact** (as in ``compiled.py``): ``pct(m, p) op constant`` and
+  ``pct(m, p) op pct(m', p')`` (or rates) are decided and shown from the summed counts, two
+  fractions compare by cross-multiplication, the lowest (highest) month of ``min_pct``
+  (``max_pct``) is found by cross-multiplying each month's counts and of ``min_value``
+  (``max_value``) by comparing whole values as integers, whole totals are summed as integers;
+  one ``Fraction`` is built for the value recorded; the texts are ``format_number``'s, made only
+  for an item that is recorded.
 * **Order**: organisations are decided in id order, so each rule's outcomes come in the trace's
   order and each organisation's in the outcomes' order (``evaluation``), without sorting.
-* **The cyclic garbage collector is paused** while the outcomes are built (``collector_paused``).
+* **The cyclic garbage collector is paused** while the outcomes are built, and what was made
+  meanwhile goes straight to its oldest generation when it resumes (``collector_paused``).
 
 ``tests/test_explained.py`` checks it against the reference interpreter (``native.run`` through
 ``engine.reference_evaluate``, the oracle) on every scenario file of both rulebooks, the example
@@ -55,7 +61,7 @@ from ..language.rules import STATUSES, Rule, Status
 from ..language.statuses import STATUS_INFO, Branch, Clause
 from ..rulebook.loader import Rulebook
 from .cohort import Ranking, RankRange, settle
-from .compiled import Ctx, Program, cohort_ranks, program
+from .compiled import Ctx, Program, _settle_ends, cohort_ranks, program
 from .decide import _cohort_evidence
 from .evidence import (
     Boolean,
@@ -138,6 +144,8 @@ def _quantity(v: Any, unit: str | None = None) -> Quantity:
 
 def _fmt(v: Any, unit: str | None) -> str:
     """``expressions.format_value``: the text of a runtime value."""
+    if type(v) is Fraction:
+        return _number(v.numerator, v.denominator, unit)
     if v is UNKNOWN:
         return "unknown"
     if v is True:
@@ -167,6 +175,12 @@ def _number(n: int, d: int, unit: str | None) -> str:
     return f"{text} {unit}" if unit else text
 
 
+def _lowest(n: int, d: int, unit: str | None) -> str:
+    """``_number`` of n/d (d > 0) not yet in lowest terms: the text of ``Fraction(n, d)``."""
+    g = math.gcd(n, d)
+    return _number(n // g, d // g, unit)
+
+
 def _total(xs: list[Fraction]) -> Fraction:
     """``sum(xs, Fraction(0))``, in integers when every value is whole."""
     whole = 0
@@ -175,6 +189,18 @@ def _total(xs: list[Fraction]) -> Fraction:
             return sum(xs, Fraction(0))
         whole += x.numerator
     return Fraction(whole)
+
+
+def _extreme(xs: list[Fraction], lowest: bool) -> Fraction:
+    """``min(xs)`` (``max``): the first lowest (highest) value, compared as integers while the
+    values are whole (a ``Fraction`` comparison only for one that is not)."""
+    best = xs[0]
+    bx: Any = best.numerator if best.denominator == 1 else best
+    for v in xs:
+        x = v.numerator if v.denominator == 1 else v
+        if (x < bx) if lowest else (x > bx):
+            best, bx = v, x
+    return best
 
 
 def _first(c: XCtx, key: Key) -> bool:
@@ -241,7 +267,7 @@ class _Compiler:
     def _binary(self, node: Binary) -> Fn:
         op = node.op
         if op in _OPS:
-            fast = self._ratio_comparison(node)
+            fast = self._ratio_comparison(node) or self._ratios_comparison(node)
             if fast is not None:
                 return fast
         fa, fb = self.compile(node.left), self.compile(node.right)
@@ -313,9 +339,9 @@ class _Compiler:
                 result, q, shown = True, _TRUE, "true"
             else:
                 result, q, shown = False, _FALSE, "false"
-            left = left_text if left_literal else left_text + _fmt(a, left_unit)
-            right = right_text if right_literal else right_text + _fmt(b, right_unit)
             if not dup or _first(c, key):
+                left = left_text if left_literal else left_text + _fmt(a, left_unit)
+                right = right_text if right_literal else right_text + _fmt(b, right_unit)
                 c.ev.append(
                     Evidence("comparison", name, q, None, None, None, None, f"{left}{middle}{right} -> {shown}")
                 )
@@ -377,6 +403,43 @@ class _Compiler:
             if not dup or _first(c, key):
                 text = f"{ratio}{middle}{const_text}" if ratio_left else f"{const_text}{middle}{ratio}"
                 c.ev.append(Evidence("comparison", name, q_, None, None, None, None, f"{text} -> {shown}"))
+            return result
+
+        return compare
+
+    def _ratios_comparison(self, node: Binary) -> Fn | None:
+        """``pct(m, p) op pct(m', p')`` (or rates), recording the same item as ``_comparison``,
+        decided by cross-multiplying the summed counts and shown from them (no fraction is built)."""
+        left, right = node.left, node.right
+        ratios = ("pct", "rate")
+        if not (isinstance(left, Call) and left.func in ratios and isinstance(right, Call) and right.func in ratios):
+            return None
+        lu, ru = self._unit_of(left), self._unit_of(right)
+        left_unit, right_unit = lu or ru, ru or lu
+        fl = self._metric(left, want_counts=True)
+        fr = self._metric(right, want_counts=True)
+        cmp = _OPS[node.op]
+        name = render(node)
+        left_text, right_text = render(left) + " = ", render(right) + " = "
+        middle = f" {node.op} "
+        key = ("comparison", name, None)
+        dup = self._dup(key)
+
+        def compare(c: XCtx) -> Any:
+            a, b = fl(c), fr(c)
+            if a is None or b is None:
+                result: Any = UNKNOWN
+                q: Quantity = _UNKNOWN_OPERAND
+                shown = "unknown"
+            else:
+                result = cmp(a[0] * b[1], b[0] * a[1])  # both denominators > 0: the order is kept
+                q, shown = (_TRUE, "true") if result else (_FALSE, "false")
+            if not dup or _first(c, key):
+                left = left_text + ("unknown" if a is None else _lowest(a[0], a[1], left_unit))
+                right = right_text + ("unknown" if b is None else _lowest(b[0], b[1], right_unit))
+                c.ev.append(
+                    Evidence("comparison", name, q, None, None, None, None, f"{left}{middle}{right} -> {shown}")
+                )
             return result
 
         return compare
@@ -556,7 +619,7 @@ class _Compiler:
 
             return ratio
         if func in ("min_pct", "max_pct"):
-            pick = min if func == "min_pct" else max
+            lowest = func == "min_pct"
 
             def monthly(c: XCtx) -> Any:
                 obs = rows(c)
@@ -566,7 +629,13 @@ class _Compiler:
                     if not dup or _first(c, key):
                         c.ev.append(Evidence("metric", name, _ZERO_DENOMINATOR_MONTH, label))
                     return UNKNOWN
-                value = pick(Fraction(100 * o.numerator, o.denominator) for o in obs)
+                # the lowest (highest) month's share, found by cross-multiplying its counts
+                bn, bd = 0, 0
+                for o in obs:
+                    n, d = o.numerator, o.denominator
+                    if not bd or ((n * bd < bn * d) if lowest else (n * bd > bn * d)):  # d, bd > 0
+                        bn, bd = n, d
+                value = Fraction(100 * bn, bd)
                 if not dup or _first(c, key):
                     c.ev.append(Evidence("metric", name, Number(value, "percent"), label))
                 return value
@@ -576,8 +645,8 @@ class _Compiler:
         reducers: dict[str, Callable[[list[Fraction]], Fraction]] = {
             "total": _total,
             "mean": lambda xs: _total(xs) / k,
-            "min_value": min,
-            "max_value": max,
+            "min_value": functools.partial(_extreme, lowest=True),
+            "max_value": functools.partial(_extreme, lowest=False),
         }
         reduce = reducers[func]
 
@@ -618,11 +687,14 @@ class _Rule:
         self.period = rule.period.name if rule.period else None
         self.heading = {s: f"{STATUS_INFO[s].label}: {rule.title}" for s in STATUSES}
         self.overridden = any(p.override for p in rule.parameters.values())
-        self.obligation = rule.kind == "obligation"
+        kinds = {kind for kind, _, _ in comp.keys}
+        self.compares = "comparison" in kinds  # whether an outcome can show comparisons
+        self.on_facts = rule.kind == "obligation" and "fact" in kinds  # whether it can rest on a fact
         self.reads_outcomes = comp.reads_outcomes
         self.index = 0  # the rule's place in the rulebook (set by ExplainedProgram)
         self.status_fn = compiled.status[rule.id]
         self.rank_inputs = compiled.rank_inputs.get(rule.id)
+        self.monotone = compiled.monotone.get(rule.id, False)
 
     def tree(self, as_of: dt.date) -> Any:
         """The decision tree for ``as_of``: ``judged`` read once, leaves with their reason formatted
@@ -750,7 +822,10 @@ class _Rule:
         """``decide.decide``'s handling of a rank: a range settled, the cohort's unknown reason."""
         if isinstance(possible, RankRange) and status == "unknown":
             fn = self.status_fn
-            settled = settle(possible, lambda r: fn(c.at_rank(r)))
+            if self.monotone:  # the range's two ends give every status it gives
+                settled = _settle_ends(fn, c, possible)
+            else:
+                settled = settle(possible, lambda r: fn(c.at_rank(r)))
             c.rank = UNKNOWN
             if settled != "unknown":
                 status = settled
@@ -769,7 +844,7 @@ class _Rule:
             missing = [f"{e.name} {e.period or ''}".strip() + f" ({e.value})" for e in evidence if e.unknown]
             if missing:
                 text += ". missing: " + "; ".join(missing[:4])
-        elif status not in _WITHOUT_COMPARISONS:
+        elif self.compares and status not in _WITHOUT_COMPARISONS:
             comparisons = [e.reference for e in evidence if e.kind == "comparison" and e.reference]
             if comparisons:
                 text += ". " + "; ".join(comparisons[:3]) + (" ..." if len(comparisons) > 3 else "")
@@ -777,7 +852,7 @@ class _Rule:
             overrides = sorted({e.reference for e in evidence if e.kind == "parameter" and e.reference})
             if overrides:
                 text += ". parameter overridden by " + "; ".join(overrides)
-        if self.obligation and any(e.kind == "fact" for e in evidence):
+        if self.on_facts and any(e.kind == "fact" for e in evidence):
             text += ". decided on a self-declared fact, not a measured threshold"
         return text
 
@@ -886,7 +961,14 @@ def collector_paused() -> Iterator[None]:
     whole frozen State among them (over a million observations nationally): two such collections
     cost as much as the evaluation's own work. Nothing built here holds a reference cycle
     (reference counting frees it all), so pausing loses nothing. The pause is process-wide: a
-    thread that enables or disables the collector meanwhile is overridden when it ends."""
+    thread that enables or disables the collector meanwhile is overridden when it ends.
+
+    When it ends, the objects made meanwhile (and any other young ones) are moved to the oldest
+    generation (``gc.freeze`` then ``gc.unfreeze``: a splice of lists, no traversal), so the
+    collections of the young generations that would follow do not walk the outcomes only to
+    promote them (about 8% of ``evaluate`` on the UEC slice); cyclic garbage among those objects
+    waits for the next full collection. Skipped when objects are frozen already (a pre-fork
+    server's ``gc.freeze``), which ``gc.unfreeze`` would release."""
     if not gc.isenabled():
         yield
         return
@@ -894,6 +976,9 @@ def collector_paused() -> Iterator[None]:
     try:
         yield
     finally:
+        if not gc.get_freeze_count():  # nobody else has frozen objects (a pre-fork server might)
+            gc.freeze()  # the young objects, the outcomes among them, straight to the oldest generation
+            gc.unfreeze()
         gc.enable()
 
 
