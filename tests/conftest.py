@@ -61,3 +61,17 @@ def shared_path(subpath: str) -> Path:
 def needs_shared() -> Callable[[str], Path]:
     """``needs_shared("guidance")`` gives the path under ``../shared``, or skips the test with the reason."""
     return shared_path
+
+
+@pytest.fixture(autouse=True)
+def _collector_left_enabled(request: pytest.FixtureRequest) -> object:
+    """The package pauses the cyclic garbage collector while it loads a state and builds outcomes
+    (decisions 034 and 035) and must always resume it: a test after which it is still off fails,
+    naming itself, and the collector is turned back on so that the tests after it measure memory
+    as a user's process would (tests/test_stream.py's growth test grows linearly without it)."""
+    import gc
+
+    yield None
+    if not gc.isenabled():
+        gc.enable()
+        pytest.fail(f"{request.node.nodeid} left the garbage collector disabled")

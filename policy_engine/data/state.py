@@ -26,6 +26,7 @@ from .._resources import load_schema
 from ..errors import ErrorCode, ErrorDetail, Location, StateError
 from ..io.arguments import check_instance, check_path, wrong_argument
 from ..io.canonical import canonical_json, readable_json
+from ..io.collector import paused
 from ..io.schemas import compiled_check, schema_validator, validator_of
 from ..language.months import MONTH_FORMAT, format_month, month_complete, parse_date, parse_month
 from ..language.numbers import MAX_DECIMAL_PLACES, MAX_INTEGER_DIGITS, NUMBER_LIMITS, bounded_decimal, shown_number
@@ -243,20 +244,17 @@ def _no_collection() -> Iterator[None]:
     Otherwise the next thousand allocations pay for it: the first ``statuses`` after a national
     load took 0.3 s longer, the collection the load no longer made. Not when an error ends the
     pause (what was made goes with it); callers let go of what they made before the pause ends
-    (the parsed document), so that it is not walked."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
+    (the parsed document), so that it is not walked. The pause is the process's one
+    (``io.collector.paused``: shared by threads and nested calls, resumed when the last ends)."""
+    with paused(_collect_the_young):
         yield
-    except BaseException:  # what was made is let go with the error: nothing to collect
-        if enabled:
-            gc.enable()
-        raise
-    if enabled:
-        young = gc.get_count()[0]
-        if young > _YOUNG:
-            gc.collect(2 if young > _MANY else 1)
-        gc.enable()
+
+
+def _collect_the_young() -> None:
+    """What the collector would have done with the objects made during the pause, done once."""
+    young = gc.get_count()[0]
+    if young > _YOUNG:
+        gc.collect(2 if young > _MANY else 1)
 
 
 _YOUNG = 10_000

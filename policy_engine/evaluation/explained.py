@@ -53,6 +53,7 @@ from fractions import Fraction
 from typing import Any
 
 from ..data.state import CompleteCohort, Organisation
+from ..io.collector import paused
 from ..language.ast import Binary, Bool, Call, Name, Node, Num, Str, Unary, render
 from ..language.checker import name_arg
 from ..language.months import format_month, month_complete
@@ -960,26 +961,23 @@ def collector_paused() -> Iterator[None]:
     batch of them lets the collector run, and a full collection walks every object alive, the
     whole frozen State among them (over a million observations nationally): two such collections
     cost as much as the evaluation's own work. Nothing built here holds a reference cycle
-    (reference counting frees it all), so pausing loses nothing. The pause is process-wide: a
-    thread that enables or disables the collector meanwhile is overridden when it ends.
+    (reference counting frees it all), so pausing loses nothing. The pause is the process's one
+    (``io.collector.paused``: shared by threads and nested calls, resumed when the last ends).
 
     When it ends, the objects made meanwhile (and any other young ones) are moved to the oldest
     generation (``gc.freeze`` then ``gc.unfreeze``: a splice of lists, no traversal), so the
     collections of the young generations that would follow do not walk the outcomes only to
     promote them (about 8% of ``evaluate`` on the UEC slice); cyclic garbage among those objects
     waits for the next full collection. Skipped when objects are frozen already (a pre-fork
-    server's ``gc.freeze``), which ``gc.unfreeze`` would release."""
-    if not gc.isenabled():
+    server's ``gc.freeze``), which ``gc.unfreeze`` would release, and after an error."""
+    with paused(_to_oldest_generation):
         yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        if not gc.get_freeze_count():  # nobody else has frozen objects (a pre-fork server might)
-            gc.freeze()  # the young objects, the outcomes among them, straight to the oldest generation
-            gc.unfreeze()
-        gc.enable()
+
+
+def _to_oldest_generation() -> None:
+    if not gc.get_freeze_count():  # nobody else has frozen objects (a pre-fork server might)
+        gc.freeze()  # the young objects, the outcomes among them, straight to the oldest generation
+        gc.unfreeze()
 
 
 @functools.lru_cache(maxsize=8)

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import gc
 import io
 import os
 from collections.abc import Iterable, Iterator, Mapping
@@ -35,6 +34,7 @@ from typing import TYPE_CHECKING, Any, Final
 import attrs
 
 from .._extras import require
+from ..io.collector import paused
 from ..language.ast import Call, render
 from ..language.months import format_month
 from ..language.shape import Comparison
@@ -247,13 +247,8 @@ _NUMBER_COLUMNS: Final = (
 def _no_collection() -> Iterator[None]:
     """The cyclic garbage collector paused: building 100,000 rows of acyclic tuples and lists
     otherwise triggers a collection every few hundred and doubles the time (benchmarks/bench_frames.py)."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
+    with paused():  # the process's one pause (io.collector), shared by threads
         yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def outcome_columns(evaluation: Evaluation, rulebook: Rulebook, org_types: Mapping[str, str]) -> dict[str, list[Any]]:
