@@ -27,80 +27,27 @@ from collections.abc import Callable
 from fractions import Fraction
 from typing import Any
 
+# The floor's helpers, the same exact three-valued arithmetic (benchmarks/ is on sys.path where
+# these programs run: bench_uec_slice.py and bench_durable.py).
+from bench_uec_slice import (
+    DEADLINE,
+    M_FY23,
+    M_FY24,
+    M_MAR24,
+    M_MAR25,
+    _and,
+    _counts,
+    _ge,
+    _judge,
+    _lower,
+    _undated,
+    _values,
+)
 from durable import engine, lang
 
 import policy_engine as pe
 
 _IDS = itertools.count()
-
-# The floor's helpers (benchmarks/bench_uec_slice.py), copied so these programs stand alone.
-DEADLINE = dt.date(2025, 3, 31)
-_FY23 = [(2023, m) for m in range(4, 13)] + [(2024, m) for m in range(1, 4)]
-_FY24 = [(2024, m) for m in range(4, 13)] + [(2025, m) for m in range(1, 4)]
-M_FY23 = tuple(y * 12 + m - 1 for y, m in _FY23)
-M_FY24 = tuple(y * 12 + m - 1 for y, m in _FY24)
-M_MAR24, M_MAR25 = (2024 * 12 + 2,), (2025 * 12 + 2,)
-
-
-def _counts(series: Any, months: tuple[int, ...]) -> tuple[int, int] | None:
-    if series is None:
-        return None
-    num = den = 0
-    for k in months:
-        o = series.get(k)
-        if o is None:
-            return None
-        num += o.numerator
-        den += o.denominator
-    return (num, den) if den else None
-
-
-def _values(series: Any, months: tuple[int, ...]) -> list[Fraction] | None:
-    if series is None:
-        return None
-    out = []
-    for k in months:
-        o = series.get(k)
-        if o is None:
-            return None
-        out.append(o.value)
-    return out
-
-
-def _lower(series: Any, ok: bool) -> bool | None:
-    """This year's rate < last year's, exactly (None: unknown)."""
-    if not ok:
-        return None
-    a, b = _counts(series, M_FY24), _counts(series, M_FY23)
-    return None if a is None or b is None else a[0] * b[1] < b[0] * a[1]
-
-
-def _judge(guard: bool | None, judged: bool, v: bool | None, pos: str, neg: str) -> str:
-    if guard is None:
-        return "unknown"
-    if not guard:
-        return "not_applicable"
-    if not judged:
-        return "due"
-    return "unknown" if v is None else (pos if v else neg)
-
-
-def _and(a: bool | None, b: bool | None) -> bool | None:
-    if a is False or b is False:
-        return False
-    return None if a is None or b is None else True
-
-
-def _ge(fact: Any, n: int) -> bool | None:
-    return None if fact is None else fact.value >= n
-
-
-def _undated(guard: bool | None, v: bool | None) -> str:
-    if guard is None:
-        return "unknown"
-    if not guard:
-        return "not_applicable"
-    return "unknown" if v is None else ("met" if v else "not_met")
 
 
 class _Host(engine.Host):  # type: ignore[misc]
