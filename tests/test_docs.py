@@ -60,7 +60,7 @@ def test_committed_2025_26_reference_is_current() -> None:
     """The second bundled rulebook's pages (docs/reference-2025-26) are generated and current,
     with the year-on-year page (the diff from nhs-2024-25) among them."""
     book = pe.load_rulebook("nhs-2025-26")
-    out, scenarios = (ROOT / p for p in docgen.DEFAULTS["nhs-2025-26"])
+    out, scenarios = ROOT / docgen.reference_folder("nhs-2025-26"), ROOT / "tests" / "scenarios-2025-26"
     stale = docgen.check(book, out, scenarios)
     assert not stale, (
         f"docs/reference-2025-26 is stale ({', '.join(stale)}): regenerate it with "

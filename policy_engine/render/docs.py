@@ -8,9 +8,10 @@ timestamps), so ``--check`` can fail when committed pages are stale::
 
     python -m policy_engine.render.docs [--rulebook NAME|PATH] [--out DIR] [--scenarios DIR] [--check]
 
-Each bundled rulebook has its own pages and scenario folder (``DEFAULTS``): ``nhs-2024-25`` in
-``docs/reference`` from ``tests/scenarios``, ``nhs-2025-26`` in ``docs/reference-2025-26`` from
-``tests/scenarios-2025-26``; ``--out`` and ``--scenarios`` default to the rulebook's own.
+Each bundled rulebook has its own pages and scenario folder: ``nhs-2024-25`` in ``docs/reference``
+from ``tests/scenarios``, ``nhs-2025-26`` in ``docs/reference-2025-26`` from
+``tests/scenarios-2025-26`` (``reference_folder``, ``data.scenarios.default_scenario_folder``);
+``--out`` and ``--scenarios`` default to the rulebook's own.
 
 This module writes and checks the pages and is the command line; the pages are laid out by
 ``render.pages``, conditions worded by ``render.english``, numbers and dates by ``render.words``,
@@ -31,17 +32,15 @@ from ..rulebook.loader import Rulebook, load_rulebook
 from .english import condition_in_words
 from .pages import REGENERATE, render_pages
 
-__all__ = ["check", "condition_in_words", "generate", "main", "render_pages", "scenario_index"]
+__all__ = ["check", "condition_in_words", "generate", "main", "reference_folder", "render_pages", "scenario_index"]
 
-DEFAULT_OUT = Path("docs") / "reference"
 
-DEFAULTS: dict[str, tuple[Path, Path]] = {
-    name: (Path("docs") / ("reference" + folder.removeprefix("scenarios")), Path("tests") / folder)
-    for name, folder in {"nhs-2024-25": "scenarios", **SCENARIO_FOLDERS}.items()
-}
-"""Bundled rulebook -> (its reference folder, its scenario folder), relative to the repository:
-``docs/reference`` and ``tests/scenarios`` for nhs-2024-25, ``docs/reference-2025-26`` and
-``tests/scenarios-2025-26`` for nhs-2025-26."""
+def reference_folder(rulebook_id: str) -> Path:
+    """Where a rulebook's pages are kept, relative to the repository, named as its scenario folder
+    is (``data.scenarios.SCENARIO_FOLDERS``): ``docs/reference-2025-26`` for nhs-2025-26 (whose
+    scenarios are ``tests/scenarios-2025-26``), ``docs/reference`` for any other."""
+    own = SCENARIO_FOLDERS.get(rulebook_id, "scenarios")
+    return Path("docs") / ("reference" + own.removeprefix("scenarios"))
 
 
 def generate(
@@ -100,9 +99,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         book = load_rulebook(args.rulebook)
-        own_out, own_scenarios = DEFAULTS.get(book.id, DEFAULTS["nhs-2024-25"])
-        out = args.out if args.out is not None else str(own_out)
-        scenarios = args.scenarios if args.scenarios is not None else str(own_scenarios)
+        out = args.out if args.out is not None else str(reference_folder(book.id))
+        scenarios = args.scenarios  # None: the rulebook's own (render_pages)
         if args.check:
             stale = check(book, out, scenarios)
             if stale:
