@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Mapping
 from typing import Any
 
 import attrs
@@ -269,12 +270,12 @@ def _classify(a: Rule, b: Rule) -> tuple[str, tuple[str, ...]]:
     return ("re-dated" if redated else "carried over"), tuple(details)
 
 
-def _follow_what_they_read(changes: list[MeasureChange], old: Rulebook) -> list[MeasureChange]:
+def _follow_what_they_read(changes: list[MeasureChange], measure_of: Mapping[str, str]) -> list[MeasureChange]:
     """A pair unchanged in itself (a breach that reads its target's outcome, say) takes the class
     of the measures it reads when they changed, saying so: the breach of a re-dated target is
-    re-dated. Several classes among what it reads make it redefined."""
+    re-dated. Several classes among what it reads make it redefined. ``measure_of``: the old
+    rulebook's rule id -> measure."""
     by_measure = {c.measure: c for c in changes}
-    measure_of = {r.id: _measure_of(r) for r in old.rules}
     out: list[MeasureChange] = []
     for c in changes:
         if c.change == "carried over" and c.old is not None:
@@ -295,8 +296,10 @@ def diff_years(
     """Pair the rules of two planning years' rulebooks by ``measure`` and class each pair; with
     ``state``, also the outcomes that change (paired by measure and organisation), both judged
     ``as_of`` (default: the state's)."""
-    before = {_measure_of(r): r for r in old.rules}
-    after = {_measure_of(r): r for r in new.rules}
+    by_rule_a = {r.id: _measure_of(r) for r in old.rules}
+    by_rule_b = {r.id: _measure_of(r) for r in new.rules}
+    before = {by_rule_a[r.id]: r for r in old.rules}
+    after = {by_rule_b[r.id]: r for r in new.rules}
     changes: list[MeasureChange] = []
     for m in sorted(set(before) | set(after)):
         a, b = before.get(m), after.get(m)
@@ -307,12 +310,10 @@ def diff_years(
         else:
             change, details = _classify(a, b)
             changes.append(MeasureChange(m, change, a, b, details))
-    changes = _follow_what_they_read(changes, old)
+    changes = _follow_what_they_read(changes, by_rule_a)
     changes.sort(key=lambda c: (CHANGE_CLASSES.index(c.change), c.measure))
     moved: list[OutcomeChange] = []
     if state is not None:
-        by_rule_a = {r.id: _measure_of(r) for r in old.rules}
-        by_rule_b = {r.id: _measure_of(r) for r in new.rules}
         a_out = {(by_rule_a[o.rule_id], o.org_id): o.status for o in evaluate(state, old, as_of=as_of).outcomes}
         b_out = {(by_rule_b[o.rule_id], o.org_id): o.status for o in evaluate(state, new, as_of=as_of).outcomes}
         for m, org in sorted(set(a_out) | set(b_out)):
