@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import difflib
 import functools
@@ -12,7 +11,7 @@ import json
 import math
 import os
 import stat
-from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 from pathlib import Path
@@ -155,7 +154,7 @@ class State:
     consistency checks when it was made (there is no other way to make one)."""
 
     def __attrs_post_init__(self) -> None:
-        with _no_collection():
+        with paused(_collect_the_young):
             _derive(self, _validated(_parse_json(self.canonical, "state"), None))
 
     @classmethod
@@ -231,13 +230,13 @@ def _sha256(text: str) -> str:
 _HASH_SLICE = 1 << 22
 
 
-@contextlib.contextmanager
-def _no_collection() -> Iterator[None]:
-    """The cyclic garbage collector paused while a state is parsed and frozen: the millions of
+def _collect_the_young() -> None:
+    """What the collector would have done with the objects made while it was paused (``paused``,
+    around parsing and freezing a state), done once. It is paused there because the millions of
     dicts, lists and ``Observation`` objects a national state makes form no cycles, and each
     collection they trigger only walks the growing heap (a third of ``load_state``'s time).
 
-    When it is resumed, the objects made meanwhile (those still alive: the State) are collected
+    On resuming, the objects made meanwhile (those still alive: the State) are collected
     once, as the collector would have collected them had it run: the young generations (more
     than ``_YOUNG`` objects made), and the whole heap after more than ``_MANY`` (the collector
     walks it all once the objects new to its oldest generation are a quarter of those in it).
@@ -245,13 +244,8 @@ def _no_collection() -> Iterator[None]:
     load took 0.3 s longer, the collection the load no longer made. Not when an error ends the
     pause (what was made goes with it); callers let go of what they made before the pause ends
     (the parsed document), so that it is not walked. The pause is the process's one
-    (``io.collector.paused``: shared by threads and nested calls, resumed when the last ends)."""
-    with paused(_collect_the_young):
-        yield
-
-
-def _collect_the_young() -> None:
-    """What the collector would have done with the objects made during the pause, done once."""
+    (``io.collector.paused``: shared by threads and nested calls, resumed when the last ends), so
+    this runs when the last pause ends."""
     young = gc.get_count()[0]
     if young > _YOUNG:
         gc.collect(2 if young > _MANY else 1)
@@ -445,7 +439,7 @@ def _state_of_text(data: bytes | bytearray | str, what: str, *, release: bool = 
 
     ``release``: ``data`` is a bytearray of the caller's own, emptied once it is no longer needed
     (``load_state``: the file's bytes are not held beside the frozen State while it is made)."""
-    with _no_collection():
+    with paused(_collect_the_young):
         return _read_state(data, what, release)  # its document let go before the pause ends
 
 
@@ -1268,7 +1262,7 @@ def _is_date(text: str) -> bool:
 
 def state_from_dict(document: Any, rulebook: Rulebook | None = None) -> State:
     """Validate a state given as Python data and freeze it. Raises StateError listing every problem."""
-    with _no_collection():
+    with paused(_collect_the_young):
         state = State._of_validated(_validated(document, rulebook))
     if rulebook is not None:
         state._fits.add(rulebook.digest)  # checked against its catalogues too: not again

@@ -22,11 +22,10 @@ imported only when called.
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import io
 import os
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from fractions import Fraction
 from math import gcd
 from typing import TYPE_CHECKING, Any, Final
@@ -243,18 +242,10 @@ _NUMBER_COLUMNS: Final = (
 )
 
 
-@contextlib.contextmanager
-def _no_collection() -> Iterator[None]:
-    """The cyclic garbage collector paused: building 100,000 rows of acyclic tuples and lists
-    otherwise triggers a collection every few hundred and doubles the time (benchmarks/bench_frames.py)."""
-    with paused():  # the process's one pause (io.collector), shared by threads
-        yield
-
-
 def outcome_columns(evaluation: Evaluation, rulebook: Rulebook, org_types: Mapping[str, str]) -> dict[str, list[Any]]:
     """The table of ``evaluation``'s outcomes as columns (``COLUMNS``) of Python values: ``str``,
     ``float``, ``int``, ``datetime.date`` or None."""
-    with _no_collection():
+    with paused():  # building acyclic rows: collections would double the time (bench_frames.py)
         return _columns(evaluation, rulebook, org_types)
 
 
@@ -315,7 +306,7 @@ def to_frame(evaluation: Evaluation, rulebook: Rulebook | None = None) -> pl.Dat
     book, types = _context(evaluation, rulebook)
     cols = outcome_columns(evaluation, book, types)
     dtypes: dict[str, Any] = {"String": pl.String, "Float64": pl.Float64, "Int64": pl.Int64, "Date": pl.Date}
-    with _no_collection():
+    with paused():
         return pl.DataFrame(
             [
                 pl.Series(name, cols[name], dtype=STATUS_ENUM if kind == "Enum" else dtypes[kind])
@@ -333,7 +324,7 @@ def outcomes_csv(evaluation: Evaluation, rulebook: Rulebook | None = None) -> st
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(COLUMNS)
     # the csv module writes None as an empty cell, a float as its repr and a date as YYYY-MM-DD
-    with _no_collection():
+    with paused():
         writer.writerows(_rows(cols))
     return buf.getvalue()
 
