@@ -297,16 +297,6 @@ class _Compiler:
             return extreme
         return None
 
-    def _metric(self, call: Call) -> Fn:
-        """A metric function call's value as a ``Fraction`` (unknown: ``UNKNOWN``)."""
-        q = self._rational(call)
-        assert q is not None, call.func
-        return _as_fraction(q)
-
-    def _ratio_comparison(self, node: Binary) -> Fn | None:
-        """A comparison in integers, or None (``_comparison``; the name it had before pairs)."""
-        return self._comparison(node)
-
     def _counts(self, call: Call) -> Callable[[Ctx], tuple[int, int] | None]:
         """Summed (numerator, denominator) over the period; None when unknown (or denominator 0)."""
         metric, period = metric_key(call)
